@@ -1,0 +1,73 @@
+/**
+ * @file comm.h
+ * @brief The communication layer: the only module that calls MPI (CoMD's rule).
+ *
+ * Model rules never communicate; they call these few collective operations
+ * through the engine. Everything here is collective over all ranks unless said
+ * otherwise. The I/O module receives the raw communicator through
+ * clhs_comm_mpi_handle() only to hand it to HDF5's MPI-IO driver.
+ */
+#ifndef CLHS_COMM_H
+#define CLHS_COMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct clhs_comm {
+  int rank;
+  int size;
+  int threads; /**< OpenMP threads per rank */
+} clhs_comm;
+
+/** Initialise MPI (MPI_THREAD_FUNNELED) and fill @p c. Aborts with a message if MPI fails. */
+void clhs_comm_init(int *argc, char ***argv, clhs_comm *c);
+void clhs_comm_finalize(void);
+
+/**
+ * End every rank now with @p status, after printing a message that names the rank.
+ * Use when an error is detected by one rank outside a collective point.
+ */
+_Noreturn void clhs_comm_abort(const clhs_comm *c, int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/**
+ * Agree on an error: every rank passes its local status; returns the largest
+ * (worst) status over ranks, and if it is not CLHS_OK copies the message of the
+ * lowest rank that failed into every rank's @p msg (size @p msglen).
+ */
+int clhs_comm_agree(const clhs_comm *c, int status, char *msg, size_t msglen);
+
+void clhs_comm_bcast(const clhs_comm *c, void *buf, size_t nbytes, int root);
+/** Broadcast a malloc'd buffer whose size only @p root knows; others get a new malloc'd buffer. */
+void *clhs_comm_bcast_alloc(const clhs_comm *c, void *buf, size_t *nbytes, int root);
+
+/** Exact integer reductions (order-independent, hence deterministic). */
+void clhs_comm_sum_i64(const clhs_comm *c, int64_t *vals, int n);
+void clhs_comm_sum_u64(const clhs_comm *c, uint64_t *vals, int n); /* modulo 2^64 */
+void clhs_comm_max_i64(const clhs_comm *c, int64_t *vals, int n);
+void clhs_comm_max_f64(const clhs_comm *c, double *vals, int n);
+
+/**
+ * Gather each rank's block (@p nlocal items of @p itemsize bytes) onto every
+ * rank in rank order into @p out (which holds the total). Ranks own contiguous
+ * blocks in global order, so rank order is global order.
+ */
+void clhs_comm_allgatherv(const clhs_comm *c, const void *local, int64_t nlocal, size_t itemsize,
+                          void *out);
+/** Same, onto @p root only (@p out ignored elsewhere). */
+void clhs_comm_gatherv(const clhs_comm *c, const void *local, int64_t nlocal, size_t itemsize,
+                       void *out, int root);
+
+void clhs_comm_barrier(const clhs_comm *c);
+double clhs_comm_wtime(void);
+
+/** The MPI communicator as an opaque pointer to an MPI_Comm (for HDF5's MPI-IO driver). */
+const void *clhs_comm_mpi_handle(const clhs_comm *c);
+
+/** Library versions as text (for /code). */
+void clhs_comm_mpi_version(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,36 @@
+/**
+ * @file engine.h
+ * @brief Running a simulation: build the world, step it, record, report.
+ */
+#ifndef CLHS_ENGINE_H
+#define CLHS_ENGINE_H
+
+#include <stdint.h>
+
+#include "clhs/comm.h"
+#include "clhs/config.h"
+#include "clhs/error.h"
+
+typedef struct clhs_run_opts {
+  int quiet;               /**< no progress lines (the summary is still printed) */
+  double progress_every_s; /**< seconds between progress lines (default 5) */
+} clhs_run_opts;
+
+/** What a finished run reports (identical on every rank). */
+typedef struct clhs_run_result {
+  int64_t agents, steps, centres;
+  double wall_s, agent_steps_per_s;
+  double bytes_per_agent;   /**< allocated model state / agents, all ranks */
+  double peak_rss_bytes;    /**< max over ranks */
+  uint64_t final_digest;
+  double remission_start, remission_end; /**< observed remission, established members */
+} clhs_run_result;
+
+/**
+ * Run the configured simulation and write cfg->output.path (collective).
+ * Returns CLHS_OK or an error status agreed by every rank.
+ */
+int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts *opts,
+             clhs_run_result *res, clhs_error *err);
+
+#endif

@@ -1,0 +1,155 @@
+/**
+ * @file model.h
+ * @brief The simulated world on one rank: centres, agents (structure of arrays) and
+ *        the phases of a step (MODEL.md §10a).
+ *
+ * Decomposition: centres are split over ranks in contiguous blocks balanced by
+ * agent count (a centre is never split; a rank may own none). Agents are numbered
+ * centre by centre (PAT, FAM, CLIN, QIS, RES), so each rank owns one contiguous
+ * range of global ids, and local index i is global id gid_begin + i.
+ *
+ * Memory: every per-agent array is sized by the local agent count and uses the
+ * most compact type that holds its range; clhs_world_bytes() reports the total,
+ * which the run divides by the agent count and reports as bytes per agent.
+ *
+ * Care ties (§4: PAT-CLIN, PAT-FAM and the staff clique of a centre) are fixed
+ * and follow from the structure, so they are not stored: clinician and caregiver
+ * indices are kept per patient and a centre's staff are a contiguous range.
+ */
+#ifndef CLHS_MODEL_H
+#define CLHS_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clhs/comm.h"
+#include "clhs/config.h"
+#include "clhs/error.h"
+
+#define CLHS_NEEDS 4    /**< need categories κ = 0..3 */
+#define CLHS_TIERS 5    /**< engagement tiers E = 0..4 */
+#define CLHS_NEVER INT32_MAX /**< join step of a centre that never joins */
+
+/** Patient disease state X and observed state pga. */
+enum { CLHS_REM = 0, CLHS_ACT = 1 };
+
+/** Intensities of MODEL.md §10 for one centre at the current step (0 for non-members). */
+typedef struct clhs_intensity {
+  double registry, train, qi, pvp, pop, guidelines, c_data;
+  double commons, find, platform, tools, roles, community, outreach, beta_lead_extra, research;
+} clhs_intensity;
+
+/** Per-centre counters accumulated between output records. */
+typedef struct clhs_centre_counts {
+  int64_t visits, recalls, escalations, records;
+} clhs_centre_counts;
+
+/** One centre's record as gathered to rank 0 (fixed layout: it crosses MPI). */
+typedef struct clhs_centre_stat {
+  int64_t patients, obs_rem, true_rem, steroid, steroid_free_rem;
+  int64_t visits, recalls, escalations, records;
+  double reliability, completeness;
+  int32_t member, established;
+} clhs_centre_stat;
+
+typedef struct clhs_world {
+  const clhs_config *cfg;
+  const clhs_comm *comm;
+
+  /* ---- global structure (replicated on every rank; O(centres)) ---- */
+  int64_t ncentres;
+  int64_t nagents;     /**< all agents in the run */
+  int64_t npatients;   /**< all patients in the run */
+  int64_t *centre_gid0; /**< [ncentres+1] global id of each centre's first agent */
+  int32_t *join_step;   /**< [ncentres] step the centre joins (0: member from the start) */
+  int *owner;           /**< [ncentres] rank that owns each centre */
+
+  /* ---- this rank's centres [c_begin, c_begin + c_count) ---- */
+  int64_t c_begin, c_count;
+  /* Local agent index of the first agent of each type, per local centre: agents of
+   * type t in local centre c are [first[t][c], first[t+1][c]); first[NTYPES][c] is
+   * the end of the centre. Patients p of centre c are the local patient indices
+   * [pat_begin[c], pat_begin[c+1]). */
+  int32_t *first[CLHS_NTYPES + 1];
+  int32_t *pat_begin; /**< [c_count+1] */
+  int32_t *clin_begin, *qis_begin; /**< [c_count+1] index into g[] and q[] */
+  float *r, *d;       /**< reliability and registry completeness */
+  uint8_t *member;    /**< membership flag */
+  clhs_intensity *I;  /**< lever intensities this step */
+  clhs_centre_counts *counts;
+
+  /* ---- this rank's agents: global ids [gid_begin, gid_begin + n) ---- */
+  int64_t gid_begin, n;
+  uint8_t *type;     /**< enum clhs_type */
+  uint8_t *E;        /**< engagement tier 0..4 */
+  uint8_t *E_wait;   /**< initial tier waiting for the centre to join (§3) */
+  int32_t *centre;   /**< local centre index */
+  float *m, *A, *K, *Rl, *V;
+  float *need;       /**< [n * 4] needs n[κ] */
+  float *cover;      /**< [n * 4] coverage s[κ] */
+  int64_t *held;     /**< [n * held_max] ids of held resources, -1 = empty slot */
+
+  /* ---- this rank's patients: local patient index p ---- */
+  int64_t npat;
+  int32_t *pat_agent; /**< local agent index of patient p */
+  int32_t *pat_clin;  /**< local agent index of the patient's clinician */
+  int32_t *pat_fam;   /**< local agent index of the caregiver, -1 if none */
+  uint8_t *X, *pga, *ster, *ind, *ster_weeks, *rem_weeks;
+  float *adh, *T;     /**< adherence a, treatment appropriateness T */
+  int32_t *next_visit, *last_visit;
+
+  /* ---- staff ---- */
+  int64_t nclin, nqis;
+  float *g; /**< guideline adherence per local clinician */
+  float *q; /**< QI skill per local QIS */
+
+  /* ---- network-wide state (identical on every rank) ---- */
+  double E_tx;   /**< evidence level */
+  int64_t N_rec; /**< registry records */
+  int64_t step;  /**< steps completed */
+} clhs_world;
+
+/** Build the world for this rank: centre sizes, decomposition, initial state (collective). */
+int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *comm,
+                      clhs_error *err);
+void clhs_world_free(clhs_world *w);
+
+/** Bytes allocated for this rank's agents and centres (not the replicated O(centres) tables). */
+size_t clhs_world_bytes(const clhs_world *w);
+
+/** Advance one step (collective: joins and network-wide counters are reduced). */
+int clhs_world_step(clhs_world *w, clhs_error *err);
+
+/**
+ * Collect this rank's per-centre statistics into @p stat[c_count] (counters since the
+ * last call are reset).
+ */
+void clhs_world_centre_stats(clhs_world *w, clhs_centre_stat *stat);
+
+/** 64-bit digest of the whole state, identical for any decomposition (collective). */
+uint64_t clhs_world_digest(const clhs_world *w);
+
+/* ---- the rules, one function per phase (src/model/*.c) ---- */
+void clhs_phase_levers_joins(clhs_world *w, int64_t t);
+void clhs_phase_care(clhs_world *w, int64_t t);
+void clhs_phase_centres(clhs_world *w, int64_t t);
+void clhs_phase_turnover(clhs_world *w, int64_t t);
+
+/* ---- rules on single agents, exposed for unit tests ---- */
+/** Weekly relapse and remission hazards of MODEL.md §8. */
+double clhs_care_h_rel(const clhs_config *cfg, double a, double T, double S);
+double clhs_care_h_rem(const clhs_config *cfg, double a, double T, int ind);
+/** Escalation probability at a visit with pga = ACT. */
+double clhs_care_p_escalate(double g, double r, double I_pvp, double d);
+/** Number of members at step t under the schedule rule. */
+int64_t clhs_schedule_members(const clhs_config *cfg, int64_t t);
+/** Patients of centre c (LogNormal, redrawn into range; keyed by centre). */
+int32_t clhs_centre_patients(const clhs_config *cfg, int64_t c);
+/** Intensities for a centre at step t (all zero for a non-member). */
+void clhs_intensity_compute(const clhs_config *cfg, double t, int64_t centre, int member,
+                            clhs_intensity *I);
+
+/** Initialise (or renew, on turnover) the state of one agent from a keyed stream. */
+void clhs_agent_fresh(clhs_world *w, int64_t i, uint32_t step, uint32_t purpose);
+
+#endif

@@ -1,0 +1,107 @@
+/**
+ * @file rng.h
+ * @brief Counter-based random numbers keyed by (seed, step, global id, purpose, index).
+ *
+ * Every draw in clhsim is a pure function of its key (MODEL.md §13), computed with
+ * Random123's Philox4x32-10: key = the 64-bit seed, counter = (step, global id low
+ * 32 bits, global id high 16 bits | purpose << 16, index). No generator state is
+ * carried between steps or shared between agents, so no draw depends on which rank
+ * or thread makes it, or on the order agents are visited.
+ *
+ * A clhs_rng "stream" is a convenience over one (seed, step, id, purpose) key: it
+ * hands out the 32-bit words of index 0, 1, 2, ... in order, so draws that need a
+ * variable number of words (Beta, Poisson) stay keyed.
+ */
+#ifndef CLHS_RNG_H
+#define CLHS_RNG_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include <Random123/philox.h>
+
+/** What a draw is for (the `purpose` part of the key). Never renumber: outputs depend on it. */
+enum clhs_purpose {
+  CLHS_P_CENTRE_SIZE = 1, /**< centre: patients per centre (id = centre) */
+  CLHS_P_CAREGIVERS = 2,  /**< centre: which patients have a caregiver (id = centre) */
+  CLHS_P_RES_AFFIL = 3,   /**< researcher r's centre (id = r) */
+  CLHS_P_INIT = 4,        /**< agent: initial state (id = agent) */
+  CLHS_P_CARE = 5,        /**< patient: visit, escalation, steroids, disease (id = agent) */
+  CLHS_P_TURNOVER = 6,    /**< patient: leaves this week? (id = agent) */
+  CLHS_P_RENEW = 7,       /**< agent: fresh state of a newly diagnosed patient/caregiver */
+  CLHS_P_BASS = 8,        /**< centre: joins this step under the Bass rule (id = centre) */
+  CLHS_P_INIT_ENGAGE = 9, /**< agent: initial engagement tier (id = agent) */
+  CLHS_P_CAREGIVER_PICK = 10, /**< centre: which patients have the caregivers (id = centre) */
+  CLHS_P_DISEASE = 11,    /**< patient: relapse or remission this week (id = agent) */
+  /* 16..: the network issue (ties, motivation, engagement, resources) */
+};
+
+/** The step value used for draws made before step 0 (initial state). */
+#define CLHS_STEP_INIT 0xFFFFFFFFu
+
+typedef struct clhs_rng {
+  philox4x32_key_t key;
+  philox4x32_ctr_t ctr;
+  philox4x32_ctr_t out;
+  int pos; /**< next unused word of `out` (4 = exhausted) */
+} clhs_rng;
+
+/** One block of four 32-bit words for a full key. */
+static inline philox4x32_ctr_t clhs_rng_block(uint64_t seed, uint32_t step, uint64_t id,
+                                              uint32_t purpose, uint32_t index) {
+  philox4x32_key_t k = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
+  philox4x32_ctr_t c = {{step, (uint32_t)id, (uint32_t)((id >> 32) & 0xFFFFu) | (purpose << 16),
+                         index}};
+  return philox4x32(c, k);
+}
+
+static inline void clhs_rng_init(clhs_rng *r, uint64_t seed, uint32_t step, uint64_t id,
+                                 uint32_t purpose) {
+  r->key.v[0] = (uint32_t)seed;
+  r->key.v[1] = (uint32_t)(seed >> 32);
+  r->ctr.v[0] = step;
+  r->ctr.v[1] = (uint32_t)id;
+  r->ctr.v[2] = (uint32_t)((id >> 32) & 0xFFFFu) | (purpose << 16);
+  r->ctr.v[3] = 0;
+  r->pos = 4;
+}
+
+static inline uint32_t clhs_rng_u32(clhs_rng *r) {
+  if (r->pos == 4) {
+    r->out = philox4x32(r->ctr, r->key);
+    r->ctr.v[3]++;
+    r->pos = 0;
+  }
+  return r->out.v[r->pos++];
+}
+
+/** A 32-bit word as a uniform in the open interval (0,1). */
+static inline double clhs_u01_from32(uint32_t u) { return ((double)u + 0.5) * 0x1p-32; }
+
+/** Uniform in (0,1) with 53 random bits. */
+static inline double clhs_rng_uniform(clhs_rng *r) {
+  uint64_t hi = clhs_rng_u32(r), lo = clhs_rng_u32(r);
+  uint64_t x = ((hi << 32) | lo) >> 11;
+  return ((double)x + 0.5) * 0x1p-53;
+}
+
+/** True with probability p (p outside [0,1] is clamped). */
+static inline int clhs_rng_bernoulli(clhs_rng *r, double p) {
+  return clhs_u01_from32(clhs_rng_u32(r)) < p;
+}
+
+/** Uniform integer in [0, n) (n >= 1), by the multiply-shift method on 32 bits. */
+static inline uint32_t clhs_rng_below(clhs_rng *r, uint32_t n) {
+  return (uint32_t)(((uint64_t)clhs_rng_u32(r) * n) >> 32);
+}
+
+double clhs_rng_normal(clhs_rng *r);
+double clhs_rng_gamma(clhs_rng *r, double shape);
+double clhs_rng_beta(clhs_rng *r, double a, double b);
+int64_t clhs_rng_poisson(clhs_rng *r, double lambda);
+int64_t clhs_rng_binomial(clhs_rng *r, int64_t n, double p);
+
+/** Per-step probability from a weekly hazard: 1 - exp(-h). */
+static inline double clhs_hazard_p(double h) { return h > 0 ? -expm1(-h) : 0.0; }
+
+#endif

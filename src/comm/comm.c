@@ -1,0 +1,172 @@
+/*
+ * The communication layer: the only compilation unit that calls MPI.
+ *
+ * Reductions that feed the model are integer (exact, so their result does not
+ * depend on the order MPI combines ranks in); floating-point aggregates are
+ * formed from per-centre values gathered in centre order.
+ */
+#include "clhs/comm.h"
+
+#include <limits.h>
+#include <mpi.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clhs/error.h"
+
+static MPI_Comm world_comm = MPI_COMM_NULL;
+
+void clhs_comm_init(int *argc, char ***argv, clhs_comm *c) {
+  int provided = 0;
+  if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+    fprintf(stderr, "clhsim: MPI_Init_thread failed; is the MPI runtime installed and started "
+                    "with mpirun/srun?\n");
+    exit(1);
+  }
+  world_comm = MPI_COMM_WORLD;
+  MPI_Comm_set_errhandler(world_comm, MPI_ERRORS_ARE_FATAL);
+  MPI_Comm_rank(world_comm, &c->rank);
+  MPI_Comm_size(world_comm, &c->size);
+  c->threads = omp_get_max_threads();
+  if (provided < MPI_THREAD_FUNNELED && c->rank == 0)
+    fprintf(stderr, "clhsim: warning: MPI provides thread level %d < FUNNELED\n", provided);
+}
+
+void clhs_comm_finalize(void) {
+  int fin = 0;
+  MPI_Finalized(&fin);
+  if (!fin) MPI_Finalize();
+}
+
+_Noreturn void clhs_comm_abort(const clhs_comm *c, int status, const char *fmt, ...) {
+  char msg[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "clhsim: error on rank %d: %s\n", c ? c->rank : -1, msg);
+  fflush(stderr);
+  MPI_Abort(world_comm == MPI_COMM_NULL ? MPI_COMM_WORLD : world_comm, status ? status : 1);
+  exit(status ? status : 1); /* not reached */
+}
+
+int clhs_comm_agree(const clhs_comm *c, int status, char *msg, size_t msglen) {
+  int in[2] = {status, status != CLHS_OK ? c->rank : INT_MAX}, worst = 0, first = INT_MAX;
+  MPI_Allreduce(&in[0], &worst, 1, MPI_INT, MPI_MAX, world_comm);
+  if (worst == CLHS_OK) return CLHS_OK;
+  MPI_Allreduce(&in[1], &first, 1, MPI_INT, MPI_MIN, world_comm);
+  if (msg && msglen > 0) {
+    int n = (int)msglen;
+    MPI_Bcast(msg, n, MPI_CHAR, first, world_comm);
+    msg[msglen - 1] = '\0';
+  }
+  return worst;
+}
+
+void clhs_comm_bcast(const clhs_comm *c, void *buf, size_t nbytes, int root) {
+  (void)c;
+  char *p = buf;
+  while (nbytes > 0) { /* MPI counts are int */
+    int chunk = nbytes > (size_t)INT_MAX ? INT_MAX : (int)nbytes;
+    MPI_Bcast(p, chunk, MPI_BYTE, root, world_comm);
+    p += chunk;
+    nbytes -= (size_t)chunk;
+  }
+}
+
+void *clhs_comm_bcast_alloc(const clhs_comm *c, void *buf, size_t *nbytes, int root) {
+  uint64_t n = (uint64_t)*nbytes;
+  MPI_Bcast(&n, 1, MPI_UINT64_T, root, world_comm);
+  if (c->rank != root) {
+    buf = malloc(n ? (size_t)n : 1);
+    if (!buf) clhs_comm_abort(c, 1, "out of memory receiving %llu bytes", (unsigned long long)n);
+  }
+  clhs_comm_bcast(c, buf, (size_t)n, root);
+  *nbytes = (size_t)n;
+  return buf;
+}
+
+void clhs_comm_sum_i64(const clhs_comm *c, int64_t *vals, int n) {
+  (void)c;
+  MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_INT64_T, MPI_SUM, world_comm);
+}
+
+void clhs_comm_sum_u64(const clhs_comm *c, uint64_t *vals, int n) {
+  (void)c;
+  MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_UINT64_T, MPI_SUM, world_comm);
+}
+
+void clhs_comm_max_i64(const clhs_comm *c, int64_t *vals, int n) {
+  (void)c;
+  MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_INT64_T, MPI_MAX, world_comm);
+}
+
+void clhs_comm_max_f64(const clhs_comm *c, double *vals, int n) {
+  (void)c;
+  MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_DOUBLE, MPI_MAX, world_comm);
+}
+
+/* Counts and displacements in bytes; a contiguous derived type keeps the
+ * counts inside int range for large blocks. */
+static void gather_common(const clhs_comm *c, const void *local, int64_t nlocal, size_t itemsize,
+                          void *out, int root, int all) {
+  int64_t *counts = malloc(sizeof(int64_t) * (size_t)c->size);
+  int *icounts = malloc(sizeof(int) * (size_t)c->size);
+  int *idispl = malloc(sizeof(int) * (size_t)c->size);
+  if (!counts || !icounts || !idispl) clhs_comm_abort(c, 1, "out of memory in gather");
+  MPI_Allgather(&nlocal, 1, MPI_INT64_T, counts, 1, MPI_INT64_T, world_comm);
+  int64_t total = 0;
+  for (int r = 0; r < c->size; r++) {
+    if (counts[r] > INT_MAX || total > INT_MAX)
+      clhs_comm_abort(c, 1, "gather of %lld items exceeds MPI's int counts", (long long)total);
+    icounts[r] = (int)counts[r];
+    idispl[r] = (int)total;
+    total += counts[r];
+  }
+  MPI_Datatype item;
+  MPI_Type_contiguous((int)itemsize, MPI_BYTE, &item);
+  MPI_Type_commit(&item);
+  if (all)
+    MPI_Allgatherv(local, (int)nlocal, item, out, icounts, idispl, item, world_comm);
+  else
+    MPI_Gatherv(local, (int)nlocal, item, out, icounts, idispl, item, root, world_comm);
+  MPI_Type_free(&item);
+  free(counts);
+  free(icounts);
+  free(idispl);
+}
+
+void clhs_comm_allgatherv(const clhs_comm *c, const void *local, int64_t nlocal, size_t itemsize,
+                          void *out) {
+  gather_common(c, local, nlocal, itemsize, out, 0, 1);
+}
+
+void clhs_comm_gatherv(const clhs_comm *c, const void *local, int64_t nlocal, size_t itemsize,
+                       void *out, int root) {
+  gather_common(c, local, nlocal, itemsize, out, root, 0);
+}
+
+void clhs_comm_barrier(const clhs_comm *c) {
+  (void)c;
+  MPI_Barrier(world_comm);
+}
+
+double clhs_comm_wtime(void) { return MPI_Wtime(); }
+
+const void *clhs_comm_mpi_handle(const clhs_comm *c) {
+  (void)c;
+  return &world_comm;
+}
+
+void clhs_comm_mpi_version(char *buf, size_t len) {
+  char lib[MPI_MAX_LIBRARY_VERSION_STRING];
+  int n = 0;
+  MPI_Get_library_version(lib, &n);
+  /* Keep the first line only (Open MPI appends repository details). */
+  char *nl = strchr(lib, '\n');
+  if (nl) *nl = '\0';
+  snprintf(buf, len, "%s", lib);
+}

@@ -1,0 +1,287 @@
+/*
+ * One step of the model in the phase order of MODEL.md §10a:
+ *   1 levers and joins; 2 events and new ties; 3 tie decay and pruning;
+ *   4 resources; 5 motivation; 6 engagement; 7 care; 8 centres; 9 turnover;
+ *   10 records.
+ * Phases 2-6 (the collaboration network) come with the network issue; until
+ * then motivation, engagement, needs and coverage keep their initial values.
+ *
+ * Threads share each phase's loop over this rank's centres. A centre's agents
+ * are updated by one thread, reading other agents only as they were when the
+ * phase (or an earlier sub-rule of it) began, so the order of visits and the
+ * number of threads cannot change any value.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "clhs/model.h"
+#include "clhs/rng.h"
+
+static inline double clamp01(double x) { return x < 0 ? 0 : (x > 1 ? 1 : x); }
+static inline double dmax(double a, double b) { return a > b ? a : b; }
+
+void clhs_intensity_compute(const clhs_config *cfg, double t, int64_t centre, int member,
+                            clhs_intensity *I) {
+  memset(I, 0, sizeof *I);
+  I->c_data = 0.6;
+  if (!member) return; /* levers act only on member centres */
+  double L[CLHS_NLEVERS];
+  for (int k = 0; k < CLHS_NLEVERS; k++)
+    L[k] = clhs_lever_intensity(&cfg->levers[k], t, centre);
+  I->registry = L[CLHS_LEV_REGISTRY];
+  I->train = I->qi = L[CLHS_LEV_QI_TRAINING];
+  I->pvp = I->pop = L[CLHS_LEV_PREVISIT];
+  I->guidelines = L[CLHS_LEV_GUIDELINES];
+  I->c_data = clamp01(0.6 - 0.4 * L[CLHS_LEV_EHR]); /* 0.6 falling to 0.2 */
+  I->commons = I->platform = I->tools = L[CLHS_LEV_COMMONS];
+  I->roles = I->community = L[CLHS_LEV_ROLES];
+  /* I_outreach adds the 2015 campaign and the 2017 lever (0-2, not capped). */
+  I->outreach = L[CLHS_LEV_ENGAGEMENT] + L[CLHS_LEV_OUTREACH];
+  I->beta_lead_extra = 0.5 * L[CLHS_LEV_ENGAGEMENT];
+  I->find = L[CLHS_LEV_COMMONS] + 0.5 * L[CLHS_LEV_OUTREACH];
+  I->research = L[CLHS_LEV_RESEARCH];
+}
+
+/* ---------------------------------------------------------------- phase 1 */
+
+/* Bass joining (§9), decided identically on every rank for every centre: the
+ * draw is keyed by centre, and its inputs (members before this step's joins,
+ * mean V of member clinicians) are exact reductions. */
+static void bass_joins(clhs_world *w, int64_t t) {
+  const clhs_config *cfg = w->cfg;
+  const int64_t C = w->ncentres;
+  int64_t members = 0;
+  for (int64_t c = 0; c < C; c++) members += w->join_step[c] < t;
+  /* Mean V of member clinicians, summed in 2^-32 fixed point: exact in integers. */
+  int64_t acc[2] = {0, 0};
+  for (int64_t lc = 0; lc < w->c_count; lc++) {
+    if (!w->member[lc]) continue;
+    for (int32_t i = w->first[CLHS_CLIN][lc]; i < w->first[CLHS_CLIN + 1][lc]; i++) {
+      acc[0] += (int64_t)llround((double)w->V[i] * 4294967296.0);
+      acc[1]++;
+    }
+  }
+  clhs_comm_sum_i64(w->comm, acc, 2);
+  const double meanV = acc[1] ? (double)acc[0] / 4294967296.0 / (double)acc[1] : 0.0;
+  const double p = cfg->centres.bass_p + cfg->centres.bass_q * (double)members / (double)C *
+                                             (1.0 + cfg->centres.beta_value * meanV);
+  for (int64_t c = 0; c < C; c++) {
+    if (w->join_step[c] <= t) continue;
+    clhs_rng r;
+    clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)c, CLHS_P_BASS);
+    if (clhs_rng_bernoulli(&r, p)) w->join_step[c] = (int32_t)t;
+  }
+}
+
+void clhs_phase_levers_joins(clhs_world *w, int64_t t) {
+  const clhs_config *cfg = w->cfg;
+  if (cfg->centres.join == CLHS_JOIN_BASS && t > 0 && t % 13 == 0) bass_joins(w, t);
+#pragma omp parallel for schedule(dynamic, 4)
+  for (int64_t lc = 0; lc < w->c_count; lc++) {
+    const int64_t c = w->c_begin + lc;
+    if (!w->member[lc] && w->join_step[c] <= t) {
+      w->member[lc] = 1;
+      /* The clamped initial tiers (§3, §6) are restored when the centre joins. */
+      for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++) w->E[i] = w->E_wait[i];
+    }
+    clhs_intensity_compute(cfg, (double)t, c, w->member[lc], &w->I[lc]);
+  }
+}
+
+/* ---------------------------------------------------------------- phase 7 */
+
+double clhs_care_h_rel(const clhs_config *cfg, double a, double T, double S) {
+  return cfg->care.h_rel * (1 - cfg->care.rel_adherence * (a - 0.5)) *
+         (1 - cfg->care.rel_treatment * T) * (1 - cfg->care.rel_selfmgmt * S);
+}
+
+double clhs_care_h_rem(const clhs_config *cfg, double a, double T, int ind) {
+  return cfg->care.h_rem * (1 + cfg->care.rem_adherence * (a - 0.5)) *
+         (1 + cfg->care.rem_treatment * T) * (ind > 0 ? cfg->care.induction_boost : 1.0);
+}
+
+double clhs_care_p_escalate(double g, double r, double I_pvp, double d) {
+  double p = g * r * (1 + 0.5 * I_pvp) * (1 + 0.2 * d);
+  return p < 1 ? p : 1;
+}
+
+#define CLHS_INDUCTION_WEEKS 12
+#define CLHS_STEROID_REMISSION_STOP 12 /* weeks of true remission that end a course */
+#define CLHS_RECALL_WEEKS 6
+
+/* Sub-rules run in the order of §8 (adherence, guideline adherence, drift, visits,
+ * disease, steroids); each reads what the sub-rules before it wrote. Clinicians'
+ * g is updated for the whole rank before any patient reads it. */
+void clhs_phase_care(clhs_world *w, int64_t t) {
+  const clhs_config *cfg = w->cfg;
+  const uint64_t seed = cfg->run.seed;
+  const double E_tx = w->E_tx;
+
+  /* Guideline adherence (CLIN). */
+#pragma omp parallel for schedule(dynamic, 4)
+  for (int64_t lc = 0; lc < w->c_count; lc++) {
+    const double rc = w->r[lc], Ig = w->I[lc].guidelines;
+    for (int32_t i = w->first[CLHS_CLIN][lc], k = w->clin_begin[lc]; i < w->first[CLHS_CLIN + 1][lc];
+         i++, k++) {
+      double gs = 0.3 + 0.4 * rc + 0.1 * w->cover[(int64_t)i * CLHS_NEEDS + 0] + 0.1 * E_tx +
+                  0.1 * Ig;
+      if (gs > 1) gs = 1;
+      w->g[k] = (float)(w->g[k] + 0.03 * (gs - w->g[k]));
+    }
+  }
+
+#pragma omp parallel for schedule(dynamic, 4)
+  for (int64_t lc = 0; lc < w->c_count; lc++) {
+    const clhs_intensity *I = &w->I[lc];
+    const double rc = w->r[lc], dc = w->d[lc];
+    clhs_centre_counts *cc = &w->counts[lc];
+    const int32_t clin0 = w->first[CLHS_CLIN][lc], g0 = w->clin_begin[lc];
+    for (int64_t p = w->pat_begin[lc]; p < w->pat_begin[lc + 1]; p++) {
+      const int64_t i = w->pat_agent[p];
+      const int32_t f = w->pat_fam[p];
+      /* Adherence. */
+      double S = w->cover[i * CLHS_NEEDS + 1];
+      double m_fam = 0;
+      if (f >= 0) {
+        S = dmax(S, w->cover[(int64_t)f * CLHS_NEEDS + 1]);
+        m_fam = w->m[f];
+      }
+      const double a_star = 0.4 + 0.2 * w->m[i] + 0.3 * S + 0.1 * m_fam;
+      double a = w->adh[p] + 0.05 * (a_star - w->adh[p]);
+      /* Treatment drift. */
+      double T = w->T[p] + cfg->care.t_drift * (cfg->care.t_base - w->T[p]);
+      int ind = w->ind[p];
+      /* Visits: scheduled, or a recall of a flare that the last visit did not see. */
+      clhs_rng r;
+      clhs_rng_init(&r, seed, (uint32_t)t, (uint64_t)(w->gid_begin + i), CLHS_P_CARE);
+      int visit = t >= w->next_visit[p];
+      if (!visit && w->X[p] == CLHS_ACT && w->pga[p] == CLHS_REM &&
+          t - w->last_visit[p] >= CLHS_RECALL_WEEKS && I->pop > 0 &&
+          clhs_rng_bernoulli(&r, rc * I->pop)) {
+        visit = 1;
+        cc->recalls++;
+      }
+      if (visit) {
+        cc->visits++;
+        int pga = w->X[p];
+        if (clhs_rng_bernoulli(&r, cfg->care.misread)) pga = 1 - pga;
+        w->pga[p] = (uint8_t)pga;
+        if (clhs_rng_bernoulli(&r, dc * I->registry)) cc->records++;
+        if (pga == CLHS_ACT) {
+          const double g = w->g[g0 + (w->pat_clin[p] - clin0)];
+          if (clhs_rng_bernoulli(&r, clhs_care_p_escalate(g, rc, I->pvp, dc))) {
+            cc->escalations++;
+            T = T + 0.3 < 1 ? T + 0.3 : 1;
+            ind = CLHS_INDUCTION_WEEKS;
+          }
+          if (!w->ster[p] &&
+              clhs_rng_bernoulli(&r, cfg->care.steroid_start * (1 - 0.6 * g) * (1 - 0.5 * E_tx))) {
+            w->ster[p] = 1;
+            w->ster_weeks[p] = 0;
+            w->rem_weeks[p] = 0;
+          }
+        }
+        w->last_visit[p] = (int32_t)t;
+        w->next_visit[p] = (int32_t)(t + (pga == CLHS_REM ? cfg->care.visit_rem : cfg->care.visit_act));
+      }
+      /* Disease transitions. */
+      clhs_rng rd;
+      clhs_rng_init(&rd, seed, (uint32_t)t, (uint64_t)(w->gid_begin + i), CLHS_P_DISEASE);
+      const double u = clhs_u01_from32(clhs_rng_u32(&rd));
+      if (w->X[p] == CLHS_REM) {
+        if (u < clhs_hazard_p(clhs_care_h_rel(cfg, a, T, S))) w->X[p] = CLHS_ACT;
+      } else {
+        if (u < clhs_hazard_p(clhs_care_h_rem(cfg, a, T, ind))) w->X[p] = CLHS_REM;
+      }
+      if (ind > 0) ind--;
+      /* Steroids: a course stops after 12 weeks of true remission or at its length. */
+      if (w->ster[p]) {
+        w->ster_weeks[p] = (uint8_t)(w->ster_weeks[p] < 255 ? w->ster_weeks[p] + 1 : 255);
+        w->rem_weeks[p] = (uint8_t)(w->X[p] == CLHS_REM ? w->rem_weeks[p] + 1 : 0);
+        if (w->rem_weeks[p] >= CLHS_STEROID_REMISSION_STOP ||
+            w->ster_weeks[p] >= cfg->care.steroid_course) {
+          w->ster[p] = 0;
+          w->ster_weeks[p] = 0;
+          w->rem_weeks[p] = 0;
+        }
+      }
+      w->adh[p] = (float)a;
+      w->T[p] = (float)T;
+      w->ind[p] = (uint8_t)ind;
+    }
+  }
+}
+
+/* ---------------------------------------------------------------- phase 8 */
+
+void clhs_phase_centres(clhs_world *w, int64_t t) {
+  (void)t;
+#pragma omp parallel for schedule(dynamic, 4)
+  for (int64_t lc = 0; lc < w->c_count; lc++) {
+    if (!w->member[lc]) continue; /* only members improve (§9) */
+    const clhs_intensity *I = &w->I[lc];
+    double Q = 0, S = 0;
+    const int32_t q0 = w->first[CLHS_QIS][lc], q1 = w->first[CLHS_QIS + 1][lc];
+    for (int32_t i = q0, k = w->qis_begin[lc]; i < q1; i++, k++) {
+      Q += w->m[i] * dmax(w->K[i], w->q[k]);
+      S += w->cover[(int64_t)i * CLHS_NEEDS + 1];
+    }
+    if (q1 > q0) {
+      Q /= (double)(q1 - q0);
+      S /= (double)(q1 - q0);
+    }
+    const double r = w->r[lc], d = w->d[lc];
+    w->r[lc] = (float)clamp01(r + 0.04 * Q * (1 - r) * (1 + 0.5 * S) * I->qi - 0.001 * (r - 0.21));
+    w->d[lc] = (float)clamp01(d + 0.02 * I->registry * (1 - I->c_data) * (1 - d) - 0.002 * d);
+  }
+}
+
+/* ---------------------------------------------------------------- phase 9 */
+
+void clhs_phase_turnover(clhs_world *w, int64_t t) {
+  const clhs_config *cfg = w->cfg;
+#pragma omp parallel for schedule(dynamic, 4)
+  for (int64_t lc = 0; lc < w->c_count; lc++) {
+    for (int64_t p = w->pat_begin[lc]; p < w->pat_begin[lc + 1]; p++) {
+      const int64_t i = w->pat_agent[p];
+      clhs_rng r;
+      clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i), CLHS_P_TURNOVER);
+      if (!clhs_rng_bernoulli(&r, cfg->care.turnover)) continue;
+      /* A newly diagnosed patient takes the slot (and its global id). */
+      clhs_agent_fresh(w, i, (uint32_t)t, CLHS_P_RENEW);
+      w->E[i] = w->E_wait[i] = 0;
+      w->X[p] = w->pga[p] = CLHS_ACT;
+      w->T[p] = 0.2f;
+      w->adh[p] = (float)clhs_rng_beta(&r, 6, 4);
+      w->ind[p] = w->ster[p] = w->ster_weeks[p] = w->rem_weeks[p] = 0;
+      w->last_visit[p] = (int32_t)t;
+      w->next_visit[p] = (int32_t)(t + 1);
+      const int32_t f = w->pat_fam[p];
+      if (f >= 0) {
+        clhs_agent_fresh(w, f, (uint32_t)t, CLHS_P_RENEW);
+        w->E[f] = w->E_wait[f] = 0;
+      }
+    }
+  }
+}
+
+/* ---------------------------------------------------------------- a step */
+
+int clhs_world_step(clhs_world *w, clhs_error *err) {
+  (void)err;
+  const int64_t t = w->step;
+  clhs_phase_levers_joins(w, t); /* 1 */
+  /* 2-6: events and ties, decay, resources, motivation, engagement: network issue. */
+  int64_t rec_before = 0, rec_after = 0;
+  for (int64_t lc = 0; lc < w->c_count; lc++) rec_before += w->counts[lc].records;
+  clhs_phase_care(w, t);     /* 7 */
+  clhs_phase_centres(w, t);  /* 8 */
+  clhs_phase_turnover(w, t); /* 9 */
+  for (int64_t lc = 0; lc < w->c_count; lc++) rec_after += w->counts[lc].records;
+  /* 10: network-wide counters (exact integer reduction). */
+  int64_t new_records = rec_after - rec_before;
+  clhs_comm_sum_i64(w->comm, &new_records, 1);
+  w->N_rec += new_records;
+  w->step = t + 1;
+  return CLHS_OK;
+}
