@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+"""clhsim benchmark: agent-steps per core-second and memory per agent at several sizes.
+
+Not a test: it measures. Each run writes one JSON record (bench/results/*.json) with the
+build's identity, decomposition, size, throughput, peak memory and final state digest,
+and the script prints a table.
+
+    bench/bench.py                         # 1e5, 1e6, 1e7 agents on 1 and 2 ranks
+    bench/bench.py --agents 1e6 --ranks 1 2 --threads 1 --steps 20
+
+Agent counts are approximate: the default population has about 580 agents per centre,
+so the script sets population.centres = agents / 580.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+AGENTS_PER_CENTRE = 580.0
+
+
+def run_one(binary, agents, ranks, threads, steps, outdir, extra):
+    centres = max(1, int(round(agents / AGENTS_PER_CENTRE)))
+    out = os.path.join(outdir, f"bench_{int(agents)}_{ranks}x{threads}.h5")
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OMPI_MCA_rmaps_base_oversubscribe="1")
+    if os.geteuid() == 0:
+        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    cmd = ["mpiexec", "-n", str(ranks), "--bind-to", "none", binary, "run", "--quiet",
+           "-P", f"population.centres={centres}", "-P", f"run.steps={steps}",
+           "-P", f"output.every={steps}", "-o", out] + extra
+    t0 = time.time()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall = time.time() - t0
+    if proc.returncode != 0:
+        sys.exit(f"run failed ({' '.join(cmd)}):\n{proc.stdout}\n{proc.stderr}")
+    with h5py.File(out, "r") as f:
+        run = {k: (v.item() if hasattr(v, "item") else v) for k, v in f["run"].attrs.items()}
+        code = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in f["code"].attrs.items()}
+        digest = int(f["timeseries/state_digest"][-1])
+    os.remove(out)
+    cores = ranks * threads
+    rec = {
+        "host": platform.node(), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "code": code, "ranks": ranks, "threads": threads, "centres": centres,
+        "agents": int(run["agents"]), "steps": steps,
+        "loop_time_s": run["loop_time_s"], "wall_time_s": run["wall_time_s"],
+        "process_wall_s": wall,
+        "agent_steps_per_s": run["agent_steps_per_s"],
+        "agent_steps_per_core_s": run["agent_steps_per_s"] / cores,
+        "state_bytes_per_agent": run["bytes_per_agent"],
+        "peak_rss_bytes_max_rank": run["peak_rss_bytes_max"],
+        "peak_rss_per_agent": run["peak_rss_bytes_max"] * ranks / run["agents"],
+        "final_state_digest": f"{digest:016x}",
+    }
+    return rec
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--binary", default=os.path.join(ROOT, "build", "release", "clhsim"))
+    ap.add_argument("--agents", nargs="+", type=float, default=[1e5, 1e6, 1e7])
+    ap.add_argument("--ranks", nargs="+", type=int, default=[1, 2])
+    ap.add_argument("--threads", nargs="+", type=int, default=[1])
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--results", default=os.path.join(HERE, "results"))
+    ap.add_argument("-P", action="append", default=[], help="extra override section.key=value")
+    a = ap.parse_args()
+    if not os.path.exists(a.binary):
+        sys.exit(f"{a.binary} not found: build first (cmake --preset release && cmake --build build/release)")
+    os.makedirs(a.results, exist_ok=True)
+    extra = sum((["-P", p] for p in a.P), [])
+    print(f"{'agents':>10} {'ranks':>5} {'thr':>3} {'steps':>5} {'loop s':>8} "
+          f"{'agent-steps/s':>14} {'per core-s':>12} {'state B/agent':>13} {'RSS B/agent':>11}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in a.agents:
+            for r in a.ranks:
+                for t in a.threads:
+                    rec = run_one(a.binary, n, r, t, a.steps, tmp, extra)
+                    name = f"{time.strftime('%Y%m%dT%H%M%S')}_{rec['agents']}_{r}x{t}.json"
+                    with open(os.path.join(a.results, name), "w") as f:
+                        json.dump(rec, f, indent=1)
+                    print(f"{rec['agents']:>10} {r:>5} {t:>3} {a.steps:>5} {rec['loop_time_s']:>8.2f} "
+                          f"{rec['agent_steps_per_s']:>14.3g} {rec['agent_steps_per_core_s']:>12.3g} "
+                          f"{rec['state_bytes_per_agent']:>13.1f} {rec['peak_rss_per_agent']:>11.1f}",
+                          flush=True)
+
+
+if __name__ == "__main__":
+    main()
