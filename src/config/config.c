@@ -1,0 +1,1333 @@
+/*
+ * Configuration: YAML in (files and -P overrides), checks, YAML out, flat buffers for MPI.
+ * A file or an override is applied all or nothing: on an error the configuration is unchanged.
+ *
+ * Everything is driven by the key table in config_table.c: a key is found there by its full
+ * dotted name, and its kind decides how a YAML node is parsed, checked and printed. The
+ * libyaml document API is used (not events) because error messages need the line of the
+ * offending node, and duplicate keys must be detected within a mapping.
+ */
+#define _POSIX_C_SOURCE 200809L /* open_memstream */
+
+#include "clhs/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "clhs/date.h"
+#include "config/config_table.h"
+
+#define KEY_MAX 256 /* longest dotted key we accept; real keys are < 40 characters */
+
+/* ------------------------------------------------------------------------------------------ */
+/* A growable string (the YAML writer and foreach render values of any length into it).       */
+
+typedef struct sbuf {
+  char *p;
+  size_t n, cap;
+  int oom;
+} sbuf;
+
+static void sb_putn(sbuf *b, const char *s, size_t n) {
+  if (b->oom) return;
+  if (b->n + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->n + n + 1)
+      cap *= 2;
+    char *q = realloc(b->p, cap);
+    if (!q) {
+      b->oom = 1;
+      return;
+    }
+    b->p = q;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->n, s, n);
+  b->n += n;
+  b->p[b->n] = '\0';
+}
+
+static void sb_puts(sbuf *b, const char *s) {
+  sb_putn(b, s, strlen(s));
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void
+sb_printf(sbuf *b, const char *fmt, ...) {
+  char tmp[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n < sizeof tmp) {
+    sb_putn(b, tmp, (size_t)n);
+    return;
+  }
+  char *big = malloc((size_t)n + 1);
+  if (!big) {
+    b->oom = 1;
+    return;
+  }
+  va_start(ap, fmt);
+  vsnprintf(big, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  sb_putn(b, big, (size_t)n);
+  free(big);
+}
+
+static void sb_reset(sbuf *b) {
+  b->n = 0;
+  if (b->p) b->p[0] = '\0';
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Where a value came from, so that every message can name the file and line (or the -P).     */
+
+typedef struct src {
+  const char *name; /* the file path, "-P key=value", or NULL (finalize: no source) */
+  int lines;        /* 1: messages say name:line (files) */
+  clhs_error *err;
+} src;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static int
+fail(const src *s, const yaml_node_t *node, const char *key, const char *fmt, ...) {
+  char msg[1200];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (!key) key = "(top level)";
+  if (!s->name) return clhs_error_set(s->err, CLHS_EINPUT, "%s: %s", key, msg);
+  if (s->lines && node)
+    return clhs_error_set(s->err, CLHS_EINPUT, "%s:%lu: %s: %s", s->name,
+                          (unsigned long)node->start_mark.line + 1, key, msg);
+  return clhs_error_set(s->err, CLHS_EINPUT, "%s: %s: %s", s->name, key, msg);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Table look-ups.                                                                            */
+
+static const clhs_config_entry *find_entry(const char *key) {
+  for (size_t i = 0; i < clhs_config_table_len; i++)
+    if (strcmp(clhs_config_table[i].key, key) == 0) return &clhs_config_table[i];
+  return NULL;
+}
+
+/* Is @p prefix a mapping level of the layout ("care", "levers", "levers.registry")? */
+static int is_group(const char *prefix) {
+  size_t n = strlen(prefix);
+  for (size_t i = 0; i < clhs_config_table_len; i++) {
+    const char *k = clhs_config_table[i].key;
+    if (strncmp(k, prefix, n) == 0 && k[n] == '.') return 1;
+  }
+  return 0;
+}
+
+static const char *group_heading(const char *prefix) {
+  for (size_t i = 0; i < clhs_config_groups_len; i++)
+    if (strcmp(clhs_config_groups[i].prefix, prefix) == 0) return clhs_config_groups[i].heading;
+  return NULL;
+}
+
+static void *field(clhs_config *cfg, const clhs_config_entry *e) {
+  return (char *)cfg + e->offset;
+}
+
+static const void *cfield(const clhs_config *cfg, const clhs_config_entry *e) {
+  return (const char *)cfg + e->offset;
+}
+
+/* Levenshtein distance, for "did you mean"; keys are short so two rows on the stack do. */
+static size_t edit_distance(const char *a, const char *b) {
+  size_t na = strlen(a), nb = strlen(b);
+  if (na > KEY_MAX || nb > KEY_MAX) return (size_t)-1;
+  size_t prev[KEY_MAX + 1], cur[KEY_MAX + 1];
+  for (size_t j = 0; j <= nb; j++)
+    prev[j] = j;
+  for (size_t i = 1; i <= na; i++) {
+    cur[0] = i;
+    for (size_t j = 1; j <= nb; j++) {
+      size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+      size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+      cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+    }
+    memcpy(prev, cur, (nb + 1) * sizeof prev[0]);
+  }
+  return prev[nb];
+}
+
+/*
+ * The closest known name to an unknown @p full key: by edit distance over keys (or over
+ * section names when @p sections), else a key with the same last component (the key was put
+ * in the wrong section). NULL when nothing is close.
+ */
+static const char *suggest(const char *full, int sections, char *buf, size_t bufsz) {
+  size_t best = (size_t)-1;
+  const char *cand = NULL;
+  if (sections) {
+    for (size_t i = 0; i < clhs_config_groups_len; i++) {
+      const char *g = clhs_config_groups[i].prefix;
+      if (strchr(g, '.')) continue;
+      size_t d = edit_distance(full, g);
+      if (d < best) {
+        best = d;
+        cand = g;
+      }
+    }
+  } else {
+    for (size_t i = 0; i < clhs_config_table_len; i++) {
+      size_t d = edit_distance(full, clhs_config_table[i].key);
+      if (d < best) {
+        best = d;
+        cand = clhs_config_table[i].key;
+      }
+    }
+  }
+  size_t limit = strlen(full) / 4;
+  if (limit < 2) limit = 2;
+  if (cand && best <= limit) {
+    snprintf(buf, bufsz, "%s", cand);
+    return buf;
+  }
+  if (!sections) {
+    const char *leaf = strrchr(full, '.');
+    leaf = leaf ? leaf + 1 : full;
+    for (size_t i = 0; i < clhs_config_table_len; i++) {
+      const char *k = clhs_config_table[i].key, *kl = strrchr(k, '.');
+      if (kl && strcmp(kl + 1, leaf) == 0) {
+        snprintf(buf, bufsz, "%s", k);
+        return buf;
+      }
+    }
+  }
+  return NULL;
+}
+
+/* Report an unknown key, section or lever, with a suggestion when one is close. */
+static int unknown_key(const src *s, const yaml_node_t *node, const char *prefix, const char *name,
+                       const char *full) {
+  char sug[KEY_MAX], hint[KEY_MAX + 32] = "";
+  if (prefix[0] == '\0' && !strchr(name, '.')) {
+    if (suggest(full, 1, sug, sizeof sug)) snprintf(hint, sizeof hint, "; did you mean '%s'?", sug);
+    return fail(s, node, full,
+                "unknown section%s (sections: run, population, network, motivation, engagement, "
+                "resources, care, centres, levers, output, checkpoint)",
+                hint);
+  }
+  if (strcmp(prefix, "levers") == 0 && !strchr(name, '.')) {
+    size_t best = (size_t)-1;
+    const char *cand = NULL;
+    for (int l = 0; l < CLHS_NLEVERS; l++) {
+      size_t d = edit_distance(name, clhs_lever_names[l]);
+      if (d < best) {
+        best = d;
+        cand = clhs_lever_names[l];
+      }
+    }
+    if (cand && best <= 3) snprintf(hint, sizeof hint, "; did you mean '%s'?", cand);
+    return fail(s, node, full,
+                "unknown lever%s (levers: registry, qi_training, previsit, guidelines, ehr, "
+                "commons, roles, engagement, outreach, research)",
+                hint);
+  }
+  if (suggest(full, 0, sug, sizeof sug)) snprintf(hint, sizeof hint, " (did you mean '%s'?)", sug);
+  return fail(s, node, full, "unknown key%s", hint);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Scalars: strict parsing of numbers and dates.                                              */
+
+static const char *node_kind(const yaml_node_t *n) {
+  switch (n->type) {
+  case YAML_SCALAR_NODE: return "a scalar";
+  case YAML_SEQUENCE_NODE: return "a sequence";
+  case YAML_MAPPING_NODE: return "a mapping";
+  default: return "nothing";
+  }
+}
+
+static const char *scalar_text(const yaml_node_t *n) {
+  return (const char *)n->data.scalar.value;
+}
+
+/* A YAML null: an empty plain value, "~" or "null" (for an empty section or list). */
+static int is_null(const yaml_node_t *n) {
+  if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return 0;
+  const char *t = scalar_text(n);
+  return t[0] == '\0' || strcmp(t, "~") == 0 || strcmp(t, "null") == 0 || strcmp(t, "Null") == 0 ||
+         strcmp(t, "NULL") == 0;
+}
+
+/* Only an optional sign and decimal digits: "1.5", "1e3", "0x10" and "12abc" are rejected. */
+static int parse_i64(const char *t, int64_t *v) {
+  const char *p = t;
+  if (*p == '+' || *p == '-') p++;
+  if (!*p) return -1;
+  for (const char *q = p; *q; q++)
+    if (!isdigit((unsigned char)*q)) return -1;
+  errno = 0;
+  char *end;
+  long long x = strtoll(t, &end, 10);
+  if (errno == ERANGE) return -2;
+  *v = (int64_t)x;
+  return 0;
+}
+
+static int parse_u64(const char *t, uint64_t *v) {
+  const char *p = t;
+  if (*p == '+') p++;
+  if (!*p) return -1;
+  for (const char *q = p; *q; q++)
+    if (!isdigit((unsigned char)*q)) return -1;
+  errno = 0;
+  char *end;
+  unsigned long long x = strtoull(p, &end, 10);
+  if (errno == ERANGE) return -2;
+  *v = (uint64_t)x;
+  return 0;
+}
+
+/* A finite decimal number; strtod alone would also take "nan", "inf", hex and leading blanks. */
+static int parse_dbl(const char *t, double *v) {
+  const char *p = t;
+  if (*p == '+' || *p == '-') p++;
+  if (!(isdigit((unsigned char)*p) || (*p == '.' && isdigit((unsigned char)p[1])))) return -1;
+  if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) return -1;
+  errno = 0;
+  char *end;
+  double x = strtod(t, &end);
+  if (end == t || *end != '\0') return -1;
+  if (!isfinite(x)) return -2;
+  *v = x;
+  return 0;
+}
+
+/* Shortest text that reads back to the same double ("0.1", not "0.10000000000000001"). */
+static void fmt_double(double x, char *buf, size_t n) {
+  if (x == floor(x) && fabs(x) < 1e15) { /* 250, not 2.5e+02 */
+    snprintf(buf, n, "%.0f", x);
+    return;
+  }
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(buf, n, "%.*g", prec, x);
+    if (strtod(buf, NULL) == x) return;
+  }
+}
+
+/* A bound for messages: integers without exponent, infinities as "inf". */
+static void fmt_bound(double x, char *buf, size_t n) {
+  if (isinf(x))
+    snprintf(buf, n, "%sinf", x < 0 ? "-" : "");
+  else if (x == floor(x) && fabs(x) < 1e15)
+    snprintf(buf, n, "%.0f", x);
+  else
+    fmt_double(x, buf, n);
+}
+
+static void fmt_range(const clhs_config_entry *e, char *buf, size_t n) {
+  char lo[40], hi[40];
+  fmt_bound(e->min, lo, sizeof lo);
+  fmt_bound(e->max, hi, sizeof hi);
+  snprintf(buf, n, "%c%s, %s%c", (e->flags & CLHS_CF_MIN_OPEN) ? '(' : '[', lo, hi,
+           isinf(e->max) ? ')' : ']');
+}
+
+static int in_range(const clhs_config_entry *e, double x) {
+  if (e->flags & CLHS_CF_MIN_OPEN) {
+    if (!(x > e->min)) return 0;
+  } else if (!(x >= e->min)) {
+    return 0;
+  }
+  return x <= e->max;
+}
+
+/* Values quoted in messages are cut short so that a pasted blob does not drown the message. */
+static const char *shorten(const char *t, char *buf, size_t n) {
+  if (strlen(t) < n) return t;
+  snprintf(buf, n, "%.*s...", (int)(n - 4), t);
+  return buf;
+}
+
+static int out_of_range(const src *s, const yaml_node_t *node, const clhs_config_entry *e,
+                        const char *what, const char *text) {
+  char range[96], sh[64];
+  fmt_range(e, range, sizeof range);
+  return fail(s, node, e->key, "%svalue %s is out of range %s (%s)", what,
+              shorten(text, sh, sizeof sh), range, e->unit);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Setting one key from a YAML node. Each setter checks everything before it writes, so a     */
+/* rejected value leaves the configuration as it was.                                         */
+
+static int need_scalar(const src *s, const yaml_node_t *node, const clhs_config_entry *e,
+                       const char *what) {
+  if (node->type == YAML_SCALAR_NODE) return CLHS_OK;
+  return fail(s, node, e->key, "%sexpected %s, got %s", what, clhs_config_kind_names[e->kind],
+              node_kind(node));
+}
+
+/* A number (an element of a vector when @p what is "element 2: ") in the entry's range. */
+static int get_number(const src *s, const yaml_node_t *node, const clhs_config_entry *e,
+                      const char *what, double *out) {
+  char sh[64];
+  if (node->type != YAML_SCALAR_NODE)
+    return fail(s, node, e->key, "%sexpected a number, got %s", what, node_kind(node));
+  const char *t = scalar_text(node);
+  int rc = parse_dbl(t, out);
+  if (rc == -2)
+    return fail(s, node, e->key, "%svalue %s is not a finite number", what,
+                shorten(t, sh, sizeof sh));
+  if (rc)
+    return fail(s, node, e->key, "%sexpected a number, got '%s'", what, shorten(t, sh, sizeof sh));
+  if (!in_range(e, *out)) return out_of_range(s, node, e, what, t);
+  return CLHS_OK;
+}
+
+static int set_int64(clhs_config *cfg, const clhs_config_entry *e, const yaml_node_t *node,
+                     const src *s) {
+  char sh[64];
+  int rc = need_scalar(s, node, e, "");
+  if (rc) return rc;
+  const char *t = scalar_text(node);
+  int64_t v;
+  rc = parse_i64(t, &v);
+  if (rc == -2) return out_of_range(s, node, e, "", t);
+  if (rc) return fail(s, node, e->key, "expected an integer, got '%s'", shorten(t, sh, sizeof sh));
+  if (!in_range(e, (double)v)) return out_of_range(s, node, e, "", t);
+  *(int64_t *)field(cfg, e) = v;
+  return CLHS_OK;
+}
+
+static int set_uint64(clhs_config *cfg, const clhs_config_entry *e, const yaml_node_t *node,
+                      const src *s) {
+  char sh[64];
+  int rc = need_scalar(s, node, e, "");
+  if (rc) return rc;
+  const char *t = scalar_text(node);
+  uint64_t v;
+  rc = parse_u64(t, &v);
+  if (rc)
+    return fail(s, node, e->key, "expected an unsigned integer in [0, %" PRIu64 "], got '%s'",
+                UINT64_MAX, shorten(t, sh, sizeof sh));
+  *(uint64_t *)field(cfg, e) = v;
+  return CLHS_OK;
+}
+
+static int set_string_text(clhs_config *cfg, const clhs_config_entry *e, const char *t,
+                           const yaml_node_t *node, const src *s) {
+  size_t n = strlen(t);
+  if (n == 0) return fail(s, node, e->key, "expected a non-empty %s", e->unit);
+  if (n >= e->aux)
+    return fail(s, node, e->key, "%s is too long (%zu characters; at most %zu)", e->unit, n,
+                e->aux - 1);
+  memcpy(field(cfg, e), t, n + 1);
+  return CLHS_OK;
+}
+
+/* A lever's `on`: a step number (a plain integer) or a date. Stored canonically as text. */
+static int set_date(clhs_config *cfg, const clhs_config_entry *e, const yaml_node_t *node,
+                    const src *s) {
+  char sh[64];
+  int rc = need_scalar(s, node, e, "");
+  if (rc) return rc;
+  const char *t = scalar_text(node);
+  int64_t v;
+  if (e->kind == CLHS_CK_DATE_OR_STEP && (rc = parse_i64(t, &v)) != -1) {
+    if (rc == -2 || !in_range(e, (double)v)) return out_of_range(s, node, e, "step ", t);
+    snprintf((char *)field(cfg, e), e->aux, "%" PRId64, v);
+    return CLHS_OK;
+  }
+  if (clhs_date_parse(t, &v) != 0)
+    return fail(s, node, e->key, "expected %s, got '%s' (not a calendar date)",
+                clhs_config_kind_names[e->kind], shorten(t, sh, sizeof sh));
+  snprintf((char *)field(cfg, e), e->aux, "%s", t);
+  return CLHS_OK;
+}
+
+static int set_enum(clhs_config *cfg, const clhs_config_entry *e, const yaml_node_t *node,
+                    const src *s) {
+  char sh[64];
+  int rc = need_scalar(s, node, e, "");
+  if (rc) return rc;
+  const char *t = scalar_text(node);
+  for (int i = 0; e->names[i]; i++) {
+    if (strcmp(e->names[i], t) == 0) {
+      *(int *)field(cfg, e) = i;
+      return CLHS_OK;
+    }
+  }
+  sbuf names = {0};
+  for (int i = 0; e->names[i]; i++)
+    sb_printf(&names, "%s%s", i ? "|" : "", e->names[i]);
+  rc = fail(s, node, e->key, "expected one of %s, got '%s'", names.p ? names.p : "",
+            shorten(t, sh, sizeof sh));
+  free(names.p);
+  return rc;
+}
+
+static yaml_node_t *seq_item(yaml_document_t *doc, const yaml_node_t *seq, size_t i) {
+  return yaml_document_get_node(doc, seq->data.sequence.items.start[i]);
+}
+
+static size_t seq_len(const yaml_node_t *seq) {
+  return (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+}
+
+static int set_dvec(clhs_config *cfg, const clhs_config_entry *e, yaml_document_t *doc,
+                    const yaml_node_t *node, const src *s) {
+  if (node->type != YAML_SEQUENCE_NODE)
+    return fail(s, node, e->key, "expected a sequence of %zu numbers like [%s], got %s", e->aux,
+                e->def + 1 /* skip '[' */, node_kind(node));
+  size_t n = seq_len(node);
+  if (n != e->aux)
+    return fail(s, node, e->key, "expected a sequence of %zu numbers, got %zu", e->aux, n);
+  double tmp[16];
+  for (size_t i = 0; i < n && i < 16; i++) {
+    char what[32];
+    snprintf(what, sizeof what, "element %zu: ", i + 1);
+    int rc = get_number(s, seq_item(doc, node, i), e, what, &tmp[i]);
+    if (rc) return rc;
+  }
+  memcpy(field(cfg, e), tmp, n * sizeof(double));
+  return CLHS_OK;
+}
+
+/*
+ * The schedule rules, shared by the parser (which can point at the offending line) and
+ * finalize: returns the index of the first bad point (or -1) and why.
+ */
+static int check_schedule(int32_t n, const char (*dates)[CLHS_DATE_LEN], const double *counts,
+                          char *why, size_t whysz) {
+  if (n < 1 || n > CLHS_SCHEDULE_MAX) {
+    snprintf(why, whysz, "needs 1 to %d points, got %d", CLHS_SCHEDULE_MAX, (int)n);
+    return 0;
+  }
+  int64_t prev = 0;
+  for (int32_t i = 0; i < n; i++) {
+    int64_t d;
+    if (clhs_date_parse(dates[i], &d) != 0) {
+      snprintf(why, whysz, "point %d: '%s' is not a date YYYY-MM-DD", (int)i + 1, dates[i]);
+      return (int)i;
+    }
+    if (!(counts[i] >= 0 && counts[i] <= 100)) {
+      snprintf(why, whysz, "point %d: count %g is out of range [0, 100] (members per 100 centres)",
+               (int)i + 1, counts[i]);
+      return (int)i;
+    }
+    if (i > 0 && d <= prev) {
+      snprintf(why, whysz, "point %d: date %s is not after %s (dates must increase strictly)",
+               (int)i + 1, dates[i], dates[i - 1]);
+      return (int)i;
+    }
+    if (i > 0 && counts[i] < counts[i - 1]) {
+      snprintf(why, whysz, "point %d: count %g is below %g (counts must not decrease)", (int)i + 1,
+               counts[i], counts[i - 1]);
+      return (int)i;
+    }
+    prev = d;
+  }
+  return -1;
+}
+
+static int set_schedule(clhs_config *cfg, const clhs_config_entry *e, yaml_document_t *doc,
+                        const yaml_node_t *node, const src *s) {
+  if (node->type != YAML_SEQUENCE_NODE)
+    return fail(s, node, e->key,
+                "expected a sequence of [date, count] pairs like [[2007-01-01, 7], "
+                "[2009-06-01, 23]], got %s",
+                node_kind(node));
+  size_t n = seq_len(node);
+  if (n < 1 || n > CLHS_SCHEDULE_MAX)
+    return fail(s, node, e->key, "expected 1 to %d [date, count] pairs, got %zu", CLHS_SCHEDULE_MAX,
+                n);
+  char dates[CLHS_SCHEDULE_MAX][CLHS_DATE_LEN];
+  double counts[CLHS_SCHEDULE_MAX];
+  for (size_t i = 0; i < n; i++) {
+    const yaml_node_t *pt = seq_item(doc, node, i);
+    if (pt->type != YAML_SEQUENCE_NODE || seq_len(pt) != 2)
+      return fail(s, pt, e->key, "point %zu: expected a pair [date, count], got %s%s", i + 1,
+                  node_kind(pt), pt->type == YAML_SEQUENCE_NODE ? " of another length" : "");
+    const yaml_node_t *dn = seq_item(doc, pt, 0);
+    int64_t d;
+    if (dn->type != YAML_SCALAR_NODE || clhs_date_parse(scalar_text(dn), &d) != 0) {
+      char sh[64];
+      return fail(s, dn, e->key, "point %zu: expected a date YYYY-MM-DD, got %s%s%s%s", i + 1,
+                  dn->type == YAML_SCALAR_NODE ? "'" : node_kind(dn),
+                  dn->type == YAML_SCALAR_NODE ? shorten(scalar_text(dn), sh, sizeof sh) : "",
+                  dn->type == YAML_SCALAR_NODE ? "'" : "",
+                  dn->type == YAML_SCALAR_NODE ? " (not a calendar date)" : "");
+    }
+    snprintf(dates[i], CLHS_DATE_LEN, "%s", scalar_text(dn));
+    char what[32];
+    snprintf(what, sizeof what, "point %zu: count ", i + 1);
+    int rc = get_number(s, seq_item(doc, pt, 1), e, what, &counts[i]);
+    if (rc) return rc;
+  }
+  char why[256];
+  int bad =
+      check_schedule((int32_t)n, (const char(*)[CLHS_DATE_LEN])dates, counts, why, sizeof why);
+  if (bad >= 0) return fail(s, seq_item(doc, node, (size_t)bad), e->key, "%s", why);
+  cfg->centres.nschedule = (int32_t)n;
+  memcpy(cfg->centres.schedule_date, dates, n * sizeof dates[0]);
+  memcpy(cfg->centres.schedule_count, counts, n * sizeof counts[0]);
+  return CLHS_OK;
+}
+
+static int cmp_i32(const void *a, const void *b) {
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Sort and drop repeats, so that clhs_lever_intensity can binary-search. Returns the new n. */
+static int32_t sort_unique(int32_t *v, int32_t n) {
+  if (n <= 1) return n;
+  qsort(v, (size_t)n, sizeof v[0], cmp_i32);
+  int32_t m = 1;
+  for (int32_t i = 1; i < n; i++)
+    if (v[i] != v[m - 1]) v[m++] = v[i];
+  return m;
+}
+
+static int32_t *ilist_ptr_get(const clhs_config *cfg, const clhs_config_entry *e) {
+  int32_t *p;
+  memcpy(&p, (const char *)cfg + e->aux, sizeof p);
+  return p;
+}
+
+static void ilist_set(clhs_config *cfg, const clhs_config_entry *e, int32_t *v, int32_t n) {
+  free(ilist_ptr_get(cfg, e));
+  memcpy((char *)cfg + e->aux, &v, sizeof v);
+  *(int32_t *)field(cfg, e) = n;
+}
+
+static int set_ilist(clhs_config *cfg, const clhs_config_entry *e, yaml_document_t *doc,
+                     const yaml_node_t *node, const src *s, clhs_error *err) {
+  if (is_null(node)) {
+    ilist_set(cfg, e, NULL, 0);
+    return CLHS_OK;
+  }
+  if (node->type != YAML_SEQUENCE_NODE)
+    return fail(s, node, e->key, "expected a sequence of centre indices like [0, 3, 7], got %s",
+                node_kind(node));
+  size_t n = seq_len(node);
+  if (n > (size_t)INT32_MAX) return fail(s, node, e->key, "too many centre indices");
+  if (n == 0) {
+    ilist_set(cfg, e, NULL, 0);
+    return CLHS_OK;
+  }
+  int32_t *v = clhs_calloc(n, sizeof *v, err, e->key);
+  if (!v) return CLHS_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    const yaml_node_t *it = seq_item(doc, node, i);
+    char what[32], sh[64];
+    snprintf(what, sizeof what, "element %zu: ", i + 1);
+    int64_t x = 0;
+    int rc = it->type == YAML_SCALAR_NODE ? parse_i64(scalar_text(it), &x) : -1;
+    if (rc == -1) {
+      free(v);
+      return fail(s, it, e->key, "%sexpected a centre index (an integer), got %s%s%s", what,
+                  it->type == YAML_SCALAR_NODE ? "'" : node_kind(it),
+                  it->type == YAML_SCALAR_NODE ? shorten(scalar_text(it), sh, sizeof sh) : "",
+                  it->type == YAML_SCALAR_NODE ? "'" : "");
+    }
+    if (rc == -2 || !in_range(e, (double)x)) {
+      free(v);
+      return out_of_range(s, it, e, what, scalar_text(it));
+    }
+    v[i] = (int32_t)x;
+  }
+  ilist_set(cfg, e, v, sort_unique(v, (int32_t)n));
+  return CLHS_OK;
+}
+
+static int set_entry(clhs_config *cfg, const clhs_config_entry *e, yaml_document_t *doc,
+                     const yaml_node_t *node, const src *s) {
+  switch (e->kind) {
+  case CLHS_CK_INT64: return set_int64(cfg, e, node, s);
+  case CLHS_CK_UINT64: return set_uint64(cfg, e, node, s);
+  case CLHS_CK_DOUBLE: {
+    double x;
+    int rc = get_number(s, node, e, "", &x);
+    if (rc == CLHS_OK) *(double *)field(cfg, e) = x;
+    return rc;
+  }
+  case CLHS_CK_STRING: {
+    int rc = need_scalar(s, node, e, "");
+    return rc ? rc : set_string_text(cfg, e, scalar_text(node), node, s);
+  }
+  case CLHS_CK_DATE:
+  case CLHS_CK_DATE_OR_STEP: return set_date(cfg, e, node, s);
+  case CLHS_CK_ENUM: return set_enum(cfg, e, node, s);
+  case CLHS_CK_DVEC: return set_dvec(cfg, e, doc, node, s);
+  case CLHS_CK_SCHEDULE: return set_schedule(cfg, e, doc, node, s);
+  case CLHS_CK_ILIST: return set_ilist(cfg, e, doc, node, s, s->err);
+  default: return clhs_error_set(s->err, CLHS_EFAIL, "%s: internal: unknown kind", e->key);
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Walking a document: nested mappings are sections (and levers); leaves are table keys.      */
+
+static int apply_mapping(clhs_config *cfg, yaml_document_t *doc, const yaml_node_t *map,
+                         const char *prefix, const src *s) {
+  if (is_null(map)) return CLHS_OK; /* "care:" with nothing under it */
+  if (map->type != YAML_MAPPING_NODE)
+    return fail(s, map, prefix[0] ? prefix : NULL, "expected a mapping of %s, got %s",
+                prefix[0] ? "keys" : "sections", node_kind(map));
+  for (const yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+       p++) {
+    const yaml_node_t *k = yaml_document_get_node(doc, p->key);
+    const yaml_node_t *v = yaml_document_get_node(doc, p->value);
+    if (k->type != YAML_SCALAR_NODE)
+      return fail(s, k, prefix[0] ? prefix : NULL, "keys must be names, got %s", node_kind(k));
+    const char *name = scalar_text(k);
+    char full[KEY_MAX];
+    int len = snprintf(full, sizeof full, "%s%s%s", prefix, prefix[0] ? "." : "", name);
+    if (len < 0 || (size_t)len >= sizeof full) return fail(s, k, prefix, "key is too long");
+    for (const yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+      const yaml_node_t *kq = yaml_document_get_node(doc, q->key);
+      if (kq->type == YAML_SCALAR_NODE && strcmp(scalar_text(kq), name) == 0)
+        return fail(s, k, full, "duplicate key (first given on line %lu)",
+                    (unsigned long)kq->start_mark.line + 1);
+    }
+    const clhs_config_entry *e = find_entry(full);
+    int rc;
+    if (e)
+      rc = set_entry(cfg, e, doc, v, s);
+    else if (is_group(full))
+      rc = apply_mapping(cfg, doc, v, full, s);
+    else
+      rc = unknown_key(s, k, prefix, name, full);
+    if (rc) return rc;
+  }
+  return CLHS_OK;
+}
+
+/* Load the next document, turning a libyaml failure into "where: invalid YAML: problem". */
+static int load_document(yaml_parser_t *parser, yaml_document_t *doc, const src *s) {
+  if (yaml_parser_load(parser, doc)) return CLHS_OK;
+  if (parser->error == YAML_MEMORY_ERROR)
+    return clhs_error_set(s->err, CLHS_ENOMEM, "%s: out of memory while reading YAML", s->name);
+  const char *problem = parser->problem ? parser->problem : "unknown problem";
+  yaml_mark_t m = parser->problem_mark;
+  if (parser->error == YAML_READER_ERROR)
+    return clhs_error_set(s->err, CLHS_EINPUT, "%s: invalid YAML: %s (at byte %lu)", s->name,
+                          problem, (unsigned long)parser->problem_offset);
+  char ctx[256] = "";
+  if (parser->context)
+    snprintf(ctx, sizeof ctx, " (%s, which began on line %lu)", parser->context,
+             (unsigned long)parser->context_mark.line + 1);
+  if (s->lines)
+    return clhs_error_set(s->err, CLHS_EINPUT, "%s:%lu: invalid YAML: %s at column %lu%s", s->name,
+                          (unsigned long)m.line + 1, problem, (unsigned long)m.column + 1, ctx);
+  return clhs_error_set(s->err, CLHS_EINPUT, "%s: invalid YAML: %s at column %lu", s->name, problem,
+                        (unsigned long)m.column + 1);
+}
+
+/* A deep copy, so that a file or override is applied all or nothing. */
+static int copy_config(clhs_config *dst, const clhs_config *from, clhs_error *err) {
+  *dst = *from;
+  for (int l = 0; l < CLHS_NLEVERS; l++) {
+    int32_t n = from->levers[l].ncentres;
+    dst->levers[l].centres = NULL;
+    if (n <= 0) continue;
+    dst->levers[l].centres = clhs_calloc((size_t)n, sizeof(int32_t), err, "lever centre list");
+    if (!dst->levers[l].centres) {
+      clhs_config_free(dst);
+      return CLHS_ENOMEM;
+    }
+    memcpy(dst->levers[l].centres, from->levers[l].centres, (size_t)n * sizeof(int32_t));
+  }
+  return CLHS_OK;
+}
+
+/* Keep @p work (on success) or @p cfg (on failure); free the other. */
+static int commit(clhs_config *cfg, clhs_config *work, int rc) {
+  if (rc == CLHS_OK) {
+    clhs_config_free(cfg);
+    *cfg = *work;
+  } else {
+    clhs_config_free(work);
+  }
+  return rc;
+}
+
+int clhs_config_load_file(clhs_config *cfg, const char *path, clhs_error *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return clhs_error_set(err, CLHS_EINPUT, "%s: cannot open the configuration file: %s", path,
+                          strerror(errno));
+  yaml_parser_t parser;
+  if (!yaml_parser_initialize(&parser)) {
+    fclose(f);
+    return clhs_error_set(err, CLHS_ENOMEM, "%s: out of memory starting the YAML parser", path);
+  }
+  yaml_parser_set_input_file(&parser, f);
+  src s = {path, 1, err};
+  clhs_config work;
+  int rc = copy_config(&work, cfg, err);
+  if (rc != CLHS_OK) {
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+  }
+  yaml_document_t doc;
+  rc = load_document(&parser, &doc, &s);
+  if (rc == CLHS_OK) {
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (root) rc = apply_mapping(&work, &doc, root, "", &s);
+    yaml_document_delete(&doc);
+    /* A second document would be silently ignored otherwise: refuse it. */
+    if (rc == CLHS_OK && root && (rc = load_document(&parser, &doc, &s)) == CLHS_OK) {
+      yaml_node_t *r2 = yaml_document_get_root_node(&doc);
+      if (r2) rc = fail(&s, r2, NULL, "a configuration file holds one YAML document, not more");
+      yaml_document_delete(&doc);
+    }
+  }
+  yaml_parser_delete(&parser);
+  fclose(f);
+  return commit(cfg, &work, rc);
+}
+
+/* Parse @p text as a YAML value and set @p e (or, for a group, apply it as a mapping). */
+static int apply_text(clhs_config *cfg, const clhs_config_entry *e, const char *group,
+                      const char *text, const src *s) {
+  yaml_parser_t parser;
+  if (!yaml_parser_initialize(&parser))
+    return clhs_error_set(s->err, CLHS_ENOMEM, "%s: out of memory starting the YAML parser",
+                          s->name);
+  yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+  yaml_document_t doc;
+  int rc = load_document(&parser, &doc, s);
+  if (rc == CLHS_OK) {
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root)
+      rc = fail(s, NULL, e ? e->key : group, "no value given");
+    else if (e)
+      rc = set_entry(cfg, e, &doc, root, s);
+    else
+      rc = apply_mapping(cfg, &doc, root, group, s);
+    yaml_document_delete(&doc);
+  }
+  yaml_parser_delete(&parser);
+  return rc;
+}
+
+int clhs_config_override(clhs_config *cfg, const char *assignment, clhs_error *err) {
+  char label[600];
+  snprintf(label, sizeof label, "-P %s", assignment);
+  src s = {label, 0, err};
+  const char *eq = strchr(assignment, '=');
+  if (!eq)
+    return clhs_error_set(err, CLHS_EINPUT, "%s: expected section.key=value (e.g. care.h_rel=0.02)",
+                          label);
+  const char *a = assignment, *b = eq;
+  while (a < b && isspace((unsigned char)*a))
+    a++;
+  while (b > a && isspace((unsigned char)b[-1]))
+    b--;
+  char key[KEY_MAX];
+  if (b == a || (size_t)(b - a) >= sizeof key)
+    return clhs_error_set(err, CLHS_EINPUT, "%s: expected section.key=value (e.g. care.h_rel=0.02)",
+                          label);
+  memcpy(key, a, (size_t)(b - a));
+  key[b - a] = '\0';
+  const char *value = eq + 1;
+  while (isspace((unsigned char)*value))
+    value++;
+
+  const clhs_config_entry *e = find_entry(key);
+  if (!e && !is_group(key)) {
+    /* Name the first unknown level: "levers.foo.on" is an unknown lever, not an unknown key. */
+    char part[KEY_MAX], prefix[KEY_MAX] = "";
+    const char *name = key;
+    for (const char *dot = strchr(key, '.');; dot = strchr(dot + 1, '.')) {
+      size_t n = dot ? (size_t)(dot - key) : strlen(key);
+      snprintf(part, sizeof part, "%.*s", (int)n, key);
+      if (!dot || !is_group(part)) break;
+      snprintf(prefix, sizeof prefix, "%s", part);
+      name = dot + 1;
+    }
+    char leaf[KEY_MAX];
+    snprintf(leaf, sizeof leaf, "%s", name);
+    char *cut = strchr(leaf, '.');
+    if (cut) *cut = '\0';
+    return unknown_key(&s, NULL, prefix, leaf, part);
+  }
+  /* A path is taken verbatim unless quoted, so "out dir/run #3.h5" needs no YAML quoting. */
+  if (e && e->kind == CLHS_CK_STRING && value[0] != '"' && value[0] != '\'') {
+    size_t n = strlen(value);
+    while (n > 0 && isspace((unsigned char)value[n - 1]))
+      n--;
+    char buf[CLHS_PATH_LEN + 1];
+    if (n > CLHS_PATH_LEN) n = CLHS_PATH_LEN; /* still too long: set_string_text says so */
+    memcpy(buf, value, n);
+    buf[n] = '\0';
+    return set_string_text(cfg, e, buf, NULL, &s);
+  }
+  if (e) return apply_text(cfg, e, key, value, &s); /* one key: the setters are all or nothing */
+  /* A whole group ("levers.research={on: 20, ramp: 0}") may fail half way: work on a copy. */
+  clhs_config work;
+  int rc = copy_config(&work, cfg, err);
+  if (rc != CLHS_OK) return rc;
+  return commit(cfg, &work, apply_text(&work, NULL, key, value, &s));
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Defaults, checks and derived values.                                                       */
+
+/* Lever `on` in (fractional) steps from run.start_date; an integer `on` is a step already. */
+static int resolve_on(const clhs_config *cfg, const clhs_lever_cfg *lv, double *on_step) {
+  int64_t v, d0;
+  if (parse_i64(lv->on, &v) == 0) {
+    *on_step = (double)v;
+    return 0;
+  }
+  if (clhs_date_parse(lv->on, &v) != 0 || clhs_date_parse(cfg->run.start_date, &d0) != 0) return -1;
+  *on_step = (double)(v - d0) / 7.0;
+  return 0;
+}
+
+void clhs_config_defaults(clhs_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  clhs_error err;
+  clhs_error_clear(&err);
+  for (size_t i = 0; i < clhs_config_table_len; i++) {
+    const clhs_config_entry *e = &clhs_config_table[i];
+    src s = {"built-in default", 0, &err};
+    if (apply_text(cfg, e, NULL, e->def, &s) != CLHS_OK) {
+      /* A bad default is a bug in config_table.c, caught by the unit tests. */
+      fprintf(stderr, "clhsim: internal error: %s\n", err.msg);
+      abort();
+    }
+  }
+  for (int l = 0; l < CLHS_NLEVERS; l++)
+    resolve_on(cfg, &cfg->levers[l], &cfg->levers[l].on_step);
+}
+
+/* Re-check one key as stored (a program may have set fields directly). */
+static int check_entry(clhs_config *cfg, const clhs_config_entry *e, const src *s) {
+  char buf[64];
+  switch (e->kind) {
+  case CLHS_CK_INT64: {
+    int64_t v = *(const int64_t *)field(cfg, e);
+    snprintf(buf, sizeof buf, "%" PRId64, v);
+    return in_range(e, (double)v) ? CLHS_OK : out_of_range(s, NULL, e, "", buf);
+  }
+  case CLHS_CK_DOUBLE:
+  case CLHS_CK_DVEC: {
+    size_t n = e->kind == CLHS_CK_DVEC ? e->aux : 1;
+    const double *v = field(cfg, e);
+    for (size_t i = 0; i < n; i++) {
+      char what[32] = "";
+      if (e->kind == CLHS_CK_DVEC) snprintf(what, sizeof what, "element %zu: ", i + 1);
+      fmt_double(v[i], buf, sizeof buf);
+      if (!isfinite(v[i]) || !in_range(e, v[i])) return out_of_range(s, NULL, e, what, buf);
+    }
+    return CLHS_OK;
+  }
+  case CLHS_CK_UINT64: return CLHS_OK;
+  case CLHS_CK_STRING: {
+    const char *t = field(cfg, e);
+    if (!memchr(t, '\0', e->aux) || !t[0])
+      return fail(s, NULL, e->key, "expected a non-empty %s of at most %zu characters", e->unit,
+                  e->aux - 1);
+    return CLHS_OK;
+  }
+  case CLHS_CK_DATE:
+  case CLHS_CK_DATE_OR_STEP: {
+    char *t = field(cfg, e);
+    if (!memchr(t, '\0', e->aux)) t[e->aux - 1] = '\0';
+    int64_t v = 0;
+    int rc = e->kind == CLHS_CK_DATE_OR_STEP ? parse_i64(t, &v) : -1;
+    if (rc == 0) return in_range(e, (double)v) ? CLHS_OK : out_of_range(s, NULL, e, "step ", t);
+    if (clhs_date_parse(t, &v) != 0)
+      return fail(s, NULL, e->key, "expected %s, got '%s'", clhs_config_kind_names[e->kind], t);
+    return CLHS_OK;
+  }
+  case CLHS_CK_ENUM: {
+    int v = *(const int *)field(cfg, e), n = 0;
+    while (e->names[n])
+      n++;
+    if (v < 0 || v >= n) return fail(s, NULL, e->key, "invalid value %d", v);
+    return CLHS_OK;
+  }
+  case CLHS_CK_SCHEDULE: {
+    char why[256];
+    if (check_schedule(cfg->centres.nschedule,
+                       (const char(*)[CLHS_DATE_LEN])cfg->centres.schedule_date,
+                       cfg->centres.schedule_count, why, sizeof why) != -1 ||
+        (cfg->centres.nschedule < 1 || cfg->centres.nschedule > CLHS_SCHEDULE_MAX))
+      return fail(s, NULL, e->key, "%s", why);
+    return CLHS_OK;
+  }
+  case CLHS_CK_ILIST: {
+    int32_t n = *(int32_t *)field(cfg, e);
+    int32_t *v = ilist_ptr_get(cfg, e);
+    if (n < 0 || (n > 0 && !v)) return fail(s, NULL, e->key, "inconsistent centre list");
+    for (int32_t i = 0; i < n; i++) {
+      snprintf(buf, sizeof buf, "%" PRId32, v[i]);
+      if (!in_range(e, (double)v[i])) return out_of_range(s, NULL, e, "element ", buf);
+    }
+    *(int32_t *)field(cfg, e) = sort_unique(v, n);
+    return CLHS_OK;
+  }
+  default: return clhs_error_set(s->err, CLHS_EFAIL, "%s: internal: unknown kind", e->key);
+  }
+}
+
+int clhs_config_finalize(clhs_config *cfg, clhs_error *err) {
+  src s = {NULL, 0, err};
+  for (size_t i = 0; i < clhs_config_table_len; i++) {
+    int rc = check_entry(cfg, &clhs_config_table[i], &s);
+    if (rc) return rc;
+  }
+  if (cfg->population.patients_min > cfg->population.patients_max)
+    return fail(&s, NULL, "population.patients_min",
+                "%" PRId64 " is above population.patients_max = %" PRId64,
+                cfg->population.patients_min, cfg->population.patients_max);
+  if (cfg->output.every < 1)
+    return fail(&s, NULL, "output.every", "must be at least 1, got %" PRId64, cfg->output.every);
+  for (int l = 0; l < CLHS_NLEVERS; l++) {
+    clhs_lever_cfg *lv = &cfg->levers[l];
+    /* Sorted and unique after check_entry; the largest index is the last. */
+    if (lv->ncentres > 0 && lv->centres[lv->ncentres - 1] >= cfg->population.centres) {
+      char key[64];
+      snprintf(key, sizeof key, "levers.%s.centres", clhs_lever_names[l]);
+      return fail(&s, NULL, key,
+                  "centre %" PRId32 " does not exist: population.centres = %" PRId64
+                  " (indices run from 0 to %" PRId64 ")",
+                  lv->centres[lv->ncentres - 1], cfg->population.centres,
+                  cfg->population.centres - 1);
+    }
+    if (resolve_on(cfg, lv, &lv->on_step) != 0) {
+      char key[64];
+      snprintf(key, sizeof key, "levers.%s.on", clhs_lever_names[l]);
+      return fail(&s, NULL, key, "cannot resolve '%s' against run.start_date '%s'", lv->on,
+                  cfg->run.start_date);
+    }
+  }
+  return CLHS_OK;
+}
+
+double clhs_lever_intensity(const clhs_lever_cfg *lv, double t, int64_t centre) {
+  /* centre < 0 asks for the lever's untargeted intensity (network-wide uses). */
+  if (lv->ncentres > 0 && centre >= 0) {
+    if (centre > INT32_MAX) return 0.0;
+    int32_t c = (int32_t)centre;
+    if (!bsearch(&c, lv->centres, (size_t)lv->ncentres, sizeof c, cmp_i32)) return 0.0;
+  }
+  double x = t - lv->on_step;
+  if (!(x > 0)) return 0.0; /* MODEL.md §10: at `on` the intensity is 0 */
+  if (!(lv->ramp > 0) || x >= lv->ramp) return lv->max; /* ramp 0: a step after `on` */
+  return lv->max * (x / lv->ramp);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Writing.                                                                                   */
+
+/* A string as a YAML double-quoted scalar (paths may hold ':', '#', quotes, anything). */
+static void quote_string(sbuf *b, const char *t) {
+  sb_putn(b, "\"", 1);
+  for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
+    if (*p == '"' || *p == '\\') {
+      char esc[2] = {'\\', (char)*p};
+      sb_putn(b, esc, 2);
+    } else if (*p < 0x20 || *p == 0x7f) {
+      sb_printf(b, "\\x%02x", (unsigned)*p);
+    } else {
+      sb_putn(b, (const char *)p, 1);
+    }
+  }
+  sb_putn(b, "\"", 1);
+}
+
+/* The value of @p e as text: YAML (strings quoted) or raw (strings as they are). */
+static void format_value(const clhs_config *cfg, const clhs_config_entry *e, sbuf *b, int yaml) {
+  char num[40];
+  switch (e->kind) {
+  case CLHS_CK_INT64: sb_printf(b, "%" PRId64, *(const int64_t *)cfield(cfg, e)); break;
+  case CLHS_CK_UINT64: sb_printf(b, "%" PRIu64, *(const uint64_t *)cfield(cfg, e)); break;
+  case CLHS_CK_DOUBLE:
+    fmt_double(*(const double *)cfield(cfg, e), num, sizeof num);
+    sb_puts(b, num);
+    break;
+  case CLHS_CK_STRING:
+    if (yaml)
+      quote_string(b, cfield(cfg, e));
+    else
+      sb_puts(b, cfield(cfg, e));
+    break;
+  case CLHS_CK_DATE:
+  case CLHS_CK_DATE_OR_STEP: sb_puts(b, cfield(cfg, e)); break;
+  case CLHS_CK_ENUM: {
+    int v = *(const int *)cfield(cfg, e), n = 0;
+    while (e->names[n])
+      n++;
+    sb_puts(b, v >= 0 && v < n ? e->names[v] : "?");
+    break;
+  }
+  case CLHS_CK_DVEC: {
+    const double *v = cfield(cfg, e);
+    sb_puts(b, "[");
+    for (size_t i = 0; i < e->aux; i++) {
+      fmt_double(v[i], num, sizeof num);
+      sb_printf(b, "%s%s", i ? ", " : "", num);
+    }
+    sb_puts(b, "]");
+    break;
+  }
+  case CLHS_CK_SCHEDULE:
+    sb_puts(b, "[");
+    for (int32_t i = 0; i < cfg->centres.nschedule; i++) {
+      fmt_double(cfg->centres.schedule_count[i], num, sizeof num);
+      sb_printf(b, "%s[%s, %s]", i ? ", " : "", cfg->centres.schedule_date[i], num);
+    }
+    sb_puts(b, "]");
+    break;
+  case CLHS_CK_ILIST: {
+    int32_t n = *(const int32_t *)cfield(cfg, e);
+    const int32_t *v = ilist_ptr_get(cfg, e);
+    sb_puts(b, "[");
+    for (int32_t i = 0; i < n && v; i++)
+      sb_printf(b, "%s%" PRId32, i ? ", " : "", v[i]);
+    sb_puts(b, "]");
+    break;
+  }
+  default: break;
+  }
+}
+
+/* A comment, word-wrapped to 100 columns at @p indent. */
+static void put_comment(FILE *out, int indent, const char *text) {
+  const int width = 100 - indent - 2;
+  const char *p = text;
+  while (*p) {
+    int n = (int)strlen(p);
+    if (n > width) {
+      n = width;
+      while (n > 0 && p[n] != ' ')
+        n--;
+      if (n == 0) n = width; /* a single overlong word */
+    }
+    fprintf(out, "%*s# %.*s\n", indent, "", n, p);
+    p += n;
+    while (*p == ' ')
+      p++;
+  }
+}
+
+/* "a number in [0, 1]" etc., for the annotation of a key. */
+static void describe(const clhs_config_entry *e, sbuf *b) {
+  char range[96];
+  fmt_range(e, range, sizeof range);
+  switch (e->kind) {
+  case CLHS_CK_INT64:
+  case CLHS_CK_DOUBLE: sb_printf(b, "%s in %s", clhs_config_kind_names[e->kind], range); break;
+  case CLHS_CK_UINT64: sb_printf(b, "an unsigned integer in [0, %" PRIu64 "]", UINT64_MAX); break;
+  case CLHS_CK_STRING: sb_printf(b, "a string of at most %zu characters", e->aux - 1); break;
+  case CLHS_CK_DATE: sb_puts(b, "a date YYYY-MM-DD"); break;
+  case CLHS_CK_DATE_OR_STEP: sb_printf(b, "a date YYYY-MM-DD or a step number in %s", range); break;
+  case CLHS_CK_ENUM:
+    sb_puts(b, "one of ");
+    for (int i = 0; e->names[i]; i++)
+      sb_printf(b, "%s%s", i ? "|" : "", e->names[i]);
+    break;
+  case CLHS_CK_DVEC: sb_printf(b, "a sequence of %zu numbers, each in %s", e->aux, range); break;
+  case CLHS_CK_SCHEDULE:
+    sb_printf(b, "a sequence of 1 to %d [date, count] pairs, counts in %s", CLHS_SCHEDULE_MAX,
+              range);
+    break;
+  case CLHS_CK_ILIST:
+    sb_puts(b, "a sequence of centre indices in [0, population.centres - 1]; [] = all");
+    break;
+  default: break;
+  }
+}
+
+/* YAML 1.1 readers (PyYAML) turn a bare `on:` key into the boolean true: quote it. */
+static const char *yaml_key(const char *name) {
+  return strcmp(name, "on") == 0 ? "\"on\"" : name;
+}
+
+int clhs_config_write_yaml(const clhs_config *cfg, FILE *out, int annotate) {
+  sbuf b = {0};
+  if (annotate) {
+    put_comment(out, 0,
+                "clhsim configuration (MODEL.md v1.1). Every key is optional: a key left out "
+                "keeps its built-in default. Override any key on the command line with "
+                "-P section.key=value. Rates are per week; a weekly hazard h gives the per-step "
+                "probability 1 - exp(-h).");
+  }
+  char prev[KEY_MAX] = "";
+  for (size_t i = 0; i < clhs_config_table_len; i++) {
+    const clhs_config_entry *e = &clhs_config_table[i];
+    /* Open every mapping level of this key that the previous key did not share. */
+    const char *k = e->key;
+    int depth = 0;
+    for (const char *dot = strchr(k, '.'); dot; dot = strchr(dot + 1, '.'), depth++) {
+      size_t n = (size_t)(dot - k);
+      if (strncmp(prev, k, n) == 0 && prev[n] == '.') continue;
+      char group[KEY_MAX];
+      snprintf(group, sizeof group, "%.*s", (int)n, k);
+      const char *name = strrchr(group, '.');
+      name = name ? name + 1 : group;
+      if (annotate) {
+        const char *h = group_heading(group);
+        if (depth == 0) fputs("\n", out);
+        if (h) put_comment(out, depth * 2, h);
+      }
+      fprintf(out, "%*s%s:\n", depth * 2, "", name);
+    }
+    const char *leaf = strrchr(k, '.') + 1;
+    if (annotate) {
+      put_comment(out, depth * 2, e->meaning);
+      sb_reset(&b);
+      describe(e, &b);
+      sb_printf(&b, " (%s); default %s", e->unit, e->def);
+      if (!b.oom) put_comment(out, depth * 2, b.p);
+    }
+    sb_reset(&b);
+    if (e->kind == CLHS_CK_SCHEDULE) {
+      /* One point per line: the default curve does not fit in 100 columns. */
+      char num[40];
+      fprintf(out, "%*s%s:\n", depth * 2, "", leaf);
+      for (int32_t j = 0; j < cfg->centres.nschedule; j++) {
+        fmt_double(cfg->centres.schedule_count[j], num, sizeof num);
+        fprintf(out, "%*s- [%s, %s]\n", depth * 2 + 2, "", cfg->centres.schedule_date[j], num);
+      }
+    } else {
+      format_value(cfg, e, &b, 1);
+      fprintf(out, "%*s%s: %s\n", depth * 2, "", yaml_key(leaf), b.p ? b.p : "");
+    }
+    snprintf(prev, sizeof prev, "%s", k);
+  }
+  int oom = b.oom;
+  free(b.p);
+  if (oom) return CLHS_ENOMEM;
+  return ferror(out) ? CLHS_EIO : CLHS_OK;
+}
+
+char *clhs_config_to_yaml(const clhs_config *cfg, int annotate) {
+  char *buf = NULL;
+  size_t n = 0;
+  FILE *f = open_memstream(&buf, &n);
+  if (!f) return NULL;
+  int rc = clhs_config_write_yaml(cfg, f, annotate);
+  if (fclose(f) != 0 || rc != CLHS_OK) {
+    free(buf);
+    return NULL;
+  }
+  return buf;
+}
+
+void clhs_config_foreach(const clhs_config *cfg,
+                         void (*fn)(const char *key, const char *value, void *user), void *user) {
+  sbuf b = {0};
+  for (size_t i = 0; i < clhs_config_table_len; i++) {
+    sb_reset(&b);
+    format_value(cfg, &clhs_config_table[i], &b, 0);
+    fn(clhs_config_table[i].key, b.p && !b.oom ? b.p : "", user);
+  }
+  free(b.p);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Flat buffer for MPI_Bcast: header, the struct (pointers zeroed), then each lever's list.   */
+/* All ranks run the same binary, so the struct's bytes are a valid wire format.            */
+
+static const char pack_magic[8] = {'C', 'L', 'H', 'S', 'C', 'F', 'G', '1'};
+
+typedef struct pack_header {
+  char magic[8];
+  uint64_t struct_size;
+  uint64_t total_size;
+} pack_header;
+
+void *clhs_config_pack(const clhs_config *cfg, size_t *nbytes) {
+  size_t total = sizeof(pack_header) + sizeof(clhs_config);
+  for (int l = 0; l < CLHS_NLEVERS; l++)
+    total += (size_t)(cfg->levers[l].ncentres > 0 ? cfg->levers[l].ncentres : 0) * sizeof(int32_t);
+  unsigned char *buf = malloc(total);
+  if (!buf) return NULL;
+  pack_header h;
+  memset(&h, 0, sizeof h);
+  memcpy(h.magic, pack_magic, sizeof h.magic);
+  h.struct_size = sizeof(clhs_config);
+  h.total_size = total;
+  memcpy(buf, &h, sizeof h);
+  clhs_config copy = *cfg;
+  for (int l = 0; l < CLHS_NLEVERS; l++)
+    copy.levers[l].centres = NULL;
+  memcpy(buf + sizeof h, &copy, sizeof copy);
+  size_t off = sizeof h + sizeof copy;
+  for (int l = 0; l < CLHS_NLEVERS; l++) {
+    if (cfg->levers[l].ncentres <= 0) continue;
+    size_t n = (size_t)cfg->levers[l].ncentres * sizeof(int32_t);
+    memcpy(buf + off, cfg->levers[l].centres, n);
+    off += n;
+  }
+  if (nbytes) *nbytes = total;
+  return buf;
+}
+
+int clhs_config_unpack(clhs_config *cfg, const void *buf, size_t nbytes, clhs_error *err) {
+  const unsigned char *p = buf;
+  pack_header h;
+  if (!buf || nbytes < sizeof h + sizeof(clhs_config))
+    return clhs_error_set(err, CLHS_EFAIL, "config unpack: buffer of %zu bytes is too short",
+                          nbytes);
+  memcpy(&h, p, sizeof h);
+  if (memcmp(h.magic, pack_magic, sizeof h.magic) != 0 || h.struct_size != sizeof(clhs_config) ||
+      h.total_size != nbytes)
+    return clhs_error_set(err, CLHS_EFAIL,
+                          "config unpack: not a configuration packed by this build of clhsim");
+  clhs_config tmp;
+  memcpy(&tmp, p + sizeof h, sizeof tmp);
+  size_t need = sizeof h + sizeof tmp;
+  for (int l = 0; l < CLHS_NLEVERS; l++) {
+    if (tmp.levers[l].ncentres < 0)
+      return clhs_error_set(err, CLHS_EFAIL, "config unpack: corrupt centre list");
+    need += (size_t)tmp.levers[l].ncentres * sizeof(int32_t);
+  }
+  if (need != nbytes)
+    return clhs_error_set(err, CLHS_EFAIL, "config unpack: size %zu does not match %zu", nbytes,
+                          need);
+  size_t off = sizeof h + sizeof tmp;
+  for (int l = 0; l < CLHS_NLEVERS; l++) {
+    tmp.levers[l].centres = NULL;
+    int32_t n = tmp.levers[l].ncentres;
+    if (n == 0) continue;
+    tmp.levers[l].centres = clhs_calloc((size_t)n, sizeof(int32_t), err, "lever centre list");
+    if (!tmp.levers[l].centres) {
+      for (int j = 0; j < l; j++)
+        free(tmp.levers[j].centres);
+      return CLHS_ENOMEM;
+    }
+    memcpy(tmp.levers[l].centres, p + off, (size_t)n * sizeof(int32_t));
+    off += (size_t)n * sizeof(int32_t);
+  }
+  *cfg = tmp; /* cfg's previous lists (if any) are not freed: it may be uninitialised */
+  return CLHS_OK;
+}
+
+void clhs_config_free(clhs_config *cfg) {
+  for (int l = 0; l < CLHS_NLEVERS; l++) {
+    free(cfg->levers[l].centres);
+    cfg->levers[l].centres = NULL;
+    cfg->levers[l].ncentres = 0;
+  }
+}

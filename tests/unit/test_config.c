@@ -1,0 +1,690 @@
+/*
+ * Unit tests of the configuration module: defaults, YAML round trip, error messages for every
+ * kind of bad input, -P overrides, finalize checks, lever intensity, pack/unpack.
+ */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "clhs/config.h"
+#include "clhs/date.h"
+
+/* ---- helpers -------------------------------------------------------------------------- */
+
+typedef struct fixture {
+  char dir[256];
+  int nfiles;
+} fixture;
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof *f);
+  if (!f) return -1;
+  const char *tmp = getenv("TMPDIR");
+  snprintf(f->dir, sizeof f->dir, "%s/clhs_test_config_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+  if (!mkdtemp(f->dir)) {
+    free(f);
+    return -1;
+  }
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  char path[512];
+  for (int i = 0; i < f->nfiles; i++) {
+    snprintf(path, sizeof path, "%s/cfg%d.yml", f->dir, i);
+    remove(path);
+  }
+  rmdir(f->dir);
+  free(f);
+  return 0;
+}
+
+/* Write @p text to a fresh file in the fixture folder; returns its path (static per call). */
+static const char *write_file(fixture *f, const char *text, char *path, size_t n) {
+  snprintf(path, n, "%s/cfg%d.yml", f->dir, f->nfiles++);
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  fputs(text, fp);
+  fclose(fp);
+  return path;
+}
+
+/* Load @p text into defaults and expect a CLHS_EINPUT naming the file, line and key. */
+static void expect_file_error(fixture *f, const char *text, int line, const char *key,
+                              const char *also) {
+  char path[512], want[64];
+  clhs_config cfg;
+  clhs_error err;
+  clhs_config_defaults(&cfg);
+  char *before = clhs_config_to_yaml(&cfg, 0);
+  clhs_error_clear(&err);
+  write_file(f, text, path, sizeof path);
+  int rc = clhs_config_load_file(&cfg, path, &err);
+  if (rc != CLHS_EINPUT || !strstr(err.msg, path) || !strstr(err.msg, key) ||
+      (also && !strstr(err.msg, also)))
+    print_error("input:\n%s\nmessage: %s\n", text, err.msg);
+  assert_int_equal(rc, CLHS_EINPUT);
+  assert_int_equal(err.code, CLHS_EINPUT);
+  assert_non_null(strstr(err.msg, path));
+  snprintf(want, sizeof want, ".yml:%d: ", line);
+  if (!strstr(err.msg, want)) print_error("want line %d in: %s\n", line, err.msg);
+  assert_non_null(strstr(err.msg, want));
+  assert_non_null(strstr(err.msg, key));
+  if (also) assert_non_null(strstr(err.msg, also));
+  /* A rejected file leaves the configuration untouched (all or nothing). */
+  char *after = clhs_config_to_yaml(&cfg, 0);
+  assert_string_equal(before, after);
+  free(before);
+  free(after);
+  clhs_config_free(&cfg);
+}
+
+static void expect_override_error(const char *assignment, const char *also) {
+  clhs_config cfg;
+  clhs_error err;
+  clhs_config_defaults(&cfg);
+  char *before = clhs_config_to_yaml(&cfg, 0);
+  clhs_error_clear(&err);
+  int rc = clhs_config_override(&cfg, assignment, &err);
+  char prefix[300];
+  snprintf(prefix, sizeof prefix, "-P %s: ", assignment);
+  if (rc != CLHS_EINPUT || strncmp(err.msg, prefix, strlen(prefix)) != 0 ||
+      (also && !strstr(err.msg, also)))
+    print_error("override %s\nmessage: %s\n", assignment, err.msg);
+  assert_int_equal(rc, CLHS_EINPUT);
+  assert_memory_equal(err.msg, prefix, strlen(prefix));
+  if (also) assert_non_null(strstr(err.msg, also));
+  /* A rejected override leaves the configuration untouched. */
+  char *after = clhs_config_to_yaml(&cfg, 0);
+  assert_string_equal(before, after);
+  free(before);
+  free(after);
+  clhs_config_free(&cfg);
+}
+
+static void override_ok(clhs_config *cfg, const char *assignment) {
+  clhs_error err;
+  clhs_error_clear(&err);
+  int rc = clhs_config_override(cfg, assignment, &err);
+  if (rc != CLHS_OK) print_error("override %s: %s\n", assignment, err.msg);
+  assert_int_equal(rc, CLHS_OK);
+}
+
+static void finalize_ok(clhs_config *cfg) {
+  clhs_error err;
+  clhs_error_clear(&err);
+  int rc = clhs_config_finalize(cfg, &err);
+  if (rc != CLHS_OK) print_error("finalize: %s\n", err.msg);
+  assert_int_equal(rc, CLHS_OK);
+}
+
+static double weeks_between(const char *from, const char *to) {
+  int64_t a, b;
+  assert_int_equal(clhs_date_parse(from, &a), 0);
+  assert_int_equal(clhs_date_parse(to, &b), 0);
+  return (double)(b - a) / 7.0;
+}
+
+/* ---- defaults ------------------------------------------------------------------------- */
+
+static void test_defaults(void **state) {
+  (void)state;
+  clhs_config c;
+  clhs_config_defaults(&c);
+  assert_int_equal(c.run.steps, 730);
+  assert_string_equal(c.run.start_date, "2007-01-01");
+  assert_true(c.run.seed == 1);
+  assert_true(c.run.max_wall_time == 0.0);
+  assert_int_equal(c.population.centres, 100);
+  assert_true(c.population.patients_median == 250.0);
+  assert_true(c.population.patients_sigma == 0.6);
+  assert_int_equal(c.population.patients_min, 50);
+  assert_int_equal(c.population.patients_max, 1000);
+  assert_true(c.population.caregivers_per_patient == 1.0);
+  assert_int_equal(c.population.patients_per_clinician, 32);
+  assert_int_equal(c.population.qis_base, 3);
+  assert_int_equal(c.population.qis_per_patients, 300);
+  assert_int_equal(c.population.researchers_min, 5);
+  assert_true(c.population.researchers_per_centre == 0.2);
+  assert_true(c.network.peer_rate == 0.5);
+  assert_int_equal(c.network.conference_every, 26);
+  assert_int_equal(c.network.webinar_every, 4);
+  assert_true(c.network.attend[0] == 0.3 && c.network.attend[1] == 0.6 &&
+              c.network.attend[2] == 0.9);
+  assert_true(c.network.decay == 0.01);
+  assert_true(c.network.prune_below == 0.05);
+  assert_true(c.motivation.gamma_r == 0.5);
+  assert_true(c.motivation.w_a == 2 && c.motivation.w_k == 2 && c.motivation.w_r == 2 &&
+              c.motivation.w_v == 3 && c.motivation.theta == 3.5);
+  assert_true(c.motivation.mu_patient == 0.05 && c.motivation.mu_staff == 0.03);
+  assert_true(c.engagement.up_family[0] == 0.02 && c.engagement.up_family[3] == 0.0001);
+  assert_true(c.engagement.up_staff[1] == 0.01 && c.engagement.up_staff[2] == 0.004);
+  assert_true(c.engagement.down[0] == 0 && c.engagement.down[1] == 0.005 &&
+              c.engagement.down[3] == 0.01);
+  assert_true(c.engagement.invite == 0.1);
+  assert_int_equal(c.resources.held_max, 4);
+  assert_true(c.resources.rate[0] == 0.02 && c.resources.rate[3] == 0.05);
+  assert_true(c.resources.saturation == 40);
+  assert_true(c.resources.decay == 0.005);
+  assert_true(c.care.init_remission == 0.57);
+  assert_int_equal(c.care.visit_rem, 13);
+  assert_int_equal(c.care.visit_act, 6);
+  assert_int_equal(c.care.steroid_course, 26);
+  assert_true(c.care.h_rel == 0.016 && c.care.h_rem == 0.012);
+  assert_true(c.care.induction_boost == 3.8);
+  assert_true(c.care.turnover == 0.003);
+  assert_int_equal(c.centres.join, CLHS_JOIN_SCHEDULE);
+  assert_int_equal(c.centres.nschedule, 7);
+  assert_string_equal(c.centres.schedule_date[0], "2007-01-01");
+  assert_string_equal(c.centres.schedule_date[3], "2015-05-01");
+  assert_true(c.centres.schedule_count[0] == 7 && c.centres.schedule_count[3] == 75 &&
+              c.centres.schedule_count[6] == 96);
+  assert_true(c.centres.initial_share == 0.07 && c.centres.bass_q == 0.08);
+  assert_string_equal(c.levers[CLHS_LEV_REGISTRY].on, "2007-01-01");
+  assert_true(c.levers[CLHS_LEV_REGISTRY].ramp == 26);
+  assert_string_equal(c.levers[CLHS_LEV_PREVISIT].on, "2008-03-01");
+  assert_string_equal(c.levers[CLHS_LEV_EHR].on, "2011-01-01");
+  assert_true(c.levers[CLHS_LEV_EHR].ramp == 208);
+  assert_true(c.levers[CLHS_LEV_ROLES].ramp == 156);
+  assert_string_equal(c.levers[CLHS_LEV_OUTREACH].on, "2017-08-01");
+  assert_string_equal(c.levers[CLHS_LEV_RESEARCH].on, "2010-01-01");
+  for (int l = 0; l < CLHS_NLEVERS; l++) {
+    assert_true(c.levers[l].max == 1.0);
+    assert_int_equal(c.levers[l].ncentres, 0);
+    assert_null(c.levers[l].centres);
+  }
+  assert_string_equal(c.output.path, "clhsim.h5");
+  assert_int_equal(c.output.every, 1);
+  assert_int_equal(c.output.established_weeks, 52);
+  assert_int_equal(c.checkpoint.every, 0);
+  assert_string_equal(c.checkpoint.dir, "checkpoints");
+  assert_int_equal(c.checkpoint.keep, 2);
+  assert_string_equal(clhs_lever_names[CLHS_LEV_QI_TRAINING], "qi_training");
+  assert_string_equal(clhs_type_names[CLHS_QIS], "QIS");
+
+  finalize_ok(&c);
+  assert_true(c.levers[CLHS_LEV_REGISTRY].on_step == 0.0);
+  assert_true(c.levers[CLHS_LEV_PREVISIT].on_step == weeks_between("2007-01-01", "2008-03-01"));
+  clhs_config_free(&c);
+}
+
+/* Every parameter key named in MODEL.md is a key of the table (visited by foreach). */
+static const char *const model_keys[] = {
+    "run.steps", "run.start_date", "population.centres", "population.patients_median",
+    "population.patients_sigma", "population.patients_min", "population.patients_max",
+    "population.caregivers_per_patient", "population.patients_per_clinician",
+    "population.qis_base", "population.qis_per_patients", "population.researchers_min",
+    "population.researchers_per_centre", "resources.held_max", "care.init_remission",
+    "care.init_steroid_active", "network.peer_rate", "network.role_homophily",
+    "network.conference_every", "network.webinar_every", "network.attend",
+    "network.conference_ties", "network.webinar_ties", "network.cross_role",
+    "network.online_rate", "network.decay", "network.reinforce", "network.prune_below",
+    "motivation.gamma_r", "motivation.kappa_success", "motivation.kappa_train",
+    "motivation.k_decay", "motivation.eta_v", "motivation.w_a", "motivation.w_k",
+    "motivation.w_r", "motivation.w_v", "motivation.theta", "motivation.eta_m",
+    "motivation.mu_patient", "motivation.mu_staff", "motivation.mu_visit",
+    "engagement.beta_lead", "engagement.up_family", "engagement.up_staff", "engagement.down",
+    "engagement.invite", "resources.create_cost", "resources.rate", "resources.research_rate",
+    "resources.evidence_gain", "resources.p_tie", "resources.p_post",
+    "resources.need_threshold", "resources.p_search", "resources.find_rate",
+    "resources.saturation", "resources.beta_peer", "resources.coverage_gain", "resources.decay",
+    "care.t_drift", "care.t_base", "care.visit_rem", "care.visit_act", "care.misread",
+    "care.steroid_start", "care.steroid_course", "care.h_rel", "care.rel_adherence",
+    "care.rel_treatment", "care.rel_selfmgmt", "care.h_rem", "care.rem_adherence",
+    "care.rem_treatment", "care.induction_boost", "care.turnover", "centres.join",
+    "centres.schedule", "centres.initial_share", "centres.bass_p", "centres.bass_q",
+    "centres.beta_value", "output.every", "output.established_weeks", "run.seed",
+    "run.max_wall_time", "output.path", "checkpoint.every", "checkpoint.wall", "checkpoint.dir",
+    "checkpoint.keep", "levers.commons.on", "levers.research.ramp", "levers.ehr.max",
+    "levers.outreach.centres"};
+
+typedef struct seen {
+  int found[sizeof model_keys / sizeof model_keys[0]];
+  int count;
+  char h_rel[64], registry_centres[64], schedule[256], path[64];
+} seen;
+
+static void visit(const char *key, const char *value, void *user) {
+  seen *s = user;
+  s->count++;
+  for (size_t i = 0; i < sizeof model_keys / sizeof model_keys[0]; i++)
+    if (strcmp(model_keys[i], key) == 0) s->found[i]++;
+  if (strcmp(key, "care.h_rel") == 0) snprintf(s->h_rel, sizeof s->h_rel, "%s", value);
+  if (strcmp(key, "levers.registry.centres") == 0)
+    snprintf(s->registry_centres, sizeof s->registry_centres, "%s", value);
+  if (strcmp(key, "centres.schedule") == 0) snprintf(s->schedule, sizeof s->schedule, "%s", value);
+  if (strcmp(key, "output.path") == 0) snprintf(s->path, sizeof s->path, "%s", value);
+}
+
+static void test_foreach_covers_model_keys(void **state) {
+  (void)state;
+  clhs_config c;
+  clhs_config_defaults(&c);
+  seen s;
+  memset(&s, 0, sizeof s);
+  clhs_config_foreach(&c, visit, &s);
+  for (size_t i = 0; i < sizeof model_keys / sizeof model_keys[0]; i++) {
+    if (s.found[i] != 1) print_error("key %s seen %d times\n", model_keys[i], s.found[i]);
+    assert_int_equal(s.found[i], 1);
+  }
+  /* 91 section keys + 4 per lever */
+  assert_int_equal(s.count, 91 + 4 * CLHS_NLEVERS);
+  assert_string_equal(s.h_rel, "0.016");
+  assert_string_equal(s.registry_centres, "[]");
+  assert_string_equal(s.path, "clhsim.h5"); /* raw, not quoted */
+  assert_non_null(strstr(s.schedule, "[2015-05-01, 75]"));
+  clhs_config_free(&c);
+}
+
+/* ---- round trip ----------------------------------------------------------------------- */
+
+static void load_ok(clhs_config *cfg, const char *path) {
+  clhs_error err;
+  clhs_error_clear(&err);
+  int rc = clhs_config_load_file(cfg, path, &err);
+  if (rc != CLHS_OK) print_error("load %s: %s\n", path, err.msg);
+  assert_int_equal(rc, CLHS_OK);
+}
+
+static void round_trip(fixture *f, clhs_config *a, int annotate) {
+  char path[512];
+  char *text = clhs_config_to_yaml(a, annotate);
+  assert_non_null(text);
+  write_file(f, text, path, sizeof path);
+  clhs_config b;
+  clhs_config_defaults(&b);
+  load_ok(&b, path);
+  finalize_ok(&b);
+  char *plain_a = clhs_config_to_yaml(a, 0), *plain_b = clhs_config_to_yaml(&b, 0);
+  assert_string_equal(plain_a, plain_b);
+  for (int l = 0; l < CLHS_NLEVERS; l++) assert_true(a->levers[l].on_step == b.levers[l].on_step);
+  assert_memory_equal(&a->care, &b.care, sizeof a->care);
+  assert_memory_equal(&a->network, &b.network, sizeof a->network);
+  free(text);
+  free(plain_a);
+  free(plain_b);
+  clhs_config_free(&b);
+}
+
+static void test_round_trip(void **state) {
+  fixture *f = *state;
+  clhs_config c;
+  clhs_config_defaults(&c);
+  finalize_ok(&c);
+  round_trip(f, &c, 0);
+  round_trip(f, &c, 1);
+
+  /* Values that are awkward to print: non-short doubles, big seed, odd path, lists. */
+  override_ok(&c, "care.h_rel=0.1234567890123456789");
+  override_ok(&c, "care.h_rem=1e-300");
+  override_ok(&c, "motivation.theta=-0.3333333333333333");
+  override_ok(&c, "run.seed=18446744073709551615");
+  override_ok(&c, "output.path=/tmp/a b: #c \"d\" \\e.h5");
+  override_ok(&c, "network.attend=[0.1, 0.2, 0.30000000000000004]");
+  override_ok(&c, "centres.schedule=[[2007-01-01, 7.5], [2010-01-01, 50]]");
+  override_ok(&c, "centres.join=bass");
+  override_ok(&c, "levers.roles.on=52");
+  override_ok(&c, "levers.roles.centres=[9, 3, 3, 0]");
+  override_ok(&c, "levers.ehr.ramp=0");
+  finalize_ok(&c);
+  assert_string_equal(c.output.path, "/tmp/a b: #c \"d\" \\e.h5");
+  round_trip(f, &c, 0);
+  round_trip(f, &c, 1);
+
+  /* write_yaml and to_yaml agree; the annotated form carries comments. */
+  char path[512];
+  snprintf(path, sizeof path, "%s/cfg%d.yml", f->dir, f->nfiles++);
+  FILE *fp = fopen(path, "w+");
+  assert_non_null(fp);
+  assert_int_equal(clhs_config_write_yaml(&c, fp, 1), CLHS_OK);
+  long n = ftell(fp);
+  rewind(fp);
+  char *text = calloc((size_t)n + 1, 1);
+  assert_non_null(text);
+  assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
+  fclose(fp);
+  char *mem = clhs_config_to_yaml(&c, 1);
+  assert_string_equal(text, mem);
+  assert_non_null(
+      strstr(mem, "  # base relapse hazard\n  # a number in [0, 1] (weekly hazard); default 0.016\n"));
+  assert_non_null(strstr(mem, "MODEL.md §3 State, §8 Care and outcomes"));
+  assert_non_null(strstr(mem, "\n  h_rel: 0.12345678901234568\n"));
+  assert_non_null(strstr(mem, "\n    \"on\": 52\n"));
+  assert_non_null(strstr(mem, "\n    centres: [0, 3, 9]\n"));
+  free(text);
+  free(mem);
+  clhs_config_free(&c);
+}
+
+/* ---- bad input ------------------------------------------------------------------------ */
+
+static void test_file_errors(void **state) {
+  fixture *f = *state;
+  expect_file_error(f, "care:\n  h_rle: 0.1\n", 2, "care.h_rle", "did you mean 'care.h_rel'");
+  expect_file_error(f, "care:\n  turnover: 0.1\n  prune_below: 0.1\n", 3, "care.prune_below",
+                    "network.prune_below");
+  expect_file_error(f, "run:\n  steps: 10\ncaer:\n  h_rel: 0.1\n", 3, "caer", "unknown section");
+  expect_file_error(f, "levers:\n  regstry:\n    on: 0\n", 2, "levers.regstry", "registry");
+  expect_file_error(f, "levers:\n  registry:\n    of: 0\n", 3, "levers.registry.of",
+                    "unknown key");
+  expect_file_error(f, "care:\n  h_rel: abc\n", 2, "care.h_rel", "expected a number");
+  expect_file_error(f, "care:\n  h_rel: nan\n", 2, "care.h_rel", "number");
+  expect_file_error(f, "care:\n  h_rel: .inf\n", 2, "care.h_rel", "number");
+  expect_file_error(f, "care:\n  h_rel: inf\n", 2, "care.h_rel", "number");
+  expect_file_error(f, "care:\n  h_rel: 1e999\n", 2, "care.h_rel", "finite");
+  expect_file_error(f, "care:\n  h_rel: 0.1x\n", 2, "care.h_rel", "expected a number");
+  expect_file_error(f, "care:\n  h_rel: \"\"\n", 2, "care.h_rel", "expected a number");
+  expect_file_error(f, "run:\n  steps: 1.5\n", 2, "run.steps", "expected an integer");
+  expect_file_error(f, "run:\n  steps: 10x\n", 2, "run.steps", "expected an integer");
+  expect_file_error(f, "run:\n  steps: 1e3\n", 2, "run.steps", "expected an integer");
+  expect_file_error(f, "run:\n  steps: 99999999999999999999\n", 2, "run.steps", "out of range");
+  expect_file_error(f, "run:\n  seed: -1\n", 2, "run.seed", "unsigned integer");
+  expect_file_error(f, "\n\ncare:\n  misread: 0.1\n  h_rel: -3\n", 5, "care.h_rel",
+                    "value -3 is out of range [0, 1] (weekly hazard)");
+  expect_file_error(f, "run:\n  steps: 0\n", 2, "run.steps", "[1, 1000000000]");
+  expect_file_error(f, "resources:\n  saturation: 0\n", 2, "resources.saturation", "(0, ");
+  expect_file_error(f, "run:\n  start_date: 2019-02-30\n", 2, "run.start_date", "date");
+  expect_file_error(f, "run:\n  start_date: 2019-1-3\n", 2, "run.start_date", "YYYY-MM-DD");
+  expect_file_error(f, "levers:\n  ehr:\n    on: 2011-13-01\n", 3, "levers.ehr.on", "date");
+  expect_file_error(f, "levers:\n  ehr:\n    on: -4\n", 3, "levers.ehr.on", "out of range");
+  expect_file_error(f, "levers:\n  ehr:\n    ramp: [1]\n", 3, "levers.ehr.ramp", "a sequence");
+  expect_file_error(f, "levers:\n  ehr:\n    centres: [1, x]\n", 3, "levers.ehr.centres",
+                    "element 2");
+  expect_file_error(f, "levers:\n  ehr:\n    centres: [1, -2]\n", 3, "levers.ehr.centres",
+                    "out of range");
+  expect_file_error(f, "levers:\n  ehr:\n    centres: 4\n", 3, "levers.ehr.centres",
+                    "expected a sequence");
+  expect_file_error(f, "levers:\n  ehr: 4\n", 2, "levers.ehr", "expected a mapping");
+  expect_file_error(f, "network:\n  attend: [0.3, 0.6]\n", 2, "network.attend",
+                    "expected a sequence of 3 numbers, got 2");
+  expect_file_error(f, "network:\n  attend: 0.3\n", 2, "network.attend", "sequence of 3");
+  expect_file_error(f, "network:\n  attend:\n    - 0.3\n    - 1.6\n    - 0.9\n", 4,
+                    "network.attend", "element 2: value 1.6 is out of range [0, 1]");
+  expect_file_error(f, "engagement:\n  down: [0, 0, 0, 0, 0]\n", 2, "engagement.down", "got 5");
+  expect_file_error(f, "care: 5\n", 1, "care", "expected a mapping");
+  expect_file_error(f, "care:\n  - h_rel\n", 2, "care", "expected a mapping");
+  expect_file_error(f, "care:\n  h_rel:\n    x: 1\n", 3, "care.h_rel", "got a mapping");
+  expect_file_error(f, "care:\n  h_rel: 0.1\n  h_rel: 0.2\n", 3, "care.h_rel", "duplicate");
+  expect_file_error(f, "centres:\n  join: diffusion\n", 2, "centres.join", "schedule|bass");
+  expect_file_error(f, "centres:\n  schedule:\n    - [2010-01-01, 7]\n    - [2009-01-01, 8]\n",
+                    4, "centres.schedule", "increase");
+  expect_file_error(f, "centres:\n  schedule: [[2009-01-01, 9], [2010-01-01, 8]]\n", 2,
+                    "centres.schedule", "decrease");
+  expect_file_error(f, "centres:\n  schedule: [[2009-01-01, 101]]\n", 2, "centres.schedule",
+                    "[0, 100]");
+  expect_file_error(f, "centres:\n  schedule: [[2009-02-29, 1]]\n", 2, "centres.schedule",
+                    "date");
+  expect_file_error(f, "centres:\n  schedule: [[2009-01-01, 1, 2]]\n", 2, "centres.schedule",
+                    "pair");
+  expect_file_error(f, "output:\n  path: \"\"\n", 2, "output.path", "non-empty");
+  /* Broken YAML: libyaml's problem, at the line where it noticed it. */
+  expect_file_error(f, "care:\n  h_rel: [0.1, 0.2\n  h_rem: 0.1\n", 3, "invalid YAML", NULL);
+  expect_file_error(f, "care:\n  h_rel: 0.1\n h_rem: 0.1\n", 3, "invalid YAML", NULL);
+  expect_file_error(f, "care:\n\th_rel: 0.1\n", 2, "invalid YAML", NULL);
+  expect_file_error(f, "run:\n  steps: 5\n---\nrun:\n  steps: 6\n", 4, "one YAML document",
+                    NULL);
+  expect_file_error(f, "just a scalar\n", 1, "(top level)", "expected a mapping of sections");
+
+  /* A missing file is bad input too. */
+  clhs_config c;
+  clhs_error err;
+  clhs_config_defaults(&c);
+  clhs_error_clear(&err);
+  assert_int_equal(clhs_config_load_file(&c, "/nonexistent/clhs.yml", &err), CLHS_EINPUT);
+  assert_non_null(strstr(err.msg, "/nonexistent/clhs.yml"));
+}
+
+static void test_file_ok(void **state) {
+  fixture *f = *state;
+  char path[512];
+  write_file(f,
+             "# a comment\n"
+             "run:\n  steps: 52\n  start_date: 2010-01-01\n"
+             "care: {h_rel: 0.02, turnover: 0}\n"
+             "network:\n  attend:\n    - 0.1\n    - 0.2\n    - 0.3\n"
+             "centres:\n  join: bass\n"
+             "levers:\n  registry:\n    on: 2010-01-15\n    ramp: 0\n    centres: [5, 1]\n"
+             "  ehr: {on: 10}\n"
+             "output:\n",
+             path, sizeof path);
+  clhs_config c;
+  clhs_config_defaults(&c);
+  load_ok(&c, path);
+  finalize_ok(&c);
+  assert_int_equal(c.run.steps, 52);
+  assert_true(c.care.h_rel == 0.02 && c.care.turnover == 0 && c.care.h_rem == 0.012);
+  assert_true(c.network.attend[2] == 0.3);
+  assert_int_equal(c.centres.join, CLHS_JOIN_BASS);
+  assert_true(c.levers[CLHS_LEV_REGISTRY].on_step == 2.0);
+  assert_true(c.levers[CLHS_LEV_EHR].on_step == 10.0);
+  assert_true(c.levers[CLHS_LEV_PREVISIT].on_step == weeks_between("2010-01-01", "2008-03-01"));
+  assert_int_equal(c.levers[CLHS_LEV_REGISTRY].ncentres, 2);
+  assert_int_equal(c.levers[CLHS_LEV_REGISTRY].centres[0], 1);
+  /* An empty file changes nothing. */
+  write_file(f, "", path, sizeof path);
+  load_ok(&c, path);
+  assert_int_equal(c.run.steps, 52);
+  clhs_config_free(&c);
+}
+
+/* ---- overrides ------------------------------------------------------------------------ */
+
+static void test_overrides(void **state) {
+  (void)state;
+  clhs_config c;
+  clhs_config_defaults(&c);
+  override_ok(&c, "care.h_rel=0.02");
+  assert_true(c.care.h_rel == 0.02);
+  override_ok(&c, " run.steps = 100 ");
+  assert_int_equal(c.run.steps, 100);
+  override_ok(&c, "network.attend=[0.3,0.6,0.95]");
+  assert_true(c.network.attend[2] == 0.95);
+  override_ok(&c, "engagement.down=[0, 0.1, 0.2, 0.3]");
+  assert_true(c.engagement.down[3] == 0.3);
+  override_ok(&c, "centres.schedule=[[2007-01-01, 7], [2010-01-01, 50]]");
+  assert_int_equal(c.centres.nschedule, 2);
+  assert_string_equal(c.centres.schedule_date[1], "2010-01-01");
+  assert_true(c.centres.schedule_count[1] == 50);
+  override_ok(&c, "levers.commons.on=2013-01-01");
+  override_ok(&c, "levers.commons.centres=[3,1,2]");
+  assert_int_equal(c.levers[CLHS_LEV_COMMONS].ncentres, 3);
+  override_ok(&c, "levers.commons.centres=[]");
+  assert_int_equal(c.levers[CLHS_LEV_COMMONS].ncentres, 0);
+  override_ok(&c, "levers.research={on: 20, ramp: 0}");
+  assert_string_equal(c.levers[CLHS_LEV_RESEARCH].on, "20");
+  assert_true(c.levers[CLHS_LEV_RESEARCH].ramp == 0);
+  override_ok(&c, "output.path=out dir/run #3.h5");
+  assert_string_equal(c.output.path, "out dir/run #3.h5");
+  override_ok(&c, "output.path=\"quoted.h5\"");
+  assert_string_equal(c.output.path, "quoted.h5");
+  override_ok(&c, "run.start_date=2008-01-01");
+  finalize_ok(&c);
+  assert_true(c.levers[CLHS_LEV_COMMONS].on_step == weeks_between("2008-01-01", "2013-01-01"));
+  assert_true(c.levers[CLHS_LEV_RESEARCH].on_step == 20.0);
+  clhs_config_free(&c);
+
+  expect_override_error("care.h_rel=-3", "care.h_rel: value -3 is out of range [0, 1]");
+  expect_override_error("care.h_rle=0.1", "did you mean 'care.h_rel'");
+  expect_override_error("caer.h_rel=0.1", "unknown");
+  expect_override_error("care.h_rel", "section.key=value");
+  expect_override_error("=3", "section.key=value");
+  expect_override_error("care.h_rel=", "no value");
+  expect_override_error("care.h_rel=abc", "expected a number");
+  expect_override_error("run.steps=1.5", "expected an integer");
+  expect_override_error("network.attend=[0.3,0.6]", "expected a sequence of 3 numbers");
+  expect_override_error("network.attend=[0.3,0.6,2]", "element 3");
+  expect_override_error("centres.schedule=[[2010-01-01, 7], [2009-01-01, 50]]", "increase");
+  expect_override_error("centres.schedule=[2010-01-01, 7]", "pair");
+  expect_override_error("levers.ehr.on=yesterday", "date");
+  expect_override_error("levers.foo.on=3", "unknown lever");
+  expect_override_error("network.attend=[0.3, 0.6", "invalid YAML");
+  expect_override_error("levers.research={on: 20, ramp: -1}", "levers.research.ramp");
+}
+
+/* ---- finalize ------------------------------------------------------------------------- */
+
+static void expect_finalize_error(clhs_config *c, const char *key, const char *also) {
+  clhs_error err;
+  clhs_error_clear(&err);
+  int rc = clhs_config_finalize(c, &err);
+  if (rc != CLHS_EINPUT || !strstr(err.msg, key) || (also && !strstr(err.msg, also)))
+    print_error("finalize message: %s\n", err.msg);
+  assert_int_equal(rc, CLHS_EINPUT);
+  assert_non_null(strstr(err.msg, key));
+  if (also) assert_non_null(strstr(err.msg, also));
+}
+
+static void test_finalize(void **state) {
+  (void)state;
+  clhs_config c;
+  clhs_config_defaults(&c);
+  c.population.patients_min = 2000;
+  expect_finalize_error(&c, "population.patients_min", "patients_max");
+  clhs_config_defaults(&c);
+  c.output.every = 0;
+  expect_finalize_error(&c, "output.every", NULL);
+  clhs_config_defaults(&c);
+  c.care.h_rel = 2;
+  expect_finalize_error(&c, "care.h_rel", "out of range");
+  clhs_config_defaults(&c);
+  c.centres.schedule_count[2] = 5;
+  expect_finalize_error(&c, "centres.schedule", "decrease");
+
+  clhs_config_defaults(&c);
+  override_ok(&c, "population.centres=10");
+  override_ok(&c, "levers.roles.centres=[9, 10]");
+  expect_finalize_error(&c, "levers.roles.centres", "10");
+  override_ok(&c, "levers.roles.centres=[9, 0, 9, 4, 0]");
+  finalize_ok(&c);
+  const clhs_lever_cfg *lv = &c.levers[CLHS_LEV_ROLES];
+  assert_int_equal(lv->ncentres, 3);
+  assert_int_equal(lv->centres[0], 0);
+  assert_int_equal(lv->centres[1], 4);
+  assert_int_equal(lv->centres[2], 9);
+  clhs_config_free(&c);
+}
+
+/* ---- lever intensity ------------------------------------------------------------------ */
+
+static void test_intensity(void **state) {
+  (void)state;
+  clhs_lever_cfg lv;
+  memset(&lv, 0, sizeof lv);
+  lv.on_step = 10;
+  lv.ramp = 26;
+  lv.max = 1;
+  assert_true(clhs_lever_intensity(&lv, 0, 0) == 0.0);
+  assert_true(clhs_lever_intensity(&lv, 9, 0) == 0.0);
+  assert_true(clhs_lever_intensity(&lv, 10, 0) == 0.0); /* at on: 0 */
+  assert_true(clhs_lever_intensity(&lv, 23, 0) == 0.5);
+  assert_true(clhs_lever_intensity(&lv, 36, 0) == 1.0);
+  assert_true(clhs_lever_intensity(&lv, 1000, 0) == 1.0);
+  lv.max = 0.5;
+  assert_true(clhs_lever_intensity(&lv, 23, 7) == 0.25);
+  assert_true(clhs_lever_intensity(&lv, 100, 7) == 0.5);
+
+  /* ramp 0: a step change, still 0 at on */
+  lv.ramp = 0;
+  lv.max = 1;
+  assert_true(clhs_lever_intensity(&lv, 9, 0) == 0.0);
+  assert_true(clhs_lever_intensity(&lv, 10, 0) == 0.0);
+  assert_true(clhs_lever_intensity(&lv, 10.5, 0) == 1.0);
+  assert_true(clhs_lever_intensity(&lv, 11, 0) == 1.0);
+
+  /* fractional on (a date inside a week) */
+  lv.on_step = 2.5;
+  lv.ramp = 2;
+  assert_true(clhs_lever_intensity(&lv, 2, 0) == 0.0);
+  assert_true(clhs_lever_intensity(&lv, 3, 0) == 0.25);
+  assert_true(clhs_lever_intensity(&lv, 5, 0) == 1.0);
+
+  /* targeted centres */
+  int32_t centres[] = {2, 5, 9};
+  lv.on_step = 0;
+  lv.ramp = 10;
+  lv.ncentres = 3;
+  lv.centres = centres;
+  assert_true(clhs_lever_intensity(&lv, 5, 5) == 0.5);
+  assert_true(clhs_lever_intensity(&lv, 5, 2) == 0.5);
+  assert_true(clhs_lever_intensity(&lv, 5, 9) == 0.5);
+  assert_true(clhs_lever_intensity(&lv, 5, 4) == 0.0);
+  assert_true(clhs_lever_intensity(&lv, 5, 0) == 0.0);
+  assert_true(clhs_lever_intensity(&lv, 5, 10) == 0.0);
+  assert_true(clhs_lever_intensity(&lv, 5, (int64_t)1 << 40) == 0.0);
+  assert_true(clhs_lever_intensity(&lv, 5, -1) == 0.5); /* untargeted view */
+
+  /* end to end: the default registry lever, from the config */
+  clhs_config c;
+  clhs_config_defaults(&c);
+  override_ok(&c, "levers.previsit.centres=[1]");
+  finalize_ok(&c);
+  assert_true(clhs_lever_intensity(&c.levers[CLHS_LEV_REGISTRY], 0, 3) == 0.0);
+  assert_true(clhs_lever_intensity(&c.levers[CLHS_LEV_REGISTRY], 13, 3) == 0.5);
+  assert_true(clhs_lever_intensity(&c.levers[CLHS_LEV_REGISTRY], 26, 3) == 1.0);
+  double on = weeks_between("2007-01-01", "2008-03-01");
+  assert_true(fabs(clhs_lever_intensity(&c.levers[CLHS_LEV_PREVISIT], on + 13, 1) - 0.5) < 1e-12);
+  assert_true(clhs_lever_intensity(&c.levers[CLHS_LEV_PREVISIT], on + 13, 0) == 0.0);
+  clhs_config_free(&c);
+}
+
+/* ---- pack/unpack ---------------------------------------------------------------------- */
+
+static void test_pack(void **state) {
+  (void)state;
+  clhs_config a, b;
+  clhs_config_defaults(&a);
+  override_ok(&a, "levers.roles.centres=[1, 2, 3]");
+  override_ok(&a, "levers.research.centres=[7]");
+  override_ok(&a, "care.h_rel=0.03");
+  finalize_ok(&a);
+  size_t n = 0;
+  void *buf = clhs_config_pack(&a, &n);
+  assert_non_null(buf);
+  assert_true(n > sizeof a);
+  clhs_error err;
+  clhs_error_clear(&err);
+  assert_int_equal(clhs_config_unpack(&b, buf, n, &err), CLHS_OK);
+  char *ya = clhs_config_to_yaml(&a, 0), *yb = clhs_config_to_yaml(&b, 0);
+  assert_string_equal(ya, yb);
+  assert_int_equal(b.levers[CLHS_LEV_ROLES].ncentres, 3);
+  assert_ptr_not_equal(b.levers[CLHS_LEV_ROLES].centres, a.levers[CLHS_LEV_ROLES].centres);
+  assert_true(b.levers[CLHS_LEV_PREVISIT].on_step == a.levers[CLHS_LEV_PREVISIT].on_step);
+  free(ya);
+  free(yb);
+  clhs_config_free(&b);
+
+  clhs_error_clear(&err);
+  assert_int_not_equal(clhs_config_unpack(&b, buf, n - 1, &err), CLHS_OK);
+  ((unsigned char *)buf)[0] ^= 1;
+  clhs_error_clear(&err);
+  assert_int_not_equal(clhs_config_unpack(&b, buf, n, &err), CLHS_OK);
+  free(buf);
+  clhs_config_free(&a);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_foreach_covers_model_keys),
+      cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_file_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_file_ok, setup, teardown),
+      cmocka_unit_test(test_overrides),
+      cmocka_unit_test(test_finalize),
+      cmocka_unit_test(test_intensity),
+      cmocka_unit_test(test_pack),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
