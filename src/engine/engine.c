@@ -265,7 +265,8 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
   const int root = comm->rank == 0;
 
   /* Report an unwritable output path before any work. */
-  if (root) clhs_output_check_path(cfg->output.path, err);
+  /* An unwritable output path is bad input (status 2), found before any work. */
+  if (root && clhs_output_check_path(cfg->output.path, err) != CLHS_OK) err->code = CLHS_EINPUT;
   if (agree(comm, err)) return err->code;
 
   clhs_world_create(&w, cfg, comm, err);

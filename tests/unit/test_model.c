@@ -148,6 +148,8 @@ static void one_centre(clhs_config *cfg, clhs_world *w) {
   clhs_error err;
   clhs_error_clear(&err);
   small_config(cfg, 1);
+  cfg->centres.join = CLHS_JOIN_BASS; /* a member from step 0 */
+  cfg->centres.initial_share = 1.0;
   assert_int_equal(clhs_world_create(w, cfg, &comm, &err), CLHS_OK);
   assert_int_equal(w->member[0], 1);
 }
