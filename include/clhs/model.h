@@ -129,7 +129,7 @@ void clhs_world_centre_stats(clhs_world *w, clhs_centre_stat *stat);
 /** 64-bit digest of the whole state, identical for any decomposition (collective). */
 uint64_t clhs_world_digest(const clhs_world *w);
 
-/* ---- the rules, one function per phase (src/model/*.c) ---- */
+/* ---- the rules, one function per phase (src/model/step.c) ---- */
 void clhs_phase_levers_joins(clhs_world *w, int64_t t);
 void clhs_phase_care(clhs_world *w, int64_t t);
 void clhs_phase_centres(clhs_world *w, int64_t t);
