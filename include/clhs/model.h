@@ -94,7 +94,8 @@ typedef struct clhs_world {
   int32_t *pat_agent; /**< local agent index of patient p */
   int32_t *pat_clin;  /**< local agent index of the patient's clinician */
   int32_t *pat_fam;   /**< local agent index of the caregiver, -1 if none */
-  uint8_t *X, *pga, *ster, *ind, *ster_weeks, *rem_weeks;
+  uint8_t *X, *pga, *ster, *ind;
+  uint16_t *ster_weeks, *rem_weeks; /**< weeks on the current course; consecutive weeks in remission on it */
   float *adh, *T;     /**< adherence a, treatment appropriateness T */
   int32_t *next_visit, *last_visit;
 

@@ -196,8 +196,8 @@ void clhs_phase_care(clhs_world *w, int64_t t) {
       if (ind > 0) ind--;
       /* Steroids: a course stops after 12 weeks of true remission or at its length. */
       if (w->ster[p]) {
-        w->ster_weeks[p] = (uint8_t)(w->ster_weeks[p] < 255 ? w->ster_weeks[p] + 1 : 255);
-        w->rem_weeks[p] = (uint8_t)(w->X[p] == CLHS_REM ? w->rem_weeks[p] + 1 : 0);
+        w->ster_weeks[p]++; /* bounded: a course ends at steroid_course <= 1000 weeks */
+        w->rem_weeks[p] = (uint16_t)(w->X[p] == CLHS_REM ? w->rem_weeks[p] + 1 : 0);
         if (w->rem_weeks[p] >= CLHS_STEROID_REMISSION_STOP ||
             w->ster_weeks[p] >= cfg->care.steroid_course) {
           w->ster[p] = 0;
@@ -253,7 +253,8 @@ void clhs_phase_turnover(clhs_world *w, int64_t t) {
       w->X[p] = w->pga[p] = CLHS_ACT;
       w->T[p] = 0.2f;
       w->adh[p] = (float)clhs_rng_beta(&r, 6, 4);
-      w->ind[p] = w->ster[p] = w->ster_weeks[p] = w->rem_weeks[p] = 0;
+      w->ind[p] = w->ster[p] = 0;
+      w->ster_weeks[p] = w->rem_weeks[p] = 0;
       w->last_visit[p] = (int32_t)t;
       w->next_visit[p] = (int32_t)(t + 1);
       const int32_t f = w->pat_fam[p];

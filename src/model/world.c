@@ -7,6 +7,7 @@
  * communication; agent state is then built only by the owner.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,7 +95,7 @@ static void patient_init(clhs_world *w, int64_t p) {
   w->ind[p] = 0;
   w->ster[p] = w->X[p] == CLHS_ACT && clhs_rng_bernoulli(&r, cfg->care.init_steroid_active);
   /* A course running at step 0 has already lasted a uniform 0-25 weeks. */
-  w->ster_weeks[p] = w->ster[p] ? (uint8_t)clhs_rng_below(&r, 26) : 0;
+  w->ster_weeks[p] = w->ster[p] ? (uint16_t)clhs_rng_below(&r, 26) : 0;
   w->rem_weeks[p] = 0;
   w->next_visit[p] = (int32_t)clhs_rng_below(&r, 13);
   w->last_visit[p] = -1;
@@ -189,6 +190,20 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
   }
   w->gid_begin = w->centre_gid0[w->c_begin];
   w->n = w->centre_gid0[w->c_begin + w->c_count] - w->gid_begin;
+  /* Local indices are 32-bit (compact neighbour and patient tables): a rank holds
+   * at most 2^31 - 1 agents, far beyond what fits in one node's memory. */
+  if (w->n > INT32_MAX) {
+    clhs_error_set(err, CLHS_EINPUT,
+                   "rank %d would hold %lld agents, more than 2^31-1: run on more ranks",
+                   comm->rank, (long long)w->n);
+    goto fail;
+  }
+  /* Global ids are keyed in 48 bits of the random counter (MODEL.md §13). */
+  if (w->nagents >= (int64_t)1 << 48) {
+    clhs_error_set(err, CLHS_EINPUT, "%lld agents exceed the 2^48 global ids the RNG keys hold",
+                   (long long)w->nagents);
+    goto fail;
+  }
 
   /* --- joining (§9): schedule fixes every join step now; Bass starts with the
    * initial share and decides the rest as the run goes --- */
@@ -347,8 +362,8 @@ size_t clhs_world_bytes(const clhs_world *w) {
   const size_t hm = (size_t)w->cfg->resources.held_max;
   size_t per_agent = 3 * sizeof(uint8_t) + sizeof(int32_t) + 5 * sizeof(float) +
                      2 * CLHS_NEEDS * sizeof(float) + hm * sizeof(int64_t);
-  size_t per_patient = 3 * sizeof(int32_t) + 6 * sizeof(uint8_t) + 2 * sizeof(float) +
-                       2 * sizeof(int32_t);
+  size_t per_patient = 3 * sizeof(int32_t) + 4 * sizeof(uint8_t) + 2 * sizeof(uint16_t) +
+                       2 * sizeof(float) + 2 * sizeof(int32_t);
   size_t per_centre = (CLHS_NTYPES + 1 + 3) * sizeof(int32_t) + 2 * sizeof(float) +
                       sizeof(uint8_t) + sizeof(clhs_intensity) + sizeof(clhs_centre_counts);
   return n * per_agent + np * per_patient + nc * per_centre +

@@ -48,5 +48,8 @@ void clhs_date_format(int64_t days, char *buf) {
   int64_t y;
   unsigned m, d;
   civil_from_days(days, &y, &m, &d);
-  snprintf(buf, 11, "%04d-%02u-%02u", (int)y, m, d);
+  /* Years outside 0..9999 are not produced by any valid configuration; clamp so the
+   * text always fits 10 characters. */
+  int yy = y < 0 ? 0 : (y > 9999 ? 9999 : (int)y);
+  snprintf(buf, 11, "%04d-%02u-%02u", yy, m % 100u, d % 100u);
 }
