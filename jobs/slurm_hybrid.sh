@@ -1,0 +1,26 @@
+#!/bin/bash
+# A hybrid MPI + OpenMP clhsim run under Slurm.
+#   sbatch jobs/slurm_hybrid.sh CONFIG.yml [more clhsim run arguments]
+# Adapt to your site: partition, account, modules, nodes, tasks per node, cpus per task.
+#SBATCH --job-name=clhsim
+#SBATCH --nodes=1
+#SBATCH --ntasks-per-node=2
+#SBATCH --cpus-per-task=1
+#SBATCH --time=01:00:00
+#SBATCH --output=clhsim-%j.out
+##SBATCH --partition=compute
+##SBATCH --account=myproject
+
+set -euo pipefail
+# module load gcc openmpi hdf5/parallel libyaml   # site-specific
+
+cd "${SLURM_SUBMIT_DIR:-.}"
+CLHSIM=${CLHSIM:-build/release/clhsim}
+export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}
+export OMP_PLACES=cores OMP_PROC_BIND=close
+# Since Slurm 22.05 srun does not inherit --cpus-per-task.
+export SRUN_CPUS_PER_TASK=${SLURM_CPUS_PER_TASK:-1}
+# Some parallel file systems do not support HDF5's file locking.
+export HDF5_USE_FILE_LOCKING=${HDF5_USE_FILE_LOCKING:-FALSE}
+
+srun --mpi=pmix --cpu-bind=cores "$CLHSIM" run "$@" -o "clhsim-${SLURM_JOB_ID:-local}.h5"
