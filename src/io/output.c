@@ -1,0 +1,1377 @@
+/*
+ * The HDF5 output file (layout in docs/output.md).
+ *
+ * Every rank opens PATH.tmp with the MPI-IO driver; all metadata operations
+ * (creating groups, datasets, attributes, dimension scales, extending
+ * datasets) are collective and made by every rank in the same order with the
+ * same values. Values that only one rank can know for sure (the clock, the
+ * configuration text, the /run figures) are taken from rank 0 and broadcast
+ * first, because an attribute written with different values on different
+ * ranks is undefined in parallel HDF5.
+ *
+ * Records are buffered and written in batches of OUT_BATCH: each batch
+ * extends every dataset (collective) and writes it with one collective
+ * H5Dwrite, in which a rank with nothing to write selects nothing. The batch
+ * is also the time chunk, so a batch normally fills exactly one chunk row.
+ *
+ * Errors: every HDF5 status is checked and turned into a clhs_error naming
+ * the file and the object; HDF5's own stack printing is switched off while
+ * we are inside this module and the most useful lines of its stack are
+ * copied into our message instead. At the end of each public call the ranks
+ * agree on the status (clhs_comm_agree), so every rank returns the same code
+ * and message and the caller can take collective decisions.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "clhs/output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <hdf5_hl.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clhs_build_info.h"
+/* The config module's key table (private to src/config): read here only for the
+ * declared kind of each key, so /parameters attributes have stable types. */
+#include "config/config_table.h"
+
+#define OUT_BATCH 64              /* records per collective write = time chunk length */
+#define OUT_CHUNK_BYTES (1 << 20) /* target chunk size for centre-distributed variables */
+#define OUT_MAX_AXES 32           /* distinct extra axes over all variables */
+#define OUT_ATTR_MAX 60000        /* attribute payload limit: 64 KiB object-header messages */
+
+/* ------------------------------------------------------------------------ */
+/* Types                                                                     */
+
+/** An extra axis (coordinate dataset in /timeseries), shared by name. */
+typedef struct out_axis {
+  const char *name;
+  int distributed;
+  int64_t len;
+  const char *const *labels;
+  const char *long_name;
+  hid_t dset;
+} out_axis;
+
+/** The state of one time-series variable. */
+typedef struct out_var {
+  const clhs_out_var *v;
+  hid_t dset;
+  hid_t memtype;
+  size_t esize;                        /* bytes per element */
+  int rank;                            /* 1 + ndims */
+  int caxis;                           /* extra-axis index of the distributed axis, or -1 */
+  int axis[CLHS_OUT_MAXDIMS];          /* index into clhs_output.axes */
+  hsize_t gdims[1 + CLHS_OUT_MAXDIMS]; /* global extent; gdims[0] = records written */
+  hsize_t start[1 + CLHS_OUT_MAXDIMS]; /* this rank's block; start[0] set per write */
+  hsize_t count[1 + CLHS_OUT_MAXDIMS]; /* count[0] set per write */
+  size_t rec_elems;                    /* elements per record this rank writes (0: none) */
+  unsigned char *buf;                  /* OUT_BATCH * rec_elems * esize */
+} out_var;
+
+struct clhs_output {
+  clhs_comm comm;
+  clhs_out_layout layout;
+  char *path, *tmp;
+  int created; /* PATH.tmp exists (rank 0 removes it on failure) */
+  int failed;  /* an agreed failure: only clhs_output_abandon() is useful now */
+  hid_t file, ts, dxpl, time;
+  out_axis axes[OUT_MAX_AXES];
+  int naxes;
+  out_var *vars;
+  int nvars;
+  double tbuf[OUT_BATCH];
+  int nbuf;
+  int64_t nwritten, nrecords;
+};
+
+/* ------------------------------------------------------------------------ */
+/* HDF5 error handling                                                       */
+
+/** HDF5's automatic stack printing, saved while this module runs. */
+typedef struct h5quiet {
+  H5E_auto2_t fn;
+  void *data;
+} h5quiet;
+
+static void quiet_on(h5quiet *q) {
+  q->fn = NULL;
+  q->data = NULL;
+  H5Eget_auto2(H5E_DEFAULT, &q->fn, &q->data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+static void quiet_off(const h5quiet *q) {
+  H5Eset_auto2(H5E_DEFAULT, q->fn, q->data);
+}
+
+typedef struct h5stack {
+  char outer[384]; /* the API call's complaint */
+  char inner[384]; /* the deepest one: often names the system error */
+} h5stack;
+
+static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
+  h5stack *s = data;
+  const char *d = e->desc ? e->desc : "";
+  if (n == 0) snprintf(s->outer, sizeof s->outer, "%s", d);
+  if (d[0]) snprintf(s->inner, sizeof s->inner, "%s", d);
+  return 0;
+}
+
+/** Record an HDF5 failure: our context, then the outermost and innermost HDF5 messages. */
+static int h5fail(clhs_error *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static int h5fail(clhs_error *err, const char *fmt, ...) {
+  char ctx[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(ctx, sizeof ctx, fmt, ap);
+  va_end(ap);
+  h5stack s;
+  s.outer[0] = s.inner[0] = '\0';
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &s);
+  H5Eclear2(H5E_DEFAULT);
+  if (s.outer[0] && s.inner[0] && strcmp(s.outer, s.inner) != 0)
+    return clhs_error_set(err, CLHS_EIO, "%s: HDF5: %s (%s)", ctx, s.outer, s.inner);
+  if (s.inner[0]) return clhs_error_set(err, CLHS_EIO, "%s: HDF5: %s", ctx, s.inner);
+  return clhs_error_set(err, CLHS_EIO, "%s", ctx);
+}
+
+/** Add @p text to the end of the recorded message (as far as it fits). */
+static void append_msg(clhs_error *err, const char *text) {
+  size_t n = strlen(err->msg);
+  if (n + 1 < sizeof err->msg) snprintf(err->msg + n, sizeof err->msg - n, "%s", text);
+}
+
+/** Every rank returns the worst status and the first failing rank's message. */
+static int agree(const clhs_comm *comm, int st, clhs_error *err) {
+  char msg[sizeof err->msg];
+  snprintf(msg, sizeof msg, "%s", st != CLHS_OK ? err->msg : "");
+  int worst = clhs_comm_agree(comm, st, msg, sizeof msg);
+  if (worst != CLHS_OK && st == CLHS_OK) clhs_error_set(err, worst, "%s", msg);
+  return worst;
+}
+
+static void close_id(hid_t *id) {
+  if (*id < 0) return;
+  switch (H5Iget_type(*id)) {
+  case H5I_FILE: H5Fclose(*id); break;
+  case H5I_GROUP: H5Gclose(*id); break;
+  case H5I_DATASET: H5Dclose(*id); break;
+  case H5I_DATASPACE: H5Sclose(*id); break;
+  case H5I_DATATYPE: H5Tclose(*id); break;
+  case H5I_ATTR: H5Aclose(*id); break;
+  case H5I_GENPROP_LST: H5Pclose(*id); break;
+  default: break;
+  }
+  *id = -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* A growable byte buffer for packing what rank 0 broadcasts                 */
+
+typedef struct sbuf {
+  char *p;
+  size_t n, cap;
+  int oom;
+} sbuf;
+
+static void sbuf_put(sbuf *b, const void *data, size_t len) {
+  if (b->oom) return;
+  if (b->n + len > b->cap) {
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->n + len)
+      cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+      b->oom = 1;
+      return;
+    }
+    b->p = p;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->n, data, len);
+  b->n += len;
+}
+
+/** Append a string with its terminating NUL. */
+static void sbuf_str(sbuf *b, const char *s) {
+  sbuf_put(b, s ? s : "", strlen(s ? s : "") + 1);
+}
+
+/** Read the next NUL-terminated string of a packed buffer; NULL when exhausted. */
+static const char *unpack_str(const char *buf, size_t n, size_t *pos) {
+  if (*pos >= n) return NULL;
+  const char *s = buf + *pos;
+  const void *nul = memchr(s, '\0', n - *pos);
+  if (!nul) return NULL;
+  *pos = (size_t)((const char *)nul - buf) + 1;
+  return s;
+}
+
+/**
+ * Broadcast rank 0's packed buffer to every rank. Takes over rank 0's buffer;
+ * returns a buffer owned by the caller (NULL or of size 0 if rank 0's packing
+ * ran out of memory) and sets *n.
+ */
+static char *bcast_packed(const clhs_comm *comm, sbuf *b, size_t *n) {
+  size_t len = 0;
+  char dummy = '\0';
+  void *p = &dummy;
+  if (comm->rank == 0) {
+    if (!b->oom && b->p) {
+      p = b->p;
+      len = b->n;
+    } else {
+      free(b->p);
+    }
+    b->p = NULL;
+  }
+  p = clhs_comm_bcast_alloc(comm, p, &len, 0);
+  if (p == &dummy) p = NULL;
+  *n = len;
+  return p;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Attributes                                                                */
+
+/** A fixed-length, NUL-padded ASCII string type of @p len bytes (1 at least). */
+static hid_t str_type(size_t len) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  if (t < 0) return -1;
+  if (H5Tset_size(t, len ? len : 1) < 0 || H5Tset_strpad(t, H5T_STR_NULLPAD) < 0 ||
+      H5Tset_cset(t, H5T_CSET_ASCII) < 0) {
+    H5Tclose(t);
+    return -1;
+  }
+  return t;
+}
+
+/** Create (or replace) attribute @p name with @p n values (1: a scalar; 0: empty). */
+static int put_attr(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const void *vals,
+                    hsize_t n, const char *where, clhs_error *err) {
+  hid_t s = -1, a = -1;
+  herr_t st = -1;
+  htri_t exists = H5Aexists(obj, name);
+  if (exists > 0 && H5Adelete(obj, name) < 0) exists = -1;
+  if (exists >= 0)
+    s = n == 0   ? H5Screate(H5S_NULL)
+        : n == 1 ? H5Screate(H5S_SCALAR)
+                 : H5Screate_simple(1, &n, NULL);
+  if (s >= 0) a = H5Acreate2(obj, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT);
+  if (a >= 0) st = n == 0 ? 0 : H5Awrite(a, mtype, vals);
+  close_id(&a);
+  close_id(&s);
+  if (st < 0) return h5fail(err, "%s: cannot write attribute '%s'", where, name);
+  return CLHS_OK;
+}
+
+static int attr_str(hid_t obj, const char *name, const char *val, const char *where,
+                    clhs_error *err) {
+  size_t len = strlen(val);
+  hid_t t = str_type(len);
+  if (t < 0) return h5fail(err, "%s: cannot make a string type for attribute '%s'", where, name);
+  int st = put_attr(obj, name, t, t, len ? val : "", 1, where, err);
+  H5Tclose(t);
+  return st;
+}
+
+static int attr_f64(hid_t obj, const char *name, const double *v, hsize_t n, const char *where,
+                    clhs_error *err) {
+  return put_attr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v, n, where, err);
+}
+
+static int attr_i64(hid_t obj, const char *name, const int64_t *v, hsize_t n, const char *where,
+                    clhs_error *err) {
+  return put_attr(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, v, n, where, err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Typed configuration values                                                */
+
+static const char *skip_ws(const char *s) {
+  while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+    s++;
+  return s;
+}
+
+/** Parse a whole number token [s, e): 1 int64, 2 uint64, 3 double, 0 not a number. */
+static int parse_num(const char *s, const char *e, int64_t *i, uint64_t *u, double *d) {
+  char tok[64];
+  while (s < e && (*s == ' ' || *s == '\t'))
+    s++;
+  while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+    e--;
+  size_t len = (size_t)(e - s);
+  if (len == 0 || len >= sizeof tok) return 0;
+  memcpy(tok, s, len);
+  tok[len] = '\0';
+  char *end;
+  errno = 0;
+  long long ll = strtoll(tok, &end, 10);
+  if (*end == '\0' && errno == 0) {
+    *i = ll;
+    *d = (double)ll;
+    return 1;
+  }
+  if (tok[0] != '-' && errno == ERANGE) {
+    errno = 0;
+    unsigned long long ull = strtoull(tok, &end, 10);
+    if (*end == '\0' && errno == 0) {
+      *u = ull;
+      *d = (double)ull;
+      return 2;
+    }
+  }
+  /* Letters other than an exponent, inf and nan keep the value a string
+   * (dates, names, "0x..." which strtod would accept). */
+  for (const char *c = tok; *c; c++)
+    if (!strchr("0123456789+-.eE", *c) && strcmp(tok, "inf") != 0 && strcmp(tok, "-inf") != 0 &&
+        strcmp(tok, ".inf") != 0 && strcmp(tok, "-.inf") != 0 && strcmp(tok, "nan") != 0 &&
+        strcmp(tok, ".nan") != 0)
+      return 0;
+  if (strcmp(tok, ".inf") == 0)
+    *d = HUGE_VAL;
+  else if (strcmp(tok, "-.inf") == 0)
+    *d = -HUGE_VAL;
+  else if (strcmp(tok, ".nan") == 0)
+    *d = NAN;
+  else {
+    errno = 0;
+    *d = strtod(tok, &end);
+    if (*end != '\0') return 0;
+  }
+  return 3;
+}
+
+/**
+ * The declared kind of a configuration key, from the config module's table:
+ * 'i' int64, 'u' uint64, 'd' double, 'D' list of doubles, 'I' list of
+ * integers, 's' text; 0 for a key the table does not know (then the kind is
+ * guessed from the text). Using the declaration rather than the text keeps
+ * each key's attribute type the same from run to run (a double that happens
+ * to be 1 is still stored as 1.0).
+ */
+static int config_key_kind(const char *key) {
+  for (size_t i = 0; i < clhs_config_table_len; i++) {
+    if (strcmp(clhs_config_table[i].key, key) != 0) continue;
+    switch (clhs_config_table[i].kind) {
+    case CLHS_CK_INT64: return 'i';
+    case CLHS_CK_UINT64: return 'u';
+    case CLHS_CK_DOUBLE: return 'd';
+    case CLHS_CK_DVEC: return 'D';
+    case CLHS_CK_ILIST: return 'I';
+    default: return 's';
+    }
+  }
+  return 0;
+}
+
+/**
+ * Parse a flow list "[a, b, c]" of numbers into malloc'd arrays (*iv and *dv,
+ * n values). Returns 1 if every item is a number (*allint: every item an
+ * int64), 0 otherwise. "[]" gives n = 0.
+ */
+static int parse_list(const char *s, size_t len, int64_t **iv, double **dv, size_t *n,
+                      int *allint) {
+  *iv = NULL;
+  *dv = NULL;
+  *n = 0;
+  *allint = 1;
+  if (len < 2 || s[0] != '[' || s[len - 1] != ']') return 0;
+  const char *p = skip_ws(s + 1), *end = s + len - 1;
+  if (p == end) return 1;
+  size_t cnt = 1;
+  for (const char *c = p; c < end; c++)
+    cnt += *c == ',';
+  *iv = malloc(cnt * sizeof **iv);
+  *dv = malloc(cnt * sizeof **dv);
+  if (!*iv || !*dv) return 0;
+  uint64_t u;
+  for (size_t k = 0; k < cnt; k++) {
+    const char *c = p;
+    while (c < end && *c != ',')
+      c++;
+    int kk = parse_num(p, c, &(*iv)[k], &u, &(*dv)[k]);
+    if (kk == 0 || kk == 2) return 0;
+    if (kk != 1) *allint = 0;
+    p = c + 1;
+  }
+  *n = cnt;
+  return 1;
+}
+
+/**
+ * Write one configuration key as an attribute of its declared kind (@p want,
+ * see config_key_kind): numbers and numeric lists as numbers, the rest as
+ * text. A value that does not parse as declared is kept as text. Text too
+ * long for an attribute is cut short with a note (the full text is in `yaml`).
+ */
+static int attr_config_value(hid_t g, const char *key, const char *val, int want, const char *where,
+                             clhs_error *err) {
+  int64_t i = 0;
+  uint64_t u = 0;
+  double d = 0;
+  const char *s = skip_ws(val);
+  size_t len = strlen(s);
+  while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\n'))
+    len--;
+  int kind = want == 's' ? 0 : parse_num(s, s + len, &i, &u, &d);
+  if (kind == 1 && want == 'u' && i >= 0) {
+    u = (uint64_t)i;
+    kind = 2;
+  }
+  if (kind == 1 && (want == 'i' || want == 0)) return attr_i64(g, key, &i, 1, where, err);
+  if (kind == 2 && (want == 'u' || want == 0))
+    return put_attr(g, key, H5T_STD_U64LE, H5T_NATIVE_UINT64, &u, 1, where, err);
+  if (kind != 0 && (want == 'd' || want == 0)) return attr_f64(g, key, &d, 1, where, err);
+  if (want == 'D' || want == 'I' || (want == 0 && len > 2 && s[0] == '[')) {
+    int64_t *iv;
+    double *dv;
+    size_t n;
+    int allint, st = -1;
+    int ok = parse_list(s, len, &iv, &dv, &n, &allint);
+    if (want == 'I' && !allint) ok = 0;
+    if (want == 0 && n == 0) ok = 0;
+    if (ok && n * sizeof(double) <= OUT_ATTR_MAX) {
+      if (want == 'I' || (want == 0 && allint))
+        st = attr_i64(g, key, iv, (hsize_t)n, where, err);
+      else
+        st = attr_f64(g, key, dv, (hsize_t)n, where, err);
+    }
+    free(iv);
+    free(dv);
+    if (st >= 0) return st;
+  }
+  if (strlen(val) > OUT_ATTR_MAX) {
+    char *cut = malloc(OUT_ATTR_MAX + 64);
+    if (!cut) return clhs_error_set(err, CLHS_ENOMEM, "%s: out of memory for '%s'", where, key);
+    snprintf(cut, OUT_ATTR_MAX + 64, "%.*s ... (cut short; the full value is in attribute yaml)",
+             OUT_ATTR_MAX - 100, val);
+    int st = attr_str(g, key, cut, where, err);
+    free(cut);
+    return st;
+  }
+  return attr_str(g, key, val, where, err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Paths                                                                     */
+
+/** The folder part of @p path ("." if none), malloc'd. */
+static char *folder_of(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return strdup(".");
+  if (slash == path) return strdup("/");
+  size_t n = (size_t)(slash - path);
+  char *d = malloc(n + 1);
+  if (d) {
+    memcpy(d, path, n);
+    d[n] = '\0';
+  }
+  return d;
+}
+
+/* Failures are CLHS_EINPUT: output.path is a setting the user has to change
+ * (clhsim exits with status 2, like any other bad input). */
+int clhs_output_check_path(const char *path, clhs_error *err) {
+  struct stat sb;
+  if (!path || !path[0])
+    return clhs_error_set(err, CLHS_EINPUT,
+                          "the output path is empty: set output.path (e.g. -P output.path=run.h5)");
+  if (path[strlen(path) - 1] == '/' || (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)))
+    return clhs_error_set(err, CLHS_EINPUT,
+                          "output path '%s' is a directory: give a file name inside it, e.g. "
+                          "output.path=%s%sclhsim.h5",
+                          path, path, path[strlen(path) - 1] == '/' ? "" : "/");
+  char *dir = folder_of(path);
+  if (!dir) return clhs_error_set(err, CLHS_ENOMEM, "out of memory checking '%s'", path);
+  int st = CLHS_OK;
+  if (stat(dir, &sb) != 0)
+    st = clhs_error_set(err, CLHS_EINPUT,
+                        "cannot write output '%s': its folder '%s' does not exist (%s); create it "
+                        "(mkdir -p '%s') or change output.path",
+                        path, dir, strerror(errno), dir);
+  else if (!S_ISDIR(sb.st_mode))
+    st = clhs_error_set(err, CLHS_EINPUT,
+                        "cannot write output '%s': '%s' is not a folder; change output.path", path,
+                        dir);
+  else if (access(dir, W_OK | X_OK) != 0)
+    st = clhs_error_set(err, CLHS_EINPUT,
+                        "cannot write output '%s': folder '%s' is not writable (%s); choose "
+                        "another output.path or fix the folder's permissions",
+                        path, dir, strerror(errno));
+  if (st == CLHS_OK) {
+    size_t n = strlen(path);
+    char *tmp = malloc(n + 5);
+    if (tmp) {
+      snprintf(tmp, n + 5, "%s.tmp", path);
+      if (stat(tmp, &sb) == 0 && S_ISDIR(sb.st_mode))
+        st = clhs_error_set(err, CLHS_EINPUT,
+                            "cannot write output '%s': the temporary name '%s' is a directory; "
+                            "remove it or change output.path",
+                            path, tmp);
+      free(tmp);
+    }
+  }
+  free(dir);
+  return st;
+}
+
+/** Rank 0: rename PATH.tmp to PATH and make the rename durable. */
+static int publish(const clhs_output *o, clhs_error *err) {
+  if (rename(o->tmp, o->path) != 0)
+    return clhs_error_set(err, CLHS_EIO,
+                          "cannot rename '%s' to '%s' (%s); the complete output is kept in '%s': "
+                          "move it yourself",
+                          o->tmp, o->path, strerror(errno), o->tmp);
+  char *dir = folder_of(o->path);
+  if (dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+      /* Some file systems refuse fsync on a directory (EINVAL): the rename is done anyway. */
+      (void)fsync(fd);
+      close(fd);
+    }
+    free(dir);
+  }
+  return CLHS_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Life cycle                                                                */
+
+/** Close every HDF5 object (same order on every rank) and the file. */
+static int close_all(clhs_output *o, clhs_error *err) {
+  int st = CLHS_OK;
+  for (int v = 0; v < o->nvars; v++)
+    close_id(&o->vars[v].dset);
+  for (int a = 0; a < o->naxes; a++)
+    close_id(&o->axes[a].dset);
+  close_id(&o->time);
+  close_id(&o->ts);
+  close_id(&o->dxpl);
+  if (o->file >= 0) {
+    if (H5Fclose(o->file) < 0 && st == CLHS_OK)
+      st = h5fail(err, "output '%s': cannot close the file", o->tmp);
+    o->file = -1;
+  }
+  return st;
+}
+
+static void free_output(clhs_output *o) {
+  if (!o) return;
+  for (int v = 0; v < o->nvars; v++)
+    free(o->vars[v].buf);
+  free(o->vars);
+  free(o->path);
+  free(o->tmp);
+  free(o);
+}
+
+/** Collective: close, remove PATH.tmp (rank 0), wait, free. */
+static void destroy(clhs_output *o) {
+  clhs_error ignore;
+  clhs_error_clear(&ignore);
+  close_all(o, &ignore);
+  if (o->comm.rank == 0 && o->created && o->tmp) remove(o->tmp);
+  clhs_comm_barrier(&o->comm);
+  free_output(o);
+}
+
+static size_t dtype_size(int dtype) {
+  switch (dtype) {
+  case CLHS_F64: return sizeof(double);
+  case CLHS_I64: return sizeof(int64_t);
+  case CLHS_U64: return sizeof(uint64_t);
+  case CLHS_I8: return sizeof(int8_t);
+  default: return 0;
+  }
+}
+
+static hid_t dtype_mem(int dtype) {
+  switch (dtype) {
+  case CLHS_F64: return H5T_NATIVE_DOUBLE;
+  case CLHS_I64: return H5T_NATIVE_INT64;
+  case CLHS_U64: return H5T_NATIVE_UINT64;
+  default: return H5T_NATIVE_INT8;
+  }
+}
+
+static hid_t dtype_file(int dtype) {
+  switch (dtype) {
+  case CLHS_F64: return H5T_IEEE_F64LE;
+  case CLHS_I64: return H5T_STD_I64LE;
+  case CLHS_U64: return H5T_STD_U64LE;
+  default: return H5T_STD_I8LE;
+  }
+}
+
+/** Check the variables and collect their axes (same result on every rank). */
+static int validate(clhs_output *o, const clhs_out_var *vars, int nvars, clhs_error *err) {
+  const char *p = o->path;
+  if (nvars < 0 || (nvars > 0 && !vars))
+    return clhs_error_set(err, CLHS_EINPUT, "output '%s': no variables given (nvars=%d)", p, nvars);
+  int need_centres = 0;
+  for (int v = 0; v < nvars; v++) {
+    const clhs_out_var *var = &vars[v];
+    if (!var->name || !var->name[0] || strchr(var->name, '/'))
+      return clhs_error_set(err, CLHS_EINPUT, "output '%s': variable %d has no valid name", p, v);
+    if (strcmp(var->name, "time") == 0)
+      return clhs_error_set(err, CLHS_EINPUT,
+                            "output '%s': 'time' is reserved for the time coordinate", p);
+    for (int w = 0; w < v; w++)
+      if (strcmp(vars[w].name, var->name) == 0)
+        return clhs_error_set(err, CLHS_EINPUT, "output '%s': variable '%s' is declared twice", p,
+                              var->name);
+    if (dtype_size(var->dtype) == 0)
+      return clhs_error_set(err, CLHS_EINPUT, "output '%s': variable '%s' has unknown dtype %d", p,
+                            var->name, var->dtype);
+    if (var->ndims < 0 || var->ndims > CLHS_OUT_MAXDIMS)
+      return clhs_error_set(err, CLHS_EINPUT,
+                            "output '%s': variable '%s' has %d extra axes (0..%d allowed)", p,
+                            var->name, var->ndims, CLHS_OUT_MAXDIMS);
+    int ndist = 0;
+    for (int k = 0; k < var->ndims; k++) {
+      const clhs_out_dim *dm = &var->dims[k];
+      if (!dm->name || !dm->name[0] || strchr(dm->name, '/') || strcmp(dm->name, "time") == 0)
+        return clhs_error_set(err, CLHS_EINPUT,
+                              "output '%s': axis %d of variable '%s' has no valid name", p, k,
+                              var->name);
+      if (dm->distributed) {
+        ndist++;
+        need_centres = 1;
+      }
+      if (!dm->distributed && dm->len < 1)
+        return clhs_error_set(err, CLHS_EINPUT,
+                              "output '%s': axis '%s' of variable '%s' has length %lld (>= 1 "
+                              "needed)",
+                              p, dm->name, var->name, (long long)dm->len);
+      int found = -1;
+      for (int a = 0; a < o->naxes; a++)
+        if (strcmp(o->axes[a].name, dm->name) == 0) found = a;
+      if (found >= 0) {
+        const out_axis *ax = &o->axes[found];
+        if (ax->distributed != (dm->distributed != 0) || (!ax->distributed && ax->len != dm->len))
+          return clhs_error_set(err, CLHS_EINPUT,
+                                "output '%s': axis '%s' of variable '%s' differs from its earlier "
+                                "declaration (length or distribution)",
+                                p, dm->name, var->name);
+        if (dm->labels && ax->labels)
+          for (int64_t j = 0; j < ax->len; j++)
+            if (strcmp(dm->labels[j], ax->labels[j]) != 0)
+              return clhs_error_set(err, CLHS_EINPUT,
+                                    "output '%s': axis '%s' has different labels in variable '%s'",
+                                    p, dm->name, var->name);
+        if (!ax->labels && dm->labels) o->axes[found].labels = dm->labels;
+        if (!ax->long_name) o->axes[found].long_name = dm->long_name;
+      } else {
+        if (o->naxes == OUT_MAX_AXES)
+          return clhs_error_set(err, CLHS_EINPUT, "output '%s': more than %d distinct axes", p,
+                                OUT_MAX_AXES);
+        for (int w = 0; w < nvars; w++)
+          if (strcmp(vars[w].name, dm->name) == 0)
+            return clhs_error_set(err, CLHS_EINPUT,
+                                  "output '%s': axis '%s' has the name of a variable", p, dm->name);
+        out_axis *ax = &o->axes[o->naxes++];
+        ax->name = dm->name;
+        ax->distributed = dm->distributed != 0;
+        ax->len = dm->distributed ? o->layout.ncentres : dm->len;
+        ax->labels = dm->distributed ? NULL : dm->labels;
+        ax->long_name = dm->long_name;
+        ax->dset = -1;
+      }
+      if (dm->labels && !dm->distributed)
+        for (int64_t j = 0; j < dm->len; j++)
+          if (!dm->labels[j])
+            return clhs_error_set(err, CLHS_EINPUT, "output '%s': label %lld of axis '%s' is NULL",
+                                  p, (long long)j, dm->name);
+    }
+    if (ndist > 1)
+      return clhs_error_set(err, CLHS_EINPUT,
+                            "output '%s': variable '%s' has %d distributed axes (at most 1)", p,
+                            var->name, ndist);
+  }
+  const clhs_out_layout *l = &o->layout;
+  if (need_centres && l->ncentres < 1)
+    return clhs_error_set(err, CLHS_EINPUT,
+                          "output '%s': centre-distributed variables need ncentres >= 1 (got %lld)",
+                          p, (long long)l->ncentres);
+  if (l->ncentres < 0 || l->centre_begin < 0 || l->centre_count < 0 ||
+      l->centre_begin + l->centre_count > l->ncentres)
+    return clhs_error_set(err, CLHS_EINPUT,
+                          "output '%s': rank %d owns centres [%lld, %lld) outside [0, %lld)", p,
+                          o->comm.rank, (long long)l->centre_begin,
+                          (long long)(l->centre_begin + l->centre_count), (long long)l->ncentres);
+  return CLHS_OK;
+}
+
+/** Collective: the ranks' centre blocks must tile [0, ncentres) in rank order. */
+static int check_tiling(clhs_output *o, clhs_error *err) {
+  int64_t mine[2] = {o->layout.centre_begin, o->layout.centre_count};
+  int64_t *all = malloc(sizeof(int64_t) * 2 * (size_t)o->comm.size);
+  /* Failing alone here would leave the other ranks waiting in the gather. */
+  if (!all) clhs_comm_abort(&o->comm, 1, "out of memory checking the output's centre layout");
+  clhs_comm_allgatherv(&o->comm, mine, 1, sizeof mine, all);
+  int st = CLHS_OK;
+  int64_t next = 0;
+  for (int r = 0; r < o->comm.size && st == CLHS_OK; r++) {
+    if (all[2 * r + 1] > 0 && all[2 * r] != next)
+      st = clhs_error_set(err, CLHS_EINPUT,
+                          "output '%s': the centre blocks do not tile 0..%lld in rank order (rank "
+                          "%d starts at %lld, expected %lld)",
+                          o->path, (long long)o->layout.ncentres, r, (long long)all[2 * r],
+                          (long long)next);
+    next += all[2 * r + 1];
+  }
+  if (st == CLHS_OK && next != o->layout.ncentres)
+    st = clhs_error_set(err, CLHS_EINPUT,
+                        "output '%s': the ranks own %lld centres in all, but ncentres is %lld",
+                        o->path, (long long)next, (long long)o->layout.ncentres);
+  free(all);
+  return st;
+}
+
+/**
+ * Collective: extend @p dset to @p newdims (unless NULL) and write this rank's
+ * block [start, start+count) (@p active; start NULL: the whole dataset) or
+ * nothing, with one collective H5Dwrite. @p name is the dataset's path.
+ */
+static int write_block(clhs_output *o, hid_t dset, const char *name, int rank,
+                       const hsize_t *newdims, const hsize_t *start, const hsize_t *count,
+                       int active, hid_t memtype, const void *buf, clhs_error *err) {
+  hid_t fs = -1, ms = -1;
+  herr_t st = 0;
+  const char *step = "extend";
+  if (newdims && H5Dset_extent(dset, newdims) < 0) st = -1;
+  if (st >= 0) {
+    step = "select";
+    fs = H5Dget_space(dset);
+    if (fs < 0) st = -1;
+  }
+  static const char dummy[8] = {0};
+  if (st >= 0 && active && !start) { /* the whole (e.g. scalar) dataset */
+    if (H5Sselect_all(fs) < 0 || (ms = H5Scopy(fs)) < 0) st = -1;
+  } else if (st >= 0 && active) {
+    if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0) st = -1;
+    if (st >= 0 && (ms = H5Screate_simple(rank, count, NULL)) < 0) st = -1;
+  } else if (st >= 0) {
+    hsize_t one = 1;
+    buf = dummy;
+    if (H5Sselect_none(fs) < 0) st = -1;
+    if (st >= 0 && (ms = H5Screate_simple(1, &one, NULL)) < 0) st = -1;
+    if (st >= 0 && H5Sselect_none(ms) < 0) st = -1;
+  }
+  if (st >= 0) {
+    step = "write";
+    st = H5Dwrite(dset, memtype, ms, fs, o->dxpl, buf);
+  }
+  close_id(&ms);
+  close_id(&fs);
+  if (st < 0)
+    return h5fail(err, "output '%s': cannot %s dataset %s%s", o->tmp, step, name,
+                  newdims ? " (appending records)" : "");
+  return CLHS_OK;
+}
+
+/** Collective: write the buffered records. */
+static int write_batch(clhs_output *o, clhs_error *err) {
+  if (o->nbuf == 0) return CLHS_OK;
+  hsize_t n = (hsize_t)o->nbuf, off = (hsize_t)o->nwritten, newlen = off + n;
+  int st = write_block(o, o->time, "/timeseries/time", 1, &newlen, &off, &n, o->comm.rank == 0,
+                       H5T_NATIVE_DOUBLE, o->tbuf, err);
+  for (int v = 0; v < o->nvars && st == CLHS_OK; v++) {
+    out_var *ov = &o->vars[v];
+    ov->gdims[0] = newlen;
+    ov->start[0] = off;
+    ov->count[0] = n;
+    char where[300];
+    snprintf(where, sizeof where, "/timeseries/%s", ov->v->name);
+    st = write_block(o, ov->dset, where, ov->rank, ov->gdims, ov->start, ov->count,
+                     ov->rec_elems > 0, ov->memtype, ov->buf, err);
+  }
+  if (st == CLHS_OK) {
+    o->nwritten = (int64_t)newlen;
+    o->nbuf = 0;
+  }
+  return st;
+}
+
+/** Create a dataset in /timeseries from a ready dataspace and creation list. */
+static hid_t make_dset(clhs_output *o, const char *name, hid_t ftype, hid_t space, hid_t dcpl,
+                       clhs_error *err) {
+  hid_t d = H5Dcreate2(o->ts, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (d < 0) h5fail(err, "output '%s': cannot create dataset /timeseries/%s", o->tmp, name);
+  return d;
+}
+
+static int make_time(clhs_output *o, const clhs_config *cfg, clhs_error *err) {
+  char units[64], where[64];
+  if (!cfg->run.start_date[0])
+    return clhs_error_set(err, CLHS_EINPUT, "output '%s': run.start_date is empty", o->path);
+  snprintf(units, sizeof units, "days since %s", cfg->run.start_date);
+  snprintf(where, sizeof where, "/timeseries/time");
+  hsize_t dims = 0, maxd = H5S_UNLIMITED, chunk = OUT_BATCH;
+  hid_t s = H5Screate_simple(1, &dims, &maxd), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  int st = CLHS_OK;
+  if (s < 0 || dcpl < 0 || H5Pset_chunk(dcpl, 1, &chunk) < 0)
+    st = h5fail(err, "output '%s': cannot prepare the time coordinate", o->tmp);
+  if (st == CLHS_OK && (o->time = make_dset(o, "time", H5T_IEEE_F64LE, s, dcpl, err)) < 0)
+    st = CLHS_EIO;
+  close_id(&s);
+  close_id(&dcpl);
+  if (st == CLHS_OK) st = attr_str(o->time, "units", units, where, err);
+  if (st == CLHS_OK) st = attr_str(o->time, "long_name", "simulated time", where, err);
+  if (st == CLHS_OK) st = attr_str(o->time, "standard_name", "time", where, err);
+  if (st == CLHS_OK) st = attr_str(o->time, "calendar", "proleptic_gregorian", where, err);
+  if (st == CLHS_OK) st = attr_str(o->time, "axis", "T", where, err);
+  if (st == CLHS_OK && H5DSset_scale(o->time, "time") < 0)
+    st = h5fail(err, "output '%s': cannot make /timeseries/time a dimension scale", o->tmp);
+  return st;
+}
+
+/**
+ * The coordinate dataset of an extra axis: int64 indices (centre numbers, or
+ * 0..len-1). Labels go into CF `flag_values` / `flag_meanings` attributes, not
+ * into a string coordinate: netCDF-C 4.9.0 (Debian bookworm, under
+ * xarray's netcdf4 engine) crashes reading an HDF5 array of fixed-length
+ * strings (Unidata/netcdf-c#2159, fixed in 4.9.1), and variable-length strings
+ * cannot be written by parallel HDF5.
+ */
+static int make_axis(clhs_output *o, out_axis *ax, clhs_error *err) {
+  char where[256];
+  snprintf(where, sizeof where, "/timeseries/%s", ax->name);
+  hsize_t len = (hsize_t)ax->len;
+  hid_t s = H5Screate_simple(1, &len, NULL);
+  int st = CLHS_OK;
+  if (s < 0) st = h5fail(err, "output '%s': cannot prepare coordinate %s", o->tmp, where);
+  if (st == CLHS_OK && (ax->dset = make_dset(o, ax->name, H5T_STD_I64LE, s, H5P_DEFAULT, err)) < 0)
+    st = CLHS_EIO;
+  close_id(&s);
+  hsize_t start = 0, count = len;
+  int active = o->comm.rank == 0;
+  if (ax->distributed) {
+    start = (hsize_t)o->layout.centre_begin;
+    count = (hsize_t)o->layout.centre_count;
+    active = count > 0;
+  }
+  /* Indices 0..len-1 on every rank: they are also the flag values. */
+  int64_t *idx = malloc(sizeof(int64_t) * (len > count ? len : count) + 1);
+  if (!idx) st = clhs_error_set(err, CLHS_ENOMEM, "out of memory for %s", where);
+  for (hsize_t j = 0; idx && j < count; j++)
+    idx[j] = (int64_t)(start + j);
+  if (st == CLHS_OK)
+    st = write_block(o, ax->dset, where, 1, NULL, &start, &count, active, H5T_NATIVE_INT64, idx,
+                     err);
+  if (st == CLHS_OK) {
+    const char *ln = ax->long_name;
+    char deflt[256];
+    if (!ln) {
+      snprintf(deflt, sizeof deflt, "%s index", ax->name);
+      ln = deflt;
+    }
+    st = attr_str(ax->dset, "long_name", ln, where, err);
+  }
+  if (st == CLHS_OK && ax->labels) {
+    size_t total = 1;
+    for (int64_t j = 0; j < ax->len; j++)
+      total += strlen(ax->labels[j]) + 1;
+    char *m = malloc(total);
+    if (!m) st = clhs_error_set(err, CLHS_ENOMEM, "out of memory for the labels of %s", where);
+    size_t pos = 0;
+    for (int64_t j = 0; m && j < ax->len; j++) {
+      if (j > 0) m[pos++] = ' ';
+      /* flag_meanings is a blank-separated list: blanks inside a label become '_'. */
+      for (const char *c = ax->labels[j]; *c; c++)
+        m[pos++] = (*c == ' ' || *c == '\t') ? '_' : *c;
+    }
+    if (m) m[pos] = '\0';
+    for (hsize_t j = 0; idx && j < len; j++)
+      idx[j] = (int64_t)j;
+    if (st == CLHS_OK) st = attr_i64(ax->dset, "flag_values", idx, len, where, err);
+    if (st == CLHS_OK) st = attr_str(ax->dset, "flag_meanings", m, where, err);
+    free(m);
+  }
+  free(idx);
+  if (st == CLHS_OK && H5DSset_scale(ax->dset, ax->name) < 0)
+    st = h5fail(err, "output '%s': cannot make %s a dimension scale", o->tmp, where);
+  return st;
+}
+
+static int make_var(clhs_output *o, out_var *ov, clhs_error *err) {
+  const clhs_out_var *v = ov->v;
+  char where[256];
+  snprintf(where, sizeof where, "/timeseries/%s", v->name);
+  hsize_t dims[1 + CLHS_OUT_MAXDIMS], maxd[1 + CLHS_OUT_MAXDIMS], chunk[1 + CLHS_OUT_MAXDIMS];
+  dims[0] = 0;
+  maxd[0] = H5S_UNLIMITED;
+  chunk[0] = OUT_BATCH;
+  size_t other = ov->esize * OUT_BATCH; /* bytes of a chunk without the distributed axis */
+  for (int k = 0; k < v->ndims; k++) {
+    const out_axis *ax = &o->axes[ov->axis[k]];
+    dims[k + 1] = maxd[k + 1] = chunk[k + 1] = (hsize_t)ax->len;
+    if (!ax->distributed) other *= (size_t)ax->len;
+  }
+  if (ov->caxis >= 0) {
+    hsize_t c = (hsize_t)(OUT_CHUNK_BYTES / (other ? other : 1));
+    if (c < 1) c = 1;
+    if (c < chunk[ov->caxis + 1]) chunk[ov->caxis + 1] = c;
+  }
+  hid_t s = H5Screate_simple(ov->rank, dims, maxd), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  int st = CLHS_OK;
+  const double fillnan = NAN;
+  if (s < 0 || dcpl < 0 || H5Pset_chunk(dcpl, ov->rank, chunk) < 0 ||
+      (v->dtype == CLHS_F64 && H5Pset_fill_value(dcpl, H5T_NATIVE_DOUBLE, &fillnan) < 0))
+    st = h5fail(err, "output '%s': cannot prepare dataset %s", o->tmp, where);
+  if (st == CLHS_OK && (ov->dset = make_dset(o, v->name, dtype_file(v->dtype), s, dcpl, err)) < 0)
+    st = CLHS_EIO;
+  close_id(&s);
+  close_id(&dcpl);
+  if (st == CLHS_OK) st = attr_str(ov->dset, "units", v->units ? v->units : "1", where, err);
+  if (st == CLHS_OK)
+    st = attr_str(ov->dset, "long_name", v->long_name ? v->long_name : v->name, where, err);
+  if (st == CLHS_OK && v->dtype == CLHS_F64)
+    st = attr_f64(ov->dset, "_FillValue", &fillnan, 1, where, err);
+  if (st == CLHS_OK && H5DSattach_scale(ov->dset, o->time, 0) < 0)
+    st = h5fail(err, "output '%s': cannot attach the time axis to %s", o->tmp, where);
+  for (int k = 0; k < v->ndims && st == CLHS_OK; k++)
+    if (H5DSattach_scale(ov->dset, o->axes[ov->axis[k]].dset, (unsigned)(k + 1)) < 0)
+      st =
+          h5fail(err, "output '%s': cannot attach axis '%s' to %s", o->tmp, v->dims[k].name, where);
+  return st;
+}
+
+/** Set up the in-memory state of the variables (no HDF5). */
+static int prepare_vars(clhs_output *o, const clhs_out_var *vars, clhs_error *err) {
+  for (int v = 0; v < o->nvars; v++) {
+    out_var *ov = &o->vars[v];
+    ov->v = &vars[v];
+    ov->dset = -1;
+    ov->esize = dtype_size(vars[v].dtype);
+    ov->memtype = dtype_mem(vars[v].dtype);
+    ov->rank = 1 + vars[v].ndims;
+    ov->caxis = -1;
+    size_t elems = 1;
+    for (int k = 0; k < vars[v].ndims; k++) {
+      for (int a = 0; a < o->naxes; a++)
+        if (strcmp(o->axes[a].name, vars[v].dims[k].name) == 0) ov->axis[k] = a;
+      const out_axis *ax = &o->axes[ov->axis[k]];
+      ov->gdims[k + 1] = (hsize_t)ax->len;
+      ov->start[k + 1] = 0;
+      ov->count[k + 1] = (hsize_t)ax->len;
+      if (ax->distributed) {
+        ov->caxis = k;
+        ov->start[k + 1] = (hsize_t)o->layout.centre_begin;
+        ov->count[k + 1] = (hsize_t)o->layout.centre_count;
+      }
+      elems *= (size_t)ov->count[k + 1];
+    }
+    int writes = ov->caxis >= 0 ? 1 : o->comm.rank == 0;
+    ov->rec_elems = writes ? elems : 0;
+    if (ov->rec_elems > 0) {
+      ov->buf = malloc(OUT_BATCH * ov->rec_elems * ov->esize);
+      if (!ov->buf)
+        return clhs_error_set(err, CLHS_ENOMEM,
+                              "out of memory buffering output variable '%s' (%zu bytes)",
+                              vars[v].name, OUT_BATCH * ov->rec_elems * ov->esize);
+    }
+  }
+  return CLHS_OK;
+}
+
+typedef struct kv_pack {
+  sbuf *b;
+  uint64_t n;
+} kv_pack;
+
+static void pack_kv(const char *key, const char *value, void *user) {
+  kv_pack *k = user;
+  sbuf_str(k->b, key);
+  sbuf_str(k->b, value);
+  k->n++;
+}
+
+/** /parameters: rank 0's YAML and keys, broadcast, then written by every rank. */
+static int write_parameters(clhs_output *o, hid_t file, const clhs_config *cfg, clhs_error *err) {
+  sbuf b = {0};
+  if (o->comm.rank == 0) {
+    char *yaml = clhs_config_to_yaml(cfg, 0);
+    if (!yaml) b.oom = 1;
+    sbuf_str(&b, yaml);
+    free(yaml);
+    kv_pack k = {&b, 0};
+    if (!b.oom) clhs_config_foreach(cfg, pack_kv, &k);
+  }
+  size_t n = 0;
+  char *buf = bcast_packed(&o->comm, &b, &n);
+  if (n == 0) {
+    free(buf);
+    return clhs_error_set(err, CLHS_ENOMEM,
+                          "output '%s': could not render the configuration for /parameters",
+                          o->path);
+  }
+  int st = CLHS_OK;
+  hid_t g = H5Gcreate2(file, "parameters", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (g < 0) st = h5fail(err, "output '%s': cannot create group /parameters", o->tmp);
+  size_t pos = 0;
+  const char *yaml = unpack_str(buf, n, &pos);
+  if (st == CLHS_OK && yaml && strlen(yaml) <= OUT_ATTR_MAX) {
+    st = attr_str(g, "yaml", yaml, "/parameters", err);
+  } else if (st == CLHS_OK && yaml) {
+    /* Too long for an attribute in the HDF5-1.8 format: a scalar string dataset. */
+    hid_t t = str_type(strlen(yaml)), s = H5Screate(H5S_SCALAR), d = -1;
+    if (t >= 0 && s >= 0) d = H5Dcreate2(g, "yaml", t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (d < 0)
+      st = h5fail(err, "output '%s': cannot create dataset /parameters/yaml", o->tmp);
+    else
+      st = write_block(o, d, "/parameters/yaml", 0, NULL, NULL, NULL, o->comm.rank == 0, t, yaml,
+                       err);
+    close_id(&d);
+    close_id(&s);
+    close_id(&t);
+  }
+  while (st == CLHS_OK) {
+    const char *key = unpack_str(buf, n, &pos);
+    const char *val = key ? unpack_str(buf, n, &pos) : NULL;
+    if (!key || !val) break;
+    st = attr_config_value(g, key, val, config_key_kind(key), "/parameters", err);
+  }
+  close_id(&g);
+  free(buf);
+  return st;
+}
+
+static int write_code(clhs_output *o, hid_t file, clhs_error *err) {
+  char mpi[512] = "", hdf5[64];
+  unsigned maj = 0, min = 0, rel = 0;
+  if (o->comm.rank == 0) clhs_comm_mpi_version(mpi, sizeof mpi);
+  clhs_comm_bcast(&o->comm, mpi, sizeof mpi, 0);
+  mpi[sizeof mpi - 1] = '\0';
+  H5get_libversion(&maj, &min, &rel);
+  snprintf(hdf5, sizeof hdf5, "%u.%u.%u (parallel)", maj, min, rel);
+  static const char *const keys[] = {"version",       "git_revision", "build_type",  "compiler",
+                                     "compile_flags", "mpi_version",  "hdf5_version"};
+  const char *vals[] = {CLHS_VERSION,  CLHS_GIT_REVISION,  CLHS_BUILD_TYPE,
+                        CLHS_COMPILER, CLHS_COMPILE_FLAGS, mpi,
+                        hdf5};
+  int st = CLHS_OK;
+  hid_t g = H5Gcreate2(file, "code", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (g < 0) st = h5fail(err, "output '%s': cannot create group /code", o->tmp);
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0] && st == CLHS_OK; i++) {
+    char v[1024]; /* trimmed: CMake's flags often start with a blank */
+    snprintf(v, sizeof v, "%s", skip_ws(vals[i]));
+    for (size_t n = strlen(v); n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\n'); n--)
+      v[n - 1] = '\0';
+    st = attr_str(g, keys[i], v, "/code", err);
+  }
+  close_id(&g);
+  return st;
+}
+
+/** Global attributes, on / and on /timeseries (xarray shows a group's own). */
+static int write_global_attrs(clhs_output *o, hid_t obj, const char *where, const char *created,
+                              clhs_error *err) {
+  char history[256], source[128];
+  snprintf(history, sizeof history, "%s: created by clhsim %s (git %s)", created, CLHS_VERSION,
+           CLHS_GIT_REVISION);
+  snprintf(source, sizeof source, "clhsim %s", CLHS_VERSION);
+  (void)o;
+  int st = attr_str(obj, "title", "clhsim output", where, err);
+  if (st == CLHS_OK) st = attr_str(obj, "Conventions", "CF-1.8", where, err);
+  if (st == CLHS_OK) st = attr_str(obj, "source", source, where, err);
+  if (st == CLHS_OK) st = attr_str(obj, "history", history, where, err);
+  if (st == CLHS_OK) st = attr_str(obj, "date_created", created, where, err);
+  return st;
+}
+
+static int open_body(clhs_output *o, const clhs_config *cfg, clhs_error *err) {
+  /* File access: MPI-IO, collective metadata, HDF5-1.8-readable format. */
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  MPI_Comm mc = *(const MPI_Comm *)clhs_comm_mpi_handle(&o->comm);
+  int st = CLHS_OK;
+  if (fapl < 0 || H5Pset_fapl_mpio(fapl, mc, MPI_INFO_NULL) < 0 ||
+      H5Pset_all_coll_metadata_ops(fapl, 1) < 0 || H5Pset_coll_metadata_write(fapl, 1) < 0 ||
+      H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V18) < 0)
+    st = h5fail(err, "output '%s': cannot set up parallel HDF5 file access", o->tmp);
+  if (st == CLHS_OK) {
+    o->file = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (o->file < 0) {
+      st = h5fail(err, "cannot create output file '%s'", o->tmp);
+      append_msg(err, "; check that its folder exists and is writable (output.path), and set "
+                      "HDF5_USE_FILE_LOCKING=FALSE if the file system does not support locking");
+    } else {
+      o->created = 1;
+    }
+  }
+  close_id(&fapl);
+  /* The file must exist on every rank's view before anything else is attempted. */
+  st = agree(&o->comm, st, err);
+  if (st != CLHS_OK) return st;
+
+  o->dxpl = H5Pcreate(H5P_DATASET_XFER);
+  if (o->dxpl < 0 || H5Pset_dxpl_mpio(o->dxpl, H5FD_MPIO_COLLECTIVE) < 0)
+    return h5fail(err, "output '%s': cannot set up collective transfers", o->tmp);
+
+  char created[32] = "";
+  if (o->comm.rank == 0) {
+    time_t now = time(NULL);
+    struct tm tmv;
+    if (gmtime_r(&now, &tmv)) strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+  }
+  clhs_comm_bcast(&o->comm, created, sizeof created, 0);
+  created[sizeof created - 1] = '\0';
+
+  st = write_global_attrs(o, o->file, "/", created, err);
+  if (st == CLHS_OK) st = write_code(o, o->file, err);
+  if (st == CLHS_OK) st = write_parameters(o, o->file, cfg, err);
+  if (st != CLHS_OK) return st;
+
+  o->ts = H5Gcreate2(o->file, "timeseries", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (o->ts < 0) return h5fail(err, "output '%s': cannot create group /timeseries", o->tmp);
+  st = write_global_attrs(o, o->ts, "/timeseries", created, err);
+  if (st == CLHS_OK) st = make_time(o, cfg, err);
+  for (int a = 0; a < o->naxes && st == CLHS_OK; a++)
+    st = make_axis(o, &o->axes[a], err);
+  for (int v = 0; v < o->nvars && st == CLHS_OK; v++)
+    st = make_var(o, &o->vars[v], err);
+  if (st == CLHS_OK && H5Fflush(o->file, H5F_SCOPE_GLOBAL) < 0)
+    st = h5fail(err, "output '%s': cannot flush the new file", o->tmp);
+  return st;
+}
+
+int clhs_output_open(clhs_output **out, const char *path, const clhs_config *cfg,
+                     const clhs_comm *comm, const clhs_out_layout *layout, const clhs_out_var *vars,
+                     int nvars, clhs_error *err) {
+  *out = NULL;
+  h5quiet q;
+  quiet_on(&q);
+  int st = CLHS_OK;
+  clhs_output *o = calloc(1, sizeof *o);
+  if (o) {
+    o->comm = *comm;
+    o->file = o->ts = o->dxpl = o->time = -1;
+    static const clhs_out_layout none = {0, 0, 0};
+    o->layout = layout ? *layout : none;
+    o->nvars = nvars > 0 ? nvars : 0;
+    size_t n = path ? strlen(path) : 0;
+    o->path = malloc(n + 1);
+    o->tmp = malloc(n + 5);
+    o->vars = calloc(o->nvars ? (size_t)o->nvars : 1, sizeof *o->vars);
+    if (o->path && o->tmp) {
+      snprintf(o->path, n + 1, "%s", path ? path : "");
+      snprintf(o->tmp, n + 5, "%s.tmp", path ? path : "");
+    }
+    if (!o->path || !o->tmp || !o->vars)
+      st = clhs_error_set(err, CLHS_ENOMEM, "out of memory opening output '%s'", path);
+  } else {
+    clhs_comm_abort(comm, 1, "out of memory opening output '%s'", path ? path : "");
+  }
+  if (st == CLHS_OK && (!path || !path[0]))
+    st = clhs_error_set(err, CLHS_EINPUT, "the output path is empty: set output.path");
+  if (st == CLHS_OK && !cfg)
+    st = clhs_error_set(err, CLHS_EINPUT, "output '%s': no configuration given", path);
+  if (st == CLHS_OK && comm->rank == 0) {
+    /* The same checks as before a run (a folder that is missing, a PATH that is a
+     * directory and would fail the final rename), reported here as I/O errors. */
+    clhs_error why;
+    clhs_error_clear(&why);
+    if (clhs_output_check_path(path, &why) != CLHS_OK)
+      st = clhs_error_set(err, CLHS_EIO, "%s", why.msg);
+  }
+  if (st == CLHS_OK) st = validate(o, vars, nvars, err);
+  if (st == CLHS_OK) st = prepare_vars(o, vars, err);
+  /* Collective check of the layout, joined even by a rank that already failed. */
+  clhs_error tiling;
+  clhs_error_clear(&tiling);
+  int t = check_tiling(o, &tiling);
+  if (st == CLHS_OK && t != CLHS_OK) st = clhs_error_set(err, t, "%s", tiling.msg);
+  st = agree(comm, st, err);
+  if (st == CLHS_OK) st = agree(comm, open_body(o, cfg, err), err);
+  if (st != CLHS_OK) {
+    destroy(o);
+    quiet_off(&q);
+    return st;
+  }
+  *out = o;
+  quiet_off(&q);
+  return CLHS_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Records                                                                   */
+
+static int failed_error(const clhs_output *o, clhs_error *err) {
+  return clhs_error_set(err, CLHS_EFAIL,
+                        "output '%s': an earlier write failed; the output can only be abandoned",
+                        o->path);
+}
+
+/** Collective: write the batch (and H5Fflush if @p sync); a failure is final. */
+static int do_flush(clhs_output *o, int sync, clhs_error *err) {
+  int st = write_batch(o, err);
+  if (st == CLHS_OK && sync && H5Fflush(o->file, H5F_SCOPE_GLOBAL) < 0)
+    st = h5fail(err, "output '%s': cannot flush", o->tmp);
+  st = agree(&o->comm, st, err);
+  if (st != CLHS_OK) o->failed = 1;
+  return st;
+}
+
+int clhs_output_append(clhs_output *o, double time_days, const void *const *data, clhs_error *err) {
+  if (!o) return clhs_error_set(err, CLHS_EINPUT, "clhs_output_append: no output");
+  if (o->failed) return failed_error(o, err);
+  int st = CLHS_OK;
+  for (int v = 0; v < o->nvars; v++) {
+    out_var *ov = &o->vars[v];
+    if (ov->rec_elems == 0) continue;
+    size_t bytes = ov->rec_elems * ov->esize;
+    if (!data || !data[v]) {
+      st = clhs_error_set(err, CLHS_EINPUT,
+                          "output '%s': record %lld of variable '%s' has no data on rank %d",
+                          o->path, (long long)o->nrecords, ov->v->name, o->comm.rank);
+      break;
+    }
+    memcpy(ov->buf + (size_t)o->nbuf * bytes, data[v], bytes);
+  }
+  o->tbuf[o->nbuf] = time_days;
+  /* One small reduction per record keeps every rank's status identical. */
+  st = agree(&o->comm, st, err);
+  if (st != CLHS_OK) return st;
+  o->nbuf++;
+  o->nrecords++;
+  if (o->nbuf == OUT_BATCH) {
+    h5quiet q;
+    quiet_on(&q);
+    st = do_flush(o, 0, err);
+    quiet_off(&q);
+  }
+  return st;
+}
+
+int clhs_output_flush(clhs_output *o, clhs_error *err) {
+  if (!o) return clhs_error_set(err, CLHS_EINPUT, "clhs_output_flush: no output");
+  if (o->failed) return failed_error(o, err);
+  h5quiet q;
+  quiet_on(&q);
+  int st = do_flush(o, 1, err);
+  quiet_off(&q);
+  return st;
+}
+
+int64_t clhs_output_records(const clhs_output *o) {
+  return o ? o->nrecords : 0;
+}
+
+int clhs_output_write_run(clhs_output *o, const char *const *num_keys, const double *num_vals,
+                          int nnum, const char *const *str_keys, const char *const *str_vals,
+                          int nstr, clhs_error *err) {
+  if (!o) return clhs_error_set(err, CLHS_EINPUT, "clhs_output_write_run: no output");
+  if (o->failed) return failed_error(o, err);
+  /* Rank 0's keys and values for everyone: wall times differ between ranks. */
+  sbuf b = {0};
+  if (o->comm.rank == 0) {
+    uint64_t counts[2] = {(uint64_t)(nnum > 0 ? nnum : 0), (uint64_t)(nstr > 0 ? nstr : 0)};
+    sbuf_put(&b, counts, sizeof counts);
+    for (int i = 0; i < nnum; i++) {
+      sbuf_put(&b, &num_vals[i], sizeof(double));
+      sbuf_str(&b, num_keys[i]);
+    }
+    for (int i = 0; i < nstr; i++) {
+      sbuf_str(&b, str_keys[i]);
+      sbuf_str(&b, str_vals[i]);
+    }
+  }
+  size_t n = 0;
+  char *buf = bcast_packed(&o->comm, &b, &n);
+  if (n < 2 * sizeof(uint64_t)) {
+    free(buf);
+    return clhs_error_set(err, CLHS_ENOMEM, "output '%s': out of memory packing /run", o->path);
+  }
+  h5quiet q;
+  quiet_on(&q);
+  uint64_t counts[2];
+  memcpy(counts, buf, sizeof counts);
+  size_t pos = sizeof counts;
+  int st = CLHS_OK;
+  htri_t exists = H5Lexists(o->file, "run", H5P_DEFAULT);
+  hid_t g = exists > 0    ? H5Gopen2(o->file, "run", H5P_DEFAULT)
+            : exists == 0 ? H5Gcreate2(o->file, "run", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
+                          : -1;
+  if (g < 0) st = h5fail(err, "output '%s': cannot create group /run", o->tmp);
+  for (uint64_t i = 0; i < counts[0] && st == CLHS_OK; i++) {
+    double val;
+    if (pos + sizeof val > n) break;
+    memcpy(&val, buf + pos, sizeof val);
+    pos += sizeof val;
+    const char *key = unpack_str(buf, n, &pos);
+    if (!key) break;
+    st = attr_f64(g, key, &val, 1, "/run", err);
+  }
+  for (uint64_t i = 0; i < counts[1] && st == CLHS_OK; i++) {
+    const char *key = unpack_str(buf, n, &pos);
+    const char *val = key ? unpack_str(buf, n, &pos) : NULL;
+    if (!val) break;
+    st = attr_str(g, key, val, "/run", err);
+  }
+  close_id(&g);
+  free(buf);
+  st = agree(&o->comm, st, err);
+  quiet_off(&q);
+  return st;
+}
+
+int clhs_output_close(clhs_output *o, clhs_error *err) {
+  if (!o) return clhs_error_set(err, CLHS_EINPUT, "clhs_output_close: no output");
+  h5quiet q;
+  quiet_on(&q);
+  int st;
+  if (o->failed) {
+    st = clhs_error_set(err, CLHS_EFAIL,
+                        "output '%s' was not completed because an earlier write failed; the "
+                        "partial file '%s' was removed",
+                        o->path, o->tmp);
+    destroy(o);
+    quiet_off(&q);
+    return st;
+  }
+  st = write_batch(o, err);
+  if (st == CLHS_OK && H5Fflush(o->file, H5F_SCOPE_GLOBAL) < 0)
+    st = h5fail(err, "output '%s': cannot flush", o->tmp);
+  int cst = close_all(o, err);
+  if (st == CLHS_OK) st = cst;
+  st = agree(&o->comm, st, err);
+  if (st != CLHS_OK) {
+    append_msg(err, "; the incomplete file was removed");
+    destroy(o);
+    quiet_off(&q);
+    return st;
+  }
+  /* Every rank has closed the file: rank 0 publishes it, the others wait. */
+  st = CLHS_OK;
+  if (o->comm.rank == 0) st = publish(o, err);
+  st = agree(&o->comm, st, err);
+  free_output(o);
+  quiet_off(&q);
+  return st;
+}
+
+void clhs_output_abandon(clhs_output *o) {
+  if (!o) return;
+  h5quiet q;
+  quiet_on(&q);
+  destroy(o);
+  quiet_off(&q);
+}
