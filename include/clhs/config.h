@@ -120,6 +120,43 @@ typedef struct clhs_config {
     char dir[CLHS_PATH_LEN];
     int64_t keep;
   } checkpoint;
+  /**
+   * Bare constants of MODEL.md v1 (CLHS_CF_FIXED in the table): the defaults are the model's,
+   * they are reported (foreach, `clhsim config` as comments, the /parameters attributes) and
+   * packed, but no file or -P can set them. Vectors hold coefficients in the order of the
+   * formula they belong to (see the table in src/config/config_table.c).
+   */
+  struct {
+    /* §3 initial state */
+    double init_m_family[2], init_m_staff[2]; /**< Beta(a, b) of initial m */
+    double init_akr_family, init_akr_staff;   /**< initial A, K, Rl */
+    double init_tier_family, init_tier_staff; /**< p of the higher initial tier */
+    double init_need[2];                      /**< Beta(a, b) of each need n[k] */
+    double init_cover;                        /**< initial coverage s[k] */
+    double init_T[2], init_adherence[2];      /**< Beta(a, b) of T and a */
+    int64_t init_visit_spread;                /**< next_visit uniform in 0..spread-1 */
+    int64_t init_course_spread;               /**< running courses lasted 0..spread-1 weeks */
+    double init_g, init_q, init_r, init_d, init_evidence;
+    /* §8 care */
+    double adherence_rate, adherence_target[4];
+    double guideline_rate, guideline_target[5];
+    int64_t recall_weeks;
+    double escalate_pvp, escalate_registry, escalate_T;
+    int64_t induction_weeks;
+    double steroid_g, steroid_evidence;
+    int64_t steroid_remission_stop;
+    double renew_T;
+    /* §9 centres, §10 levers */
+    double reliability_rate, reliability_selfmgmt, reliability_decay, reliability_usual;
+    double qi_skill_gain, completeness_rate, completeness_decay, c_data[2];
+    int64_t bass_every;
+    double outreach_find, engagement_lead;
+    /* §5 motivation, §6 engagement, §7 resources */
+    double relatedness_rate, autonomy_rate, autonomy_target[4], motivation_eps;
+    double outreach_aware;
+    double quality_base[2], quality_beta[2], adopt_m[2];
+    double research_nrec_scale;
+  } constants;
 } clhs_config;
 
 /** Lever names as config keys ("registry", "qi_training", ...). */
@@ -170,6 +207,14 @@ void clhs_config_foreach(const clhs_config *cfg,
 /** Serialise/deserialise (for broadcast): a malloc'd flat buffer. */
 void *clhs_config_pack(const clhs_config *cfg, size_t *nbytes);
 int clhs_config_unpack(clhs_config *cfg, const void *buf, size_t nbytes, clhs_error *err);
+
+/**
+ * Write the whole key table (levers and fixed constants included) as Markdown: one table per
+ * section, headed by the MODEL.md section it belongs to, with the columns
+ * key | default | range | unit | meaning (the parameter table of docs/model.md).
+ * Returns CLHS_OK, CLHS_EIO if writing failed, or CLHS_ENOMEM.
+ */
+int clhs_config_write_markdown(FILE *out);
 
 /** Free owned arrays (lever centre lists). */
 void clhs_config_free(clhs_config *cfg);

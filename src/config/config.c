@@ -368,6 +368,13 @@ static int out_of_range(const src *s, const yaml_node_t *node, const clhs_config
               shorten(text, sh, sizeof sh), range, e->unit);
 }
 
+/* A bare constant of model v1 (CLHS_CF_FIXED): it has a default but no file or -P may set it. */
+static int fixed_key(const src *s, const yaml_node_t *node, const clhs_config_entry *e) {
+  return fail(s, node, e->key,
+              "the value is fixed in model v1 (MODEL.md) and cannot be changed (it is %s)",
+              e->def);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Setting one key from a YAML node. Each setter checks everything before it writes, so a     */
 /* rejected value leaves the configuration as it was.                                         */
@@ -705,7 +712,9 @@ static int apply_mapping(clhs_config *cfg, yaml_document_t *doc, const yaml_node
     }
     const clhs_config_entry *e = find_entry(full);
     int rc;
-    if (e)
+    if (e && (e->flags & CLHS_CF_FIXED))
+      rc = fixed_key(s, k, e);
+    else if (e)
       rc = set_entry(cfg, e, doc, v, s);
     else if (is_group(full))
       rc = apply_mapping(cfg, doc, v, full, s);
@@ -867,6 +876,7 @@ int clhs_config_override(clhs_config *cfg, const char *assignment, clhs_error *e
     if (cut) *cut = '\0';
     return unknown_key(&s, NULL, prefix, leaf, part);
   }
+  if (e && (e->flags & CLHS_CF_FIXED)) return fixed_key(&s, NULL, e);
   /* A path is taken verbatim unless quoted, so "out dir/run #3.h5" needs no YAML quoting. */
   if (e && e->kind == CLHS_CK_STRING && value[0] != '"' && value[0] != '\'') {
     size_t n = strlen(value);
@@ -1170,11 +1180,35 @@ int clhs_config_write_yaml(const clhs_config *cfg, FILE *out, int annotate) {
                 "clhsim configuration (MODEL.md v1.1). Every key is optional: a key left out "
                 "keeps its built-in default. Override any key on the command line with "
                 "-P section.key=value. Rates are per week; a weekly hazard h gives the per-step "
-                "probability 1 - exp(-h).");
+                "probability 1 - exp(-h). The constants at the end are fixed in model v1 and "
+                "shown for reference only.");
   }
-  char prev[KEY_MAX] = "";
+  char prev[KEY_MAX] = "", fixed_prev[KEY_MAX] = "";
   for (size_t i = 0; i < clhs_config_table_len; i++) {
     const clhs_config_entry *e = &clhs_config_table[i];
+    if (e->flags & CLHS_CF_FIXED) {
+      /* Fixed constants are comments only, in both modes, so that the output loads back
+       * (setting one is an error). They are expected to form sections of their own. */
+      const char *dot = strrchr(e->key, '.');
+      size_t n = (size_t)(dot - e->key);
+      if (strncmp(fixed_prev, e->key, n) != 0 || fixed_prev[n] != '.') {
+        if (annotate) {
+          char group[KEY_MAX];
+          snprintf(group, sizeof group, "%.*s", (int)n, e->key);
+          const char *h = group_heading(group);
+          fputs("\n", out);
+          if (h) put_comment(out, 0, h);
+        }
+        fprintf(out, "# %.*s: fixed in model v1 (MODEL.md); shown for reference, cannot be set\n",
+                (int)n, e->key);
+      }
+      sb_reset(&b);
+      format_value(cfg, e, &b, 1);
+      fprintf(out, "#   %s: %s   # %s (%s)\n", dot + 1, b.p ? b.p : "", e->meaning, e->unit);
+      snprintf(fixed_prev, sizeof fixed_prev, "%s", e->key);
+      prev[0] = '\0';
+      continue;
+    }
     /* Open every mapping level of this key that the previous key did not share. */
     const char *k = e->key;
     int depth = 0;
@@ -1243,6 +1277,83 @@ void clhs_config_foreach(const clhs_config *cfg,
     fn(clhs_config_table[i].key, b.p && !b.oom ? b.p : "", user);
   }
   free(b.p);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Markdown: the parameter table of docs/model.md, generated from the key table.             */
+
+/* A table cell: '|' would end the cell and a newline the row, so escape or drop them. */
+static void md_cell(FILE *out, const char *t) {
+  for (; *t; t++) {
+    if (*t == '|')
+      fputs("\\|", out);
+    else if (*t == '\n' || *t == '\r')
+      fputc(' ', out);
+    else
+      fputc(*t, out);
+  }
+}
+
+/* The range column: the allowed values, shorter than describe()'s sentence. */
+static void md_range(const clhs_config_entry *e, sbuf *b) {
+  char range[96];
+  fmt_range(e, range, sizeof range);
+  switch (e->kind) {
+  case CLHS_CK_INT64:
+  case CLHS_CK_DOUBLE: sb_puts(b, range); break;
+  case CLHS_CK_UINT64: sb_printf(b, "[0, %" PRIu64 "]", UINT64_MAX); break;
+  case CLHS_CK_STRING: sb_printf(b, "at most %zu characters", e->aux - 1); break;
+  case CLHS_CK_DATE: sb_puts(b, "YYYY-MM-DD"); break;
+  case CLHS_CK_DATE_OR_STEP: sb_printf(b, "YYYY-MM-DD or a step in %s", range); break;
+  case CLHS_CK_ENUM:
+    for (int i = 0; e->names[i]; i++)
+      sb_printf(b, "%s`%s`", i ? " or " : "", e->names[i]);
+    break;
+  case CLHS_CK_DVEC: sb_printf(b, "%zu numbers, each in %s", e->aux, range); break;
+  case CLHS_CK_SCHEDULE:
+    sb_printf(b, "1 to %d [date, count] pairs, counts in %s", CLHS_SCHEDULE_MAX, range);
+    break;
+  case CLHS_CK_ILIST: sb_puts(b, "centre indices in [0, population.centres - 1]; [] = all"); break;
+  default: break;
+  }
+}
+
+int clhs_config_write_markdown(FILE *out) {
+  sbuf b = {0};
+  char section[KEY_MAX] = "";
+  for (size_t i = 0; i < clhs_config_table_len; i++) {
+    const clhs_config_entry *e = &clhs_config_table[i];
+    size_t n = strcspn(e->key, ".");
+    if (strncmp(section, e->key, n) != 0 || section[n] != '\0') {
+      snprintf(section, sizeof section, "%.*s", (int)n, e->key);
+      const char *h = group_heading(section);
+      fprintf(out, "%s### `%s`: ", i ? "\n" : "", section);
+      md_cell(out, h ? h : section);
+      fputs("\n\n", out);
+      if (e->flags & CLHS_CF_FIXED)
+        fputs("Fixed in model v1: a configuration file or -P that sets one of these keys is an "
+              "error.\n\n",
+              out);
+      fputs("| key | default | range | unit | meaning |\n|---|---|---|---|---|\n", out);
+    }
+    fputs("| `", out);
+    md_cell(out, e->key);
+    fputs("` | `", out);
+    md_cell(out, e->def);
+    fputs("` | ", out);
+    sb_reset(&b);
+    md_range(e, &b);
+    md_cell(out, b.p ? b.p : "");
+    fputs(" | ", out);
+    md_cell(out, e->unit);
+    fputs(" | ", out);
+    md_cell(out, e->meaning);
+    fputs(" |\n", out);
+  }
+  int oom = b.oom;
+  free(b.p);
+  if (oom) return CLHS_ENOMEM;
+  return ferror(out) ? CLHS_EIO : CLHS_OK;
 }
 
 /* ------------------------------------------------------------------------------------------ */

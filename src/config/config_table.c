@@ -50,6 +50,22 @@ static const char *const join_names[] = {"schedule", "bass", NULL};
   {#sec "." #k, CLHS_CK_STRING, OFF(sec.k), sizeof(((clhs_config *)0)->sec.k), def, 0, 0, 0,     \
    "path", meaning, NULL}
 
+/* Bare constants of model v1 (MODEL.md: "Bare constants are fixed in v1, but they too live in
+ * the one table of defaults"): reported and packed like any key, but not settable. */
+#define CDBL(k, def, lo, hi, fl, unit, meaning)                                                   \
+  {"constants." #k, CLHS_CK_DOUBLE, OFF(constants.k), 0, def, lo, hi, CLHS_CF_FIXED | (fl), unit, \
+   meaning, NULL}
+#define CI64(k, def, lo, hi, unit, meaning)                                                       \
+  {"constants." #k, CLHS_CK_INT64, OFF(constants.k), 0, def, lo, hi, CLHS_CF_FIXED, unit, meaning, \
+   NULL}
+#define CVEC(k, n, def, lo, hi, fl, unit, meaning)                                                \
+  {"constants." #k, CLHS_CK_DVEC, OFF(constants.k), n, def, lo, hi, CLHS_CF_FIXED | (fl), unit,   \
+   meaning, NULL}
+/* Beta(a, b) shape parameters: both strictly positive. */
+#define CBETA(k, def, meaning)                                                                    \
+  CVEC(k, 2, def, 0, 100, CLHS_CF_MIN_OPEN, "Beta shapes a, b", meaning)
+#define CFRAC(k, def, unit, meaning) CDBL(k, def, 0, 1, 0, unit, meaning)
+
 /* Lever fields live in an array of structs; compute the offset without a subscripted
  * member designator in offsetof (not strictly portable C11). */
 #define LEV_OFF(id, f)                                                                            \
@@ -267,6 +283,102 @@ const clhs_config_entry clhs_config_table[] = {
         "write a checkpoint every this many seconds of wall time; 0 = off"),
     STR(checkpoint, dir, "checkpoints", "folder for checkpoint files"),
     I64(checkpoint, keep, "2", 1, 1000, "files", "number of most recent checkpoints kept"),
+
+    /* ---- bare constants, fixed in model v1 (MODEL.md §3, §5-§10); keep them last ---- */
+    CBETA(init_m_family, "[2, 3]", "§3: initial motivation m of PAT/FAM ~ Beta(a, b)"),
+    CBETA(init_m_staff, "[3, 2]", "§3: initial motivation m of CLIN/QIS/RES ~ Beta(a, b)"),
+    CFRAC(init_akr_family, "0.3", "need satisfaction",
+          "§3: initial autonomy A, competence K and relatedness Rl of PAT/FAM"),
+    CFRAC(init_akr_staff, "0.5", "need satisfaction",
+          "§3: initial autonomy A, competence K and relatedness Rl of CLIN/QIS/RES"),
+    CFRAC(init_tier_family, "0.2", "probability",
+          "§3: chance that a PAT/FAM starts at tier E = 1 (aware) rather than E = 0"),
+    CFRAC(init_tier_staff, "0.3", "probability",
+          "§3: chance that a CLIN/QIS starts at tier E = 2 rather than E = 1 (RES start at 1)"),
+    CBETA(init_need, "[2, 2]", "§3: initial need n[k] ~ Beta(a, b), for each category k"),
+    CFRAC(init_cover, "0.1", "coverage",
+          "§3, §7: initial need coverage s[k], and the level it decays back toward"),
+    CBETA(init_T, "[2, 3]", "§3: initial treatment appropriateness T ~ Beta(a, b)"),
+    CBETA(init_adherence, "[6, 4]", "§3: initial adherence a ~ Beta(a, b)"),
+    CI64(init_visit_spread, "13", 1, 1000, "weeks",
+         "§3: a patient's first next_visit is uniform in 0 .. init_visit_spread - 1"),
+    CI64(init_course_spread, "26", 1, 1000, "weeks",
+         "§8: steroid courses running at step 0 have lasted uniform 0 .. init_course_spread - 1 "
+         "weeks"),
+    CFRAC(init_g, "0.5", "adherence", "§3: initial guideline adherence g of clinicians"),
+    CFRAC(init_q, "0.2", "skill", "§3: initial QI skill q of improvement staff"),
+    CFRAC(init_r, "0.21", "reliability", "§3: initial process reliability r_c of a centre"),
+    CFRAC(init_d, "0.5", "completeness", "§3: initial registry completeness d_c of a centre"),
+    CFRAC(init_evidence, "0.1", "evidence level", "§3: initial network-wide evidence level E_tx"),
+
+    CFRAC(relatedness_rate, "0.05", "fraction per week",
+          "§5: Rl += relatedness_rate (1 - exp(-gamma_r sum w) - Rl)"),
+    CFRAC(autonomy_rate, "0.05", "fraction per week", "§5: A += autonomy_rate (A* - A)"),
+    CVEC(autonomy_target, 4, "[0.3, 0.4, 0.3, 0.3]", 0, 1, 0, "weights",
+         "§5: A* = c0 + c1 R, + c2 m_clin for PAT/FAM, + c3 I_research for RES"),
+    CDBL(motivation_eps, "1e-9", 0, 1, CLHS_CF_MIN_OPEN, "tie weight",
+         "§5: added to sum w in the denominator of social influence (no division by 0)"),
+    CDBL(outreach_aware, "1.5", 0, 100, 0, "multiplier",
+         "§6: O = 1 + outreach_aware I_outreach, for the move from unaware (E = 0) to aware"),
+    CVEC(quality_base, 2, "[0.5, 0.5]", 0, 1, 0, "coefficients",
+         "§7: quality of a new resource v = Beta(quality_beta) (c0 + c1 K) of its creator"),
+    CBETA(quality_beta, "[2, 2]", "§7: the Beta(a, b) draw in the quality of a new resource"),
+    CVEC(adopt_m, 2, "[0.5, 0.5]", 0, 1, 0, "coefficients",
+         "§7: adoption probability v (c0 + c1 m)(1 + beta_peer f)"),
+    CDBL(research_nrec_scale, "1000", 0, 1e12, CLHS_CF_MIN_OPEN, "registry records",
+         "§7: research rate grows with log(1 + N_rec / research_nrec_scale)"),
+
+    CFRAC(adherence_rate, "0.05", "fraction per week", "§8: a += adherence_rate (a* - a)"),
+    CVEC(adherence_target, 4, "[0.4, 0.2, 0.3, 0.1]", 0, 1, 0, "weights",
+         "§8: target adherence a* = c0 + c1 m + c2 S + c3 m_fam"),
+    CFRAC(guideline_rate, "0.03", "fraction per week", "§8: g += guideline_rate (g* - g)"),
+    CVEC(guideline_target, 5, "[0.3, 0.4, 0.1, 0.1, 0.1]", 0, 1, 0, "weights",
+         "§8: target guideline adherence g* = c0 + c1 r_c + c2 s[0] + c3 E_tx + c4 I_guidelines "
+         "(capped at 1)"),
+    CI64(recall_weeks, "6", 1, 1000, "weeks",
+         "§8: population management recalls an ACT patient read as REM whose last visit was at "
+         "least this many weeks ago"),
+    CDBL(escalate_pvp, "0.5", 0, 100, 0, "multiplier",
+         "§8: escalation chance min(1, g r_c (1 + escalate_pvp I_pvp)(1 + escalate_registry d_c))"),
+    CDBL(escalate_registry, "0.2", 0, 100, 0, "multiplier",
+         "§8: weight of registry completeness d_c in the escalation chance (see escalate_pvp)"),
+    CFRAC(escalate_T, "0.3", "appropriateness",
+          "§8: an escalation raises treatment appropriateness T by this much (capped at 1)"),
+    CI64(induction_weeks, "12", 1, 1000, "weeks",
+         "§8: an escalation sets the induction counter ind to this many weeks"),
+    CFRAC(steroid_g, "0.6", "multiplier",
+          "§8: steroid start chance steroid_start (1 - steroid_g g)(1 - steroid_evidence E_tx)"),
+    CFRAC(steroid_evidence, "0.5", "multiplier",
+          "§8: weight of the evidence level E_tx in the steroid start chance (see steroid_g)"),
+    CI64(steroid_remission_stop, "12", 1, 1000, "weeks",
+         "§8: a steroid course stops after this many consecutive weeks of true remission"),
+    CFRAC(renew_T, "0.2", "appropriateness",
+          "§8: treatment appropriateness T of a newly diagnosed patient (turnover)"),
+
+    CFRAC(reliability_rate, "0.04", "fraction per week",
+          "§9: r_c += reliability_rate Q_c (1 - r_c)(1 + reliability_selfmgmt S_c) I_QI - "
+          "reliability_decay (r_c - reliability_usual)"),
+    CDBL(reliability_selfmgmt, "0.5", 0, 100, 0, "multiplier",
+         "§9: boost of reliability growth per unit of S_c (mean s[1] of the centre's QIS)"),
+    CFRAC(reliability_decay, "0.001", "fraction per week",
+          "§9: weekly pull of r_c back toward reliability_usual"),
+    CFRAC(reliability_usual, "0.21", "reliability",
+          "§9: usual-care reliability that r_c settles back to without QI work"),
+    CFRAC(qi_skill_gain, "0.1", "fraction per event",
+          "§9: q += qi_skill_gain (1 - q) at each event a QIS attends"),
+    CFRAC(completeness_rate, "0.02", "fraction per week",
+          "§9: d_c += completeness_rate I_registry (1 - c_data)(1 - d_c) - completeness_decay d_c"),
+    CFRAC(completeness_decay, "0.002", "fraction per week",
+          "§9: weekly loss of registry completeness d_c"),
+    CVEC(c_data, 2, "[0.6, 0.2]", 0, 1, 0, "cost",
+         "§9, §10: cost of data entry c_data without and with the EHR lever at full intensity"),
+    CI64(bass_every, "13", 1, 1000, "weeks",
+         "§9: with centres.join = bass, non-members may join at every step that is a multiple of "
+         "this"),
+    CDBL(outreach_find, "0.5", 0, 100, 0, "multiplier",
+         "§10: I_find = I_commons + outreach_find x intensity of the outreach lever"),
+    CDBL(engagement_lead, "0.5", 0, 1e6, 0, "per unit tie weight",
+         "§10: the engagement lever adds engagement_lead x its intensity to beta_lead"),
 };
 
 const size_t clhs_config_table_len = sizeof clhs_config_table / sizeof clhs_config_table[0];
@@ -295,6 +407,10 @@ const clhs_config_group clhs_config_groups[] = {
     {"levers.research", "research: drives I_research"},
     {"output", "Output (MODEL.md §11 What is recorded)"},
     {"checkpoint", "Checkpoint/restart (not part of the model)"},
+    {"constants", "Fixed constants of model v1, shown for reference; they cannot be set "
+                  "(MODEL.md §3 State, §5 Motivation, §6 Engagement ladder, §7 Resources, "
+                  "§8 Care and outcomes, §9 Centres and their improvement work, "
+                  "§10 Infrastructure and services)"},
 };
 
 const size_t clhs_config_groups_len = sizeof clhs_config_groups / sizeof clhs_config_groups[0];

@@ -28,7 +28,10 @@ enum clhs_ckind {
 };
 
 /** Flags of an entry. */
-enum { CLHS_CF_MIN_OPEN = 1 /**< the lower bound is excluded: (min, max] */ };
+enum {
+  CLHS_CF_MIN_OPEN = 1, /**< the lower bound is excluded: (min, max] */
+  CLHS_CF_FIXED = 2     /**< a bare constant of model v1: has a default, cannot be set */
+};
 
 typedef struct clhs_config_entry {
   const char *key;     /**< "section.key" or "levers.NAME.key" */

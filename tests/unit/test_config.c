@@ -250,6 +250,9 @@ static const char *const model_keys[] = {
     "checkpoint.keep", "levers.commons.on", "levers.research.ramp", "levers.ehr.max",
     "levers.outreach.centres"};
 
+/* Keys of the constants section: one per field of cfg->constants (a vector is one key). */
+#define N_CONSTANTS 50
+
 typedef struct seen {
   int found[sizeof model_keys / sizeof model_keys[0]];
   int count;
@@ -279,8 +282,8 @@ static void test_foreach_covers_model_keys(void **state) {
     if (s.found[i] != 1) print_error("key %s seen %d times\n", model_keys[i], s.found[i]);
     assert_int_equal(s.found[i], 1);
   }
-  /* 91 section keys + 4 per lever */
-  assert_int_equal(s.count, 91 + 4 * CLHS_NLEVERS);
+  /* 91 section keys + 4 per lever + the fixed constants */
+  assert_int_equal(s.count, 91 + 4 * CLHS_NLEVERS + N_CONSTANTS);
   assert_string_equal(s.h_rel, "0.016");
   assert_string_equal(s.registry_centres, "[]");
   assert_string_equal(s.path, "clhsim.h5"); /* raw, not quoted */
@@ -639,6 +642,225 @@ static void test_intensity(void **state) {
   clhs_config_free(&c);
 }
 
+/* ---- fixed constants (MODEL.md v1) ---------------------------------------------------- */
+
+#define DV2(v, a, b) ((v)[0] == (a) && (v)[1] == (b))
+
+static void test_constants_defaults(void **state) {
+  (void)state;
+  clhs_config c;
+  clhs_config_defaults(&c);
+  /* §3 initial state */
+  assert_true(DV2(c.constants.init_m_family, 2, 3));
+  assert_true(DV2(c.constants.init_m_staff, 3, 2));
+  assert_true(c.constants.init_akr_family == 0.3 && c.constants.init_akr_staff == 0.5);
+  assert_true(c.constants.init_tier_family == 0.2 && c.constants.init_tier_staff == 0.3);
+  assert_true(DV2(c.constants.init_need, 2, 2));
+  assert_true(c.constants.init_cover == 0.1);
+  assert_true(DV2(c.constants.init_T, 2, 3));
+  assert_true(DV2(c.constants.init_adherence, 6, 4));
+  assert_int_equal(c.constants.init_visit_spread, 13);
+  assert_int_equal(c.constants.init_course_spread, 26);
+  assert_true(c.constants.init_g == 0.5 && c.constants.init_q == 0.2);
+  assert_true(c.constants.init_r == 0.21 && c.constants.init_d == 0.5);
+  assert_true(c.constants.init_evidence == 0.1);
+  /* §8 care */
+  assert_true(c.constants.adherence_rate == 0.05);
+  assert_true(c.constants.adherence_target[0] == 0.4 && c.constants.adherence_target[1] == 0.2 &&
+              c.constants.adherence_target[2] == 0.3 && c.constants.adherence_target[3] == 0.1);
+  assert_true(c.constants.guideline_rate == 0.03);
+  assert_true(c.constants.guideline_target[0] == 0.3 && c.constants.guideline_target[1] == 0.4 &&
+              c.constants.guideline_target[2] == 0.1 && c.constants.guideline_target[3] == 0.1 &&
+              c.constants.guideline_target[4] == 0.1);
+  assert_int_equal(c.constants.recall_weeks, 6);
+  assert_true(c.constants.escalate_pvp == 0.5 && c.constants.escalate_registry == 0.2 &&
+              c.constants.escalate_T == 0.3);
+  assert_int_equal(c.constants.induction_weeks, 12);
+  assert_true(c.constants.steroid_g == 0.6 && c.constants.steroid_evidence == 0.5);
+  assert_int_equal(c.constants.steroid_remission_stop, 12);
+  assert_true(c.constants.renew_T == 0.2);
+  /* §9 centres, §10 levers */
+  assert_true(c.constants.reliability_rate == 0.04 && c.constants.reliability_selfmgmt == 0.5 &&
+              c.constants.reliability_decay == 0.001 && c.constants.reliability_usual == 0.21);
+  assert_true(c.constants.qi_skill_gain == 0.1);
+  assert_true(c.constants.completeness_rate == 0.02 && c.constants.completeness_decay == 0.002);
+  assert_true(DV2(c.constants.c_data, 0.6, 0.2));
+  assert_int_equal(c.constants.bass_every, 13);
+  assert_true(c.constants.outreach_find == 0.5 && c.constants.engagement_lead == 0.5);
+  /* §5 motivation, §6 engagement, §7 resources */
+  assert_true(c.constants.relatedness_rate == 0.05 && c.constants.autonomy_rate == 0.05);
+  assert_true(c.constants.autonomy_target[0] == 0.3 && c.constants.autonomy_target[1] == 0.4 &&
+              c.constants.autonomy_target[2] == 0.3 && c.constants.autonomy_target[3] == 0.3);
+  assert_true(c.constants.motivation_eps == 1e-9);
+  assert_true(c.constants.outreach_aware == 1.5);
+  assert_true(DV2(c.constants.quality_base, 0.5, 0.5));
+  assert_true(DV2(c.constants.quality_beta, 2, 2));
+  assert_true(DV2(c.constants.adopt_m, 0.5, 0.5));
+  assert_true(c.constants.research_nrec_scale == 1000);
+  finalize_ok(&c); /* the defaults are inside their ranges */
+
+  /* The constants are the last member of the struct. */
+  assert_true(offsetof(clhs_config, constants) + sizeof c.constants <= sizeof c);
+  assert_true(offsetof(clhs_config, constants) > offsetof(clhs_config, checkpoint));
+
+  /* They travel with pack/unpack. */
+  c.constants.adherence_rate = 0.125; /* a program may set a field directly; pack carries it */
+  size_t n = 0;
+  void *buf = clhs_config_pack(&c, &n);
+  assert_non_null(buf);
+  clhs_config d;
+  clhs_error err;
+  clhs_error_clear(&err);
+  assert_int_equal(clhs_config_unpack(&d, buf, n, &err), CLHS_OK);
+  assert_memory_equal(&c.constants, &d.constants, sizeof c.constants);
+  assert_true(d.constants.adherence_rate == 0.125);
+  free(buf);
+  clhs_config_free(&d);
+  clhs_config_free(&c);
+}
+
+typedef struct kv_find {
+  const char *key;
+  char value[128];
+  int n;
+} kv_find;
+
+static void find_kv(const char *key, const char *value, void *user) {
+  kv_find *f = user;
+  if (strcmp(key, f->key) == 0) {
+    snprintf(f->value, sizeof f->value, "%s", value);
+    f->n++;
+  }
+}
+
+static void test_constants_fixed(void **state) {
+  fixture *f = *state;
+  /* foreach visits them (they land in /parameters). */
+  clhs_config c;
+  clhs_config_defaults(&c);
+  kv_find kf = {"constants.guideline_target", "", 0};
+  clhs_config_foreach(&c, find_kv, &kf);
+  assert_int_equal(kf.n, 1);
+  assert_string_equal(kf.value, "[0.3, 0.4, 0.1, 0.1, 0.1]");
+  kv_find ki = {"constants.recall_weeks", "", 0};
+  clhs_config_foreach(&c, find_kv, &ki);
+  assert_int_equal(ki.n, 1);
+  assert_string_equal(ki.value, "6");
+
+  /* Not settable from a file (even to the same value) ... */
+  expect_file_error(f, "constants:\n  adherence_rate: 0.1\n", 2, "constants.adherence_rate",
+                    "fixed in model v1");
+  expect_file_error(f, "care:\n  h_rel: 0.02\nconstants:\n  recall_weeks: 6\n", 4,
+                    "constants.recall_weeks", "cannot be changed");
+  expect_file_error(f, "constants: {c_data: [0.5, 0.1]}\n", 1, "constants.c_data", "fixed");
+  expect_file_error(f, "constants:\n  no_such: 1\n", 2, "constants.no_such", "unknown key");
+  /* ... nor from -P, one key or the whole section. */
+  expect_override_error("constants.adherence_rate=0.1",
+                        "constants.adherence_rate: the value is fixed in model v1 (MODEL.md)");
+  expect_override_error("constants.init_visit_spread=13", "fixed");
+  expect_override_error("constants.c_data=[0.6, 0.2]", "fixed");
+  expect_override_error("constants={guideline_rate: 0.1}", "fixed");
+  /* An empty section sets nothing and is harmless. */
+  char path[512];
+  write_file(f, "constants:\n", path, sizeof path);
+  load_ok(&c, path);
+
+  /* The YAML shows them as comments only, in both modes. */
+  for (int annotate = 0; annotate <= 1; annotate++) {
+    char *y = clhs_config_to_yaml(&c, annotate);
+    assert_non_null(y);
+    assert_non_null(strstr(
+        y, "\n# constants: fixed in model v1 (MODEL.md); shown for reference, cannot be set\n"));
+    assert_non_null(strstr(y, "\n#   adherence_rate: 0.05   # §8: "));
+    assert_non_null(strstr(y, "\n#   c_data: [0.6, 0.2]   # "));
+    assert_non_null(strstr(y, "\n#   motivation_eps: 1e-09   # ") ||
+                    strstr(y, "\n#   motivation_eps: 1e-9   # "));
+    assert_null(strstr(y, "\nconstants:"));
+    assert_null(strstr(y, "\n  adherence_rate:"));
+    free(y);
+  }
+  clhs_config_free(&c);
+}
+
+typedef struct count_keys {
+  int n;
+} count_keys;
+
+static void count_key(const char *key, const char *value, void *user) {
+  (void)key;
+  (void)value;
+  ((count_keys *)user)->n++;
+}
+
+static void test_markdown(void **state) {
+  fixture *f = *state;
+  char path[512];
+  snprintf(path, sizeof path, "%s/cfg%d.yml", f->dir, f->nfiles++);
+  FILE *fp = fopen(path, "w+");
+  assert_non_null(fp);
+  assert_int_equal(clhs_config_write_markdown(fp), CLHS_OK);
+  long n = ftell(fp);
+  assert_true(n > 0);
+  rewind(fp);
+  char *md = calloc((size_t)n + 1, 1);
+  assert_non_null(md);
+  assert_int_equal(fread(md, 1, (size_t)n, fp), (size_t)n);
+  fclose(fp);
+
+  /* One row per table entry (= per key foreach visits), one table per section. */
+  clhs_config c;
+  clhs_config_defaults(&c);
+  count_keys ck = {0};
+  clhs_config_foreach(&c, count_key, &ck);
+  int rows = 0, tables = 0, headings = 0;
+  for (const char *line = md; *line;) {
+    const char *eol = strchr(line, '\n');
+    size_t len = eol ? (size_t)(eol - line) : strlen(line);
+    if (len > 3 && strncmp(line, "| `", 3) == 0) {
+      rows++;
+      /* five cells: six unescaped bars */
+      int bars = 0;
+      for (size_t i = 0; i < len; i++)
+        bars += line[i] == '|' && (i == 0 || line[i - 1] != '\\');
+      if (bars != 6) print_error("row with %d bars: %.*s\n", bars, (int)len, line);
+      assert_int_equal(bars, 6);
+    }
+    static const char header[] = "| key | default | range | unit | meaning |";
+    if (len == sizeof header - 1 && strncmp(line, header, len) == 0) tables++;
+    if (strncmp(line, "### ", 4) == 0) headings++;
+    line += len + (eol != NULL);
+  }
+  assert_int_equal(rows, ck.n);
+  assert_int_equal(rows, 91 + 4 * CLHS_NLEVERS + N_CONSTANTS);
+  /* run population network motivation engagement resources care centres levers output
+   * checkpoint constants */
+  assert_int_equal(tables, 12);
+  assert_int_equal(headings, 12);
+
+  /* A few keys of each kind, with their default, range and unit. */
+  assert_non_null(strstr(md, "| `care.h_rel` | `0.016` | [0, 1] | weekly hazard | base relapse "));
+  assert_non_null(strstr(md, "| `run.start_date` | `2007-01-01` | YYYY-MM-DD | date |"));
+  assert_non_null(
+      strstr(md, "| `network.attend` | `[0.3, 0.6, 0.9]` | 3 numbers, each in [0, 1] |"));
+  assert_non_null(strstr(md, "| `centres.join` | `schedule` | `schedule` or `bass` | mode |"));
+  assert_non_null(strstr(md, "| `levers.ehr.ramp` | `208` | [0, 1000000] | weeks |"));
+  assert_non_null(strstr(md, "| `levers.outreach.centres` | `[]` |"));
+  assert_non_null(strstr(md, "| `resources.saturation` | `40` | (0, "));
+  assert_non_null(strstr(md, "| `constants.adherence_rate` | `0.05` | [0, 1] | fraction per week | "
+                             "§8: "));
+  assert_non_null(strstr(md, "| `constants.guideline_target` | `[0.3, 0.4, 0.1, 0.1, 0.1]` |"));
+  assert_non_null(strstr(md, "| `constants.bass_every` | `13` | [1, 1000] | weeks | §9: "));
+  assert_non_null(strstr(md, "| `constants.init_m_family` | `[2, 3]` | 2 numbers, each in (0, 100] "
+                             "| Beta shapes a, b |"));
+  /* Headings name the MODEL.md sections. */
+  assert_non_null(strstr(md, "### `care`: Care and outcomes (MODEL.md §3 State, §8 Care and "
+                             "outcomes)\n"));
+  assert_non_null(strstr(md, "### `constants`: Fixed constants of model v1"));
+  assert_non_null(strstr(md, "### `levers`: Policy levers"));
+  free(md);
+  clhs_config_free(&c);
+}
+
 /* ---- pack/unpack ---------------------------------------------------------------------- */
 
 static void test_pack(void **state) {
@@ -685,6 +907,9 @@ int main(void) {
       cmocka_unit_test(test_finalize),
       cmocka_unit_test(test_intensity),
       cmocka_unit_test(test_pack),
+      cmocka_unit_test(test_constants_defaults),
+      cmocka_unit_test_setup_teardown(test_constants_fixed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_markdown, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
