@@ -36,9 +36,9 @@ enum clhs_lever_id {
 
 enum clhs_join_mode { CLHS_JOIN_SCHEDULE = 0, CLHS_JOIN_BASS = 1 };
 
-#define CLHS_DATE_LEN 16       /**< "YYYY-MM-DD" plus room */
+#define CLHS_DATE_LEN 16 /**< "YYYY-MM-DD" plus room */
 #define CLHS_PATH_LEN 1024
-#define CLHS_SCHEDULE_MAX 64   /**< points in centres.schedule */
+#define CLHS_SCHEDULE_MAX 64 /**< points in centres.schedule */
 
 /** A lever: intensity I(t) = max * clamp((t - on)/ramp, 0, 1). */
 typedef struct clhs_lever_cfg {
@@ -115,8 +115,8 @@ typedef struct clhs_config {
     int64_t established_weeks;
   } output;
   struct {
-    int64_t every;  /**< steps; 0 = off */
-    double wall;    /**< seconds; 0 = off */
+    int64_t every; /**< steps; 0 = off */
+    double wall;   /**< seconds; 0 = off */
     char dir[CLHS_PATH_LEN];
     int64_t keep;
   } checkpoint;
@@ -126,7 +126,7 @@ typedef struct clhs_config {
    * packed, but no file or -P can set them. Vectors hold coefficients in the order of the
    * formula they belong to (see the table in src/config/config_table.c).
    */
-  struct {
+  struct clhs_constants {
     /* §3 initial state */
     double init_m_family[2], init_m_staff[2]; /**< Beta(a, b) of initial m */
     double init_akr_family, init_akr_staff;   /**< initial A, K, Rl */
@@ -201,8 +201,7 @@ char *clhs_config_to_yaml(const clhs_config *cfg, int annotate);
  * fn(key "section.key", value text, user).
  */
 void clhs_config_foreach(const clhs_config *cfg,
-                         void (*fn)(const char *key, const char *value, void *user),
-                         void *user);
+                         void (*fn)(const char *key, const char *value, void *user), void *user);
 
 /** Serialise/deserialise (for broadcast): a malloc'd flat buffer. */
 void *clhs_config_pack(const clhs_config *cfg, size_t *nbytes);

@@ -20,8 +20,8 @@ typedef struct clhs_run_opts {
 typedef struct clhs_run_result {
   int64_t agents, steps, centres;
   double wall_s, agent_steps_per_s;
-  double bytes_per_agent;   /**< allocated model state / agents, all ranks */
-  double peak_rss_bytes;    /**< max over ranks */
+  double bytes_per_agent; /**< allocated model state / agents, all ranks */
+  double peak_rss_bytes;  /**< max over ranks */
   uint64_t final_digest;
   double remission_start, remission_end; /**< observed remission, established members */
 } clhs_run_result;

@@ -14,10 +14,10 @@
 
 enum clhs_status {
   CLHS_OK = 0,
-  CLHS_EFAIL = 1,     /**< internal or runtime failure (exit status 1) */
-  CLHS_EINPUT = 2,    /**< bad input: config, command line, file (exit status 2) */
-  CLHS_EIO = 3,       /**< a file could not be read or written */
-  CLHS_ENOMEM = 4,    /**< out of memory */
+  CLHS_EFAIL = 1,  /**< internal or runtime failure (exit status 1) */
+  CLHS_EINPUT = 2, /**< bad input: config, command line, file (exit status 2) */
+  CLHS_EIO = 3,    /**< a file could not be read or written */
+  CLHS_ENOMEM = 4, /**< out of memory */
 };
 
 /** An error record: the first error wins, later ones are ignored. */

@@ -26,8 +26,8 @@
 #include "clhs/config.h"
 #include "clhs/error.h"
 
-#define CLHS_NEEDS 4    /**< need categories κ = 0..3 */
-#define CLHS_TIERS 5    /**< engagement tiers E = 0..4 */
+#define CLHS_NEEDS 4         /**< need categories κ = 0..3 */
+#define CLHS_TIERS 5         /**< engagement tiers E = 0..4 */
 #define CLHS_NEVER INT32_MAX /**< join step of a centre that never joins */
 
 /** Patient disease state X and observed state pga. */
@@ -58,8 +58,8 @@ typedef struct clhs_world {
 
   /* ---- global structure (replicated on every rank; O(centres)) ---- */
   int64_t ncentres;
-  int64_t nagents;     /**< all agents in the run */
-  int64_t npatients;   /**< all patients in the run */
+  int64_t nagents;      /**< all agents in the run */
+  int64_t npatients;    /**< all patients in the run */
   int64_t *centre_gid0; /**< [ncentres+1] global id of each centre's first agent */
   int32_t *join_step;   /**< [ncentres] step the centre joins (0: member from the start) */
   int *owner;           /**< [ncentres] rank that owns each centre */
@@ -71,23 +71,23 @@ typedef struct clhs_world {
    * the end of the centre. Patients p of centre c are the local patient indices
    * [pat_begin[c], pat_begin[c+1]). */
   int32_t *first[CLHS_NTYPES + 1];
-  int32_t *pat_begin; /**< [c_count+1] */
+  int32_t *pat_begin;              /**< [c_count+1] */
   int32_t *clin_begin, *qis_begin; /**< [c_count+1] index into g[] and q[] */
-  float *r, *d;       /**< reliability and registry completeness */
-  uint8_t *member;    /**< membership flag */
-  clhs_intensity *I;  /**< lever intensities this step */
+  float *r, *d;                    /**< reliability and registry completeness */
+  uint8_t *member;                 /**< membership flag */
+  clhs_intensity *I;               /**< lever intensities this step */
   clhs_centre_counts *counts;
 
   /* ---- this rank's agents: global ids [gid_begin, gid_begin + n) ---- */
   int64_t gid_begin, n;
-  uint8_t *type;     /**< enum clhs_type */
-  uint8_t *E;        /**< engagement tier 0..4 */
-  uint8_t *E_wait;   /**< initial tier waiting for the centre to join (§3) */
-  int32_t *centre;   /**< local centre index */
+  uint8_t *type;   /**< enum clhs_type */
+  uint8_t *E;      /**< engagement tier 0..4 */
+  uint8_t *E_wait; /**< initial tier waiting for the centre to join (§3) */
+  int32_t *centre; /**< local centre index */
   float *m, *A, *K, *Rl, *V;
-  float *need;       /**< [n * 4] needs n[κ] */
-  float *cover;      /**< [n * 4] coverage s[κ] */
-  int64_t *held;     /**< [n * held_max] ids of held resources, -1 = empty slot */
+  float *need;   /**< [n * 4] needs n[κ] */
+  float *cover;  /**< [n * 4] coverage s[κ] */
+  int64_t *held; /**< [n * held_max] ids of held resources, -1 = empty slot */
 
   /* ---- this rank's patients: local patient index p ---- */
   int64_t npat;
@@ -95,8 +95,9 @@ typedef struct clhs_world {
   int32_t *pat_clin;  /**< local agent index of the patient's clinician */
   int32_t *pat_fam;   /**< local agent index of the caregiver, -1 if none */
   uint8_t *X, *pga, *ster, *ind;
-  uint16_t *ster_weeks, *rem_weeks; /**< weeks on the current course; consecutive weeks in remission on it */
-  float *adh, *T;     /**< adherence a, treatment appropriateness T */
+  uint16_t *ster_weeks,
+      *rem_weeks; /**< weeks on the current course; consecutive weeks in remission on it */
+  float *adh, *T; /**< adherence a, treatment appropriateness T */
   int32_t *next_visit, *last_visit;
 
   /* ---- staff ---- */
@@ -141,7 +142,7 @@ void clhs_phase_turnover(clhs_world *w, int64_t t);
 double clhs_care_h_rel(const clhs_config *cfg, double a, double T, double S);
 double clhs_care_h_rem(const clhs_config *cfg, double a, double T, int ind);
 /** Escalation probability at a visit with pga = ACT. */
-double clhs_care_p_escalate(double g, double r, double I_pvp, double d);
+double clhs_care_p_escalate(const clhs_config *cfg, double g, double r, double I_pvp, double d);
 /** Number of members at step t under the schedule rule. */
 int64_t clhs_schedule_members(const clhs_config *cfg, int64_t t);
 /** Patients of centre c (LogNormal, redrawn into range; keyed by centre). */

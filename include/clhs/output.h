@@ -36,11 +36,12 @@ enum clhs_out_dtype { CLHS_F64 = 0, CLHS_I64, CLHS_U64, CLHS_I8 };
  * every rank and written by rank 0.
  */
 typedef struct clhs_out_dim {
-  const char *name;        /**< axis / dimension-scale name, e.g. "centre", "type" */
-  int distributed;         /**< 1 for the centre axis */
-  int64_t len;             /**< length (global length for the centre axis; ignored then) */
-  const char *const *labels; /**< optional string coordinate values (len of them), or NULL for 0..len-1 */
-  const char *long_name;   /**< long_name of the coordinate */
+  const char *name; /**< axis / dimension-scale name, e.g. "centre", "type" */
+  int distributed;  /**< 1 for the centre axis */
+  int64_t len;      /**< length (global length for the centre axis; ignored then) */
+  const char *const
+      *labels; /**< optional string coordinate values (len of them), or NULL for 0..len-1 */
+  const char *long_name; /**< long_name of the coordinate */
 } clhs_out_dim;
 
 /** One time-series variable. */
@@ -57,9 +58,9 @@ typedef struct clhs_output clhs_output; /* opaque */
 
 /** Decomposition of the centre axis as seen by this rank. */
 typedef struct clhs_out_layout {
-  int64_t ncentres;      /**< global number of centres */
-  int64_t centre_begin;  /**< first centre this rank owns */
-  int64_t centre_count;  /**< centres this rank owns (may be 0) */
+  int64_t ncentres;     /**< global number of centres */
+  int64_t centre_begin; /**< first centre this rank owns */
+  int64_t centre_count; /**< centres this rank owns (may be 0) */
 } clhs_out_layout;
 
 /**
@@ -69,8 +70,8 @@ typedef struct clhs_out_layout {
  * coordinate. An unwritable path gives CLHS_EIO with a message naming it.
  */
 int clhs_output_open(clhs_output **out, const char *path, const clhs_config *cfg,
-                     const clhs_comm *comm, const clhs_out_layout *layout,
-                     const clhs_out_var *vars, int nvars, clhs_error *err);
+                     const clhs_comm *comm, const clhs_out_layout *layout, const clhs_out_var *vars,
+                     int nvars, clhs_error *err);
 
 /**
  * Append one record at simulated day @p time_days. @p data[v] points to the

@@ -22,17 +22,17 @@
 
 /** What a draw is for (the `purpose` part of the key). Never renumber: outputs depend on it. */
 enum clhs_purpose {
-  CLHS_P_CENTRE_SIZE = 1, /**< centre: patients per centre (id = centre) */
-  CLHS_P_CAREGIVERS = 2,  /**< centre: which patients have a caregiver (id = centre) */
-  CLHS_P_RES_AFFIL = 3,   /**< researcher r's centre (id = r) */
-  CLHS_P_INIT = 4,        /**< agent: initial state (id = agent) */
-  CLHS_P_CARE = 5,        /**< patient: visit, escalation, steroids, disease (id = agent) */
-  CLHS_P_TURNOVER = 6,    /**< patient: leaves this week? (id = agent) */
-  CLHS_P_RENEW = 7,       /**< agent: fresh state of a newly diagnosed patient/caregiver */
-  CLHS_P_BASS = 8,        /**< centre: joins this step under the Bass rule (id = centre) */
-  CLHS_P_INIT_ENGAGE = 9, /**< agent: initial engagement tier (id = agent) */
+  CLHS_P_CENTRE_SIZE = 1,     /**< centre: patients per centre (id = centre) */
+  CLHS_P_CAREGIVERS = 2,      /**< centre: which patients have a caregiver (id = centre) */
+  CLHS_P_RES_AFFIL = 3,       /**< researcher r's centre (id = r) */
+  CLHS_P_INIT = 4,            /**< agent: initial state (id = agent) */
+  CLHS_P_CARE = 5,            /**< patient: visit, escalation, steroids, disease (id = agent) */
+  CLHS_P_TURNOVER = 6,        /**< patient: leaves this week? (id = agent) */
+  CLHS_P_RENEW = 7,           /**< agent: fresh state of a newly diagnosed patient/caregiver */
+  CLHS_P_BASS = 8,            /**< centre: joins this step under the Bass rule (id = centre) */
+  CLHS_P_INIT_ENGAGE = 9,     /**< agent: initial engagement tier (id = agent) */
   CLHS_P_CAREGIVER_PICK = 10, /**< centre: which patients have the caregivers (id = centre) */
-  CLHS_P_DISEASE = 11,    /**< patient: relapse or remission this week (id = agent) */
+  CLHS_P_DISEASE = 11,        /**< patient: relapse or remission this week (id = agent) */
   /* 16..: the network issue (ties, motivation, engagement, resources) */
 };
 
@@ -50,8 +50,8 @@ typedef struct clhs_rng {
 static inline philox4x32_ctr_t clhs_rng_block(uint64_t seed, uint32_t step, uint64_t id,
                                               uint32_t purpose, uint32_t index) {
   philox4x32_key_t k = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
-  philox4x32_ctr_t c = {{step, (uint32_t)id, (uint32_t)((id >> 32) & 0xFFFFu) | (purpose << 16),
-                         index}};
+  philox4x32_ctr_t c = {
+      {step, (uint32_t)id, (uint32_t)((id >> 32) & 0xFFFFu) | (purpose << 16), index}};
   return philox4x32(c, k);
 }
 
@@ -76,7 +76,9 @@ static inline uint32_t clhs_rng_u32(clhs_rng *r) {
 }
 
 /** A 32-bit word as a uniform in the open interval (0,1). */
-static inline double clhs_u01_from32(uint32_t u) { return ((double)u + 0.5) * 0x1p-32; }
+static inline double clhs_u01_from32(uint32_t u) {
+  return ((double)u + 0.5) * 0x1p-32;
+}
 
 /** Uniform in (0,1) with 53 random bits. */
 static inline double clhs_rng_uniform(clhs_rng *r) {
@@ -102,6 +104,8 @@ int64_t clhs_rng_poisson(clhs_rng *r, double lambda);
 int64_t clhs_rng_binomial(clhs_rng *r, int64_t n, double p);
 
 /** Per-step probability from a weekly hazard: 1 - exp(-h). */
-static inline double clhs_hazard_p(double h) { return h > 0 ? -expm1(-h) : 0.0; }
+static inline double clhs_hazard_p(double h) {
+  return h > 0 ? -expm1(-h) : 0.0;
+}
 
 #endif

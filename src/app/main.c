@@ -33,6 +33,7 @@ static void usage(FILE *f) {
           "  -P section.key=value     override one configuration key (repeatable)\n"
           "  -o PATH                  output file (default: output.path, clhsim.h5)\n"
           "  -q, --quiet              no progress lines (the final summary is still printed)\n"
+          "  --markdown               with config: print every key as Markdown tables (docs)\n"
           "  -h, --help               this help\n"
           "\n"
           "exit status: 0 success, 2 bad input (config, command line, unwritable output),\n"
@@ -48,6 +49,7 @@ typedef struct cli {
   const char *output;
   int quiet;
   int help;
+  int markdown;
 } cli;
 
 static int parse_cli(int argc, char **argv, cli *c, clhs_error *err) {
@@ -58,6 +60,8 @@ static int parse_cli(int argc, char **argv, cli *c, clhs_error *err) {
       c->help = 1;
     } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
       c->quiet = 1;
+    } else if (!strcmp(a, "--markdown")) {
+      c->markdown = 1;
     } else if (!strcmp(a, "-P") || !strcmp(a, "-o")) {
       if (i + 1 >= argc)
         return clhs_error_set(err, CLHS_EINPUT, "option %s needs a value (see clhsim --help)", a);
@@ -82,7 +86,8 @@ static int parse_cli(int argc, char **argv, cli *c, clhs_error *err) {
     }
   }
   if (!c->command && !c->help)
-    return clhs_error_set(err, CLHS_EINPUT, "no command given: try 'clhsim run' or 'clhsim --help'");
+    return clhs_error_set(err, CLHS_EINPUT,
+                          "no command given: try 'clhsim run' or 'clhsim --help'");
   if (c->command && strcmp(c->command, "run") && strcmp(c->command, "config") &&
       strcmp(c->command, "version"))
     return clhs_error_set(err, CLHS_EINPUT,
@@ -169,7 +174,12 @@ int main(int argc, char **argv) {
   }
 
   if (!strcmp(c.command, "config")) {
-    if (comm.rank == 0) clhs_config_write_yaml(&cfg, stdout, 1);
+    if (comm.rank == 0) {
+      if (c.markdown)
+        clhs_config_write_markdown(stdout);
+      else
+        clhs_config_write_yaml(&cfg, stdout, 1);
+    }
     clhs_config_free(&cfg);
     clhs_comm_finalize();
     return 0;

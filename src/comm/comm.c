@@ -154,7 +154,9 @@ void clhs_comm_barrier(const clhs_comm *c) {
   MPI_Barrier(world_comm);
 }
 
-double clhs_comm_wtime(void) { return MPI_Wtime(); }
+double clhs_comm_wtime(void) {
+  return MPI_Wtime();
+}
 
 const void *clhs_comm_mpi_handle(const clhs_comm *c) {
   (void)c;

@@ -371,8 +371,7 @@ static int out_of_range(const src *s, const yaml_node_t *node, const clhs_config
 /* A bare constant of model v1 (CLHS_CF_FIXED): it has a default but no file or -P may set it. */
 static int fixed_key(const src *s, const yaml_node_t *node, const clhs_config_entry *e) {
   return fail(s, node, e->key,
-              "the value is fixed in model v1 (MODEL.md) and cannot be changed (it is %s)",
-              e->def);
+              "the value is fixed in model v1 (MODEL.md) and cannot be changed (it is %s)", e->def);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -10,22 +10,21 @@
 #include <stddef.h>
 
 const char *const clhs_lever_names[CLHS_NLEVERS] = {
-    "registry", "qi_training", "previsit", "guidelines", "ehr",
-    "commons",  "roles",       "engagement", "outreach", "research"};
+    "registry", "qi_training", "previsit",   "guidelines", "ehr",
+    "commons",  "roles",       "engagement", "outreach",   "research"};
 
 const char *const clhs_type_names[CLHS_NTYPES] = {"PAT", "FAM", "CLIN", "QIS", "RES"};
 
-const char *const clhs_config_kind_names[CLHS_CK_NKINDS] = {
-    "an integer",
-    "a number",
-    "an unsigned integer",
-    "a string",
-    "a date YYYY-MM-DD",
-    "a date YYYY-MM-DD or a step number",
-    "one of the names",
-    "a sequence of numbers",
-    "a sequence of [date, count] pairs",
-    "a sequence of centre indices"};
+const char *const clhs_config_kind_names[CLHS_CK_NKINDS] = {"an integer",
+                                                            "a number",
+                                                            "an unsigned integer",
+                                                            "a string",
+                                                            "a date YYYY-MM-DD",
+                                                            "a date YYYY-MM-DD or a step number",
+                                                            "one of the names",
+                                                            "a sequence of numbers",
+                                                            "a sequence of [date, count] pairs",
+                                                            "a sequence of centre indices"};
 
 /* clang-format off: the table reads best as one aligned entry per key. */
 // clang-format off

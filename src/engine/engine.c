@@ -52,43 +52,58 @@ enum {
   V_COUNT
 };
 
-#define CENTRE_DIM {"centre", 1, 0, NULL, "care centre index"}
-#define SCALAR(nm, ln, un, ty) {nm, ln, un, ty, 0, {{0}}}
-#define PERCENTRE(nm, ln, un, ty) {nm, ln, un, ty, 1, {CENTRE_DIM}}
+#define CENTRE_DIM                                                                                 \
+  { "centre", 1, 0, NULL, "care centre index" }
+#define SCALAR(nm, ln, un, ty)                                                                     \
+  {                                                                                                \
+    nm, ln, un, ty, 0, {                                                                           \
+      { 0 }                                                                                        \
+    }                                                                                              \
+  }
+#define PERCENTRE(nm, ln, un, ty)                                                                  \
+  {                                                                                                \
+    nm, ln, un, ty, 1, {                                                                           \
+      CENTRE_DIM                                                                                   \
+    }                                                                                              \
+  }
 
 static const clhs_out_var out_vars[V_COUNT] = {
     SCALAR("members", "member centres", "1", CLHS_I64),
-    SCALAR("members_established", "member centres that joined at least output.established_weeks ago",
-           "1", CLHS_I64),
+    SCALAR("members_established",
+           "member centres that joined at least output.established_weeks ago", "1", CLHS_I64),
     SCALAR("remission_observed",
            "share of patients whose last physician global assessment is remission, established "
-           "member centres", "1", CLHS_F64),
+           "member centres",
+           "1", CLHS_F64),
     SCALAR("remission_observed_members",
            "share of patients whose last physician global assessment is remission, all member "
-           "centres", "1", CLHS_F64),
+           "centres",
+           "1", CLHS_F64),
     SCALAR("remission_true", "share of patients in true remission, member centres", "1", CLHS_F64),
     SCALAR("steroid_use", "share of patients on a steroid course, member centres", "1", CLHS_F64),
     SCALAR("steroid_free_remission",
-           "share of patients in true remission and not on steroids, member centres", "1", CLHS_F64),
+           "share of patients in true remission and not on steroids, member centres", "1",
+           CLHS_F64),
     SCALAR("visits", "clinic visits since the previous record, all centres", "1", CLHS_I64),
     SCALAR("recalls", "population-management recalls since the previous record", "1", CLHS_I64),
     SCALAR("escalations", "treatment escalations since the previous record", "1", CLHS_I64),
     SCALAR("registry_records", "registry records written since the start (N_rec)", "1", CLHS_I64),
     SCALAR("reliability_mean", "mean process reliability r_c over member centres", "1", CLHS_F64),
-    SCALAR("completeness_mean", "mean registry completeness d_c over member centres", "1", CLHS_F64),
-    SCALAR("centre_remission_mean",
-           "mean over member centres of the centre's observed remission", "1", CLHS_F64),
-    SCALAR("centre_remission_sd",
-           "standard deviation over member centres of observed remission", "1", CLHS_F64),
-    SCALAR("centre_remission_q10", "10th percentile over member centres of observed remission",
+    SCALAR("completeness_mean", "mean registry completeness d_c over member centres", "1",
+           CLHS_F64),
+    SCALAR("centre_remission_mean", "mean over member centres of the centre's observed remission",
            "1", CLHS_F64),
+    SCALAR("centre_remission_sd", "standard deviation over member centres of observed remission",
+           "1", CLHS_F64),
+    SCALAR("centre_remission_q10", "10th percentile over member centres of observed remission", "1",
+           CLHS_F64),
     SCALAR("centre_remission_q50", "median over member centres of observed remission", "1",
            CLHS_F64),
-    SCALAR("centre_remission_q90", "90th percentile over member centres of observed remission",
-           "1", CLHS_F64),
+    SCALAR("centre_remission_q90", "90th percentile over member centres of observed remission", "1",
+           CLHS_F64),
     SCALAR("state_digest", "64-bit digest of the whole simulation state", "1", CLHS_U64),
-    PERCENTRE("centre_remission_observed", "share of the centre's patients whose last PGA is remission",
-              "1", CLHS_F64),
+    PERCENTRE("centre_remission_observed",
+              "share of the centre's patients whose last PGA is remission", "1", CLHS_F64),
     PERCENTRE("centre_remission_true", "share of the centre's patients in true remission", "1",
               CLHS_F64),
     PERCENTRE("centre_steroid_use", "share of the centre's patients on steroids", "1", CLHS_F64),
@@ -98,7 +113,9 @@ static const clhs_out_var out_vars[V_COUNT] = {
     PERCENTRE("centre_established", "1 if the centre is an established member", "1", CLHS_I8),
 };
 
-static double ratio(int64_t num, int64_t den) { return den > 0 ? (double)num / (double)den : NAN; }
+static double ratio(int64_t num, int64_t den) {
+  return den > 0 ? (double)num / (double)den : NAN;
+}
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -140,8 +157,8 @@ static void record_compute(clhs_world *w, recorder *rc) {
   clhs_comm_gatherv(w->comm, rc->local, w->c_count, sizeof(clhs_centre_stat), rc->all, 0);
   rc->u64 = clhs_world_digest(w);
   if (w->comm->rank != 0) return;
-  int64_t members = 0, est = 0, pat_m = 0, pat_e = 0, obs_e = 0, obs_m = 0, tr = 0, st = 0,
-          sfr = 0, vis = 0, rcl = 0, esc = 0, nm = 0;
+  int64_t members = 0, est = 0, pat_m = 0, pat_e = 0, obs_e = 0, obs_m = 0, tr = 0, st = 0, sfr = 0,
+          vis = 0, rcl = 0, esc = 0, nm = 0;
   double rel = 0, compl = 0;
   for (int64_t c = 0; c < w->ncentres; c++) { /* centre order: a fixed order of summation */
     const clhs_centre_stat *s = &rc->all[c];
@@ -167,9 +184,11 @@ static void record_compute(clhs_world *w, recorder *rc) {
   double mean = NAN, sd = NAN;
   if (nm > 0) {
     double sum = 0, ss = 0;
-    for (int64_t k = 0; k < nm; k++) sum += rc->sorted[k];
+    for (int64_t k = 0; k < nm; k++)
+      sum += rc->sorted[k];
     mean = sum / (double)nm;
-    for (int64_t k = 0; k < nm; k++) ss += (rc->sorted[k] - mean) * (rc->sorted[k] - mean);
+    for (int64_t k = 0; k < nm; k++)
+      ss += (rc->sorted[k] - mean) * (rc->sorted[k] - mean);
     sd = nm > 1 ? sqrt(ss / (double)(nm - 1)) : 0.0;
     qsort(rc->sorted, (size_t)nm, sizeof(double), cmp_double);
   }
@@ -197,11 +216,13 @@ static int record_write(clhs_output *out, const clhs_world *w, recorder *rc, clh
   const void *data[V_COUNT];
   for (int v = 0; v < V_COUNT; v++) {
     if (v >= V_NSCALAR)
-      data[v] = out_vars[v].dtype == CLHS_I8 ? (const void *)rc->c_i8[v] : (const void *)rc->c_f64[v];
+      data[v] =
+          out_vars[v].dtype == CLHS_I8 ? (const void *)rc->c_i8[v] : (const void *)rc->c_f64[v];
     else if (v == V_DIGEST)
       data[v] = &rc->u64;
     else
-      data[v] = out_vars[v].dtype == CLHS_I64 ? (const void *)&rc->i64[v] : (const void *)&rc->f64[v];
+      data[v] =
+          out_vars[v].dtype == CLHS_I64 ? (const void *)&rc->i64[v] : (const void *)&rc->f64[v];
   }
   return clhs_output_append(out, 7.0 * (double)w->step, data, err);
 }
@@ -312,8 +333,8 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
         char date[16];
         format_step_date(cfg, w.step, date);
         printf("  step %lld/%lld  %s  %.1f steps/s  %.3g agent-steps/s  ETA %.0f s\n",
-               (long long)w.step, (long long)cfg->run.steps, date, rate,
-               rate * (double)w.nagents, (double)(cfg->run.steps - w.step) / rate);
+               (long long)w.step, (long long)cfg->run.steps, date, rate, rate * (double)w.nagents,
+               (double)(cfg->run.steps - w.step) / rate);
         fflush(stdout);
         last_print = now;
       }
@@ -338,14 +359,31 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
     char started[64];
     time_t now = time(NULL);
     strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    const char *nk[] = {"ranks", "threads", "seed", "steps", "agents", "centres",
-                        "wall_time_s", "loop_time_s", "agent_steps_per_s",
-                        "agent_steps_per_core_s", "bytes_per_agent", "peak_rss_bytes_max"};
+    const char *nk[] = {"ranks",
+                        "threads",
+                        "seed",
+                        "steps",
+                        "agents",
+                        "centres",
+                        "wall_time_s",
+                        "loop_time_s",
+                        "agent_steps_per_s",
+                        "agent_steps_per_core_s",
+                        "bytes_per_agent",
+                        "peak_rss_bytes_max"};
     const double cores = (double)comm->size * (double)comm->threads;
-    const double nv[] = {comm->size, comm->threads, (double)cfg->run.seed, (double)res->steps,
-                         (double)w.nagents, (double)w.ncentres, res->wall_s, loop_s,
-                         res->agent_steps_per_s, res->agent_steps_per_s / cores,
-                         res->bytes_per_agent, res->peak_rss_bytes};
+    const double nv[] = {comm->size,
+                         comm->threads,
+                         (double)cfg->run.seed,
+                         (double)res->steps,
+                         (double)w.nagents,
+                         (double)w.ncentres,
+                         res->wall_s,
+                         loop_s,
+                         res->agent_steps_per_s,
+                         res->agent_steps_per_s / cores,
+                         res->bytes_per_agent,
+                         res->peak_rss_bytes};
     char seed_txt[32];
     snprintf(seed_txt, sizeof seed_txt, "%llu", (unsigned long long)cfg->run.seed);
     const char *sk[] = {"finished_utc", "seed_text"};

@@ -61,8 +61,11 @@ static inline uint64_t dbits(double f) {
   return u;
 }
 
-/* Fold one field into a running hash. */
-#define FOLD(h, v) ((h) = mix64((h) ^ (uint64_t)(v)))
+/* Fold one 64-bit field into a running hash: a multiply-xor chain (one multiply per
+ * field); each record's hash is finished with mix64 so that the per-record hashes
+ * summed below are well spread. Not cryptographic: it detects differences, it does
+ * not resist forgery. */
+#define FOLD(h, v) ((h) = ((h) ^ (uint64_t)(v)) * 0x9fb21c651e98df25ULL)
 
 uint64_t clhs_world_digest(const clhs_world *w) {
   uint64_t total = 0;
@@ -79,8 +82,9 @@ uint64_t clhs_world_digest(const clhs_world *w) {
       for (int k = 0; k < CLHS_NEEDS; k++)
         FOLD(h, fbits(w->need[(int64_t)i * CLHS_NEEDS + k]) |
                     fbits(w->cover[(int64_t)i * CLHS_NEEDS + k]) << 32);
-      for (int64_t k = 0; k < hm; k++) FOLD(h, (uint64_t)w->held[i * hm + k]);
-      acc += h;
+      for (int64_t k = 0; k < hm; k++)
+        FOLD(h, (uint64_t)w->held[i * hm + k]);
+      acc += mix64(h);
     }
     for (int64_t p = w->pat_begin[lc]; p < w->pat_begin[lc + 1]; p++) {
       uint64_t h = mix64((uint64_t)(w->gid_begin + w->pat_agent[p]) ^ 0x5851f42d4c957f2dULL);
@@ -89,15 +93,17 @@ uint64_t clhs_world_digest(const clhs_world *w) {
                   (uint64_t)w->rem_weeks[p] << 40);
       FOLD(h, fbits(w->adh[p]) | fbits(w->T[p]) << 32);
       FOLD(h, (uint64_t)(uint32_t)w->next_visit[p] | (uint64_t)(uint32_t)w->last_visit[p] << 32);
-      acc += h;
+      acc += mix64(h);
     }
     const int64_t c = w->c_begin + lc;
     uint64_t h = mix64((uint64_t)c ^ 0x2545f4914f6cdd1dULL);
     FOLD(h, fbits(w->r[lc]) | fbits(w->d[lc]) << 32);
     FOLD(h, w->member[lc]);
-    for (int32_t k = w->clin_begin[lc]; k < w->clin_begin[lc + 1]; k++) FOLD(h, fbits(w->g[k]));
-    for (int32_t k = w->qis_begin[lc]; k < w->qis_begin[lc + 1]; k++) FOLD(h, fbits(w->q[k]));
-    acc += h;
+    for (int32_t k = w->clin_begin[lc]; k < w->clin_begin[lc + 1]; k++)
+      FOLD(h, fbits(w->g[k]));
+    for (int32_t k = w->qis_begin[lc]; k < w->qis_begin[lc + 1]; k++)
+      FOLD(h, fbits(w->q[k]));
+    acc += mix64(h);
     total += acc;
   }
   clhs_comm_sum_u64(w->comm, &total, 1);
@@ -106,5 +112,5 @@ uint64_t clhs_world_digest(const clhs_world *w) {
   FOLD(h, dbits(w->E_tx));
   FOLD(h, (uint64_t)w->N_rec);
   FOLD(h, (uint64_t)w->step);
-  return h;
+  return mix64(h);
 }

@@ -17,13 +17,18 @@
 #include "clhs/model.h"
 #include "clhs/rng.h"
 
-static inline double clamp01(double x) { return x < 0 ? 0 : (x > 1 ? 1 : x); }
-static inline double dmax(double a, double b) { return a > b ? a : b; }
+static inline double clamp01(double x) {
+  return x < 0 ? 0 : (x > 1 ? 1 : x);
+}
+static inline double dmax(double a, double b) {
+  return a > b ? a : b;
+}
 
 void clhs_intensity_compute(const clhs_config *cfg, double t, int64_t centre, int member,
                             clhs_intensity *I) {
   memset(I, 0, sizeof *I);
-  I->c_data = 0.6;
+  const struct clhs_constants *K = &cfg->constants;
+  I->c_data = K->c_data[0];
   if (!member) return; /* levers act only on member centres */
   double L[CLHS_NLEVERS];
   for (int k = 0; k < CLHS_NLEVERS; k++)
@@ -32,13 +37,13 @@ void clhs_intensity_compute(const clhs_config *cfg, double t, int64_t centre, in
   I->train = I->qi = L[CLHS_LEV_QI_TRAINING];
   I->pvp = I->pop = L[CLHS_LEV_PREVISIT];
   I->guidelines = L[CLHS_LEV_GUIDELINES];
-  I->c_data = clamp01(0.6 - 0.4 * L[CLHS_LEV_EHR]); /* 0.6 falling to 0.2 */
+  I->c_data = clamp01(K->c_data[0] + (K->c_data[1] - K->c_data[0]) * L[CLHS_LEV_EHR]);
   I->commons = I->platform = I->tools = L[CLHS_LEV_COMMONS];
   I->roles = I->community = L[CLHS_LEV_ROLES];
   /* I_outreach adds the 2015 campaign and the 2017 lever (0-2, not capped). */
   I->outreach = L[CLHS_LEV_ENGAGEMENT] + L[CLHS_LEV_OUTREACH];
-  I->beta_lead_extra = 0.5 * L[CLHS_LEV_ENGAGEMENT];
-  I->find = L[CLHS_LEV_COMMONS] + 0.5 * L[CLHS_LEV_OUTREACH];
+  I->beta_lead_extra = K->engagement_lead * L[CLHS_LEV_ENGAGEMENT];
+  I->find = L[CLHS_LEV_COMMONS] + K->outreach_find * L[CLHS_LEV_OUTREACH];
   I->research = L[CLHS_LEV_RESEARCH];
 }
 
@@ -51,7 +56,8 @@ static void bass_joins(clhs_world *w, int64_t t) {
   const clhs_config *cfg = w->cfg;
   const int64_t C = w->ncentres;
   int64_t members = 0;
-  for (int64_t c = 0; c < C; c++) members += w->join_step[c] < t;
+  for (int64_t c = 0; c < C; c++)
+    members += w->join_step[c] < t;
   /* Mean V of member clinicians, summed in 2^-32 fixed point: exact in integers. */
   int64_t acc[2] = {0, 0};
   for (int64_t lc = 0; lc < w->c_count; lc++) {
@@ -75,14 +81,16 @@ static void bass_joins(clhs_world *w, int64_t t) {
 
 void clhs_phase_levers_joins(clhs_world *w, int64_t t) {
   const clhs_config *cfg = w->cfg;
-  if (cfg->centres.join == CLHS_JOIN_BASS && t > 0 && t % 13 == 0) bass_joins(w, t);
+  if (cfg->centres.join == CLHS_JOIN_BASS && t > 0 && t % cfg->constants.bass_every == 0)
+    bass_joins(w, t);
 #pragma omp parallel for schedule(dynamic, 4)
   for (int64_t lc = 0; lc < w->c_count; lc++) {
     const int64_t c = w->c_begin + lc;
     if (!w->member[lc] && w->join_step[c] <= t) {
       w->member[lc] = 1;
       /* The clamped initial tiers (§3, §6) are restored when the centre joins. */
-      for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++) w->E[i] = w->E_wait[i];
+      for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++)
+        w->E[i] = w->E_wait[i];
     }
     clhs_intensity_compute(cfg, (double)t, c, w->member[lc], &w->I[lc]);
   }
@@ -100,14 +108,11 @@ double clhs_care_h_rem(const clhs_config *cfg, double a, double T, int ind) {
          (1 + cfg->care.rem_treatment * T) * (ind > 0 ? cfg->care.induction_boost : 1.0);
 }
 
-double clhs_care_p_escalate(double g, double r, double I_pvp, double d) {
-  double p = g * r * (1 + 0.5 * I_pvp) * (1 + 0.2 * d);
+double clhs_care_p_escalate(const clhs_config *cfg, double g, double r, double I_pvp, double d) {
+  const struct clhs_constants *K = &cfg->constants;
+  double p = g * r * (1 + K->escalate_pvp * I_pvp) * (1 + K->escalate_registry * d);
   return p < 1 ? p : 1;
 }
-
-#define CLHS_INDUCTION_WEEKS 12
-#define CLHS_STEROID_REMISSION_STOP 12 /* weeks of true remission that end a course */
-#define CLHS_RECALL_WEEKS 6
 
 /* Sub-rules run in the order of §8 (adherence, guideline adherence, drift, visits,
  * disease, steroids); each reads what the sub-rules before it wrote. Clinicians'
@@ -116,17 +121,19 @@ void clhs_phase_care(clhs_world *w, int64_t t) {
   const clhs_config *cfg = w->cfg;
   const uint64_t seed = cfg->run.seed;
   const double E_tx = w->E_tx;
+  const struct clhs_constants *K = &cfg->constants;
+  const double *gt = K->guideline_target, *at = K->adherence_target;
 
   /* Guideline adherence (CLIN). */
 #pragma omp parallel for schedule(dynamic, 4)
   for (int64_t lc = 0; lc < w->c_count; lc++) {
     const double rc = w->r[lc], Ig = w->I[lc].guidelines;
-    for (int32_t i = w->first[CLHS_CLIN][lc], k = w->clin_begin[lc]; i < w->first[CLHS_CLIN + 1][lc];
-         i++, k++) {
-      double gs = 0.3 + 0.4 * rc + 0.1 * w->cover[(int64_t)i * CLHS_NEEDS + 0] + 0.1 * E_tx +
-                  0.1 * Ig;
+    for (int32_t i = w->first[CLHS_CLIN][lc], k = w->clin_begin[lc];
+         i < w->first[CLHS_CLIN + 1][lc]; i++, k++) {
+      double gs = gt[0] + gt[1] * rc + gt[2] * w->cover[(int64_t)i * CLHS_NEEDS + 0] +
+                  gt[3] * E_tx + gt[4] * Ig;
       if (gs > 1) gs = 1;
-      w->g[k] = (float)(w->g[k] + 0.03 * (gs - w->g[k]));
+      w->g[k] = (float)(w->g[k] + K->guideline_rate * (gs - w->g[k]));
     }
   }
 
@@ -146,8 +153,8 @@ void clhs_phase_care(clhs_world *w, int64_t t) {
         S = dmax(S, w->cover[(int64_t)f * CLHS_NEEDS + 1]);
         m_fam = w->m[f];
       }
-      const double a_star = 0.4 + 0.2 * w->m[i] + 0.3 * S + 0.1 * m_fam;
-      double a = w->adh[p] + 0.05 * (a_star - w->adh[p]);
+      const double a_star = at[0] + at[1] * w->m[i] + at[2] * S + at[3] * m_fam;
+      double a = w->adh[p] + K->adherence_rate * (a_star - w->adh[p]);
       /* Treatment drift. */
       double T = w->T[p] + cfg->care.t_drift * (cfg->care.t_base - w->T[p]);
       int ind = w->ind[p];
@@ -156,7 +163,7 @@ void clhs_phase_care(clhs_world *w, int64_t t) {
       clhs_rng_init(&r, seed, (uint32_t)t, (uint64_t)(w->gid_begin + i), CLHS_P_CARE);
       int visit = t >= w->next_visit[p];
       if (!visit && w->X[p] == CLHS_ACT && w->pga[p] == CLHS_REM &&
-          t - w->last_visit[p] >= CLHS_RECALL_WEEKS && I->pop > 0 &&
+          t - w->last_visit[p] >= K->recall_weeks && I->pop > 0 &&
           clhs_rng_bernoulli(&r, rc * I->pop)) {
         visit = 1;
         cc->recalls++;
@@ -169,20 +176,22 @@ void clhs_phase_care(clhs_world *w, int64_t t) {
         if (clhs_rng_bernoulli(&r, dc * I->registry)) cc->records++;
         if (pga == CLHS_ACT) {
           const double g = w->g[g0 + (w->pat_clin[p] - clin0)];
-          if (clhs_rng_bernoulli(&r, clhs_care_p_escalate(g, rc, I->pvp, dc))) {
+          if (clhs_rng_bernoulli(&r, clhs_care_p_escalate(cfg, g, rc, I->pvp, dc))) {
             cc->escalations++;
-            T = T + 0.3 < 1 ? T + 0.3 : 1;
-            ind = CLHS_INDUCTION_WEEKS;
+            T = T + K->escalate_T < 1 ? T + K->escalate_T : 1;
+            ind = (int)K->induction_weeks;
           }
           if (!w->ster[p] &&
-              clhs_rng_bernoulli(&r, cfg->care.steroid_start * (1 - 0.6 * g) * (1 - 0.5 * E_tx))) {
+              clhs_rng_bernoulli(&r, cfg->care.steroid_start * (1 - K->steroid_g * g) *
+                                         (1 - K->steroid_evidence * E_tx))) {
             w->ster[p] = 1;
             w->ster_weeks[p] = 0;
             w->rem_weeks[p] = 0;
           }
         }
         w->last_visit[p] = (int32_t)t;
-        w->next_visit[p] = (int32_t)(t + (pga == CLHS_REM ? cfg->care.visit_rem : cfg->care.visit_act));
+        w->next_visit[p] =
+            (int32_t)(t + (pga == CLHS_REM ? cfg->care.visit_rem : cfg->care.visit_act));
       }
       /* Disease transitions. */
       clhs_rng rd;
@@ -198,7 +207,7 @@ void clhs_phase_care(clhs_world *w, int64_t t) {
       if (w->ster[p]) {
         w->ster_weeks[p]++; /* bounded: a course ends at steroid_course <= 1000 weeks */
         w->rem_weeks[p] = (uint16_t)(w->X[p] == CLHS_REM ? w->rem_weeks[p] + 1 : 0);
-        if (w->rem_weeks[p] >= CLHS_STEROID_REMISSION_STOP ||
+        if (w->rem_weeks[p] >= K->steroid_remission_stop ||
             w->ster_weeks[p] >= cfg->care.steroid_course) {
           w->ster[p] = 0;
           w->ster_weeks[p] = 0;
@@ -216,6 +225,7 @@ void clhs_phase_care(clhs_world *w, int64_t t) {
 
 void clhs_phase_centres(clhs_world *w, int64_t t) {
   (void)t;
+  const struct clhs_constants *K = &w->cfg->constants;
 #pragma omp parallel for schedule(dynamic, 4)
   for (int64_t lc = 0; lc < w->c_count; lc++) {
     if (!w->member[lc]) continue; /* only members improve (§9) */
@@ -231,8 +241,11 @@ void clhs_phase_centres(clhs_world *w, int64_t t) {
       S /= (double)(q1 - q0);
     }
     const double r = w->r[lc], d = w->d[lc];
-    w->r[lc] = (float)clamp01(r + 0.04 * Q * (1 - r) * (1 + 0.5 * S) * I->qi - 0.001 * (r - 0.21));
-    w->d[lc] = (float)clamp01(d + 0.02 * I->registry * (1 - I->c_data) * (1 - d) - 0.002 * d);
+    w->r[lc] = (float)clamp01(
+        r + K->reliability_rate * Q * (1 - r) * (1 + K->reliability_selfmgmt * S) * I->qi -
+        K->reliability_decay * (r - K->reliability_usual));
+    w->d[lc] = (float)clamp01(d + K->completeness_rate * I->registry * (1 - I->c_data) * (1 - d) -
+                              K->completeness_decay * d);
   }
 }
 
@@ -251,8 +264,9 @@ void clhs_phase_turnover(clhs_world *w, int64_t t) {
       clhs_agent_fresh(w, i, (uint32_t)t, CLHS_P_RENEW);
       w->E[i] = w->E_wait[i] = 0;
       w->X[p] = w->pga[p] = CLHS_ACT;
-      w->T[p] = 0.2f;
-      w->adh[p] = (float)clhs_rng_beta(&r, 6, 4);
+      w->T[p] = (float)cfg->constants.renew_T;
+      w->adh[p] = (float)clhs_rng_beta(&r, cfg->constants.init_adherence[0],
+                                       cfg->constants.init_adherence[1]);
       w->ind[p] = w->ster[p] = 0;
       w->ster_weeks[p] = w->rem_weeks[p] = 0;
       w->last_visit[p] = (int32_t)t;
@@ -274,11 +288,13 @@ int clhs_world_step(clhs_world *w, clhs_error *err) {
   clhs_phase_levers_joins(w, t); /* 1 */
   /* 2-6: events and ties, decay, resources, motivation, engagement: network issue. */
   int64_t rec_before = 0, rec_after = 0;
-  for (int64_t lc = 0; lc < w->c_count; lc++) rec_before += w->counts[lc].records;
+  for (int64_t lc = 0; lc < w->c_count; lc++)
+    rec_before += w->counts[lc].records;
   clhs_phase_care(w, t);     /* 7 */
   clhs_phase_centres(w, t);  /* 8 */
   clhs_phase_turnover(w, t); /* 9 */
-  for (int64_t lc = 0; lc < w->c_count; lc++) rec_after += w->counts[lc].records;
+  for (int64_t lc = 0; lc < w->c_count; lc++)
+    rec_after += w->counts[lc].records;
   /* 10: network-wide counters (exact integer reduction). */
   int64_t new_records = rec_after - rec_before;
   clhs_comm_sum_i64(w->comm, &new_records, 1);

@@ -70,34 +70,38 @@ void clhs_agent_fresh(clhs_world *w, int64_t i, uint32_t step, uint32_t purpose)
   clhs_rng_init(&r, w->cfg->run.seed, step, (uint64_t)(w->gid_begin + i), purpose);
   const int ty = w->type[i];
   const int family = ty == CLHS_PAT || ty == CLHS_FAM;
-  w->m[i] = (float)(family ? clhs_rng_beta(&r, 2, 3) : clhs_rng_beta(&r, 3, 2));
-  const float base = family ? 0.3f : 0.5f;
+  const struct clhs_constants *K = &w->cfg->constants;
+  const double *mb = family ? K->init_m_family : K->init_m_staff;
+  w->m[i] = (float)clhs_rng_beta(&r, mb[0], mb[1]);
+  const float base = (float)(family ? K->init_akr_family : K->init_akr_staff);
   w->A[i] = w->K[i] = w->Rl[i] = base;
   w->V[i] = 0.0f;
   for (int k = 0; k < CLHS_NEEDS; k++) {
-    w->need[i * CLHS_NEEDS + k] = (float)clhs_rng_beta(&r, 2, 2);
-    w->cover[i * CLHS_NEEDS + k] = 0.1f;
+    w->need[i * CLHS_NEEDS + k] = (float)clhs_rng_beta(&r, K->init_need[0], K->init_need[1]);
+    w->cover[i * CLHS_NEEDS + k] = (float)K->init_cover;
   }
   const int64_t hm = w->cfg->resources.held_max;
-  for (int64_t k = 0; k < hm; k++) w->held[i * hm + k] = -1;
+  for (int64_t k = 0; k < hm; k++)
+    w->held[i * hm + k] = -1;
 }
 
 /* Patient-specific initial state (§3). */
 static void patient_init(clhs_world *w, int64_t p) {
   const clhs_config *cfg = w->cfg;
+  const struct clhs_constants *K = &cfg->constants;
   const int32_t i = w->pat_agent[p];
   clhs_rng r;
   clhs_rng_init(&r, cfg->run.seed, CLHS_STEP_INIT, (uint64_t)(w->gid_begin + i), CLHS_P_CARE);
   w->X[p] = clhs_rng_bernoulli(&r, cfg->care.init_remission) ? CLHS_REM : CLHS_ACT;
   w->pga[p] = w->X[p];
-  w->T[p] = (float)clhs_rng_beta(&r, 2, 3);
-  w->adh[p] = (float)clhs_rng_beta(&r, 6, 4);
+  w->T[p] = (float)clhs_rng_beta(&r, K->init_T[0], K->init_T[1]);
+  w->adh[p] = (float)clhs_rng_beta(&r, K->init_adherence[0], K->init_adherence[1]);
   w->ind[p] = 0;
   w->ster[p] = w->X[p] == CLHS_ACT && clhs_rng_bernoulli(&r, cfg->care.init_steroid_active);
   /* A course running at step 0 has already lasted a uniform 0-25 weeks. */
-  w->ster_weeks[p] = w->ster[p] ? (uint16_t)clhs_rng_below(&r, 26) : 0;
+  w->ster_weeks[p] = w->ster[p] ? (uint16_t)clhs_rng_below(&r, (uint32_t)K->init_course_spread) : 0;
   w->rem_weeks[p] = 0;
-  w->next_visit[p] = (int32_t)clhs_rng_below(&r, 13);
+  w->next_visit[p] = (int32_t)clhs_rng_below(&r, (uint32_t)K->init_visit_spread);
   w->last_visit[p] = -1;
 }
 
@@ -108,9 +112,9 @@ static uint8_t initial_tier(const clhs_world *w, int64_t i) {
                 CLHS_P_INIT_ENGAGE);
   switch (w->type[i]) {
   case CLHS_PAT:
-  case CLHS_FAM: return clhs_rng_bernoulli(&r, 0.2) ? 1 : 0;
+  case CLHS_FAM: return clhs_rng_bernoulli(&r, w->cfg->constants.init_tier_family) ? 1 : 0;
   case CLHS_CLIN:
-  case CLHS_QIS: return clhs_rng_bernoulli(&r, 0.3) ? 2 : 1;
+  case CLHS_QIS: return clhs_rng_bernoulli(&r, w->cfg->constants.init_tier_staff) ? 2 : 1;
   default: return 1;
   }
 }
@@ -132,19 +136,17 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
   uint8_t *has_fam = NULL;
 
   /* --- sizes of all centres (replicated) --- */
-  for (int t = 0; t < CLHS_NTYPES; t++) ALLOC(cnt[t], C, "centre sizes");
+  for (int t = 0; t < CLHS_NTYPES; t++)
+    ALLOC(cnt[t], C, "centre sizes");
   for (int64_t c = 0; c < C; c++) {
     const int32_t np = clhs_centre_patients(cfg, c);
     clhs_rng r;
     clhs_rng_init(&r, cfg->run.seed, CLHS_STEP_INIT, (uint64_t)c, CLHS_P_CAREGIVERS);
     cnt[CLHS_PAT][c] = np;
-    cnt[CLHS_FAM][c] =
-        (int32_t)clhs_rng_binomial(&r, np, cfg->population.caregivers_per_patient);
-    cnt[CLHS_CLIN][c] =
-        (int32_t)((np + cfg->population.patients_per_clinician - 1) /
-                  cfg->population.patients_per_clinician);
-    cnt[CLHS_QIS][c] =
-        (int32_t)(cfg->population.qis_base + np / cfg->population.qis_per_patients);
+    cnt[CLHS_FAM][c] = (int32_t)clhs_rng_binomial(&r, np, cfg->population.caregivers_per_patient);
+    cnt[CLHS_CLIN][c] = (int32_t)((np + cfg->population.patients_per_clinician - 1) /
+                                  cfg->population.patients_per_clinician);
+    cnt[CLHS_QIS][c] = (int32_t)(cfg->population.qis_base + np / cfg->population.qis_per_patients);
   }
   int64_t R = (int64_t)floor(cfg->population.researchers_per_centre * (double)C + 0.5);
   if (R < cfg->population.researchers_min) R = cfg->population.researchers_min;
@@ -163,7 +165,8 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
   ALLOC(w->join_step, C, "join steps");
   for (int64_t c = 0; c < C; c++) {
     int64_t size = 0;
-    for (int t = 0; t < CLHS_NTYPES; t++) size += cnt[t][c];
+    for (int t = 0; t < CLHS_NTYPES; t++)
+      size += cnt[t][c];
     w->centre_gid0[c + 1] = w->centre_gid0[c] + size;
     w->npatients += cnt[CLHS_PAT][c];
   }
@@ -173,8 +176,8 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
   const int P = comm->size;
   w->c_begin = -1;
   for (int64_t c = 0; c < C; c++) {
-    double mid = (double)w->centre_gid0[c] + 0.5 * (double)(w->centre_gid0[c + 1] -
-                                                           w->centre_gid0[c]);
+    double mid =
+        (double)w->centre_gid0[c] + 0.5 * (double)(w->centre_gid0[c + 1] - w->centre_gid0[c]);
     int o = (int)floor(mid * P / (double)w->nagents);
     if (o >= P) o = P - 1;
     w->owner[c] = o;
@@ -185,7 +188,8 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
   }
   if (w->c_begin < 0) { /* a rank with no centre sits where its block would start */
     int64_t c = 0;
-    while (c < C && w->owner[c] < comm->rank) c++;
+    while (c < C && w->owner[c] < comm->rank)
+      c++;
     w->c_begin = c;
   }
   w->gid_begin = w->centre_gid0[w->c_begin];
@@ -207,21 +211,25 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
 
   /* --- joining (§9): schedule fixes every join step now; Bass starts with the
    * initial share and decides the rest as the run goes --- */
-  for (int64_t c = 0; c < C; c++) w->join_step[c] = CLHS_NEVER;
+  for (int64_t c = 0; c < C; c++)
+    w->join_step[c] = CLHS_NEVER;
   if (cfg->centres.join == CLHS_JOIN_SCHEDULE) {
     int64_t joined = 0;
     for (int64_t t = 0; t <= cfg->run.steps && joined < C; t++) {
       int64_t m = clhs_schedule_members(cfg, t);
-      for (; joined < m; joined++) w->join_step[joined] = (int32_t)t;
+      for (; joined < m; joined++)
+        w->join_step[joined] = (int32_t)t;
     }
   } else {
     int64_t m0 = (int64_t)floor(cfg->centres.initial_share * (double)C + 0.5);
-    for (int64_t c = 0; c < m0 && c < C; c++) w->join_step[c] = 0;
+    for (int64_t c = 0; c < m0 && c < C; c++)
+      w->join_step[c] = 0;
   }
 
   /* --- local centres --- */
   const int64_t nc = w->c_count;
-  for (int t = 0; t <= CLHS_NTYPES; t++) ALLOC(w->first[t], nc + 1, "centre layout");
+  for (int t = 0; t <= CLHS_NTYPES; t++)
+    ALLOC(w->first[t], nc + 1, "centre layout");
   ALLOC(w->pat_begin, nc + 1, "centre layout");
   ALLOC(w->clin_begin, nc + 1, "centre layout");
   ALLOC(w->qis_begin, nc + 1, "centre layout");
@@ -245,11 +253,12 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
       pat += cnt[CLHS_PAT][c];
       clin += cnt[CLHS_CLIN][c];
       qis += cnt[CLHS_QIS][c];
-      w->r[lc] = 0.21f;
-      w->d[lc] = 0.5f;
+      w->r[lc] = (float)cfg->constants.init_r;
+      w->d[lc] = (float)cfg->constants.init_d;
       w->member[lc] = w->join_step[c] <= 0;
     }
-    for (int t = 0; t <= CLHS_NTYPES; t++) w->first[t][nc] = off;
+    for (int t = 0; t <= CLHS_NTYPES; t++)
+      w->first[t][nc] = off;
     w->pat_begin[nc] = pat;
     w->clin_begin[nc] = clin;
     w->qis_begin[nc] = qis;
@@ -310,8 +319,8 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
     int32_t chosen = 0;
     for (int32_t k = 0; k < npc; k++) {
       int32_t left = npc - k, need = nfam - chosen;
-      has_fam[k] = (uint8_t)(need > 0 && (need >= left || clhs_rng_below(&r, (uint32_t)left) <
-                                                              (uint32_t)need));
+      has_fam[k] = (uint8_t)(need > 0 &&
+                             (need >= left || clhs_rng_below(&r, (uint32_t)left) < (uint32_t)need));
       chosen += has_fam[k];
     }
     int32_t fam = w->first[CLHS_FAM][lc];
@@ -328,18 +337,23 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
     const int member = w->member[w->centre[i]];
     w->E[i] = member ? w->E_wait[i] : (w->E_wait[i] > 1 ? 1 : w->E_wait[i]);
   }
-  for (int64_t p = 0; p < np; p++) patient_init(w, p);
-  for (int64_t k = 0; k < w->nclin; k++) w->g[k] = 0.5f;
-  for (int64_t k = 0; k < w->nqis; k++) w->q[k] = 0.2f;
-  w->E_tx = 0.1;
+  for (int64_t p = 0; p < np; p++)
+    patient_init(w, p);
+  for (int64_t k = 0; k < w->nclin; k++)
+    w->g[k] = (float)cfg->constants.init_g;
+  for (int64_t k = 0; k < w->nqis; k++)
+    w->q[k] = (float)cfg->constants.init_q;
+  w->E_tx = cfg->constants.init_evidence;
   w->N_rec = 0;
   w->step = 0;
 
-  for (int t = 0; t < CLHS_NTYPES; t++) free(cnt[t]);
+  for (int t = 0; t < CLHS_NTYPES; t++)
+    free(cnt[t]);
   free(has_fam);
   return CLHS_OK;
 fail:
-  for (int t = 0; t < CLHS_NTYPES; t++) free(cnt[t]);
+  for (int t = 0; t < CLHS_NTYPES; t++)
+    free(cnt[t]);
   free(has_fam);
   clhs_world_free(w);
   return err->code;
@@ -347,13 +361,17 @@ fail:
 
 void clhs_world_free(clhs_world *w) {
   void *ptrs[] = {w->centre_gid0, w->join_step, w->owner, w->pat_begin, w->clin_begin,
-                  w->qis_begin, w->r, w->d, w->member, w->I, w->counts, w->type, w->E,
-                  w->E_wait, w->centre, w->m, w->A, w->K, w->Rl, w->V, w->need, w->cover,
-                  w->held, w->pat_agent, w->pat_clin, w->pat_fam, w->X, w->pga, w->ster,
-                  w->ind, w->ster_weeks, w->rem_weeks, w->adh, w->T, w->next_visit,
-                  w->last_visit, w->g, w->q};
-  for (size_t k = 0; k < sizeof ptrs / sizeof ptrs[0]; k++) free(ptrs[k]);
-  for (int t = 0; t <= CLHS_NTYPES; t++) free(w->first[t]);
+                  w->qis_begin,   w->r,         w->d,     w->member,    w->I,
+                  w->counts,      w->type,      w->E,     w->E_wait,    w->centre,
+                  w->m,           w->A,         w->K,     w->Rl,        w->V,
+                  w->need,        w->cover,     w->held,  w->pat_agent, w->pat_clin,
+                  w->pat_fam,     w->X,         w->pga,   w->ster,      w->ind,
+                  w->ster_weeks,  w->rem_weeks, w->adh,   w->T,         w->next_visit,
+                  w->last_visit,  w->g,         w->q};
+  for (size_t k = 0; k < sizeof ptrs / sizeof ptrs[0]; k++)
+    free(ptrs[k]);
+  for (int t = 0; t <= CLHS_NTYPES; t++)
+    free(w->first[t]);
   memset(w, 0, sizeof *w);
 }
 

@@ -221,34 +221,101 @@ static void test_defaults(void **state) {
 }
 
 /* Every parameter key named in MODEL.md is a key of the table (visited by foreach). */
-static const char *const model_keys[] = {
-    "run.steps", "run.start_date", "population.centres", "population.patients_median",
-    "population.patients_sigma", "population.patients_min", "population.patients_max",
-    "population.caregivers_per_patient", "population.patients_per_clinician",
-    "population.qis_base", "population.qis_per_patients", "population.researchers_min",
-    "population.researchers_per_centre", "resources.held_max", "care.init_remission",
-    "care.init_steroid_active", "network.peer_rate", "network.role_homophily",
-    "network.conference_every", "network.webinar_every", "network.attend",
-    "network.conference_ties", "network.webinar_ties", "network.cross_role",
-    "network.online_rate", "network.decay", "network.reinforce", "network.prune_below",
-    "motivation.gamma_r", "motivation.kappa_success", "motivation.kappa_train",
-    "motivation.k_decay", "motivation.eta_v", "motivation.w_a", "motivation.w_k",
-    "motivation.w_r", "motivation.w_v", "motivation.theta", "motivation.eta_m",
-    "motivation.mu_patient", "motivation.mu_staff", "motivation.mu_visit",
-    "engagement.beta_lead", "engagement.up_family", "engagement.up_staff", "engagement.down",
-    "engagement.invite", "resources.create_cost", "resources.rate", "resources.research_rate",
-    "resources.evidence_gain", "resources.p_tie", "resources.p_post",
-    "resources.need_threshold", "resources.p_search", "resources.find_rate",
-    "resources.saturation", "resources.beta_peer", "resources.coverage_gain", "resources.decay",
-    "care.t_drift", "care.t_base", "care.visit_rem", "care.visit_act", "care.misread",
-    "care.steroid_start", "care.steroid_course", "care.h_rel", "care.rel_adherence",
-    "care.rel_treatment", "care.rel_selfmgmt", "care.h_rem", "care.rem_adherence",
-    "care.rem_treatment", "care.induction_boost", "care.turnover", "centres.join",
-    "centres.schedule", "centres.initial_share", "centres.bass_p", "centres.bass_q",
-    "centres.beta_value", "output.every", "output.established_weeks", "run.seed",
-    "run.max_wall_time", "output.path", "checkpoint.every", "checkpoint.wall", "checkpoint.dir",
-    "checkpoint.keep", "levers.commons.on", "levers.research.ramp", "levers.ehr.max",
-    "levers.outreach.centres"};
+static const char *const model_keys[] = {"run.steps",
+                                         "run.start_date",
+                                         "population.centres",
+                                         "population.patients_median",
+                                         "population.patients_sigma",
+                                         "population.patients_min",
+                                         "population.patients_max",
+                                         "population.caregivers_per_patient",
+                                         "population.patients_per_clinician",
+                                         "population.qis_base",
+                                         "population.qis_per_patients",
+                                         "population.researchers_min",
+                                         "population.researchers_per_centre",
+                                         "resources.held_max",
+                                         "care.init_remission",
+                                         "care.init_steroid_active",
+                                         "network.peer_rate",
+                                         "network.role_homophily",
+                                         "network.conference_every",
+                                         "network.webinar_every",
+                                         "network.attend",
+                                         "network.conference_ties",
+                                         "network.webinar_ties",
+                                         "network.cross_role",
+                                         "network.online_rate",
+                                         "network.decay",
+                                         "network.reinforce",
+                                         "network.prune_below",
+                                         "motivation.gamma_r",
+                                         "motivation.kappa_success",
+                                         "motivation.kappa_train",
+                                         "motivation.k_decay",
+                                         "motivation.eta_v",
+                                         "motivation.w_a",
+                                         "motivation.w_k",
+                                         "motivation.w_r",
+                                         "motivation.w_v",
+                                         "motivation.theta",
+                                         "motivation.eta_m",
+                                         "motivation.mu_patient",
+                                         "motivation.mu_staff",
+                                         "motivation.mu_visit",
+                                         "engagement.beta_lead",
+                                         "engagement.up_family",
+                                         "engagement.up_staff",
+                                         "engagement.down",
+                                         "engagement.invite",
+                                         "resources.create_cost",
+                                         "resources.rate",
+                                         "resources.research_rate",
+                                         "resources.evidence_gain",
+                                         "resources.p_tie",
+                                         "resources.p_post",
+                                         "resources.need_threshold",
+                                         "resources.p_search",
+                                         "resources.find_rate",
+                                         "resources.saturation",
+                                         "resources.beta_peer",
+                                         "resources.coverage_gain",
+                                         "resources.decay",
+                                         "care.t_drift",
+                                         "care.t_base",
+                                         "care.visit_rem",
+                                         "care.visit_act",
+                                         "care.misread",
+                                         "care.steroid_start",
+                                         "care.steroid_course",
+                                         "care.h_rel",
+                                         "care.rel_adherence",
+                                         "care.rel_treatment",
+                                         "care.rel_selfmgmt",
+                                         "care.h_rem",
+                                         "care.rem_adherence",
+                                         "care.rem_treatment",
+                                         "care.induction_boost",
+                                         "care.turnover",
+                                         "centres.join",
+                                         "centres.schedule",
+                                         "centres.initial_share",
+                                         "centres.bass_p",
+                                         "centres.bass_q",
+                                         "centres.beta_value",
+                                         "output.every",
+                                         "output.established_weeks",
+                                         "run.seed",
+                                         "run.max_wall_time",
+                                         "output.path",
+                                         "checkpoint.every",
+                                         "checkpoint.wall",
+                                         "checkpoint.dir",
+                                         "checkpoint.keep",
+                                         "levers.commons.on",
+                                         "levers.research.ramp",
+                                         "levers.ehr.max",
+                                         "levers.outreach.centres"};
 
 /* Keys of the constants section: one per field of cfg->constants (a vector is one key). */
 #define N_CONSTANTS 50
@@ -312,7 +379,8 @@ static void round_trip(fixture *f, clhs_config *a, int annotate) {
   finalize_ok(&b);
   char *plain_a = clhs_config_to_yaml(a, 0), *plain_b = clhs_config_to_yaml(&b, 0);
   assert_string_equal(plain_a, plain_b);
-  for (int l = 0; l < CLHS_NLEVERS; l++) assert_true(a->levers[l].on_step == b.levers[l].on_step);
+  for (int l = 0; l < CLHS_NLEVERS; l++)
+    assert_true(a->levers[l].on_step == b.levers[l].on_step);
   assert_memory_equal(&a->care, &b.care, sizeof a->care);
   assert_memory_equal(&a->network, &b.network, sizeof a->network);
   free(text);
@@ -360,8 +428,8 @@ static void test_round_trip(void **state) {
   fclose(fp);
   char *mem = clhs_config_to_yaml(&c, 1);
   assert_string_equal(text, mem);
-  assert_non_null(
-      strstr(mem, "  # base relapse hazard\n  # a number in [0, 1] (weekly hazard); default 0.016\n"));
+  assert_non_null(strstr(
+      mem, "  # base relapse hazard\n  # a number in [0, 1] (weekly hazard); default 0.016\n"));
   assert_non_null(strstr(mem, "MODEL.md §3 State, §8 Care and outcomes"));
   assert_non_null(strstr(mem, "\n  h_rel: 0.12345678901234568\n"));
   assert_non_null(strstr(mem, "\n    \"on\": 52\n"));
@@ -380,8 +448,7 @@ static void test_file_errors(void **state) {
                     "network.prune_below");
   expect_file_error(f, "run:\n  steps: 10\ncaer:\n  h_rel: 0.1\n", 3, "caer", "unknown section");
   expect_file_error(f, "levers:\n  regstry:\n    on: 0\n", 2, "levers.regstry", "registry");
-  expect_file_error(f, "levers:\n  registry:\n    of: 0\n", 3, "levers.registry.of",
-                    "unknown key");
+  expect_file_error(f, "levers:\n  registry:\n    of: 0\n", 3, "levers.registry.of", "unknown key");
   expect_file_error(f, "care:\n  h_rel: abc\n", 2, "care.h_rel", "expected a number");
   expect_file_error(f, "care:\n  h_rel: nan\n", 2, "care.h_rel", "number");
   expect_file_error(f, "care:\n  h_rel: .inf\n", 2, "care.h_rel", "number");
@@ -421,14 +488,13 @@ static void test_file_errors(void **state) {
   expect_file_error(f, "care:\n  h_rel:\n    x: 1\n", 3, "care.h_rel", "got a mapping");
   expect_file_error(f, "care:\n  h_rel: 0.1\n  h_rel: 0.2\n", 3, "care.h_rel", "duplicate");
   expect_file_error(f, "centres:\n  join: diffusion\n", 2, "centres.join", "schedule|bass");
-  expect_file_error(f, "centres:\n  schedule:\n    - [2010-01-01, 7]\n    - [2009-01-01, 8]\n",
-                    4, "centres.schedule", "increase");
+  expect_file_error(f, "centres:\n  schedule:\n    - [2010-01-01, 7]\n    - [2009-01-01, 8]\n", 4,
+                    "centres.schedule", "increase");
   expect_file_error(f, "centres:\n  schedule: [[2009-01-01, 9], [2010-01-01, 8]]\n", 2,
                     "centres.schedule", "decrease");
   expect_file_error(f, "centres:\n  schedule: [[2009-01-01, 101]]\n", 2, "centres.schedule",
                     "[0, 100]");
-  expect_file_error(f, "centres:\n  schedule: [[2009-02-29, 1]]\n", 2, "centres.schedule",
-                    "date");
+  expect_file_error(f, "centres:\n  schedule: [[2009-02-29, 1]]\n", 2, "centres.schedule", "date");
   expect_file_error(f, "centres:\n  schedule: [[2009-01-01, 1, 2]]\n", 2, "centres.schedule",
                     "pair");
   expect_file_error(f, "output:\n  path: \"\"\n", 2, "output.path", "non-empty");
@@ -436,8 +502,7 @@ static void test_file_errors(void **state) {
   expect_file_error(f, "care:\n  h_rel: [0.1, 0.2\n  h_rem: 0.1\n", 3, "invalid YAML", NULL);
   expect_file_error(f, "care:\n  h_rel: 0.1\n h_rem: 0.1\n", 3, "invalid YAML", NULL);
   expect_file_error(f, "care:\n\th_rel: 0.1\n", 2, "invalid YAML", NULL);
-  expect_file_error(f, "run:\n  steps: 5\n---\nrun:\n  steps: 6\n", 4, "one YAML document",
-                    NULL);
+  expect_file_error(f, "run:\n  steps: 5\n---\nrun:\n  steps: 6\n", 4, "one YAML document", NULL);
   expect_file_error(f, "just a scalar\n", 1, "(top level)", "expected a mapping of sections");
 
   /* A missing file is bad input too. */

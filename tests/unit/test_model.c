@@ -99,9 +99,11 @@ static void test_world_structure(void **state) {
   cfg.population.caregivers_per_patient = 0.5;
   assert_int_equal(clhs_world_create(&w, &cfg, &comm, &err), CLHS_OK);
   int64_t withfam = 0;
-  for (int64_t p = 0; p < w.npat; p++) withfam += w.pat_fam[p] >= 0;
+  for (int64_t p = 0; p < w.npat; p++)
+    withfam += w.pat_fam[p] >= 0;
   int64_t nfam = 0;
-  for (int64_t lc = 0; lc < w.c_count; lc++) nfam += w.first[CLHS_CLIN][lc] - w.first[CLHS_FAM][lc];
+  for (int64_t lc = 0; lc < w.c_count; lc++)
+    nfam += w.first[CLHS_CLIN][lc] - w.first[CLHS_FAM][lc];
   assert_int_equal(withfam, nfam);
   assert_true(fabs((double)nfam / (double)w.npat - 0.5) < 0.05);
   clhs_world_free(&w);
@@ -116,8 +118,8 @@ static void test_hazards(void **state) {
   assert_true(fabs(clhs_care_h_rel(&cfg, 1, 1, 1) - 0.016 * 0.6 * 0.6 * 0.7) < 1e-15);
   assert_true(fabs(clhs_care_h_rem(&cfg, 0.5, 0, 0) - 0.012) < 1e-15);
   assert_true(fabs(clhs_care_h_rem(&cfg, 1, 1, 3) - 0.012 * 1.4 * 2.0 * 3.8) < 1e-15);
-  assert_true(fabs(clhs_care_p_escalate(0.5, 0.5, 1, 0.5) - 0.25 * 1.5 * 1.1) < 1e-15);
-  assert_true(clhs_care_p_escalate(1, 1, 1, 1) == 1.0);
+  assert_true(fabs(clhs_care_p_escalate(&cfg, 0.5, 0.5, 1, 0.5) - 0.25 * 1.5 * 1.1) < 1e-15);
+  assert_true(clhs_care_p_escalate(&cfg, 1, 1, 1, 1) == 1.0);
   clhs_config_free(&cfg);
 }
 
@@ -193,7 +195,8 @@ static void test_recall_and_escalation(void **state) {
   clhs_phase_levers_joins(&w, t);
   assert_true(w.I[0].pop == 1.0);
   w.r[0] = 1.0f;
-  for (int32_t k = w.clin_begin[0]; k < w.clin_begin[1]; k++) w.g[k] = 1.0f;
+  for (int32_t k = w.clin_begin[0]; k < w.clin_begin[1]; k++)
+    w.g[k] = 1.0f;
   w.X[0] = CLHS_ACT;
   w.pga[0] = CLHS_REM;
   w.last_visit[0] = (int32_t)t - 6;
@@ -235,14 +238,16 @@ static void test_steroid_course(void **state) {
   w.rem_weeks[0] = 0;
   w.next_visit[0] = 100000;
   int weeks = 0;
-  for (int64_t t = 0; t < 40 && w.ster[0]; t++, weeks++) clhs_phase_care(&w, t);
+  for (int64_t t = 0; t < 40 && w.ster[0]; t++, weeks++)
+    clhs_phase_care(&w, t);
   assert_int_equal(weeks, 12);
   cfg.care.h_rem = 0; /* stays active */
   w.X[0] = CLHS_ACT;
   w.ster[0] = 1;
   w.ster_weeks[0] = 0;
   weeks = 0;
-  for (int64_t t = 0; t < 40 && w.ster[0]; t++, weeks++) clhs_phase_care(&w, t);
+  for (int64_t t = 0; t < 40 && w.ster[0]; t++, weeks++)
+    clhs_phase_care(&w, t);
   assert_int_equal(weeks, cfg.care.steroid_course);
   clhs_world_free(&w);
   clhs_config_free(&cfg);
@@ -298,10 +303,14 @@ static void test_reliability(void **state) {
 int main(int argc, char **argv) {
   clhs_comm_init(&argc, &argv, &comm);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_centre_size_distribution), cmocka_unit_test(test_world_structure),
-      cmocka_unit_test(test_hazards),        cmocka_unit_test(test_schedule),
-      cmocka_unit_test(test_visit_schedule), cmocka_unit_test(test_recall_and_escalation),
-      cmocka_unit_test(test_steroid_course), cmocka_unit_test(test_turnover),
+      cmocka_unit_test(test_centre_size_distribution),
+      cmocka_unit_test(test_world_structure),
+      cmocka_unit_test(test_hazards),
+      cmocka_unit_test(test_schedule),
+      cmocka_unit_test(test_visit_schedule),
+      cmocka_unit_test(test_recall_and_escalation),
+      cmocka_unit_test(test_steroid_course),
+      cmocka_unit_test(test_turnover),
       cmocka_unit_test(test_reliability),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,12 +19,13 @@ static void test_philox_known_answers(void **state) {
   assert_int_equal(r.v[3], 0x9b00dbd8u);
   /* Key (seed) and counter fields land where rng.h says they do. */
   uint64_t seed = ((uint64_t)0x299f31d0u << 32) | 0xa4093822u;
-  uint64_t id = ((uint64_t)0x1370u << 32) | 0x85a308d3u;   /* high 16 bits of id in word 2 */
+  uint64_t id = ((uint64_t)0x1370u << 32) | 0x85a308d3u; /* high 16 bits of id in word 2 */
   r = clhs_rng_block(seed, 0x243f6a88u, id, 0x0319u, 0x03707344u); /* purpose << 16 | id_hi */
   philox4x32_ctr_t c = {{0x243f6a88u, 0x85a308d3u, (0x0319u << 16) | 0x1370u, 0x03707344u}};
   philox4x32_key_t k = {{0xa4093822u, 0x299f31d0u}};
   philox4x32_ctr_t e = philox4x32(c, k);
-  for (int i = 0; i < 4; i++) assert_int_equal(r.v[i], e.v[i]);
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(r.v[i], e.v[i]);
 }
 
 /* A stream hands out the words of index 0, 1, 2, ... of its key, in order. */
@@ -34,7 +35,8 @@ static void test_stream_is_keyed(void **state) {
   clhs_rng_init(&s, 42, 7, 123456789012ULL, CLHS_P_CARE);
   for (uint32_t idx = 0; idx < 3; idx++) {
     philox4x32_ctr_t b = clhs_rng_block(42, 7, 123456789012ULL, CLHS_P_CARE, idx);
-    for (int k = 0; k < 4; k++) assert_int_equal(clhs_rng_u32(&s), b.v[k]);
+    for (int k = 0; k < 4; k++)
+      assert_int_equal(clhs_rng_u32(&s), b.v[k]);
   }
 }
 
@@ -70,7 +72,9 @@ static double mean_of(double (*draw)(clhs_rng *, double, double), double a, doub
   return m;
 }
 
-static double beta_draw(clhs_rng *r, double a, double b) { return clhs_rng_beta(r, a, b); }
+static double beta_draw(clhs_rng *r, double a, double b) {
+  return clhs_rng_beta(r, a, b);
+}
 static double poisson_draw(clhs_rng *r, double l, double unused) {
   (void)unused;
   return (double)clhs_rng_poisson(r, l);
@@ -123,8 +127,10 @@ static void test_edge_cases(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_philox_known_answers), cmocka_unit_test(test_stream_is_keyed),
-      cmocka_unit_test(test_every_key_part_matters), cmocka_unit_test(test_distributions),
+      cmocka_unit_test(test_philox_known_answers),
+      cmocka_unit_test(test_stream_is_keyed),
+      cmocka_unit_test(test_every_key_part_matters),
+      cmocka_unit_test(test_distributions),
       cmocka_unit_test(test_edge_cases),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
