@@ -266,6 +266,17 @@ static void format_step_date(const clhs_config *cfg, int64_t step, char *buf) {
   clhs_date_format(d0 + 7 * step, buf);
 }
 
+/* Fault injection for the tests (a failing rank must not hang the others):
+ * CLHS_FAULT_INJECT="RANK:STEP" makes that rank report an error after that step. */
+static void inject_fault(const clhs_comm *comm, int64_t step, clhs_error *err) {
+  const char *spec = getenv("CLHS_FAULT_INJECT");
+  int rank = -1;
+  long long at = -1;
+  if (spec && sscanf(spec, "%d:%lld", &rank, &at) == 2 && rank == comm->rank && at == step)
+    clhs_error_set(err, CLHS_EFAIL, "fault injected by CLHS_FAULT_INJECT=%s on rank %d", spec,
+                   rank);
+}
+
 /* Agree on a status after a collective operation: every rank gets the worst
  * status and the message of the lowest failing rank. */
 static int agree(const clhs_comm *comm, clhs_error *err) {
@@ -321,6 +332,10 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
   const double pe = opts->progress_every_s > 0 ? opts->progress_every_s : 5.0;
   for (int64_t s = 0; s < cfg->run.steps; s++) {
     clhs_world_step(&w, err);
+    inject_fault(comm, w.step, err);
+    /* One small reduction a step: an error on any rank ends every rank at the same
+     * step, with that rank's message, instead of leaving the others in a collective. */
+    if (agree(comm, err)) goto done;
     if (w.step % cfg->output.every == 0 || w.step == cfg->run.steps) {
       record_compute(&w, &rc);
       record_write(out, &w, &rc, err);
