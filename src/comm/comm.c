@@ -60,6 +60,15 @@ int clhs_comm_agree(const clhs_comm *c, int status, char *msg, size_t msglen) {
   MPI_Allreduce(&in[1], &first, 1, MPI_INT, MPI_MIN, world_comm);
   if (msg && msglen > 0) {
     int n = (int)msglen;
+    /* Name the rank that failed when it is not rank 0 (whose errors are usually input). */
+    if (c->rank == first && first != 0 && strncmp(msg, "rank ", 5) != 0) {
+      char *copy = malloc(msglen);
+      if (copy) {
+        memcpy(copy, msg, msglen);
+        snprintf(msg, msglen, "rank %d: %s", first, copy);
+        free(copy);
+      }
+    }
     MPI_Bcast(msg, n, MPI_CHAR, first, world_comm);
     msg[msglen - 1] = '\0';
   }
