@@ -203,6 +203,14 @@ char *clhs_config_to_yaml(const clhs_config *cfg, int annotate);
 void clhs_config_foreach(const clhs_config *cfg,
                          void (*fn)(const char *key, const char *value, void *user), void *user);
 
+/**
+ * The declared kind of a key: 'i' int64, 'u' uint64, 'd' double, 'D' list of doubles,
+ * 'I' list of integers, 's' text (dates, paths, names); 0 for an unknown key. Lets a
+ * writer type each value by its declaration rather than its text (a double that
+ * happens to be 1 stays a double).
+ */
+int clhs_config_key_kind(const char *key);
+
 /** Serialise/deserialise (for broadcast): a malloc'd flat buffer. */
 void *clhs_config_pack(const clhs_config *cfg, size_t *nbytes);
 int clhs_config_unpack(clhs_config *cfg, const void *buf, size_t nbytes, clhs_error *err);

@@ -1441,3 +1441,18 @@ void clhs_config_free(clhs_config *cfg) {
     cfg->levers[l].ncentres = 0;
   }
 }
+
+int clhs_config_key_kind(const char *key) {
+  for (size_t i = 0; i < clhs_config_table_len; i++) {
+    if (strcmp(clhs_config_table[i].key, key) != 0) continue;
+    switch (clhs_config_table[i].kind) {
+    case CLHS_CK_INT64: return 'i';
+    case CLHS_CK_UINT64: return 'u';
+    case CLHS_CK_DOUBLE: return 'd';
+    case CLHS_CK_DVEC: return 'D';
+    case CLHS_CK_ILIST: return 'I';
+    default: return 's';
+    }
+  }
+  return 0;
+}

@@ -42,7 +42,6 @@
 #include "clhs_build_info.h"
 /* The config module's key table (private to src/config): read here only for the
  * declared kind of each key, so /parameters attributes have stable types. */
-#include "config/config_table.h"
 
 #define OUT_BATCH 64              /* records per collective write = time chunk length */
 #define OUT_CHUNK_BYTES (1 << 20) /* target chunk size for centre-distributed variables */
@@ -356,29 +355,6 @@ static int parse_num(const char *s, const char *e, int64_t *i, uint64_t *u, doub
     if (*end != '\0') return 0;
   }
   return 3;
-}
-
-/**
- * The declared kind of a configuration key, from the config module's table:
- * 'i' int64, 'u' uint64, 'd' double, 'D' list of doubles, 'I' list of
- * integers, 's' text; 0 for a key the table does not know (then the kind is
- * guessed from the text). Using the declaration rather than the text keeps
- * each key's attribute type the same from run to run (a double that happens
- * to be 1 is still stored as 1.0).
- */
-static int config_key_kind(const char *key) {
-  for (size_t i = 0; i < clhs_config_table_len; i++) {
-    if (strcmp(clhs_config_table[i].key, key) != 0) continue;
-    switch (clhs_config_table[i].kind) {
-    case CLHS_CK_INT64: return 'i';
-    case CLHS_CK_UINT64: return 'u';
-    case CLHS_CK_DOUBLE: return 'd';
-    case CLHS_CK_DVEC: return 'D';
-    case CLHS_CK_ILIST: return 'I';
-    default: return 's';
-    }
-  }
-  return 0;
 }
 
 /**
@@ -1048,7 +1024,7 @@ static int write_parameters(clhs_output *o, hid_t file, const clhs_config *cfg, 
     const char *key = unpack_str(buf, n, &pos);
     const char *val = key ? unpack_str(buf, n, &pos) : NULL;
     if (!key || !val) break;
-    st = attr_config_value(g, key, val, config_key_kind(key), "/parameters", err);
+    st = attr_config_value(g, key, val, clhs_config_key_kind(key), "/parameters", err);
   }
   close_id(&g);
   free(buf);
