@@ -61,6 +61,15 @@ void clhs_comm_allgatherv(const clhs_comm *c, const void *local, int64_t nlocal,
 void clhs_comm_gatherv(const clhs_comm *c, const void *local, int64_t nlocal, size_t itemsize,
                        void *out, int root);
 
+/**
+ * Sparse personalised exchange: @p send holds, in rank order, sendbytes[r] bytes for
+ * each rank r (0 for most ranks: only ranks with something to say carry data). On
+ * return *recv is a malloc'd buffer of the bytes received, in rank order, and
+ * *recvbytes their total. Aborts every rank on failure.
+ */
+void clhs_comm_alltoallv(const clhs_comm *c, const void *send, const int64_t *sendbytes,
+                         void **recv, int64_t *recvbytes);
+
 void clhs_comm_barrier(const clhs_comm *c);
 double clhs_comm_wtime(void);
 

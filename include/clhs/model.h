@@ -25,10 +25,17 @@
 #include "clhs/comm.h"
 #include "clhs/config.h"
 #include "clhs/error.h"
+#include "clhs/network.h"
 
 #define CLHS_NEEDS 4         /**< need categories κ = 0..3 */
 #define CLHS_TIERS 5         /**< engagement tiers E = 0..4 */
 #define CLHS_NEVER INT32_MAX /**< join step of a centre that never joins */
+
+/** Agent flags. */
+enum {
+  CLHS_F_TRAINED = 1, /**< attended an event this week */
+  CLHS_F_COMMONS = 2  /**< has adopted from the commons (this person) */
+};
 
 /** Patient disease state X and observed state pga. */
 enum { CLHS_REM = 0, CLHS_ACT = 1 };
@@ -42,7 +49,41 @@ typedef struct clhs_intensity {
 /** Per-centre counters accumulated between output records. */
 typedef struct clhs_centre_counts {
   int64_t visits, recalls, escalations, records;
+  int64_t created[CLHS_NRESKINDS]; /**< resources created, by kind */
+  int64_t adoptions;               /**< adoptions by the centre's agents */
+  int64_t commons_adoptions;       /**< of which from the commons */
+  int64_t new_commons_users;       /**< agents adopting from the commons for the first time */
 } clhs_centre_counts;
+
+/** Resources created by this rank's agents (sorted by id). */
+typedef struct clhs_restab {
+  int64_t n, cap;
+  uint64_t *id;
+  uint16_t *q;   /**< quality v0 */
+  uint8_t *kind; /**< enum clhs_res_kind */
+  uint8_t *in_commons;
+  uint32_t *adoptions;
+  int64_t fresh_begin; /**< resources [fresh_begin, n) were created in the latest step */
+} clhs_restab;
+
+/** The commons: every posted resource, identical on every rank, sorted by id. */
+typedef struct clhs_commons {
+  int64_t n, cap;
+  uint64_t *id;
+  uint16_t *q;
+  uint8_t *kind;
+} clhs_commons;
+
+/** Remote neighbours' state, received once a step after the ties settle (phase 3). */
+typedef struct clhs_halo {
+  int64_t n, cap; /**< remote neighbours (distinct gids) */
+  int64_t *gid;   /**< sorted */
+  float *m;
+  uint8_t *E;
+  uint64_t *held; /**< [n * held_max] */
+  uint16_t *held_q;
+  int64_t bytes_sent; /**< this rank's halo bytes in the last exchange */
+} clhs_halo;
 
 /** One centre's record as gathered to rank 0 (fixed layout: it crosses MPI). */
 typedef struct clhs_centre_stat {
@@ -85,9 +126,22 @@ typedef struct clhs_world {
   uint8_t *E_wait; /**< initial tier waiting for the centre to join (§3) */
   int32_t *centre; /**< local centre index */
   float *m, *A, *K, *Rl, *V;
-  float *need;   /**< [n * 4] needs n[κ] */
-  float *cover;  /**< [n * 4] coverage s[κ] */
-  int64_t *held; /**< [n * held_max] ids of held resources, -1 = empty slot */
+  float *need;      /**< [n * 4] needs n[κ] */
+  float *cover;     /**< [n * 4] coverage s[κ] */
+  uint64_t *held;   /**< [n * held_max] held resource ids, newest first; CLHS_RES_NONE empty */
+  uint16_t *held_q; /**< [n * held_max] their quality v0 */
+  uint16_t *succ;   /**< own resources adopted by others + own adoptions, this week */
+  uint8_t *flags;   /**< CLHS_F_* */
+  float *tmp_f;     /**< scratch: next m (synchronous update) */
+  uint8_t *tmp_u8;  /**< scratch: next E */
+
+  /* ---- the network ---- */
+  clhs_tieset *ties;     /**< [c_count] dynamic ties of each local centre */
+  int32_t *fam_begin;    /**< [c_count+1] index into fam_patient[] */
+  int32_t *fam_patient;  /**< local patient index of each caregiver */
+  clhs_halo halo;
+  clhs_restab res;
+  clhs_commons commons;
 
   /* ---- this rank's patients: local patient index p ---- */
   int64_t npat;
@@ -133,9 +187,40 @@ uint64_t clhs_world_digest(const clhs_world *w);
 
 /* ---- the rules, one function per phase (src/model/step.c) ---- */
 void clhs_phase_levers_joins(clhs_world *w, int64_t t);
+/** Phase 2: peer, event and online ties (collective). Sets CLHS_F_TRAINED on attendees. */
+int clhs_phase_new_ties(clhs_world *w, int64_t t, clhs_error *err);
+/** Phase 3: decay and pruning, then the halo exchange (collective). */
+int clhs_phase_decay(clhs_world *w, int64_t t, clhs_error *err);
+/** Phase 4: creation, sharing, discovery, adoption, research, obsolescence (collective). */
+int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err);
+/** Phase 5: motivation; phase 6: engagement. */
+void clhs_phase_motivation(clhs_world *w, int64_t t);
+void clhs_phase_engagement(clhs_world *w, int64_t t);
 void clhs_phase_care(clhs_world *w, int64_t t);
 void clhs_phase_centres(clhs_world *w, int64_t t);
-void clhs_phase_turnover(clhs_world *w, int64_t t);
+int clhs_phase_turnover(clhs_world *w, int64_t t, clhs_error *err);
+
+/* ---- the tie store and halo (src/model/ties.c) ---- */
+int64_t clhs_centre_of_gid(const clhs_world *w, int64_t gid);
+int clhs_owner_of_gid(const clhs_world *w, int64_t gid);
+int clhs_ties_init(clhs_world *w, clhs_error *err);
+void clhs_ties_free(clhs_world *w);
+int64_t clhs_ties_count(const clhs_world *w); /**< dynamic tie ends on this rank */
+size_t clhs_ties_bytes(const clhs_world *w);
+int32_t clhs_care_neighbours(const clhs_world *w, int64_t lc, int32_t i, int32_t *out);
+int32_t clhs_care_degree(const clhs_world *w, int64_t lc, int32_t i);
+int32_t clhs_care_max(const clhs_world *w, int64_t lc);
+int32_t clhs_degree(const clhs_world *w, int64_t lc, int32_t i);
+int32_t clhs_neighbours(const clhs_world *w, int64_t lc, int32_t i, int32_t *care, clhs_nbr *nb);
+int64_t clhs_halo_find(const clhs_halo *h, int64_t gid);
+/** Apply events on local tie ends (sorted here; any order in). */
+int clhs_ties_apply_local(clhs_world *w, clhs_tie_event *ev, int64_t nev, clhs_error *err);
+/** Deliver events to the owners of their targets and apply them there (collective). */
+int clhs_ties_deliver(clhs_world *w, const clhs_tie_msg *msg, int64_t nmsg, clhs_error *err);
+void clhs_ties_decay(clhs_world *w);
+int clhs_halo_exchange(clhs_world *w, clhs_error *err);
+void clhs_halo_free(clhs_halo *h);
+int64_t clhs_ties_check(clhs_world *w, clhs_error *err);
 
 /* ---- rules on single agents, exposed for unit tests ---- */
 /** Weekly relapse and remission hazards of MODEL.md §8. */

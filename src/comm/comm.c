@@ -158,6 +158,39 @@ void clhs_comm_gatherv(const clhs_comm *c, const void *local, int64_t nlocal, si
   gather_common(c, local, nlocal, itemsize, out, root, 0);
 }
 
+void clhs_comm_alltoallv(const clhs_comm *c, const void *send, const int64_t *sendbytes,
+                         void **recv, int64_t *recvbytes) {
+  const int P = c->size;
+  int *sc = malloc(sizeof(int) * (size_t)P), *rc = malloc(sizeof(int) * (size_t)P);
+  int *sd = malloc(sizeof(int) * (size_t)P), *rd = malloc(sizeof(int) * (size_t)P);
+  if (!sc || !rc || !sd || !rd) clhs_comm_abort(c, 1, "out of memory in alltoallv");
+  int64_t tot = 0;
+  for (int r = 0; r < P; r++) {
+    if (sendbytes[r] > INT_MAX || tot > INT_MAX)
+      clhs_comm_abort(c, 1, "exchange of %lld bytes exceeds MPI's int counts; use more ranks",
+                      (long long)(tot + sendbytes[r]));
+    sc[r] = (int)sendbytes[r];
+    sd[r] = (int)tot;
+    tot += sendbytes[r];
+  }
+  MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, world_comm);
+  int64_t rtot = 0;
+  for (int r = 0; r < P; r++) {
+    if (rtot > INT_MAX) clhs_comm_abort(c, 1, "exchange too large for MPI's int counts");
+    rd[r] = (int)rtot;
+    rtot += rc[r];
+  }
+  void *buf = malloc(rtot ? (size_t)rtot : 1);
+  if (!buf) clhs_comm_abort(c, 1, "out of memory receiving %lld bytes", (long long)rtot);
+  MPI_Alltoallv(send, sc, sd, MPI_BYTE, buf, rc, rd, MPI_BYTE, world_comm);
+  free(sc);
+  free(rc);
+  free(sd);
+  free(rd);
+  *recv = buf;
+  *recvbytes = rtot;
+}
+
 void clhs_comm_barrier(const clhs_comm *c) {
   (void)c;
   MPI_Barrier(world_comm);

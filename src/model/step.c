@@ -170,6 +170,19 @@ void clhs_phase_care(clhs_world *w, int64_t t) {
       }
       if (visit) {
         cc->visits++;
+        /* §5: a clinician less motivated than the patient pulls the patient down. */
+        const double m_clin = w->m[w->pat_clin[p]];
+        if (m_clin < w->m[i])
+          w->m[i] = (float)(w->m[i] - cfg->motivation.mu_visit * (w->m[i] - m_clin));
+        /* §6: an unaware patient or caregiver of a member centre is invited to awareness
+         * if the patient's clinician takes part (E >= 2). */
+        if (w->member[lc] && w->E[w->pat_clin[p]] >= 2) {
+          const double pin = cfg->engagement.invite * (I->outreach < 1 ? I->outreach : 1);
+          clhs_rng ri;
+          clhs_rng_init(&ri, seed, (uint32_t)t, (uint64_t)(w->gid_begin + i), CLHS_P_INVITE);
+          if (w->E[i] == 0 && clhs_rng_bernoulli(&ri, pin)) w->E[i] = 1;
+          if (f >= 0 && w->E[f] == 0 && clhs_rng_bernoulli(&ri, pin)) w->E[f] = 1;
+        }
         int pga = w->X[p];
         if (clhs_rng_bernoulli(&r, cfg->care.misread)) pga = 1 - pga;
         w->pga[p] = (uint8_t)pga;
@@ -241,6 +254,10 @@ void clhs_phase_centres(clhs_world *w, int64_t t) {
       S /= (double)(q1 - q0);
     }
     const double r = w->r[lc], d = w->d[lc];
+    /* QI skill grows at each event a QIS attends (after reliability read it). */
+    for (int32_t i = q0, k = w->qis_begin[lc]; i < q1; i++, k++)
+      if (w->flags[i] & CLHS_F_TRAINED)
+        w->q[k] = (float)(w->q[k] + K->qi_skill_gain * (1 - w->q[k]));
     w->r[lc] = (float)clamp01(
         r + K->reliability_rate * Q * (1 - r) * (1 + K->reliability_selfmgmt * S) * I->qi -
         K->reliability_decay * (r - K->reliability_usual));
@@ -251,10 +268,45 @@ void clhs_phase_centres(clhs_world *w, int64_t t) {
 
 /* ---------------------------------------------------------------- phase 9 */
 
-void clhs_phase_turnover(clhs_world *w, int64_t t) {
+/* Each renewed agent's non-care ties are dropped at both ends (§8). */
+static int drop_ties_of_renewed(clhs_world *w, clhs_error *err) {
+  int64_t nmsg = 0;
+  for (int64_t lc = 0; lc < w->c_count; lc++) {
+    const clhs_tieset *ts = &w->ties[lc];
+    for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++)
+      if (w->tmp_u8[i])
+        nmsg += 2 * (int64_t)(ts->off[i - w->first[0][lc] + 1] - ts->off[i - w->first[0][lc]]);
+  }
+  clhs_tie_msg *msg = calloc((size_t)(nmsg ? nmsg : 1), sizeof *msg);
+  if (!msg) return clhs_error_set(err, CLHS_ENOMEM, "out of memory dropping ties on turnover");
+  int64_t k = 0;
+  for (int64_t lc = 0; lc < w->c_count; lc++) {
+    const clhs_tieset *ts = &w->ties[lc];
+    for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++) {
+      if (!w->tmp_u8[i]) continue;
+      const int32_t r = i - w->first[0][lc];
+      for (uint32_t d = ts->off[r]; d < ts->off[r + 1]; d++) {
+        const int64_t g = clhs_tie_gid(ts->key[d]);
+        msg[k].target = w->gid_begin + i;
+        msg[k].nbr = g;
+        msg[k++].op = CLHS_TIE_DROP;
+        msg[k].target = g;
+        msg[k].nbr = w->gid_begin + i;
+        msg[k++].op = CLHS_TIE_DROP;
+      }
+    }
+  }
+  int st = clhs_ties_deliver(w, msg, nmsg, err);
+  free(msg);
+  return st;
+}
+
+int clhs_phase_turnover(clhs_world *w, int64_t t, clhs_error *err) {
   const clhs_config *cfg = w->cfg;
 #pragma omp parallel for schedule(dynamic, 4)
   for (int64_t lc = 0; lc < w->c_count; lc++) {
+    for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++)
+      w->tmp_u8[i] = 0;
     for (int64_t p = w->pat_begin[lc]; p < w->pat_begin[lc + 1]; p++) {
       const int64_t i = w->pat_agent[p];
       clhs_rng r;
@@ -263,6 +315,7 @@ void clhs_phase_turnover(clhs_world *w, int64_t t) {
       /* A newly diagnosed patient takes the slot (and its global id). */
       clhs_agent_fresh(w, i, (uint32_t)t, CLHS_P_RENEW);
       w->E[i] = w->E_wait[i] = 0;
+      w->tmp_u8[i] = 1;
       w->X[p] = w->pga[p] = CLHS_ACT;
       w->T[p] = (float)cfg->constants.renew_T;
       w->adh[p] = (float)clhs_rng_beta(&r, cfg->constants.init_adherence[0],
@@ -275,24 +328,37 @@ void clhs_phase_turnover(clhs_world *w, int64_t t) {
       if (f >= 0) {
         clhs_agent_fresh(w, f, (uint32_t)t, CLHS_P_RENEW);
         w->E[f] = w->E_wait[f] = 0;
+        w->tmp_u8[f] = 1;
       }
     }
   }
+  return drop_ties_of_renewed(w, err);
 }
 
 /* ---------------------------------------------------------------- a step */
 
+static _Noreturn void step_abort(const clhs_world *w, const clhs_error *err) {
+  clhs_comm_abort(w->comm, err->code ? err->code : 1, "step %lld: %s", (long long)w->step,
+                  err->msg);
+}
+
 int clhs_world_step(clhs_world *w, clhs_error *err) {
-  (void)err;
   const int64_t t = w->step;
-  clhs_phase_levers_joins(w, t); /* 1 */
-  /* 2-6: events and ties, decay, resources, motivation, engagement: network issue. */
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < w->n; i++)
+    w->succ[i] = 0;
+  clhs_phase_levers_joins(w, t);                         /* 1 */
+  if (clhs_phase_new_ties(w, t, err)) return err->code;  /* 2 */
+  if (clhs_phase_decay(w, t, err)) return err->code;     /* 3 (and the halo) */
+  if (clhs_phase_resources(w, t, err)) return err->code; /* 4 */
+  clhs_phase_motivation(w, t);                           /* 5 */
+  clhs_phase_engagement(w, t);                           /* 6 */
   int64_t rec_before = 0, rec_after = 0;
   for (int64_t lc = 0; lc < w->c_count; lc++)
     rec_before += w->counts[lc].records;
-  clhs_phase_care(w, t);     /* 7 */
-  clhs_phase_centres(w, t);  /* 8 */
-  clhs_phase_turnover(w, t); /* 9 */
+  clhs_phase_care(w, t);                                  /* 7 */
+  clhs_phase_centres(w, t);                               /* 8 */
+  if (clhs_phase_turnover(w, t, err)) step_abort(w, err); /* 9 */
   for (int64_t lc = 0; lc < w->c_count; lc++)
     rec_after += w->counts[lc].records;
   /* 10: network-wide counters (exact integer reduction). */

@@ -81,8 +81,12 @@ void clhs_agent_fresh(clhs_world *w, int64_t i, uint32_t step, uint32_t purpose)
     w->cover[i * CLHS_NEEDS + k] = (float)K->init_cover;
   }
   const int64_t hm = w->cfg->resources.held_max;
-  for (int64_t k = 0; k < hm; k++)
-    w->held[i * hm + k] = -1;
+  for (int64_t k = 0; k < hm; k++) {
+    w->held[i * hm + k] = CLHS_RES_NONE;
+    w->held_q[i * hm + k] = 0;
+  }
+  w->succ[i] = 0;
+  w->flags[i] = 0;
 }
 
 /* Patient-specific initial state (§3). */
@@ -281,6 +285,11 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
   ALLOC(w->need, n * CLHS_NEEDS, "needs");
   ALLOC(w->cover, n * CLHS_NEEDS, "coverage");
   ALLOC(w->held, n * hm, "held resources");
+  ALLOC(w->held_q, n * hm, "held resources");
+  ALLOC(w->succ, n, "successes");
+  ALLOC(w->flags, n, "agent flags");
+  ALLOC(w->tmp_f, n, "scratch");
+  ALLOC(w->tmp_u8, n, "scratch");
   const int64_t np = w->npat;
   ALLOC(w->pat_agent, np, "patients");
   ALLOC(w->pat_clin, np, "patients");
@@ -302,6 +311,16 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
     for (int64_t lc = 0; lc < nc; lc++)
       if (cnt[CLHS_PAT][w->c_begin + lc] > maxpat) maxpat = cnt[CLHS_PAT][w->c_begin + lc];
     ALLOC(has_fam, maxpat, "caregiver flags");
+  }
+  ALLOC(w->fam_begin, nc + 1, "caregivers");
+  {
+    int32_t nf = 0;
+    for (int64_t lc = 0; lc < nc; lc++) {
+      w->fam_begin[lc] = nf;
+      nf += cnt[CLHS_FAM][w->c_begin + lc];
+    }
+    w->fam_begin[nc] = nf;
+    ALLOC(w->fam_patient, nf, "caregivers");
   }
   for (int64_t lc = 0; lc < nc; lc++) {
     const int64_t c = w->c_begin + lc;
@@ -328,7 +347,11 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
       const int64_t p = w->pat_begin[lc] + k;
       w->pat_agent[p] = w->first[CLHS_PAT][lc] + k;
       w->pat_clin[p] = w->first[CLHS_CLIN][lc] + k % nclin; /* round-robin */
-      w->pat_fam[p] = has_fam[k] ? fam++ : -1;
+      w->pat_fam[p] = -1;
+      if (has_fam[k]) {
+        w->fam_patient[w->fam_begin[lc] + (fam - w->first[CLHS_FAM][lc])] = (int32_t)p;
+        w->pat_fam[p] = fam++;
+      }
     }
   }
   for (int64_t i = 0; i < n; i++) {
@@ -343,6 +366,7 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
     w->g[k] = (float)cfg->constants.init_g;
   for (int64_t k = 0; k < w->nqis; k++)
     w->q[k] = (float)cfg->constants.init_q;
+  if (clhs_ties_init(w, err)) goto fail;
   w->E_tx = cfg->constants.init_evidence;
   w->N_rec = 0;
   w->step = 0;
@@ -360,14 +384,61 @@ fail:
 }
 
 void clhs_world_free(clhs_world *w) {
-  void *ptrs[] = {w->centre_gid0, w->join_step, w->owner, w->pat_begin, w->clin_begin,
-                  w->qis_begin,   w->r,         w->d,     w->member,    w->I,
-                  w->counts,      w->type,      w->E,     w->E_wait,    w->centre,
-                  w->m,           w->A,         w->K,     w->Rl,        w->V,
-                  w->need,        w->cover,     w->held,  w->pat_agent, w->pat_clin,
-                  w->pat_fam,     w->X,         w->pga,   w->ster,      w->ind,
-                  w->ster_weeks,  w->rem_weeks, w->adh,   w->T,         w->next_visit,
-                  w->last_visit,  w->g,         w->q};
+  void *ptrs[] = {w->centre_gid0,
+                  w->join_step,
+                  w->owner,
+                  w->pat_begin,
+                  w->clin_begin,
+                  w->qis_begin,
+                  w->r,
+                  w->d,
+                  w->member,
+                  w->I,
+                  w->counts,
+                  w->type,
+                  w->E,
+                  w->E_wait,
+                  w->centre,
+                  w->m,
+                  w->A,
+                  w->K,
+                  w->Rl,
+                  w->V,
+                  w->need,
+                  w->cover,
+                  w->held,
+                  w->pat_agent,
+                  w->pat_clin,
+                  w->pat_fam,
+                  w->X,
+                  w->pga,
+                  w->ster,
+                  w->ind,
+                  w->ster_weeks,
+                  w->rem_weeks,
+                  w->adh,
+                  w->T,
+                  w->next_visit,
+                  w->last_visit,
+                  w->g,
+                  w->q,
+                  w->held_q,
+                  w->succ,
+                  w->flags,
+                  w->tmp_f,
+                  w->tmp_u8,
+                  w->fam_begin,
+                  w->fam_patient,
+                  w->res.id,
+                  w->res.q,
+                  w->res.kind,
+                  w->res.in_commons,
+                  w->res.adoptions,
+                  w->commons.id,
+                  w->commons.q,
+                  w->commons.kind};
+  clhs_ties_free(w);
+  clhs_halo_free(&w->halo);
   for (size_t k = 0; k < sizeof ptrs / sizeof ptrs[0]; k++)
     free(ptrs[k]);
   for (int t = 0; t <= CLHS_NTYPES; t++)
@@ -378,12 +449,16 @@ void clhs_world_free(clhs_world *w) {
 size_t clhs_world_bytes(const clhs_world *w) {
   const size_t n = (size_t)w->n, np = (size_t)w->npat, nc = (size_t)w->c_count;
   const size_t hm = (size_t)w->cfg->resources.held_max;
-  size_t per_agent = 3 * sizeof(uint8_t) + sizeof(int32_t) + 5 * sizeof(float) +
-                     2 * CLHS_NEEDS * sizeof(float) + hm * sizeof(int64_t);
+  /* type, E, E_wait, flags, tmp_u8; centre; m A K Rl V tmp_f; needs, coverage; held; succ */
+  size_t per_agent = 5 * sizeof(uint8_t) + sizeof(int32_t) + 6 * sizeof(float) +
+                     2 * CLHS_NEEDS * sizeof(float) + hm * (sizeof(uint64_t) + sizeof(uint16_t)) +
+                     sizeof(uint16_t);
   size_t per_patient = 3 * sizeof(int32_t) + 4 * sizeof(uint8_t) + 2 * sizeof(uint16_t) +
                        2 * sizeof(float) + 2 * sizeof(int32_t);
-  size_t per_centre = (CLHS_NTYPES + 1 + 3) * sizeof(int32_t) + 2 * sizeof(float) +
-                      sizeof(uint8_t) + sizeof(clhs_intensity) + sizeof(clhs_centre_counts);
-  return n * per_agent + np * per_patient + nc * per_centre +
-         (size_t)(w->nclin + w->nqis) * sizeof(float);
+  size_t per_centre = (CLHS_NTYPES + 1 + 4) * sizeof(int32_t) + 2 * sizeof(float) +
+                      sizeof(clhs_tieset) + sizeof(uint8_t) + sizeof(clhs_intensity) +
+                      sizeof(clhs_centre_counts);
+  size_t nfam = w->fam_begin ? (size_t)w->fam_begin[nc] : 0;
+  return n * per_agent + np * per_patient + nc * per_centre + nfam * sizeof(int32_t) +
+         (size_t)(w->nclin + w->nqis) * sizeof(float) + clhs_ties_bytes(w);
 }

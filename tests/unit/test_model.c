@@ -261,7 +261,9 @@ static void test_turnover(void **state) {
   one_centre(&cfg, &w);
   cfg.care.turnover = 1.0;
   const float m0 = w.m[w.pat_agent[0]];
-  clhs_phase_turnover(&w, 50);
+  clhs_error err;
+  clhs_error_clear(&err);
+  assert_int_equal(clhs_phase_turnover(&w, 50, &err), CLHS_OK);
   for (int64_t p = 0; p < w.npat; p++) {
     int32_t i = w.pat_agent[p];
     assert_int_equal(w.X[p], CLHS_ACT);

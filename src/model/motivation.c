@@ -1,0 +1,194 @@
+/*
+ * Phase 5, motivation (MODEL.md §5: self-determination theory and social influence),
+ * and phase 6, the engagement ladder (§6).
+ *
+ * Both read neighbours as they were when the phase began: the new m (or E) of every
+ * agent is computed into a scratch array and copied back after the loop, and remote
+ * neighbours come from the halo received after phase 3. Sums over neighbours are taken
+ * in global-id order (clhs_neighbours merges care and dynamic ties in that order).
+ */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+
+#include "clhs/model.h"
+#include "clhs/rng.h"
+
+static inline double clamp01(double x) {
+  return x < 0 ? 0 : (x > 1 ? 1 : x);
+}
+
+/* m of a neighbour as at the start of the phase. */
+static inline double nbr_m(const clhs_world *w, const clhs_nbr *nb) {
+  return nb->loc >= 0 ? (double)w->m[nb->loc] : (double)w->halo.m[-1 - nb->loc];
+}
+
+static inline int nbr_E(const clhs_world *w, const clhs_nbr *nb) {
+  return nb->loc >= 0 ? w->E[nb->loc] : w->halo.E[-1 - nb->loc];
+}
+
+/* The clinician whose m sets a family member's autonomy target: the patient's own, or
+ * (for a caregiver) its patient's. */
+static int32_t family_clinician(const clhs_world *w, int64_t lc, int32_t i) {
+  if (w->type[i] == CLHS_PAT) return w->pat_clin[w->pat_begin[lc] + (i - w->first[CLHS_PAT][lc])];
+  const int64_t f = w->fam_begin[lc] + (i - w->first[CLHS_FAM][lc]);
+  return w->pat_clin[w->fam_patient[f]];
+}
+
+/* Largest neighbour count of any agent of centre lc (care + dynamic). */
+static int32_t max_neighbours(const clhs_world *w, int64_t lc) {
+  const clhs_tieset *ts = &w->ties[lc];
+  const int32_t na = w->first[CLHS_NTYPES][lc] - w->first[0][lc];
+  uint32_t dmax = 0;
+  for (int32_t r = 0; r < na; r++)
+    if (ts->off[r + 1] - ts->off[r] > dmax) dmax = ts->off[r + 1] - ts->off[r];
+  return clhs_care_max(w, lc) + (int32_t)dmax;
+}
+
+/* Per-thread scratch for neighbour lists. */
+typedef struct scratch {
+  int32_t *care;
+  clhs_nbr *nb;
+  int32_t cap;
+} scratch;
+
+static int scratch_fit(scratch *s, int32_t need) {
+  if (need <= s->cap) return 1;
+  free(s->care);
+  free(s->nb);
+  s->care = malloc(sizeof(int32_t) * (size_t)need);
+  s->nb = malloc(sizeof(clhs_nbr) * (size_t)need);
+  s->cap = s->care && s->nb ? need : 0;
+  return s->cap > 0;
+}
+
+void clhs_phase_motivation(clhs_world *w, int64_t t) {
+  (void)t;
+  const clhs_config *cfg = w->cfg;
+  const struct clhs_constants *K = &cfg->constants;
+  const double mu[CLHS_NTYPES] = {cfg->motivation.mu_patient, cfg->motivation.mu_patient,
+                                  cfg->motivation.mu_staff, cfg->motivation.mu_staff,
+                                  cfg->motivation.mu_staff};
+  int oom = 0;
+#pragma omp parallel reduction(| : oom)
+  {
+    scratch s = {0};
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t lc = 0; lc < w->c_count; lc++) {
+      if (!scratch_fit(&s, max_neighbours(w, lc))) {
+        oom = 1;
+        continue;
+      }
+      const clhs_intensity *I = &w->I[lc];
+      for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++) {
+        const int32_t nn = clhs_neighbours(w, lc, i, s.care, s.nb);
+        const double mi = w->m[i];
+        double sw = 0, infl = 0;
+        for (int32_t k = 0; k < nn; k++) { /* global-id order */
+          sw += s.nb[k].w;
+          infl += s.nb[k].w * (nbr_m(w, &s.nb[k]) - mi);
+        }
+        const int ty = w->type[i];
+        /* Relatedness, competence, autonomy, value. */
+        double Rl = w->Rl[i];
+        Rl += K->relatedness_rate * (1 - exp(-cfg->motivation.gamma_r * sw) - Rl);
+        double Kc = w->K[i];
+        const int trained = (w->flags[i] & CLHS_F_TRAINED) != 0;
+        Kc += cfg->motivation.kappa_success * (double)w->succ[i] * (1 - Kc) +
+              cfg->motivation.kappa_train * trained * I->train * (1 - Kc) -
+              cfg->motivation.k_decay * Kc;
+        const double R = w->E[i] >= 2 ? I->roles : 0.0;
+        double Astar = K->autonomy_target[0] + K->autonomy_target[1] * R;
+        if (ty == CLHS_PAT || ty == CLHS_FAM)
+          Astar += K->autonomy_target[2] * w->m[family_clinician(w, lc, i)];
+        else if (ty == CLHS_RES)
+          Astar += K->autonomy_target[3] * I->research;
+        double A = w->A[i] + K->autonomy_rate * (Astar - w->A[i]);
+        double num = 0, den = 0;
+        for (int q = 0; q < CLHS_NEEDS; q++) {
+          num +=
+              (double)w->need[(int64_t)i * CLHS_NEEDS + q] * w->cover[(int64_t)i * CLHS_NEEDS + q];
+          den += w->need[(int64_t)i * CLHS_NEEDS + q];
+        }
+        const double Vstar = den > 0 ? num / den : 0;
+        double V = w->V[i] + cfg->motivation.eta_v * (Vstar - w->V[i]);
+        A = clamp01(A);
+        Kc = clamp01(Kc);
+        Rl = clamp01(Rl);
+        V = clamp01(V);
+        /* Target and update. */
+        const double x = cfg->motivation.w_a * A + cfg->motivation.w_k * Kc +
+                         cfg->motivation.w_r * Rl + cfg->motivation.w_v * V - cfg->motivation.theta;
+        const double mstar = 1.0 / (1.0 + exp(-x));
+        const double m =
+            mi + cfg->motivation.eta_m * (mstar - mi) + mu[ty] * infl / (sw + K->motivation_eps);
+        w->tmp_f[i] = (float)clamp01(m);
+        w->A[i] = (float)A;
+        w->K[i] = (float)Kc;
+        w->Rl[i] = (float)Rl;
+        w->V[i] = (float)V;
+      }
+    }
+    free(s.care);
+    free(s.nb);
+  }
+  if (oom) clhs_comm_abort(w->comm, 1, "out of memory for neighbour lists in phase 5");
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < w->n; i++)
+    w->m[i] = w->tmp_f[i];
+}
+
+void clhs_phase_engagement(clhs_world *w, int64_t t) {
+  const clhs_config *cfg = w->cfg;
+  const struct clhs_constants *K = &cfg->constants;
+  int oom = 0;
+#pragma omp parallel reduction(| : oom)
+  {
+    scratch s = {0};
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t lc = 0; lc < w->c_count; lc++) {
+      const int32_t i0 = w->first[0][lc], i1 = w->first[CLHS_NTYPES][lc];
+      if (!w->member[lc]) { /* agents of centres that have not joined make no moves */
+        for (int32_t i = i0; i < i1; i++)
+          w->tmp_u8[i] = w->E[i];
+        continue;
+      }
+      if (!scratch_fit(&s, max_neighbours(w, lc))) {
+        oom = 1;
+        continue;
+      }
+      const clhs_intensity *I = &w->I[lc];
+      const double beta_lead = cfg->engagement.beta_lead + I->beta_lead_extra;
+      for (int32_t i = i0; i < i1; i++) {
+        const int E = w->E[i];
+        const int family = w->type[i] == CLHS_PAT || w->type[i] == CLHS_FAM;
+        double p_up = 0;
+        if (E < 4) {
+          double L = 0;
+          const int32_t nn = clhs_neighbours(w, lc, i, s.care, s.nb);
+          for (int32_t k = 0; k < nn; k++)
+            if (nbr_E(w, &s.nb[k]) == 4) L += s.nb[k].w;
+          const double O = E == 0 ? 1 + K->outreach_aware * I->outreach : 1;
+          const double up = family ? cfg->engagement.up_family[E] : cfg->engagement.up_staff[E];
+          p_up = clamp01(up * w->m[i] * O * (1 + beta_lead * L));
+        }
+        const double p_down = E >= 1 ? cfg->engagement.down[E - 1] : 0;
+        clhs_rng r;
+        clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i), CLHS_P_ENGAGE);
+        const double u = clhs_rng_uniform(&r); /* one draw: at most one move a week */
+        int En = E;
+        if (u < p_up)
+          En = E + 1;
+        else if (u < p_up + p_down)
+          En = E - 1;
+        w->tmp_u8[i] = (uint8_t)En;
+      }
+    }
+    free(s.care);
+    free(s.nb);
+  }
+  if (oom) clhs_comm_abort(w->comm, 1, "out of memory for neighbour lists in phase 6");
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < w->n; i++)
+    w->E[i] = w->tmp_u8[i];
+}
