@@ -23,6 +23,7 @@ typedef struct clhs_run_result {
   double bytes_per_agent; /**< allocated model state / agents, all ranks */
   double peak_rss_bytes;  /**< max over ranks */
   uint64_t final_digest;
+  int invariants_checked;                /**< the network invariants held at the end */
   double remission_start, remission_end; /**< observed remission, established members */
 } clhs_run_result;
 

@@ -93,6 +93,36 @@ typedef struct clhs_centre_stat {
   int32_t member, established;
 } clhs_centre_stat;
 
+/** Log-spaced degree bins: 0, 1, 2-3, 4-7, ..., 512-1023, >= 1024. */
+#define CLHS_DEGREE_BINS 12
+
+/** Fixed point for network-wide sums of values in [0, 1]: exact integer reductions. */
+#define CLHS_FIXED_ONE 16777216.0 /* 2^24: 10^10 agents stay below 2^63 */
+
+/**
+ * Network-wide statistics of a record, as integers so that their reduction over ranks
+ * is exact (offsets into one int64 vector).
+ */
+enum {
+  CLHS_NS_TIER = 0,                                         /* [type][tier] agents */
+  CLHS_NS_COUNT = CLHS_NS_TIER + CLHS_NTYPES * CLHS_TIERS,  /* [type] agents */
+  CLHS_NS_M = CLHS_NS_COUNT + CLHS_NTYPES,                  /* [type] Σ m, fixed point */
+  CLHS_NS_A = CLHS_NS_M + CLHS_NTYPES,                      /* [type] Σ A */
+  CLHS_NS_K = CLHS_NS_A + CLHS_NTYPES,                      /* [type] Σ K */
+  CLHS_NS_RL = CLHS_NS_K + CLHS_NTYPES,                     /* [type] Σ Rl */
+  CLHS_NS_V = CLHS_NS_RL + CLHS_NTYPES,                     /* [type] Σ V */
+  CLHS_NS_CREATED = CLHS_NS_V + CLHS_NTYPES,                /* [kind] since last record */
+  CLHS_NS_ADOPTIONS = CLHS_NS_CREATED + CLHS_NRESKINDS,     /* since last record */
+  CLHS_NS_COMMONS_ADOPTIONS,                                /* since last record */
+  CLHS_NS_NEW_COMMONS_USERS,                                /* since last record */
+  CLHS_NS_TIE_ENDS,                                         /* [tie kind] */
+  CLHS_NS_CROSS_ENDS = CLHS_NS_TIE_ENDS + CLHS_NTIEKINDS,   /* ends crossing centres */
+  CLHS_NS_DEGREE,                                           /* [type] Σ degree */
+  CLHS_NS_DEGREE_HIST = CLHS_NS_DEGREE + CLHS_NTYPES,       /* [bin] agents */
+  CLHS_NS_ENGAGED = CLHS_NS_DEGREE_HIST + CLHS_DEGREE_BINS, /* agents with E >= 3 */
+  CLHS_NS_LEN
+};
+
 typedef struct clhs_world {
   const clhs_config *cfg;
   const clhs_comm *comm;
@@ -136,9 +166,9 @@ typedef struct clhs_world {
   uint8_t *tmp_u8;  /**< scratch: next E */
 
   /* ---- the network ---- */
-  clhs_tieset *ties;     /**< [c_count] dynamic ties of each local centre */
-  int32_t *fam_begin;    /**< [c_count+1] index into fam_patient[] */
-  int32_t *fam_patient;  /**< local patient index of each caregiver */
+  clhs_tieset *ties;    /**< [c_count] dynamic ties of each local centre */
+  int32_t *fam_begin;   /**< [c_count+1] index into fam_patient[] */
+  int32_t *fam_patient; /**< local patient index of each caregiver */
   clhs_halo halo;
   clhs_restab res;
   clhs_commons commons;
@@ -160,9 +190,10 @@ typedef struct clhs_world {
   float *q; /**< QI skill per local QIS */
 
   /* ---- network-wide state (identical on every rank) ---- */
-  double E_tx;   /**< evidence level */
-  int64_t N_rec; /**< registry records */
-  int64_t step;  /**< steps completed */
+  int64_t commons_users; /**< distinct agents that ever adopted from the commons */
+  double E_tx;           /**< evidence level */
+  int64_t N_rec;         /**< registry records */
+  int64_t step;          /**< steps completed */
 } clhs_world;
 
 /** Build the world for this rank: centre sizes, decomposition, initial state (collective). */
@@ -181,6 +212,13 @@ int clhs_world_step(clhs_world *w, clhs_error *err);
  * last call are reset).
  */
 void clhs_world_centre_stats(clhs_world *w, clhs_centre_stat *stat);
+
+/**
+ * This rank's part of the network-wide statistics (CLHS_NS_*) into @p v[CLHS_NS_LEN];
+ * the caller sums them over ranks. Counters since the last record are read, not reset
+ * (clhs_world_centre_stats resets them).
+ */
+void clhs_world_network_stats(const clhs_world *w, int64_t *v);
 
 /** 64-bit digest of the whole state, identical for any decomposition (collective). */
 uint64_t clhs_world_digest(const clhs_world *w);

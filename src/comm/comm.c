@@ -161,8 +161,8 @@ void clhs_comm_gatherv(const clhs_comm *c, const void *local, int64_t nlocal, si
 void clhs_comm_alltoallv(const clhs_comm *c, const void *send, const int64_t *sendbytes,
                          void **recv, int64_t *recvbytes) {
   const int P = c->size;
-  int *sc = malloc(sizeof(int) * (size_t)P), *rc = malloc(sizeof(int) * (size_t)P);
-  int *sd = malloc(sizeof(int) * (size_t)P), *rd = malloc(sizeof(int) * (size_t)P);
+  int *sc = calloc((size_t)P, sizeof(int)), *rc = calloc((size_t)P, sizeof(int));
+  int *sd = calloc((size_t)P, sizeof(int)), *rd = calloc((size_t)P, sizeof(int));
   if (!sc || !rc || !sd || !rd) clhs_comm_abort(c, 1, "out of memory in alltoallv");
   int64_t tot = 0;
   for (int r = 0; r < P; r++) {

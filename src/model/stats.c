@@ -7,6 +7,7 @@
  * agent, per centre and for the network-wide state: addition commutes, so the
  * grouping of agents over ranks and threads cannot change it.
  */
+#include <math.h>
 #include <string.h>
 
 #include "clhs/model.h"
@@ -37,6 +38,57 @@ void clhs_world_centre_stats(clhs_world *w, clhs_centre_stat *stat) {
     /* Established: joined at least `established_weeks` ago, or a member from step 0. */
     s->established = w->member[lc] && (js <= 0 || t - js >= est);
   }
+}
+
+static int degree_bin(int32_t d) {
+  int b = 0;
+  while (d > 0 && b < CLHS_DEGREE_BINS - 1) { /* 0 | 1 | 2-3 | 4-7 | ... */
+    d >>= 1;
+    b++;
+  }
+  return b;
+}
+
+static int64_t fixed(float x) {
+  return (int64_t)llround((double)x * CLHS_FIXED_ONE);
+}
+
+void clhs_world_network_stats(const clhs_world *w, int64_t *v) {
+  memset(v, 0, sizeof(int64_t) * CLHS_NS_LEN);
+  const int64_t lo = w->gid_begin, hi = w->gid_begin + w->n;
+  for (int64_t lc = 0; lc < w->c_count; lc++) { /* integers: any order gives the same sums */
+    const clhs_tieset *ts = &w->ties[lc];
+    const int64_t g0 = w->centre_gid0[w->c_begin + lc], g1 = w->centre_gid0[w->c_begin + lc + 1];
+    for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++) {
+      const int ty = w->type[i];
+      v[CLHS_NS_TIER + ty * CLHS_TIERS + w->E[i]]++;
+      v[CLHS_NS_COUNT + ty]++;
+      v[CLHS_NS_M + ty] += fixed(w->m[i]);
+      v[CLHS_NS_A + ty] += fixed(w->A[i]);
+      v[CLHS_NS_K + ty] += fixed(w->K[i]);
+      v[CLHS_NS_RL + ty] += fixed(w->Rl[i]);
+      v[CLHS_NS_V + ty] += fixed(w->V[i]);
+      v[CLHS_NS_ENGAGED] += w->E[i] >= 3;
+      const int32_t care = clhs_care_degree(w, lc, i);
+      const int32_t r = i - w->first[0][lc];
+      const int32_t dyn = (int32_t)(ts->off[r + 1] - ts->off[r]);
+      v[CLHS_NS_TIE_ENDS + CLHS_TIE_CARE] += care;
+      for (uint32_t d = ts->off[r]; d < ts->off[r + 1]; d++) {
+        const int64_t g = clhs_tie_gid(ts->key[d]);
+        v[CLHS_NS_TIE_ENDS + clhs_tie_kind_of(ts->key[d])]++;
+        v[CLHS_NS_CROSS_ENDS] += g < g0 || g >= g1;
+      }
+      v[CLHS_NS_DEGREE + ty] += care + dyn;
+      v[CLHS_NS_DEGREE_HIST + degree_bin(care + dyn)]++;
+    }
+    for (int k = 0; k < CLHS_NRESKINDS; k++)
+      v[CLHS_NS_CREATED + k] += w->counts[lc].created[k];
+    v[CLHS_NS_ADOPTIONS] += w->counts[lc].adoptions;
+    v[CLHS_NS_COMMONS_ADOPTIONS] += w->counts[lc].commons_adoptions;
+    v[CLHS_NS_NEW_COMMONS_USERS] += w->counts[lc].new_commons_users;
+  }
+  (void)lo;
+  (void)hi;
 }
 
 /* splitmix64's finaliser: a bijective 64-bit mixer. */
@@ -83,7 +135,12 @@ uint64_t clhs_world_digest(const clhs_world *w) {
         FOLD(h, fbits(w->need[(int64_t)i * CLHS_NEEDS + k]) |
                     fbits(w->cover[(int64_t)i * CLHS_NEEDS + k]) << 32);
       for (int64_t k = 0; k < hm; k++)
-        FOLD(h, (uint64_t)w->held[i * hm + k]);
+        FOLD(h, w->held[i * hm + k] ^ (uint64_t)w->held_q[i * hm + k] << 48);
+      FOLD(h, w->flags[i] & CLHS_F_COMMONS);
+      const clhs_tieset *ts = &w->ties[lc];
+      const int32_t r = i - w->first[0][lc];
+      for (uint32_t d = ts->off[r]; d < ts->off[r + 1]; d++)
+        FOLD(h, ts->key[d] ^ fbits(ts->w[d]) << 50);
       acc += mix64(h);
     }
     for (int64_t p = w->pat_begin[lc]; p < w->pat_begin[lc + 1]; p++) {
@@ -106,11 +163,22 @@ uint64_t clhs_world_digest(const clhs_world *w) {
     acc += mix64(h);
     total += acc;
   }
+  /* Resources created here: one hash each (ids are unique network-wide). */
+  for (int64_t k = 0; k < w->res.n; k++) {
+    uint64_t h = mix64(w->res.id[k]);
+    FOLD(h, w->res.q[k] | (uint64_t)w->res.kind[k] << 16 | (uint64_t)w->res.in_commons[k] << 24 |
+                (uint64_t)w->res.adoptions[k] << 32);
+    total += mix64(h);
+  }
   clhs_comm_sum_u64(w->comm, &total, 1);
   /* Network-wide state, identical on every rank: folded in once, after the sum. */
   uint64_t h = mix64(total);
   FOLD(h, dbits(w->E_tx));
   FOLD(h, (uint64_t)w->N_rec);
   FOLD(h, (uint64_t)w->step);
+  FOLD(h, (uint64_t)w->commons_users);
+  for (int64_t k = 0; k < w->commons.n; k++) /* the same on every rank, in id order */
+    FOLD(h,
+         w->commons.id[k] ^ (uint64_t)w->commons.q[k] << 48 ^ (uint64_t)w->commons.kind[k] << 40);
   return mix64(h);
 }
