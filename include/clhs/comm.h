@@ -13,10 +13,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/** What this rank spent in communication (updated by every exchange; for benchmarks). */
+typedef struct clhs_comm_stats {
+  double seconds;     /**< wall time inside exchanges and reductions */
+  int64_t bytes_sent; /**< bytes this rank sent to other ranks in personalised exchanges */
+  int64_t calls;
+} clhs_comm_stats;
+
 typedef struct clhs_comm {
   int rank;
   int size;
-  int threads; /**< OpenMP threads per rank */
+  int threads;            /**< OpenMP threads per rank */
+  clhs_comm_stats *stats; /**< owned by the caller of clhs_comm_init; may be NULL */
 } clhs_comm;
 
 /** Initialise MPI (MPI_THREAD_FUNNELED) and fill @p c. Aborts with a message if MPI fails. */

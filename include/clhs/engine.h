@@ -10,6 +10,7 @@
 #include "clhs/comm.h"
 #include "clhs/config.h"
 #include "clhs/error.h"
+#include "clhs/model.h"
 
 typedef struct clhs_run_opts {
   int quiet;               /**< no progress lines (the summary is still printed) */
@@ -24,6 +25,10 @@ typedef struct clhs_run_result {
   double peak_rss_bytes;  /**< max over ranks */
   uint64_t final_digest;
   int invariants_checked;                /**< the network invariants held at the end */
+  double phase_max_s[CLHS_NPHASES + 1];  /**< per phase (last: communication), max over ranks */
+  double phase_mean_s[CLHS_NPHASES + 1]; /**< ... mean over ranks */
+  int64_t tie_ends, tie_ends_cross_rank; /**< dynamic tie ends at the end (two per tie) */
+  double bytes_exchanged_per_step;       /**< sent between ranks, all ranks, per step */
   double remission_start, remission_end; /**< observed remission, established members */
 } clhs_run_result;
 

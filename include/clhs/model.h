@@ -93,6 +93,22 @@ typedef struct clhs_centre_stat {
   int32_t member, established;
 } clhs_centre_stat;
 
+/** Phases of MODEL.md §10a as timed (2 includes the halo exchange; 10 = records). */
+enum {
+  CLHS_PH_LEVERS = 0,
+  CLHS_PH_NEWTIES,
+  CLHS_PH_DECAY,
+  CLHS_PH_RESOURCES,
+  CLHS_PH_MOTIVATION,
+  CLHS_PH_ENGAGEMENT,
+  CLHS_PH_CARE,
+  CLHS_PH_CENTRES,
+  CLHS_PH_TURNOVER,
+  CLHS_PH_RECORDS,
+  CLHS_NPHASES
+};
+extern const char *const clhs_phase_names[CLHS_NPHASES];
+
 /** Log-spaced degree bins: 0, 1, 2-3, 4-7, ..., 512-1023, >= 1024. */
 #define CLHS_DEGREE_BINS 12
 
@@ -190,6 +206,9 @@ typedef struct clhs_world {
   float *q; /**< QI skill per local QIS */
 
   /* ---- network-wide state (identical on every rank) ---- */
+  /* ---- timing (this rank; benchmarks) ---- */
+  double t_phase[CLHS_NPHASES]; /**< seconds in each phase of §10a, summed over steps */
+
   int64_t commons_users; /**< distinct agents that ever adopted from the commons */
   double E_tx;           /**< evidence level */
   int64_t N_rec;         /**< registry records */
@@ -243,7 +262,8 @@ int64_t clhs_centre_of_gid(const clhs_world *w, int64_t gid);
 int clhs_owner_of_gid(const clhs_world *w, int64_t gid);
 int clhs_ties_init(clhs_world *w, clhs_error *err);
 void clhs_ties_free(clhs_world *w);
-int64_t clhs_ties_count(const clhs_world *w); /**< dynamic tie ends on this rank */
+int64_t clhs_ties_count(const clhs_world *w);      /**< dynamic tie ends on this rank */
+int64_t clhs_ties_cross_rank(const clhs_world *w); /**< ... whose other end is on another rank */
 size_t clhs_ties_bytes(const clhs_world *w);
 int32_t clhs_care_neighbours(const clhs_world *w, int64_t lc, int32_t i, int32_t *out);
 int32_t clhs_care_degree(const clhs_world *w, int64_t lc, int32_t i);

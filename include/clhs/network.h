@@ -18,7 +18,12 @@
 #include <stdint.h>
 
 /** Tie kinds (§4). Care ties are implicit and never stored. */
-enum clhs_tie_kind { CLHS_TIE_CARE = 0, CLHS_TIE_PEER = 1, CLHS_TIE_EVENT = 2, CLHS_TIE_ONLINE = 3 };
+enum clhs_tie_kind {
+  CLHS_TIE_CARE = 0,
+  CLHS_TIE_PEER = 1,
+  CLHS_TIE_EVENT = 2,
+  CLHS_TIE_ONLINE = 3
+};
 #define CLHS_NTIEKINDS 4
 #define CLHS_CARE_W 0.8f
 
@@ -26,8 +31,12 @@ enum clhs_tie_kind { CLHS_TIE_CARE = 0, CLHS_TIE_PEER = 1, CLHS_TIE_EVENT = 2, C
 static inline uint64_t clhs_tie_key(int64_t gid, int kind) {
   return ((uint64_t)gid << 2) | (uint64_t)kind;
 }
-static inline int64_t clhs_tie_gid(uint64_t key) { return (int64_t)(key >> 2); }
-static inline int clhs_tie_kind_of(uint64_t key) { return (int)(key & 3u); }
+static inline int64_t clhs_tie_gid(uint64_t key) {
+  return (int64_t)(key >> 2);
+}
+static inline int clhs_tie_kind_of(uint64_t key) {
+  return (int)(key & 3u);
+}
 
 /** The dynamic ties of one centre's agents (rows in local agent order). */
 typedef struct clhs_tieset {
@@ -83,9 +92,15 @@ static inline uint64_t clhs_res_id(int64_t step, int64_t creator, int k, int cat
   return ((uint64_t)step << 44) | ((uint64_t)creator << 8) | ((uint64_t)(k & 63) << 2) |
          (uint64_t)(cat & 3);
 }
-static inline int64_t clhs_res_step(uint64_t id) { return (int64_t)(id >> 44); }
-static inline int64_t clhs_res_creator(uint64_t id) { return (int64_t)((id >> 8) & ((1ULL << 36) - 1)); }
-static inline int clhs_res_cat(uint64_t id) { return (int)(id & 3u); }
+static inline int64_t clhs_res_step(uint64_t id) {
+  return (int64_t)(id >> 44);
+}
+static inline int64_t clhs_res_creator(uint64_t id) {
+  return (int64_t)((id >> 8) & ((1ULL << 36) - 1));
+}
+static inline int clhs_res_cat(uint64_t id) {
+  return (int)(id & 3u);
+}
 #define CLHS_RES_NONE UINT64_MAX /**< an empty held slot */
 #define CLHS_RES_MAX_PER_STEP 63 /**< resources one agent can create in one step */
 #define CLHS_RES_MAX_AGENTS (1LL << 36)
@@ -99,6 +114,8 @@ static inline uint16_t clhs_quality_q(double v) {
   double x = v < 0 ? 0 : (v > 1 ? 1 : v);
   return (uint16_t)(x * 65535.0 + 0.5);
 }
-static inline double clhs_quality_v0(uint16_t q) { return (double)q / 65535.0; }
+static inline double clhs_quality_v0(uint16_t q) {
+  return (double)q / 65535.0;
+}
 
 #endif

@@ -33,18 +33,18 @@ enum clhs_purpose {
   CLHS_P_INIT_ENGAGE = 9,     /**< agent: initial engagement tier (id = agent) */
   CLHS_P_CAREGIVER_PICK = 10, /**< centre: which patients have the caregivers (id = centre) */
   CLHS_P_DISEASE = 11,        /**< patient: relapse or remission this week (id = agent) */
-  CLHS_P_PEER = 16,       /**< centre: peer ties this week (id = centre) */
-  CLHS_P_ATTEND = 17,     /**< agent: attends this week's event (id = agent) */
-  CLHS_P_EVENT_TIES = 18, /**< agent: its event ties and their partners (id = agent) */
-  CLHS_P_ONLINE = 19,     /**< agent: an online tie and its partner (id = agent) */
-  CLHS_P_ENGAGE = 20,     /**< agent: up or down the ladder (id = agent) */
-  CLHS_P_INVITE = 21,     /**< agent: invited to awareness at a visit (id = agent) */
+  CLHS_P_PEER = 16,           /**< centre: peer ties this week (id = centre) */
+  CLHS_P_ATTEND = 17,         /**< agent: attends this week's event (id = agent) */
+  CLHS_P_EVENT_TIES = 18,     /**< agent: its event ties and their partners (id = agent) */
+  CLHS_P_ONLINE = 19,         /**< agent: an online tie and its partner (id = agent) */
+  CLHS_P_ENGAGE = 20,         /**< agent: up or down the ladder (id = agent) */
+  CLHS_P_INVITE = 21,         /**< agent: invited to awareness at a visit (id = agent) */
   /* 24..31: resources (src/model/resources.c) */
-  CLHS_P_CREATE = 24,     /**< agent: resources created this week, their quality */
-  CLHS_P_SHARE = 25,      /**< agent: offers to each neighbour, posting (id = creator) */
-  CLHS_P_SEARCH = 26,     /**< agent: search, through ties, through the commons */
-  CLHS_P_ADOPT = 27,      /**< agent: adoption of each candidate, in resource-id order */
-  CLHS_P_RESEARCH = 28,   /**< researcher: knowledge resources this week */
+  CLHS_P_CREATE = 24,   /**< agent: resources created this week, their quality */
+  CLHS_P_SHARE = 25,    /**< agent: offers to each neighbour, posting (id = creator) */
+  CLHS_P_SEARCH = 26,   /**< agent: search, through ties, through the commons */
+  CLHS_P_ADOPT = 27,    /**< agent: adoption of each candidate, in resource-id order */
+  CLHS_P_RESEARCH = 28, /**< researcher: knowledge resources this week */
 };
 
 /** The step value used for draws made before step 0 (initial state). */

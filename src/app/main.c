@@ -125,7 +125,9 @@ static void print_version(const clhs_comm *comm) {
 
 int main(int argc, char **argv) {
   clhs_comm comm;
+  clhs_comm_stats stats = {0, 0, 0};
   clhs_comm_init(&argc, &argv, &comm);
+  comm.stats = &stats;
   clhs_error err;
   clhs_error_clear(&err);
   cli c;

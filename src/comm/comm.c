@@ -31,6 +31,7 @@ void clhs_comm_init(int *argc, char ***argv, clhs_comm *c) {
   MPI_Comm_rank(world_comm, &c->rank);
   MPI_Comm_size(world_comm, &c->size);
   c->threads = omp_get_max_threads();
+  c->stats = NULL;
   if (provided < MPI_THREAD_FUNNELED && c->rank == 0)
     fprintf(stderr, "clhsim: warning: MPI provides thread level %d < FUNNELED\n", provided);
 }
@@ -99,8 +100,12 @@ void *clhs_comm_bcast_alloc(const clhs_comm *c, void *buf, size_t *nbytes, int r
 }
 
 void clhs_comm_sum_i64(const clhs_comm *c, int64_t *vals, int n) {
-  (void)c;
+  const double t0 = MPI_Wtime();
   MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_INT64_T, MPI_SUM, world_comm);
+  if (c->stats) {
+    c->stats->seconds += MPI_Wtime() - t0;
+    c->stats->calls++;
+  }
 }
 
 void clhs_comm_sum_u64(const clhs_comm *c, uint64_t *vals, int n) {
@@ -122,6 +127,7 @@ void clhs_comm_max_f64(const clhs_comm *c, double *vals, int n) {
  * counts inside int range for large blocks. */
 static void gather_common(const clhs_comm *c, const void *local, int64_t nlocal, size_t itemsize,
                           void *out, int root, int all) {
+  const double t0 = MPI_Wtime();
   int64_t *counts = malloc(sizeof(int64_t) * (size_t)c->size);
   int *icounts = malloc(sizeof(int) * (size_t)c->size);
   int *idispl = malloc(sizeof(int) * (size_t)c->size);
@@ -143,6 +149,10 @@ static void gather_common(const clhs_comm *c, const void *local, int64_t nlocal,
   else
     MPI_Gatherv(local, (int)nlocal, item, out, icounts, idispl, item, root, world_comm);
   MPI_Type_free(&item);
+  if (c->stats) {
+    c->stats->seconds += MPI_Wtime() - t0;
+    c->stats->calls++;
+  }
   free(counts);
   free(icounts);
   free(idispl);
@@ -160,6 +170,7 @@ void clhs_comm_gatherv(const clhs_comm *c, const void *local, int64_t nlocal, si
 
 void clhs_comm_alltoallv(const clhs_comm *c, const void *send, const int64_t *sendbytes,
                          void **recv, int64_t *recvbytes) {
+  const double t0 = MPI_Wtime();
   const int P = c->size;
   int *sc = calloc((size_t)P, sizeof(int)), *rc = calloc((size_t)P, sizeof(int));
   int *sd = calloc((size_t)P, sizeof(int)), *rd = calloc((size_t)P, sizeof(int));
@@ -189,6 +200,11 @@ void clhs_comm_alltoallv(const clhs_comm *c, const void *send, const int64_t *se
   free(rd);
   *recv = buf;
   *recvbytes = rtot;
+  if (c->stats) {
+    c->stats->seconds += MPI_Wtime() - t0;
+    c->stats->bytes_sent += tot - sendbytes[c->rank]; /* what stays on this rank is not sent */
+    c->stats->calls++;
+  }
 }
 
 void clhs_comm_barrier(const clhs_comm *c) {

@@ -94,6 +94,9 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
   clhs_record_write(rc, out, &w, err);
   if (agree(comm, err)) goto done;
 
+  for (int ph = 0; ph < CLHS_NPHASES; ph++)
+    w.t_phase[ph] = 0;
+  if (comm->stats) memset(comm->stats, 0, sizeof *comm->stats);
   const double t_loop = clhs_comm_wtime();
   double last_print = t_loop;
   const double pe = opts->progress_every_s > 0 ? opts->progress_every_s : 5.0;
@@ -108,8 +111,10 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
      * step, with that rank's message, instead of leaving the others in a collective. */
     if (agree(comm, err)) goto done;
     if (w.step % cfg->output.every == 0 || w.step == cfg->run.steps) {
+      const double tr = clhs_comm_wtime();
       clhs_record_compute(rc, &w);
       clhs_record_write(rc, out, &w, err);
+      w.t_phase[CLHS_PH_RECORDS] += clhs_comm_wtime() - tr;
       if (agree(comm, err)) goto done;
     }
     if (root && !opts->quiet) {
@@ -127,6 +132,30 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
     }
   }
   const double t_end = clhs_comm_wtime();
+  {
+    double tmax[CLHS_NPHASES + 1], tsum[CLHS_NPHASES + 1];
+    for (int ph = 0; ph < CLHS_NPHASES; ph++)
+      tmax[ph] = w.t_phase[ph];
+    tmax[CLHS_NPHASES] = comm->stats ? comm->stats->seconds : 0;
+    memcpy(tsum, tmax, sizeof tsum);
+    clhs_comm_max_f64(comm, tmax, CLHS_NPHASES + 1);
+    /* The mean: a sum in fixed point (microseconds) keeps the reduction exact. */
+    int64_t us[CLHS_NPHASES + 2];
+    for (int ph = 0; ph <= CLHS_NPHASES; ph++)
+      us[ph] = (int64_t)(tsum[ph] * 1e6);
+    us[CLHS_NPHASES + 1] = comm->stats ? comm->stats->bytes_sent : 0;
+    clhs_comm_sum_i64(comm, us, CLHS_NPHASES + 2);
+    for (int ph = 0; ph <= CLHS_NPHASES; ph++) {
+      res->phase_max_s[ph] = tmax[ph];
+      res->phase_mean_s[ph] = (double)us[ph] * 1e-6 / comm->size;
+    }
+    res->bytes_exchanged_per_step =
+        cfg->run.steps ? (double)us[CLHS_NPHASES + 1] / (double)cfg->run.steps : 0;
+    int64_t ends[2] = {clhs_ties_count(&w), clhs_ties_cross_rank(&w)};
+    clhs_comm_sum_i64(comm, ends, 2);
+    res->tie_ends = ends[0];
+    res->tie_ends_cross_rank = ends[1];
+  }
   /* Release builds check the invariants once, at the end, and report. */
   {
     clhs_error ierr;
@@ -161,36 +190,56 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
     char started[64];
     time_t now = time(NULL);
     strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    const char *nk[] = {"ranks",
-                        "threads",
-                        "seed",
-                        "steps",
-                        "agents",
-                        "centres",
-                        "wall_time_s",
-                        "loop_time_s",
-                        "agent_steps_per_s",
-                        "agent_steps_per_core_s",
-                        "bytes_per_agent",
-                        "peak_rss_bytes_max"};
     const double cores = (double)comm->size * (double)comm->threads;
-    const double nv[] = {comm->size,
-                         comm->threads,
-                         (double)cfg->run.seed,
-                         (double)res->steps,
-                         (double)w.nagents,
-                         (double)w.ncentres,
-                         res->wall_s,
-                         loop_s,
-                         res->agent_steps_per_s,
-                         res->agent_steps_per_s / cores,
-                         res->bytes_per_agent,
-                         res->peak_rss_bytes};
+    enum { NBASE = 16, NRUN = NBASE + 2 * (CLHS_NPHASES + 1) };
+    const char *nk[NRUN] = {"ranks",
+                            "threads",
+                            "seed",
+                            "steps",
+                            "agents",
+                            "centres",
+                            "wall_time_s",
+                            "loop_time_s",
+                            "agent_steps_per_s",
+                            "agent_steps_per_core_s",
+                            "bytes_per_agent",
+                            "peak_rss_bytes_max",
+                            "tie_ends",
+                            "tie_ends_cross_rank",
+                            "bytes_exchanged_per_step",
+                            "bytes_per_tie_end"};
+    double nv[NRUN] = {comm->size,
+                       comm->threads,
+                       (double)cfg->run.seed,
+                       (double)res->steps,
+                       (double)w.nagents,
+                       (double)w.ncentres,
+                       res->wall_s,
+                       loop_s,
+                       res->agent_steps_per_s,
+                       res->agent_steps_per_s / cores,
+                       res->bytes_per_agent,
+                       res->peak_rss_bytes,
+                       (double)res->tie_ends,
+                       (double)res->tie_ends_cross_rank,
+                       res->bytes_exchanged_per_step,
+                       (double)(sizeof(uint64_t) + sizeof(float))};
+    /* Per-phase (and communication) seconds: max and mean over ranks. */
+    char keybuf[2 * (CLHS_NPHASES + 1)][48];
+    for (int ph = 0; ph <= CLHS_NPHASES; ph++) {
+      const char *name = ph < CLHS_NPHASES ? clhs_phase_names[ph] : "communication";
+      snprintf(keybuf[2 * ph], sizeof keybuf[0], "time_%s_max_s", name);
+      snprintf(keybuf[2 * ph + 1], sizeof keybuf[0], "time_%s_mean_s", name);
+      nk[NBASE + 2 * ph] = keybuf[2 * ph];
+      nk[NBASE + 2 * ph + 1] = keybuf[2 * ph + 1];
+      nv[NBASE + 2 * ph] = res->phase_max_s[ph];
+      nv[NBASE + 2 * ph + 1] = res->phase_mean_s[ph];
+    }
     char seed_txt[32];
     snprintf(seed_txt, sizeof seed_txt, "%llu", (unsigned long long)cfg->run.seed);
     const char *sk[] = {"finished_utc", "seed_text"};
     const char *sv[] = {started, seed_txt};
-    clhs_output_write_run(out, nk, nv, (int)(sizeof nv / sizeof nv[0]), sk, sv, 2, err);
+    clhs_output_write_run(out, nk, nv, NRUN, sk, sv, 2, err);
     if (agree(comm, err)) goto done;
   }
   clhs_output_close(out, err);

@@ -62,6 +62,20 @@ int64_t clhs_ties_count(const clhs_world *w) {
   return n;
 }
 
+int64_t clhs_ties_cross_rank(const clhs_world *w) {
+  int64_t n = 0;
+  const int64_t lo = w->gid_begin, hi = w->gid_begin + w->n;
+  for (int64_t lc = 0; lc < w->c_count; lc++) {
+    const clhs_tieset *ts = &w->ties[lc];
+    const int32_t na = w->first[CLHS_NTYPES][lc] - w->first[0][lc];
+    for (uint32_t d = 0; d < ts->off[na]; d++) {
+      const int64_t g = clhs_tie_gid(ts->key[d]);
+      n += g < lo || g >= hi;
+    }
+  }
+  return n;
+}
+
 size_t clhs_ties_bytes(const clhs_world *w) {
   size_t b = 0;
   for (int64_t lc = 0; lc < w->c_count; lc++) {
