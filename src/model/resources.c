@@ -596,7 +596,7 @@ static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff, const co
         c.target = g;
         c.f = f[kstar];
         if (best >= 0 && u_tie < 1.0 - miss) {
-          const uint16_t *hq;
+          const uint16_t *hq = NULL;
           const uint64_t *h = nbr_held(w, &s->nb[best], &hq);
           c.id = CLHS_RES_NONE;
           for (int64_t k = 0; k < hm; k++) {
