@@ -1,0 +1,493 @@
+/*
+ * The tie store and the halo across ranks (run at 1, 2 and 3 ranks): ties between
+ * agents on different ranks created, reinforced and dropped through clhs_ties_deliver,
+ * both ends checked by clhs_ties_check; then clhs_halo_exchange, after which every remote
+ * neighbour's halo record (m, E, held) equals its owner's values.
+ *
+ * Every rank builds the same list of pairs (a function of global ids only); only the
+ * rank that owns a pair's first end sends the messages for both ends. Checks count
+ * failures on each rank; the counts are summed over ranks (clhs_comm_sum_i64) before
+ * they are asserted, so that every rank takes the same path through the collectives.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "clhs/comm.h"
+#include "clhs/config.h"
+#include "clhs/model.h"
+#include "clhs/network.h"
+
+static clhs_comm comm;
+
+#define NCENTRES 6
+#define NPAT 10
+
+/* Report a local failure (the first few, with the rank) and count it. */
+static int64_t g_fail;
+#define CHECK(cond, ...)                                                                           \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      if (g_fail++ < 10) {                                                                         \
+        fprintf(stderr, "rank %d: %s:%d: ", comm.rank, __FILE__, __LINE__);                        \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fputc('\n', stderr);                                                                       \
+      }                                                                                            \
+    }                                                                                              \
+  } while (0)
+
+/* Sum the failures of all ranks and assert none (every rank reaches this). */
+static void assert_no_failures(const char *what) {
+  int64_t f = g_fail;
+  g_fail = 0;
+  clhs_comm_sum_i64(&comm, &f, 1);
+  if (f) fail_msg("%s: %lld failures over all ranks", what, (long long)f);
+}
+
+static void world6(clhs_config *cfg, clhs_world *w) {
+  clhs_error err;
+  clhs_error_clear(&err);
+  clhs_config_defaults(cfg);
+  cfg->population.centres = NCENTRES;
+  cfg->population.patients_median = NPAT;
+  cfg->population.patients_min = NPAT;
+  cfg->population.patients_max = NPAT;
+  cfg->population.patients_per_clinician = 4;
+  cfg->centres.join = CLHS_JOIN_BASS;
+  cfg->centres.initial_share = 1.0;
+  assert_int_equal(clhs_config_finalize(cfg, &err), CLHS_OK);
+  const int st = clhs_world_create(w, cfg, &comm, &err);
+  CHECK(st == CLHS_OK, "world: %s", err.msg);
+  assert_no_failures("clhs_world_create");
+}
+
+/* A pair of global ids, its kind, and how many times each end is told to create it. */
+typedef struct pair {
+  int64_t a, b;
+  int kind;
+  int both_initiate; /* the owners of a and b both send both messages */
+} pair;
+
+/*
+ * The pairs, identical on every rank: the first PAT of centre c with the first PAT of
+ * centre c + 3 (event ties); PAT 1 of each centre with PAT 2 of the next (online); PAT 3
+ * and PAT 4 of each centre (peer); and PAT 5 of centre 0 with PAT 5 of centre 5, created
+ * by both owners (two creates at each end: 0.5 + 0.2).
+ */
+static int64_t make_pairs(const clhs_world *w, pair *p) {
+  const int64_t *g0 = w->centre_gid0;
+  int64_t n = 0;
+  for (int c = 0; c < 3; c++)
+    p[n++] = (pair){g0[c], g0[c + 3], CLHS_TIE_EVENT, 0};
+  for (int c = 0; c < NCENTRES; c++)
+    p[n++] = (pair){g0[c] + 1, g0[(c + 1) % NCENTRES] + 2, CLHS_TIE_ONLINE, 0};
+  for (int c = 0; c < NCENTRES; c++)
+    p[n++] = (pair){g0[c] + 3, g0[c] + 4, CLHS_TIE_PEER, 0};
+  p[n++] = (pair){g0[0] + 5, g0[5] + 5, CLHS_TIE_EVENT, 1};
+  return n;
+}
+
+static int owns(const clhs_world *w, int64_t g) {
+  return g >= w->gid_begin && g < w->gid_begin + w->n;
+}
+
+static void push(clhs_tie_msg *m, int64_t *n, int64_t target, int64_t nbr, int op, int kind) {
+  clhs_tie_msg x;
+  memset(&x, 0, sizeof x);
+  x.target = target;
+  x.nbr = nbr;
+  x.op = (uint8_t)op;
+  x.kind = (uint8_t)kind;
+  m[(*n)++] = x;
+}
+
+static void deliver(clhs_world *w, const clhs_tie_msg *m, int64_t n) {
+  clhs_error err;
+  clhs_error_clear(&err);
+  const int st = clhs_ties_deliver(w, m, n, &err);
+  CHECK(st == CLHS_OK, "deliver: %s", err.msg);
+  assert_no_failures("clhs_ties_deliver");
+}
+
+/* Weight of the local end g -> nbr, or -1 (and its kind). */
+static float end_w(const clhs_world *w, int64_t g, int64_t nbr, int *kind) {
+  const int32_t i = (int32_t)(g - w->gid_begin);
+  const int64_t lc = w->centre[i];
+  const clhs_tieset *ts = &w->ties[lc];
+  const int32_t r = i - w->first[0][lc];
+  for (uint32_t d = ts->off[r]; d < ts->off[r + 1]; d++)
+    if (clhs_tie_gid(ts->key[d]) == nbr) {
+      *kind = clhs_tie_kind_of(ts->key[d]);
+      return ts->w[d];
+    }
+  return -1.0f;
+}
+
+/* The local ends of pair p hold weight wt (or no tie if wt < 0) with its kind. */
+static void check_pair(const clhs_world *w, const pair *p, double wt) {
+  const int64_t e[2][2] = {{p->a, p->b}, {p->b, p->a}};
+  for (int k = 0; k < 2; k++) {
+    if (!owns(w, e[k][0])) continue;
+    int kind = -1;
+    const float x = end_w(w, e[k][0], e[k][1], &kind);
+    if (wt < 0)
+      CHECK(x < 0, "end %lld-%lld should be gone, has %g", (long long)e[k][0], (long long)e[k][1],
+            x);
+    else
+      CHECK(fabs(x - wt) < 1e-6 && kind == p->kind,
+            "end %lld-%lld: %g kind %d, expected %g kind %d", (long long)e[k][0],
+            (long long)e[k][1], x, kind, wt, p->kind);
+  }
+}
+
+static void check_ties_ok(clhs_world *w, const char *what) {
+  clhs_error err;
+  clhs_error_clear(&err);
+  const int64_t bad = clhs_ties_check(w, &err);
+  CHECK(bad == 0, "%s: clhs_ties_check %lld: %s", what, (long long)bad, err.msg);
+  assert_no_failures(what);
+}
+
+/* Deterministic state of agent gid, set by its owner before the halo exchange. */
+static float f_m(int64_t g) {
+  return (float)((double)(g % 1000) / 1000.0);
+}
+static uint8_t f_E(int64_t g) {
+  return (uint8_t)(g % 5);
+}
+static uint64_t f_held(int64_t g, int64_t j) {
+  return j == 3 ? CLHS_RES_NONE : clhs_res_id(7 + j, g, (int)j, (int)(g % 4));
+}
+static uint16_t f_q(int64_t g, int64_t j) {
+  return (uint16_t)((g * 131 + j * 17) % 65536);
+}
+
+static int cmp_i64(const void *x, const void *y) {
+  const int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+  return (a > b) - (a < b);
+}
+
+static void check_halo(clhs_world *w, int64_t expect_remote_ends) {
+  const int64_t hm = w->cfg->resources.held_max;
+  const clhs_halo *h = &w->halo;
+  /* The distinct remote neighbours of this rank's agents. */
+  int64_t *rem = malloc(sizeof(int64_t) * (size_t)(expect_remote_ends + 1));
+  int64_t nr = 0;
+  int64_t *senders = malloc(sizeof(int64_t) * (size_t)(expect_remote_ends + 1));
+  int64_t ns = 0;
+  assert_non_null(rem);
+  assert_non_null(senders);
+  for (int64_t lc = 0; lc < w->c_count; lc++) {
+    const clhs_tieset *ts = &w->ties[lc];
+    const int32_t a0 = w->first[0][lc], na = w->first[CLHS_NTYPES][lc] - a0;
+    for (int32_t r = 0; r < na; r++)
+      for (uint32_t d = ts->off[r]; d < ts->off[r + 1]; d++) {
+        const int64_t g = clhs_tie_gid(ts->key[d]);
+        if (owns(w, g)) continue;
+        CHECK(nr < expect_remote_ends, "more remote ends than expected");
+        if (nr >= expect_remote_ends) continue;
+        rem[nr++] = g;
+        /* (owner rank of g, local agent): one record sent per distinct pair */
+        senders[ns++] = (int64_t)clhs_owner_of_gid(w, g) * ((int64_t)1 << 40) + (a0 + r);
+      }
+  }
+  CHECK(nr == expect_remote_ends, "%lld remote ends, expected %lld", (long long)nr,
+        (long long)expect_remote_ends);
+  qsort(rem, (size_t)nr, sizeof *rem, cmp_i64);
+  qsort(senders, (size_t)ns, sizeof *senders, cmp_i64);
+  int64_t nd = 0, nsd = 0;
+  for (int64_t k = 0; k < nr; k++)
+    if (k == 0 || rem[k] != rem[k - 1]) rem[nd++] = rem[k];
+  for (int64_t k = 0; k < ns; k++)
+    if (k == 0 || senders[k] != senders[k - 1]) nsd++;
+  CHECK(h->n == nd, "halo has %lld entries, expected %lld", (long long)h->n, (long long)nd);
+  for (int64_t j = 0; j < h->n && j < nd; j++) {
+    const int64_t g = h->gid[j];
+    CHECK(g == rem[j], "halo gid %lld at %lld, expected %lld", (long long)g, (long long)j,
+          (long long)rem[j]);
+    CHECK(!owns(w, g), "halo holds a local agent %lld", (long long)g);
+    CHECK(h->m[j] == f_m(g), "halo m of %lld: %g, expected %g", (long long)g, h->m[j], f_m(g));
+    CHECK(h->E[j] == f_E(g), "halo E of %lld: %d, expected %d", (long long)g, h->E[j], f_E(g));
+    for (int64_t q = 0; q < hm; q++) {
+      CHECK(h->held[j * hm + q] == f_held(g, q), "halo held[%lld] of %lld", (long long)q,
+            (long long)g);
+      CHECK(h->held_q[j * hm + q] == f_q(g, q), "halo held_q[%lld] of %lld", (long long)q,
+            (long long)g);
+    }
+    CHECK(clhs_halo_find(h, g) == j, "clhs_halo_find(%lld) != %lld", (long long)g, (long long)j);
+  }
+  CHECK(clhs_halo_find(h, w->gid_begin) == -1 || w->n == 0, "clhs_halo_find of a local agent");
+  /* Bytes: > 0 exactly when this rank has cross-rank ends, one record per distinct
+   * (neighbour rank, local agent). */
+  if (nr > 0)
+    CHECK(h->bytes_sent > 0 && h->bytes_sent % nsd == 0, "bytes_sent %lld for %lld records",
+          (long long)h->bytes_sent, (long long)nsd);
+  else
+    CHECK(h->bytes_sent == 0, "bytes_sent %lld without cross-rank ties", (long long)h->bytes_sent);
+  /* clhs_neighbours points remote neighbours at their halo entries. */
+  for (int64_t lc = 0; lc < w->c_count; lc++) {
+    const int32_t cap = clhs_care_max(w, lc) + 16;
+    int32_t *care = malloc(sizeof(int32_t) * (size_t)cap);
+    clhs_nbr *nb = malloc(sizeof(clhs_nbr) * (size_t)cap);
+    assert_non_null(care);
+    assert_non_null(nb);
+    for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++) {
+      const int32_t nn = clhs_neighbours(w, lc, i, care, nb);
+      for (int32_t k = 0; k < nn; k++) {
+        if (k) CHECK(nb[k - 1].gid < nb[k].gid, "neighbours of %d out of order", i);
+        if (owns(w, nb[k].gid)) {
+          CHECK(nb[k].loc == nb[k].gid - w->gid_begin, "local neighbour loc");
+        } else {
+          const int64_t hj = -1 - nb[k].loc;
+          CHECK(nb[k].loc < 0 && hj < h->n && h->gid[hj] == nb[k].gid,
+                "remote neighbour %lld: loc %lld", (long long)nb[k].gid, (long long)nb[k].loc);
+        }
+      }
+    }
+    free(care);
+    free(nb);
+  }
+  free(rem);
+  free(senders);
+}
+
+static void set_state(clhs_world *w) {
+  const int64_t hm = w->cfg->resources.held_max;
+  for (int64_t i = 0; i < w->n; i++) {
+    const int64_t g = w->gid_begin + i;
+    w->m[i] = f_m(g);
+    w->E[i] = f_E(g);
+    for (int64_t q = 0; q < hm; q++) {
+      w->held[i * hm + q] = f_held(g, q);
+      w->held_q[i * hm + q] = f_q(g, q);
+    }
+  }
+}
+
+/* Cross-rank tie ends held by this rank, as the pair list says. */
+static int64_t remote_ends(const clhs_world *w, const pair *p, int64_t np, const int *alive) {
+  int64_t n = 0;
+  for (int64_t k = 0; k < np; k++) {
+    if (!alive[k]) continue;
+    n += owns(w, p[k].a) && !owns(w, p[k].b);
+    n += owns(w, p[k].b) && !owns(w, p[k].a);
+  }
+  return n;
+}
+
+static void test_cross_rank(void **state) {
+  (void)state;
+  clhs_config cfg;
+  clhs_world w;
+  world6(&cfg, &w);
+  clhs_error err;
+
+  /* The decomposition: contiguous blocks of whole centres, in rank order. */
+  for (int64_t c = 0; c < NCENTRES; c++) {
+    CHECK(w.owner[c] >= 0 && w.owner[c] < comm.size, "owner of centre %lld", (long long)c);
+    if (c) CHECK(w.owner[c - 1] <= w.owner[c], "owners not in rank order");
+    const int mine = c >= w.c_begin && c < w.c_begin + w.c_count;
+    CHECK(mine == (w.owner[c] == comm.rank), "centre %lld ownership", (long long)c);
+  }
+  for (int64_t g = 0; g < w.nagents; g += 7)
+    CHECK(clhs_owner_of_gid(&w, g) == w.owner[clhs_centre_of_gid(&w, g)] &&
+              w.centre_gid0[clhs_centre_of_gid(&w, g)] <= g &&
+              g < w.centre_gid0[clhs_centre_of_gid(&w, g) + 1],
+          "owner of gid %lld", (long long)g);
+  assert_no_failures("decomposition");
+
+  pair p[32];
+  const int64_t np = make_pairs(&w, p);
+  int alive[32];
+  int64_t cross = 0;
+  for (int64_t k = 0; k < np; k++) {
+    alive[k] = 1;
+    cross += clhs_owner_of_gid(&w, p[k].a) != clhs_owner_of_gid(&w, p[k].b);
+  }
+  if (comm.size > 1) assert_true(cross >= 3); /* the decomposition splits some pairs */
+
+  /* 1. Create: the owner of a sends both ends (and, for the doubled pair, so does the
+   *    owner of b). */
+  clhs_tie_msg m[128];
+  int64_t nm = 0;
+  for (int64_t k = 0; k < np; k++) {
+    const int senders = owns(&w, p[k].a) + (p[k].both_initiate && owns(&w, p[k].b));
+    for (int j = 0; j < senders; j++) {
+      push(m, &nm, p[k].a, p[k].b, CLHS_TIE_CREATE, p[k].kind);
+      push(m, &nm, p[k].b, p[k].a, CLHS_TIE_CREATE, p[k].kind);
+    }
+  }
+  deliver(&w, m, nm);
+  for (int64_t k = 0; k < np; k++) {
+    const double w0 = p[k].kind == CLHS_TIE_ONLINE ? 0.3 : 0.5;
+    check_pair(&w, &p[k], p[k].both_initiate ? w0 + 0.2 : w0);
+  }
+  int64_t ends = clhs_ties_count(&w);
+  clhs_comm_sum_i64(&comm, &ends, 1);
+  CHECK(ends == 2 * np, "%lld tie ends in all, expected %lld", (long long)ends,
+        (long long)(2 * np));
+  assert_no_failures("creation across ranks");
+  check_ties_ok(&w, "after creation");
+
+  /* 2. The halo. */
+  set_state(&w);
+  clhs_error_clear(&err);
+  int st = clhs_halo_exchange(&w, &err);
+  CHECK(st == CLHS_OK, "halo: %s", err.msg);
+  assert_no_failures("clhs_halo_exchange");
+  check_halo(&w, remote_ends(&w, p, np, alive));
+  assert_no_failures("halo contents");
+
+  /* 3. Reinforce the online pairs twice (0.3 + 0.4), then decay: both ends agree. */
+  nm = 0;
+  for (int64_t k = 0; k < np; k++)
+    if (p[k].kind == CLHS_TIE_ONLINE && owns(&w, p[k].a))
+      for (int j = 0; j < 2; j++) {
+        push(m, &nm, p[k].a, p[k].b, CLHS_TIE_REINFORCE, 0);
+        push(m, &nm, p[k].b, p[k].a, CLHS_TIE_REINFORCE, 0);
+      }
+  deliver(&w, m, nm);
+  for (int64_t k = 0; k < np; k++)
+    if (p[k].kind == CLHS_TIE_ONLINE) check_pair(&w, &p[k], 0.7);
+  assert_no_failures("reinforcement across ranks");
+  for (int s = 0; s < 5; s++)
+    clhs_ties_decay(&w);
+  for (int64_t k = 0; k < np; k++)
+    if (p[k].kind == CLHS_TIE_ONLINE) check_pair(&w, &p[k], 0.7 * pow(0.99, 5));
+  assert_no_failures("decay across ranks");
+  check_ties_ok(&w, "after reinforcement and decay");
+
+  /* 4. Drop the event pairs c - c+3 at both ends (messages from the owner of a). */
+  nm = 0;
+  for (int64_t k = 0; k < 3; k++) {
+    alive[k] = 0;
+    if (owns(&w, p[k].a)) {
+      push(m, &nm, p[k].a, p[k].b, CLHS_TIE_DROP, 0);
+      push(m, &nm, p[k].b, p[k].a, CLHS_TIE_DROP, 0);
+    }
+  }
+  deliver(&w, m, nm);
+  for (int64_t k = 0; k < 3; k++)
+    check_pair(&w, &p[k], -1);
+  ends = clhs_ties_count(&w);
+  clhs_comm_sum_i64(&comm, &ends, 1);
+  CHECK(ends == 2 * (np - 3), "%lld tie ends after drops", (long long)ends);
+  assert_no_failures("drops across ranks");
+  check_ties_ok(&w, "after drops");
+  set_state(&w);
+  clhs_error_clear(&err);
+  st = clhs_halo_exchange(&w, &err);
+  CHECK(st == CLHS_OK, "halo after drops: %s", err.msg);
+  assert_no_failures("clhs_halo_exchange after drops");
+  check_halo(&w, remote_ends(&w, p, np, alive));
+  assert_no_failures("halo contents after drops");
+
+  /* 5. A drop delivered to one end only: the check sees it on every rank (the count is
+   *    global), and names the pair; dropping the other end repairs it. */
+  int64_t kq = 3; /* an online pair, split over two ranks if any is */
+  for (int64_t k = 3; k < 3 + NCENTRES; k++)
+    if (clhs_owner_of_gid(&w, p[k].a) != clhs_owner_of_gid(&w, p[k].b)) {
+      kq = k;
+      break;
+    }
+  const pair *q = &p[kq];
+  nm = 0;
+  if (owns(&w, q->a)) push(m, &nm, q->b, q->a, CLHS_TIE_DROP, 0);
+  deliver(&w, m, nm);
+  clhs_error_clear(&err);
+  const int64_t bad = clhs_ties_check(&w, &err);
+  CHECK(bad > 0, "a one-sided tie %lld-%lld not seen", (long long)q->a, (long long)q->b);
+  if (err.code != CLHS_OK) {
+    char p1[64], p2[64];
+    snprintf(p1, sizeof p1, "%lld-%lld", (long long)q->a, (long long)q->b);
+    snprintf(p2, sizeof p2, "%lld-%lld", (long long)q->b, (long long)q->a);
+    CHECK(strstr(err.msg, p1) || strstr(err.msg, p2) || strstr(err.msg, "partner ends"),
+          "message: %s", err.msg);
+  }
+  assert_no_failures("one-sided drop detected");
+  nm = 0;
+  if (owns(&w, q->a)) push(m, &nm, q->a, q->b, CLHS_TIE_DROP, 0);
+  deliver(&w, m, nm);
+  alive[kq] = 0;
+  check_ties_ok(&w, "after the other end is dropped too");
+  set_state(&w);
+  clhs_error_clear(&err);
+  st = clhs_halo_exchange(&w, &err);
+  CHECK(st == CLHS_OK, "halo: %s", err.msg);
+  assert_no_failures("clhs_halo_exchange at the end");
+  check_halo(&w, remote_ends(&w, p, np, alive));
+  assert_no_failures("halo contents at the end");
+
+  clhs_world_free(&w);
+  clhs_config_free(&cfg);
+}
+
+/* Many cross-rank ties in one delivery from every rank at once, with creates of the same
+ * pair sent by both owners, random kinds, and a full check. */
+static void test_many_cross_rank(void **state) {
+  (void)state;
+  clhs_config cfg;
+  clhs_world w;
+  world6(&cfg, &w);
+  const int64_t N = w.nagents;
+  /* Pair k: a = (37 k) mod N, b = (101 k + 13) mod N, kept if not a care tie. */
+  enum { NP = 400 };
+  clhs_tie_msg *m = malloc(sizeof *m * 4 * NP);
+  assert_non_null(m);
+  int64_t nm = 0;
+  for (int64_t k = 0; k < NP; k++) {
+    const int64_t a = (37 * k) % N, b = (101 * k + 13) % N;
+    const int64_t ca = clhs_centre_of_gid(&w, a), cb = clhs_centre_of_gid(&w, b);
+    if (a == b || ca == cb) continue; /* only cross-centre: never a care tie */
+    const int kind = 1 + (int)(k % 3);
+    if (owns(&w, a)) {
+      push(m, &nm, a, b, CLHS_TIE_CREATE, kind);
+      push(m, &nm, b, a, CLHS_TIE_CREATE, kind);
+    }
+  }
+  deliver(&w, m, nm);
+  check_ties_ok(&w, "many cross-rank ties");
+  int64_t ends = clhs_ties_count(&w);
+  clhs_comm_sum_i64(&comm, &ends, 1);
+  CHECK(ends > 100, "only %lld tie ends", (long long)ends);
+  assert_no_failures("tie count");
+  for (int s = 0; s < 100; s++)
+    clhs_ties_decay(&w);
+  check_ties_ok(&w, "after 100 weeks of decay");
+  set_state(&w);
+  clhs_error err;
+  clhs_error_clear(&err);
+  const int st = clhs_halo_exchange(&w, &err);
+  CHECK(st == CLHS_OK, "halo: %s", err.msg);
+  assert_no_failures("halo");
+  int64_t nrem = 0;
+  for (int64_t lc = 0; lc < w.c_count; lc++) {
+    const clhs_tieset *ts = &w.ties[lc];
+    const int32_t na = w.first[CLHS_NTYPES][lc] - w.first[0][lc];
+    for (uint32_t d = 0; d < ts->off[na]; d++)
+      nrem += !owns(&w, clhs_tie_gid(ts->key[d]));
+  }
+  check_halo(&w, nrem);
+  assert_no_failures("halo contents");
+  free(m);
+  clhs_world_free(&w);
+  clhs_config_free(&cfg);
+}
+
+int main(int argc, char **argv) {
+  clhs_comm_init(&argc, &argv, &comm);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_cross_rank),
+      cmocka_unit_test(test_many_cross_rank),
+  };
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  clhs_comm_finalize();
+  return rc;
+}
