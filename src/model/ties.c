@@ -185,7 +185,17 @@ int32_t clhs_neighbours(const clhs_world *w, int64_t lc, int32_t i, int32_t *car
       nb[n].gid = gd;
       nb[n].w = ts->w[d];
       nb[n].kind = (uint8_t)clhs_tie_kind_of(ts->key[d]);
-      nb[n].loc = gd >= lo && gd < hi ? gd - lo : -1 - clhs_halo_find(&w->halo, gd);
+      if (gd >= lo && gd < hi) {
+        nb[n].loc = gd - lo;
+      } else {
+        const int64_t hx = clhs_halo_find(&w->halo, gd);
+        /* The halo is rebuilt after every change to the ties (phase 3); a remote
+         * neighbour missing from it is a bug, not a state to read through. */
+        if (hx < 0)
+          clhs_comm_abort(w->comm, 1, "agent %lld: remote neighbour %lld is not in the halo",
+                          (long long)(w->gid_begin + i), (long long)gd);
+        nb[n].loc = -1 - hx;
+      }
       d++;
     }
     n++;
@@ -334,6 +344,7 @@ int clhs_ties_deliver(clhs_world *w, const clhs_tie_msg *msg, int64_t nmsg, clhs
     return clhs_error_set(err, CLHS_ENOMEM, "out of memory routing tie events");
   }
   int *dest = malloc(sizeof(int) * (size_t)(nmsg ? nmsg : 1));
+  if (!dest) clhs_comm_abort(w->comm, 1, "out of memory routing %lld tie events", (long long)nmsg);
   for (int64_t k = 0; k < nmsg; k++) {
     dest[k] = clhs_owner_of_gid(w, msg[k].target);
     counts[dest[k]]++;
@@ -511,7 +522,7 @@ int clhs_halo_exchange(clhs_world *w, clhs_error *err) {
     }
   }
   h->n = nh;
-  memcpy(h->gid, rg, sizeof(int64_t) * (size_t)nh);
+  if (nh) memcpy(h->gid, rg, sizeof(int64_t) * (size_t)nh);
   const unsigned char *in = recv;
   for (int64_t j = 0; j < nh; j++) {
     const unsigned char *p = in + (size_t)j * rb;
