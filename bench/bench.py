@@ -27,13 +27,13 @@ ROOT = os.path.dirname(HERE)
 AGENTS_PER_CENTRE = 580.0
 
 
-def run_one(binary, agents, ranks, threads, steps, outdir, extra):
+def run_one(binary, agents, ranks, threads, steps, outdir, cfgs, extra):
     centres = max(1, int(round(agents / AGENTS_PER_CENTRE)))
     out = os.path.join(outdir, f"bench_{int(agents)}_{ranks}x{threads}.h5")
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OMPI_MCA_rmaps_base_oversubscribe="1")
     if os.geteuid() == 0:
         env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    cmd = ["mpiexec", "-n", str(ranks), "--bind-to", "none", binary, "run", "--quiet",
+    cmd = ["mpiexec", "-n", str(ranks), "--bind-to", "none", binary, "run", "--quiet"] + cfgs + [
            "-P", f"population.centres={centres}", "-P", f"run.steps={steps}",
            "-P", f"output.every={steps}", "-o", out] + extra
     t0 = time.time()
@@ -59,7 +59,19 @@ def run_one(binary, agents, ranks, threads, steps, outdir, extra):
         "peak_rss_bytes_max_rank": run["peak_rss_bytes_max"],
         "peak_rss_per_agent": run["peak_rss_bytes_max"] * ranks / run["agents"],
         "final_state_digest": f"{digest:016x}",
+        "tie_ends": int(run["tie_ends"]),
+        "tie_ends_cross_rank": int(run["tie_ends_cross_rank"]),
+        "bytes_per_tie_end": run["bytes_per_tie_end"],
+        "tie_visits": int(run["tie_visits"]),
+        "tie_visits_per_core_s": run["tie_visits_per_core_s"],
+        "bytes_exchanged_per_step": run["bytes_exchanged_per_step"],
+        "phase_mean_s": {k[5:-7]: v for k, v in run.items() if k.startswith("time_") and k.endswith("_mean_s")},
+        "phase_max_s": {k[5:-6]: v for k, v in run.items() if k.startswith("time_") and k.endswith("_max_s")},
     }
+    net = sum(rec["phase_mean_s"].get(p, 0) for p in ("new_ties", "decay_halo", "resources", "motivation", "engagement"))
+    rec["network_time_s"] = net
+    rec["exchange_share_of_step"] = rec["phase_mean_s"].get("communication", 0) / rec["loop_time_s"] if rec["loop_time_s"] else 0
+    rec["exchange_share_of_network"] = rec["phase_mean_s"].get("communication", 0) / net if net else 0
     return rec
 
 
@@ -72,24 +84,30 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--results", default=os.path.join(HERE, "results"))
     ap.add_argument("-P", action="append", default=[], help="extra override section.key=value")
+    ap.add_argument("--config", default=os.path.join(HERE, "network_on.yml"),
+                    help="scenario file (default: bench/network_on.yml, every lever on from step 0)")
     a = ap.parse_args()
     if not os.path.exists(a.binary):
         sys.exit(f"{a.binary} not found: build first (cmake --preset release && cmake --build build/release)")
     os.makedirs(a.results, exist_ok=True)
+    cfgs = [a.config] if a.config else []
     extra = sum((["-P", p] for p in a.P), [])
     print(f"{'agents':>10} {'ranks':>5} {'thr':>3} {'steps':>5} {'loop s':>8} "
-          f"{'agent-steps/s':>14} {'per core-s':>12} {'state B/agent':>13} {'RSS B/agent':>11}")
+          f"{'agent-steps/s':>14} {'per core-s':>12} {'state B/agent':>13} {'RSS B/agent':>11} "
+          f"{'tie-visits/core-s':>17} {'xchg B/step':>11} {'xchg/step':>9} {'xrank ends':>10}")
     with tempfile.TemporaryDirectory() as tmp:
         for n in a.agents:
             for r in a.ranks:
                 for t in a.threads:
-                    rec = run_one(a.binary, n, r, t, a.steps, tmp, extra)
+                    rec = run_one(a.binary, n, r, t, a.steps, tmp, cfgs, extra)
                     name = f"{time.strftime('%Y%m%dT%H%M%S')}_{rec['agents']}_{r}x{t}.json"
                     with open(os.path.join(a.results, name), "w") as f:
                         json.dump(rec, f, indent=1)
                     print(f"{rec['agents']:>10} {r:>5} {t:>3} {a.steps:>5} {rec['loop_time_s']:>8.2f} "
                           f"{rec['agent_steps_per_s']:>14.3g} {rec['agent_steps_per_core_s']:>12.3g} "
-                          f"{rec['state_bytes_per_agent']:>13.1f} {rec['peak_rss_per_agent']:>11.1f}",
+                          f"{rec['state_bytes_per_agent']:>13.1f} {rec['peak_rss_per_agent']:>11.1f} "
+                          f"{rec['tie_visits_per_core_s']:>17.3g} {rec['bytes_exchanged_per_step']:>11.3g} "
+                          f"{rec['exchange_share_of_step']:>9.1%} {rec['tie_ends_cross_rank']:>10}",
                           flush=True)
 
 

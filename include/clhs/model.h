@@ -208,6 +208,7 @@ typedef struct clhs_world {
   /* ---- network-wide state (identical on every rank) ---- */
   /* ---- timing (this rank; benchmarks) ---- */
   double t_phase[CLHS_NPHASES]; /**< seconds in each phase of §10a, summed over steps */
+  int64_t *tie_visits; /**< [threads * 8] neighbour-list entries visited, per thread (padded) */
 
   int64_t commons_users; /**< distinct agents that ever adopted from the commons */
   double E_tx;           /**< evidence level */
@@ -264,6 +265,7 @@ int clhs_ties_init(clhs_world *w, clhs_error *err);
 void clhs_ties_free(clhs_world *w);
 int64_t clhs_ties_count(const clhs_world *w);      /**< dynamic tie ends on this rank */
 int64_t clhs_ties_cross_rank(const clhs_world *w); /**< ... whose other end is on another rank */
+int64_t clhs_tie_visits(const clhs_world *w);      /**< neighbour entries visited so far */
 size_t clhs_ties_bytes(const clhs_world *w);
 int32_t clhs_care_neighbours(const clhs_world *w, int64_t lc, int32_t i, int32_t *out);
 int32_t clhs_care_degree(const clhs_world *w, int64_t lc, int32_t i);

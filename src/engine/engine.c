@@ -97,6 +97,7 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
   for (int ph = 0; ph < CLHS_NPHASES; ph++)
     w.t_phase[ph] = 0;
   if (comm->stats) memset(comm->stats, 0, sizeof *comm->stats);
+  const int64_t visits0 = clhs_tie_visits(&w);
   const double t_loop = clhs_comm_wtime();
   double last_print = t_loop;
   const double pe = opts->progress_every_s > 0 ? opts->progress_every_s : 5.0;
@@ -151,10 +152,18 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
     }
     res->bytes_exchanged_per_step =
         cfg->run.steps ? (double)us[CLHS_NPHASES + 1] / (double)cfg->run.steps : 0;
-    int64_t ends[2] = {clhs_ties_count(&w), clhs_ties_cross_rank(&w)};
-    clhs_comm_sum_i64(comm, ends, 2);
+    int64_t ends[3] = {clhs_ties_count(&w), clhs_ties_cross_rank(&w),
+                       clhs_tie_visits(&w) - visits0};
+    clhs_comm_sum_i64(comm, ends, 3);
     res->tie_ends = ends[0];
     res->tie_ends_cross_rank = ends[1];
+    res->tie_visits = ends[2];
+    /* The network phases (2-6), mean over ranks, times the cores that ran them. */
+    double tnet = 0;
+    for (int ph = CLHS_PH_NEWTIES; ph <= CLHS_PH_ENGAGEMENT; ph++)
+      tnet += res->phase_mean_s[ph];
+    const double cores = (double)comm->size * (double)comm->threads;
+    res->tie_visits_per_core_s = tnet > 0 ? (double)ends[2] / (tnet * cores) : 0;
   }
   /* Release builds check the invariants once, at the end, and report. */
   {
@@ -191,7 +200,7 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
     time_t now = time(NULL);
     strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     const double cores = (double)comm->size * (double)comm->threads;
-    enum { NBASE = 16, NRUN = NBASE + 2 * (CLHS_NPHASES + 1) };
+    enum { NBASE = 18, NRUN = NBASE + 2 * (CLHS_NPHASES + 1) };
     const char *nk[NRUN] = {"ranks",
                             "threads",
                             "seed",
@@ -207,7 +216,9 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
                             "tie_ends",
                             "tie_ends_cross_rank",
                             "bytes_exchanged_per_step",
-                            "bytes_per_tie_end"};
+                            "bytes_per_tie_end",
+                            "tie_visits",
+                            "tie_visits_per_core_s"};
     double nv[NRUN] = {comm->size,
                        comm->threads,
                        (double)cfg->run.seed,
@@ -223,7 +234,9 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
                        (double)res->tie_ends,
                        (double)res->tie_ends_cross_rank,
                        res->bytes_exchanged_per_step,
-                       (double)(sizeof(uint64_t) + sizeof(float))};
+                       (double)(sizeof(uint64_t) + sizeof(float)),
+                       (double)res->tie_visits,
+                       res->tie_visits_per_core_s};
     /* Per-phase (and communication) seconds: max and mean over ranks. */
     char keybuf[2 * (CLHS_NPHASES + 1)][48];
     for (int ph = 0; ph <= CLHS_NPHASES; ph++) {

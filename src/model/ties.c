@@ -8,6 +8,7 @@
  * owners), and apply them by the same order-free rule, so their weights stay equal
  * bit for bit on any decomposition.
  */
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,8 @@ int clhs_owner_of_gid(const clhs_world *w, int64_t gid) {
 }
 
 int clhs_ties_init(clhs_world *w, clhs_error *err) {
+  w->tie_visits = clhs_calloc((size_t)omp_get_max_threads() * 8, sizeof(int64_t), err, "counters");
+  if (!w->tie_visits) return err->code;
   w->ties = clhs_calloc((size_t)w->c_count, sizeof *w->ties, err, "tie tables");
   if (!w->ties) return err->code;
   for (int64_t lc = 0; lc < w->c_count; lc++) {
@@ -42,7 +45,16 @@ int clhs_ties_init(clhs_world *w, clhs_error *err) {
   return CLHS_OK;
 }
 
+int64_t clhs_tie_visits(const clhs_world *w) {
+  int64_t n = 0;
+  for (int k = 0; k < omp_get_max_threads(); k++)
+    n += w->tie_visits[8 * k];
+  return n;
+}
+
 void clhs_ties_free(clhs_world *w) {
+  free(w->tie_visits);
+  w->tie_visits = NULL;
   if (!w->ties) return;
   for (int64_t lc = 0; lc < w->c_count; lc++) {
     free(w->ties[lc].off);
@@ -200,6 +212,7 @@ int32_t clhs_neighbours(const clhs_world *w, int64_t lc, int32_t i, int32_t *car
     }
     n++;
   }
+  w->tie_visits[8 * omp_get_thread_num()] += n; /* own cache line per thread */
   return n;
 }
 
