@@ -1,25 +1,37 @@
 #!/usr/bin/env bash
-# Regenerate the parameter tables of docs/model.md from the one table of defaults.
-#   docs/update_params.sh [CLHSIM]          rewrite docs/model.md in place
-#   docs/update_params.sh CLHSIM --check    exit 1 if docs/model.md is out of date
+# Regenerate the generated tables of the documentation from the code:
+#   docs/model.md   parameter tables  (clhsim config --markdown)
+#   docs/output.md  variable table    (clhsim variables)
+#   docs/update_params.sh [CLHSIM]          rewrite them in place
+#   docs/update_params.sh CLHSIM --check    exit 1 if any is out of date
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${1:-$here/../build/release/clhsim}
-doc=$here/model.md
-tmp=$(mktemp)
-trap 'rm -f "$tmp" "$tmp.md"' EXIT
-"$bin" config --markdown > "$tmp"
-awk -v gen="$tmp" '
-  /<!-- BEGIN PARAMETERS/ { print; while ((getline line < gen) > 0) print line; skip = 1; next }
-  /<!-- END PARAMETERS/ { skip = 0 }
-  !skip { print }' "$doc" > "$tmp.md"
-if [ "${2:-}" = "--check" ]; then
-  if ! diff -q "$doc" "$tmp.md" > /dev/null; then
-    echo "docs/model.md parameter tables are out of date: run docs/update_params.sh" >&2
-    diff -u "$doc" "$tmp.md" | head -40 >&2
-    exit 1
+mode=${2:-}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+status=0
+# section FILE MARKER COMMAND...
+section() {
+  local doc=$1 marker=$2
+  shift 2
+  "$@" > "$tmp/gen"
+  awk -v gen="$tmp/gen" -v m="$marker" '
+    index($0, "<!-- BEGIN " m) { print; while ((getline line < gen) > 0) print line; skip = 1; next }
+    index($0, "<!-- END " m) { skip = 0 }
+    !skip { print }' "$doc" > "$tmp/new"
+  if [ "$mode" = "--check" ]; then
+    if ! diff -q "$doc" "$tmp/new" > /dev/null; then
+      echo "$(basename "$doc"): the $marker tables are out of date: run docs/update_params.sh" >&2
+      diff -u "$doc" "$tmp/new" | head -40 >&2
+      status=1
+    else
+      echo "$(basename "$doc"): $marker tables are current"
+    fi
+  else
+    cp "$tmp/new" "$doc"
   fi
-  echo "docs/model.md parameter tables are current"
-else
-  cp "$tmp.md" "$doc"
-fi
+}
+section "$here/model.md" PARAMETERS "$bin" config --markdown
+section "$here/output.md" VARIABLES "$bin" variables
+exit $status

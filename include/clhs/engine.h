@@ -6,6 +6,7 @@
 #define CLHS_ENGINE_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "clhs/comm.h"
 #include "clhs/config.h"
@@ -33,6 +34,9 @@ typedef struct clhs_run_result {
   double tie_visits_per_core_s;          /**< ... per core-second of the network phases */
   double remission_start, remission_end; /**< observed remission, established members */
 } clhs_run_result;
+
+/** Write the /timeseries variables as a Markdown table (`clhsim variables`). */
+void clhs_write_variables_markdown(FILE *out);
 
 /**
  * Run the configured simulation and write cfg->output.path (collective).

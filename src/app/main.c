@@ -28,6 +28,7 @@ static void usage(FILE *f) {
           "  run [CONFIG.yml ...]     run a simulation (no file: the built-in ICN-sized scenario)\n"
           "  config [CONFIG.yml ...]  print the effective configuration as annotated YAML\n"
           "  version                  print version and build information\n"
+          "  variables                list the output's /timeseries variables (Markdown)\n"
           "\n"
           "options:\n"
           "  -P section.key=value     override one configuration key (repeatable)\n"
@@ -89,9 +90,10 @@ static int parse_cli(int argc, char **argv, cli *c, clhs_error *err) {
     return clhs_error_set(err, CLHS_EINPUT,
                           "no command given: try 'clhsim run' or 'clhsim --help'");
   if (c->command && strcmp(c->command, "run") && strcmp(c->command, "config") &&
-      strcmp(c->command, "version"))
+      strcmp(c->command, "version") && strcmp(c->command, "variables"))
     return clhs_error_set(err, CLHS_EINPUT,
-                          "unknown command '%s': the commands are run, config and version",
+                          "unknown command '%s': the commands are run, config, variables and "
+                          "version",
                           c->command);
   return CLHS_OK;
 }
@@ -138,7 +140,8 @@ int main(int argc, char **argv) {
   void *packed = NULL;
   size_t nbytes = 0;
   if (comm.rank == 0) {
-    if (parse_cli(argc, argv, &c, &err) == CLHS_OK && !c.help && strcmp(c.command, "version"))
+    if (parse_cli(argc, argv, &c, &err) == CLHS_OK && !c.help && strcmp(c.command, "version") &&
+        strcmp(c.command, "variables"))
       build_config(&c, &cfg, &err);
     if (err.code == CLHS_OK) packed = clhs_config_pack(&cfg, &nbytes);
   } else {
@@ -154,6 +157,11 @@ int main(int argc, char **argv) {
   }
   if (c.help) {
     if (comm.rank == 0) usage(stdout);
+    clhs_comm_finalize();
+    return 0;
+  }
+  if (!strcmp(c.command, "variables")) {
+    if (comm.rank == 0) clhs_write_variables_markdown(stdout);
     clhs_comm_finalize();
     return 0;
   }

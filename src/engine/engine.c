@@ -20,6 +20,10 @@
 #include "clhs/output.h"
 #include "records.h"
 
+void clhs_write_variables_markdown(FILE *out) {
+  clhs_records_write_markdown(out);
+}
+
 static double peak_rss_bytes(void) {
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;

@@ -181,6 +181,35 @@ const clhs_out_var *clhs_records_vars(int *nvars) {
   return vars;
 }
 
+void clhs_records_write_markdown(FILE *out) {
+  static const char *const tn[] = {"float64", "int64", "uint64", "int8"};
+  fprintf(out, "| variable | axes | type | units | meaning |\n|---|---|---|---|---|\n");
+  fprintf(out,
+          "| `time` | time | float64 | days since `run.start_date` | simulated date of the record "
+          "(the end of its step) |\n");
+  for (int v = 0; v < R_COUNT; v++) {
+    fprintf(out, "| `%s` | time", vars[v].name);
+    for (int d = 0; d < vars[v].ndims; d++)
+      fprintf(out, ", %s", vars[v].dims[d].name);
+    fprintf(out, " | %s | %s | %s |\n", tn[vars[v].dtype], vars[v].units, vars[v].long_name);
+  }
+  fprintf(out, "\nCoordinates of the other axes:\n\n| axis | values |\n|---|---|\n");
+  fprintf(out, "| `centre` | centre index 0 .. centres-1 |\n");
+  const clhs_out_dim dims[] = {D_TYPE, D_TIER, D_TIEKIND, D_RESKIND, D_DEGBIN};
+  for (size_t k = 0; k < sizeof dims / sizeof dims[0]; k++) {
+    fprintf(out, "| `%s` | ", dims[k].name);
+    for (int64_t j = 0; j < dims[k].len; j++)
+      fprintf(out, j ? ", %lld" : "%lld", (long long)j);
+    if (dims[k].labels) {
+      fprintf(out, " (");
+      for (int64_t j = 0; j < dims[k].len; j++)
+        fprintf(out, j ? ", %s" : "%s", dims[k].labels[j]);
+      fprintf(out, ")");
+    }
+    fprintf(out, ": %s |\n", dims[k].long_name);
+  }
+}
+
 static size_t dtype_size(int dt) {
   return dt == CLHS_I8 ? 1 : 8;
 }

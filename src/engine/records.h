@@ -6,6 +6,7 @@
 #define CLHS_ENGINE_RECORDS_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "clhs/model.h"
 #include "clhs/output.h"
@@ -14,6 +15,9 @@ typedef struct clhs_recorder clhs_recorder;
 
 /** The variables of a record, in file order. */
 const clhs_out_var *clhs_records_vars(int *nvars);
+
+/** Write the variables as a Markdown table (docs/output.md is generated from it). */
+void clhs_records_write_markdown(FILE *out);
 
 int clhs_recorder_create(clhs_recorder **rc, const clhs_world *w, clhs_error *err);
 void clhs_recorder_free(clhs_recorder *rc);
