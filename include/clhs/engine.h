@@ -22,8 +22,9 @@ typedef struct clhs_run_opts {
 typedef struct clhs_run_result {
   int64_t agents, steps, centres;
   double wall_s, agent_steps_per_s;
-  double bytes_per_agent; /**< allocated model state / agents, all ranks */
-  double peak_rss_bytes;  /**< max over ranks */
+  double bytes_per_agent;     /**< allocated model state / agents, all ranks, at the start */
+  double bytes_per_agent_end; /**< ... at the end (ties, resources, commons, halo included) */
+  double peak_rss_bytes;      /**< max over ranks */
   uint64_t final_digest;
   int invariants_checked;                /**< the network invariants held at the end */
   double phase_max_s[CLHS_NPHASES + 1];  /**< per phase (last: communication), max over ranks */

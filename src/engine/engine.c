@@ -168,6 +168,9 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
       tnet += res->phase_mean_s[ph];
     const double cores = (double)comm->size * (double)comm->threads;
     res->tie_visits_per_core_s = tnet > 0 ? (double)ends[2] / (tnet * cores) : 0;
+    int64_t bytes_end = (int64_t)clhs_world_bytes(&w);
+    clhs_comm_sum_i64(comm, &bytes_end, 1);
+    res->bytes_per_agent_end = w.nagents ? (double)bytes_end / (double)w.nagents : 0;
   }
   /* Release builds check the invariants once, at the end, and report. */
   {
@@ -204,7 +207,7 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
     time_t now = time(NULL);
     strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     const double cores = (double)comm->size * (double)comm->threads;
-    enum { NBASE = 18, NRUN = NBASE + 2 * (CLHS_NPHASES + 1) };
+    enum { NBASE = 19, NRUN = NBASE + 2 * (CLHS_NPHASES + 1) };
     const char *nk[NRUN] = {"ranks",
                             "threads",
                             "seed",
@@ -222,7 +225,8 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
                             "bytes_exchanged_per_step",
                             "bytes_per_tie_end",
                             "tie_visits",
-                            "tie_visits_per_core_s"};
+                            "tie_visits_per_core_s",
+                            "bytes_per_agent_end"};
     double nv[NRUN] = {comm->size,
                        comm->threads,
                        (double)cfg->run.seed,
@@ -240,7 +244,8 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
                        res->bytes_exchanged_per_step,
                        (double)(sizeof(uint64_t) + sizeof(float)),
                        (double)res->tie_visits,
-                       res->tie_visits_per_core_s};
+                       res->tie_visits_per_core_s,
+                       res->bytes_per_agent_end};
     /* Per-phase (and communication) seconds: max and mean over ranks. */
     char keybuf[2 * (CLHS_NPHASES + 1)][48];
     for (int ph = 0; ph <= CLHS_NPHASES; ph++) {
@@ -272,11 +277,11 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
            "%lld\n",
            (long long)members_end, (long long)w.ncentres, (long long)end_figures[1],
            (long long)end_figures[2]);
-    printf("  wall time %.2f s; %.3g agent-steps/s (%.3g per core); state %.1f bytes/agent; "
-           "peak RSS %.1f MiB/rank\n",
+    printf("  wall time %.2f s; %.3g agent-steps/s (%.3g per core); state %.1f bytes/agent "
+           "at the end (%.1f at the start); peak RSS %.1f MiB/rank\n",
            res->wall_s, res->agent_steps_per_s,
-           res->agent_steps_per_s / ((double)comm->size * comm->threads), res->bytes_per_agent,
-           res->peak_rss_bytes / 1048576.0);
+           res->agent_steps_per_s / ((double)comm->size * comm->threads), res->bytes_per_agent_end,
+           res->bytes_per_agent, res->peak_rss_bytes / 1048576.0);
     printf("  final state digest %016llx; network invariants checked: ok\n",
            (unsigned long long)res->final_digest);
     printf("  output: %s\n", cfg->output.path);

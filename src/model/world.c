@@ -459,6 +459,12 @@ size_t clhs_world_bytes(const clhs_world *w) {
                       sizeof(clhs_tieset) + sizeof(uint8_t) + sizeof(clhs_intensity) +
                       sizeof(clhs_centre_counts);
   size_t nfam = w->fam_begin ? (size_t)w->fam_begin[nc] : 0;
+  /* Tables that grow as the run goes: this rank's resources, the commons, the halo. */
+  const size_t res =
+      (size_t)w->res.cap * (sizeof(uint64_t) + sizeof(uint16_t) + 2 + sizeof(uint32_t));
+  const size_t com = (size_t)w->commons.cap * (sizeof(uint64_t) + sizeof(uint16_t) + 1);
+  const size_t halo = (size_t)w->halo.cap * (sizeof(int64_t) + sizeof(float) + 1 +
+                                             hm * (sizeof(uint64_t) + sizeof(uint16_t)));
   return n * per_agent + np * per_patient + nc * per_centre + nfam * sizeof(int32_t) +
-         (size_t)(w->nclin + w->nqis) * sizeof(float) + clhs_ties_bytes(w);
+         (size_t)(w->nclin + w->nqis) * sizeof(float) + clhs_ties_bytes(w) + res + com + halo;
 }
