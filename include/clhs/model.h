@@ -148,8 +148,11 @@ typedef struct clhs_world {
   int64_t nagents;      /**< all agents in the run */
   int64_t npatients;    /**< all patients in the run */
   int64_t *centre_gid0; /**< [ncentres+1] global id of each centre's first agent */
-  int32_t *join_step;   /**< [ncentres] step the centre joins (0: member from the start) */
-  int *owner;           /**< [ncentres] rank that owns each centre */
+  /* [ncentres+1] global index of each centre's first patient, clinician, QIS: patients,
+   * clinicians and QIS are numbered network-wide in centre order too (checkpoints). */
+  int64_t *centre_pat0, *centre_clin0, *centre_qis0;
+  int32_t *join_step; /**< [ncentres] step the centre joins (0: member from the start) */
+  int *owner;         /**< [ncentres] rank that owns each centre */
 
   /* ---- this rank's centres [c_begin, c_begin + c_count) ---- */
   int64_t c_begin, c_count;

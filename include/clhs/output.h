@@ -85,6 +85,20 @@ int clhs_output_append(clhs_output *out, double time_days, const void *const *da
                        clhs_error *err);
 int clhs_output_flush(clhs_output *out, clhs_error *err);
 
+/**
+ * Make a consistent copy of the output as it is now at @p dest (collective): flush the
+ * buffered records, H5Fflush, then rank 0 copies the file atomically (checkpoints).
+ */
+int clhs_output_snapshot(clhs_output *out, const char *dest, clhs_error *err);
+
+/**
+ * Append the first @p nrecords records of every variable from an earlier output file
+ * (a snapshot taken at a checkpoint) to this freshly opened output (collective): a
+ * restarted run's file then holds exactly what the uninterrupted run's would. The
+ * snapshot may have been written on any number of ranks; its variables must match.
+ */
+int clhs_output_restore(clhs_output *out, const char *snapshot, int64_t nrecords, clhs_error *err);
+
 /** Number of records appended so far. */
 int64_t clhs_output_records(const clhs_output *out);
 

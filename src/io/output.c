@@ -24,6 +24,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "clhs/output.h"
+#include "clhs/fileutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1243,6 +1244,107 @@ int clhs_output_flush(clhs_output *o, clhs_error *err) {
   h5quiet q;
   quiet_on(&q);
   int st = do_flush(o, 1, err);
+  quiet_off(&q);
+  return st;
+}
+
+int clhs_output_snapshot(clhs_output *o, const char *dest, clhs_error *err) {
+  int st = clhs_output_flush(o, err);
+  if (st != CLHS_OK) return st;
+  clhs_comm_barrier(&o->comm); /* nobody writes while rank 0 copies the flushed file */
+  if (o->comm.rank == 0) st = clhs_copy_file_atomic(o->tmp, dest, err);
+  return agree(&o->comm, st, err);
+}
+
+/* Read rows [r0, r0+n) of one variable's block for this rank from an open snapshot. */
+static int restore_read(hid_t f, const out_var *ov, hsize_t r0, hsize_t n, void *buf) {
+  char where[300];
+  snprintf(where, sizeof where, "/timeseries/%s", ov->v->name);
+  hid_t d = H5Dopen2(f, where, H5P_DEFAULT);
+  if (d < 0) return -1;
+  hsize_t start[1 + CLHS_OUT_MAXDIMS], count[1 + CLHS_OUT_MAXDIMS];
+  memcpy(start, ov->start, sizeof start);
+  memcpy(count, ov->count, sizeof count);
+  start[0] = r0;
+  count[0] = n;
+  hid_t fs = H5Dget_space(d), ms = H5Screate_simple(ov->rank, count, NULL);
+  int ok = fs >= 0 && ms >= 0 && H5Sget_simple_extent_ndims(fs) == ov->rank &&
+           H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
+           H5Dread(d, ov->memtype, ms, fs, H5P_DEFAULT, buf) >= 0;
+  if (ms >= 0) H5Sclose(ms);
+  if (fs >= 0) H5Sclose(fs);
+  H5Dclose(d);
+  return ok ? 0 : -1;
+}
+
+int clhs_output_restore(clhs_output *o, const char *snapshot, int64_t nrecords, clhs_error *err) {
+  if (!o) return clhs_error_set(err, CLHS_EINPUT, "clhs_output_restore: no output");
+  h5quiet q;
+  quiet_on(&q);
+  int st = CLHS_OK;
+  /* Every rank reads its own blocks with serial HDF5 (read-only, independent). */
+  hid_t f = H5Fopen(snapshot, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) st = h5fail(err, "cannot open the output snapshot '%s'", snapshot);
+  double *times = NULL;
+  unsigned char **bufs = calloc((size_t)o->nvars, sizeof *bufs);
+  const void **data = calloc((size_t)o->nvars, sizeof *data);
+  if (st == CLHS_OK && (!bufs || !data))
+    st = clhs_error_set(err, CLHS_ENOMEM, "out of memory restoring the output");
+  if (st == CLHS_OK) {
+    hid_t d = H5Dopen2(f, "/timeseries/time", H5P_DEFAULT);
+    hid_t fs = d >= 0 ? H5Dget_space(d) : -1;
+    hsize_t have = 0;
+    if (fs >= 0) H5Sget_simple_extent_dims(fs, &have, NULL);
+    times = malloc(sizeof(double) * (size_t)(nrecords ? nrecords : 1));
+    if (d < 0 || fs < 0 || !times || (int64_t)have < nrecords ||
+        (nrecords > 0 && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, NULL) < -1))
+      st = clhs_error_set(err, CLHS_EINPUT,
+                          "output snapshot '%s' holds %llu records, the checkpoint needs %lld",
+                          snapshot, (unsigned long long)have, (long long)nrecords);
+    if (st == CLHS_OK && nrecords > 0) {
+      hsize_t r0 = 0, n = (hsize_t)nrecords;
+      hid_t ms = H5Screate_simple(1, &n, NULL);
+      if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, &r0, NULL, &n, NULL) < 0 ||
+          H5Dread(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, times) < 0)
+        st = h5fail(err, "output snapshot '%s': cannot read /timeseries/time", snapshot);
+      H5Sclose(ms);
+    }
+    if (fs >= 0) H5Sclose(fs);
+    if (d >= 0) H5Dclose(d);
+  }
+  st = agree(&o->comm, st, err);
+  /* Batch by OUT_BATCH records: read each variable's block, then append record by record. */
+  for (int64_t r0 = 0; st == CLHS_OK && r0 < nrecords; r0 += OUT_BATCH) {
+    const hsize_t n = (hsize_t)(nrecords - r0 < OUT_BATCH ? nrecords - r0 : OUT_BATCH);
+    for (int v = 0; v < o->nvars && st == CLHS_OK; v++) {
+      out_var *ov = &o->vars[v];
+      if (ov->rec_elems == 0) continue;
+      if (!bufs[v]) bufs[v] = malloc((size_t)OUT_BATCH * ov->rec_elems * ov->esize);
+      if (!bufs[v])
+        st = clhs_error_set(err, CLHS_ENOMEM, "out of memory restoring the output");
+      else if (restore_read(f, ov, (hsize_t)r0, n, bufs[v]) < 0)
+        st = h5fail(err,
+                    "output snapshot '%s': cannot read /timeseries/%s (is it from this "
+                    "configuration?)",
+                    snapshot, ov->v->name);
+    }
+    st = agree(&o->comm, st, err);
+    for (hsize_t k = 0; st == CLHS_OK && k < n; k++) {
+      for (int v = 0; v < o->nvars; v++) {
+        out_var *ov = &o->vars[v];
+        data[v] = ov->rec_elems ? bufs[v] + k * ov->rec_elems * ov->esize : NULL;
+      }
+      quiet_off(&q);
+      st = clhs_output_append(o, times[r0 + (int64_t)k], data, err);
+      quiet_on(&q);
+    }
+  }
+  if (f >= 0) H5Fclose(f);
+  for (int v = 0; bufs && v < o->nvars; v++)
+    free(bufs[v]);
+  free(bufs);
+  free((void *)data);
+  free(times);
   quiet_off(&q);
   return st;
 }

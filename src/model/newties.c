@@ -448,28 +448,32 @@ int clhs_phase_new_ties(clhs_world *w, int64_t t, clhs_error *err) {
   for (int64_t i = 0; i < w->n; i++)
     w->flags[i] &= (uint8_t)~CLHS_F_TRAINED;
   if (!status) {
-#pragma omp parallel reduction(max : status)
+    /* A private copy of a max-reduction starts at INT_MIN: keep the failure in an
+     * or-reduction (private copies start at 0) and test only that. */
+    int fail = 0;
+#pragma omp parallel reduction(| : fail)
     {
       const int tid = omp_get_thread_num();
       int32_t *elig = NULL;
       int32_t elig_cap = 0;
 #pragma omp for schedule(dynamic, 4)
       for (int64_t lc = 0; lc < w->c_count; lc++) {
-        if (!w->member[lc] || status) continue;
+        if (!w->member[lc] || fail) continue;
         const int32_t need = w->first[CLHS_CLIN][lc] - w->first[CLHS_PAT][lc];
         if (need > elig_cap) {
           free(elig);
           elig = malloc(sizeof(int32_t) * (size_t)need);
           elig_cap = elig ? need : 0;
           if (!elig) {
-            status = CLHS_ENOMEM;
+            fail = 1;
             continue;
           }
         }
-        if (peer_ties(w, lc, t, elig, &part[tid])) status = CLHS_ENOMEM;
+        if (peer_ties(w, lc, t, elig, &part[tid])) fail = 1;
       }
       free(elig);
     }
+    if (fail) status = CLHS_ENOMEM;
   }
   if (!status) status = msg_concat(part, nth, &all);
   free(part);

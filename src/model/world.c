@@ -165,6 +165,9 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
 
   /* --- global ids and the decomposition --- */
   ALLOC(w->centre_gid0, C + 1, "centre offsets");
+  ALLOC(w->centre_pat0, C + 1, "centre offsets");
+  ALLOC(w->centre_clin0, C + 1, "centre offsets");
+  ALLOC(w->centre_qis0, C + 1, "centre offsets");
   ALLOC(w->owner, C, "centre owners");
   ALLOC(w->join_step, C, "join steps");
   for (int64_t c = 0; c < C; c++) {
@@ -173,6 +176,9 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
       size += cnt[t][c];
     w->centre_gid0[c + 1] = w->centre_gid0[c] + size;
     w->npatients += cnt[CLHS_PAT][c];
+    w->centre_pat0[c + 1] = w->centre_pat0[c] + cnt[CLHS_PAT][c];
+    w->centre_clin0[c + 1] = w->centre_clin0[c] + cnt[CLHS_CLIN][c];
+    w->centre_qis0[c + 1] = w->centre_qis0[c] + cnt[CLHS_QIS][c];
   }
   w->nagents = w->centre_gid0[C];
   /* A centre goes to the rank whose share of agents holds its midpoint: contiguous
@@ -384,6 +390,9 @@ fail:
 }
 
 void clhs_world_free(clhs_world *w) {
+  free(w->centre_pat0);
+  free(w->centre_clin0);
+  free(w->centre_qis0);
   void *ptrs[] = {w->centre_gid0,
                   w->join_step,
                   w->owner,
