@@ -27,12 +27,12 @@
 
 /** What a checkpoint says about itself (beyond the state). */
 typedef struct clhs_ckpt_meta {
-  int64_t step;              /**< steps completed */
-  int64_t output_records;    /**< records in the output file at this step */
-  uint64_t digest;           /**< clhs_world_digest at this step */
+  int64_t step;               /**< steps completed */
+  int64_t output_records;     /**< records in the output file at this step */
+  uint64_t digest;            /**< clhs_world_digest at this step */
   char output_snapshot[1024]; /**< file name (same folder) of the output copy at this step */
-  char *config_yaml;         /**< the effective configuration (malloc'd; read fills it) */
-  char parent[1024];         /**< for a forked run: the checkpoint it started from ("" otherwise) */
+  char *config_yaml;          /**< the effective configuration (malloc'd; read fills it) */
+  char parent[1024]; /**< for a forked run: the checkpoint it started from ("" otherwise) */
   char created_utc[32];
   int format;
 } clhs_ckpt_meta;

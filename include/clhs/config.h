@@ -174,6 +174,10 @@ void clhs_config_defaults(clhs_config *cfg);
  */
 int clhs_config_load_file(clhs_config *cfg, const char *path, clhs_error *err);
 
+/** The same from YAML text (e.g. the configuration stored in a checkpoint); @p name labels errors.
+ */
+int clhs_config_load_text(clhs_config *cfg, const char *text, const char *name, clhs_error *err);
+
 /**
  * Apply one override "section.key=value" (value is YAML: a scalar or a flow
  * sequence like [0.3,0.6,0.9]). Errors name the override ("-P ...").

@@ -16,6 +16,8 @@
 typedef struct clhs_run_opts {
   int quiet;               /**< no progress lines (the summary is still printed) */
   double progress_every_s; /**< seconds between progress lines (default 5) */
+  const char *resume;      /**< checkpoint file to continue from, or NULL */
+  int forked;              /**< the configuration differs from the checkpoint's (a fork) */
 } clhs_run_opts;
 
 /** What a finished run reports (identical on every rank). */
@@ -24,7 +26,12 @@ typedef struct clhs_run_result {
   double wall_s, agent_steps_per_s;
   double bytes_per_agent;     /**< allocated model state / agents, all ranks, at the start */
   double bytes_per_agent_end; /**< ... at the end (ties, resources, commons, halo included) */
-  double peak_rss_bytes;      /**< max over ranks */
+  int stopped;               /**< stopped early (signal, stop file, wall time) after a checkpoint */
+  int bad_checkpoint;        /**< opts->resume could not be loaded (try another) */
+  char checkpoint[2048];     /**< the last checkpoint written */
+  double checkpoint_write_s; /**< time of the last checkpoint write */
+  double restart_read_s;     /**< time to load the checkpoint and restore the output */
+  double peak_rss_bytes;     /**< max over ranks */
   uint64_t final_digest;
   int invariants_checked;                /**< the network invariants held at the end */
   double phase_max_s[CLHS_NPHASES + 1];  /**< per phase (last: communication), max over ranks */

@@ -18,6 +18,7 @@ enum clhs_status {
   CLHS_EINPUT = 2, /**< bad input: config, command line, file (exit status 2) */
   CLHS_EIO = 3,    /**< a file could not be read or written */
   CLHS_ENOMEM = 4, /**< out of memory */
+  CLHS_STOPPED = 5 /**< stopped early on request after writing a checkpoint (exit status 3) */
 };
 
 /** An error record: the first error wins, later ones are ignored. */

@@ -16,7 +16,10 @@
 
 #include "clhs/comm.h"
 #include "clhs/config.h"
+#include "clhs/checkpoint.h"
 #include "clhs/engine.h"
+#include "clhs/signals.h"
+#include "engine/ckpt_policy.h"
 #include "clhs/error.h"
 #include "clhs_build_info.h"
 
@@ -26,6 +29,9 @@ static void usage(FILE *f) {
           "\n"
           "commands:\n"
           "  run [CONFIG.yml ...]     run a simulation (no file: the built-in ICN-sized scenario)\n"
+          "  restart CKPT             continue from a checkpoint file, or from the newest valid\n"
+          "                           one in a checkpoint folder; with -P: a fork (only\n"
+          "                           parameters that may change after the start)\n"
           "  config [CONFIG.yml ...]  print the effective configuration as annotated YAML\n"
           "  version                  print version and build information\n"
           "  variables                list the output's /timeseries variables (Markdown)\n"
@@ -37,8 +43,10 @@ static void usage(FILE *f) {
           "  --markdown               with config: print every key as Markdown tables (docs)\n"
           "  -h, --help               this help\n"
           "\n"
-          "exit status: 0 success, 2 bad input (config, command line, unwritable output),\n"
-          "1 other failure.\n");
+          "exit status: 0 success; 2 bad input (config, command line, unwritable output,\n"
+          "invalid checkpoint); 3 stopped early after writing a checkpoint (SIGUSR1, SIGTERM,\n"
+          "the stop file clhsim.stop in the run folder, or run.max_wall_time): continue with\n"
+          "'clhsim restart CHECKPOINT_DIR'; 1 other failure.\n");
 }
 
 typedef struct cli {
@@ -90,12 +98,51 @@ static int parse_cli(int argc, char **argv, cli *c, clhs_error *err) {
     return clhs_error_set(err, CLHS_EINPUT,
                           "no command given: try 'clhsim run' or 'clhsim --help'");
   if (c->command && strcmp(c->command, "run") && strcmp(c->command, "config") &&
-      strcmp(c->command, "version") && strcmp(c->command, "variables"))
+      strcmp(c->command, "version") && strcmp(c->command, "variables") &&
+      strcmp(c->command, "restart"))
     return clhs_error_set(err, CLHS_EINPUT,
-                          "unknown command '%s': the commands are run, config, variables and "
-                          "version",
+                          "unknown command '%s': the commands are run, restart, config, "
+                          "variables and version",
                           c->command);
+  if (c->command && !strcmp(c->command, "restart") && c->nfiles != 1)
+    return clhs_error_set(err, CLHS_EINPUT,
+                          "restart needs exactly one checkpoint file or folder (got %d): "
+                          "clhsim restart checkpoints/ [-P key=value ...] [-o OUT.h5]",
+                          c->nfiles);
   return CLHS_OK;
+}
+
+/* Keys a fork may not change: they fixed the population's structure (and so the global
+ * ids and the state's meaning) when the run started. */
+static const char *const fixed_after_start[] = {"population.",        "run.seed",
+                                                "run.start_date",     "centres.join",
+                                                "centres.schedule",   "centres.initial_share",
+                                                "resources.held_max", NULL};
+
+static int check_fork_override(const char *assignment, clhs_error *err) {
+  for (int k = 0; fixed_after_start[k]; k++)
+    if (!strncmp(assignment, fixed_after_start[k], strlen(fixed_after_start[k])))
+      return clhs_error_set(err, CLHS_EINPUT,
+                            "-P %s: this parameter fixed the population's structure when the "
+                            "run started and cannot change in a restart or fork; start a new "
+                            "run instead (allowed: levers, rates, care, network, motivation, "
+                            "engagement, resources except held_max, run.steps, output, "
+                            "checkpoint)",
+                            assignment);
+  return CLHS_OK;
+}
+
+/* Rank 0: a restart's configuration: the checkpoint's, then allowed overrides, then -o. */
+static int build_restart_config(const cli *c, const char *yaml, const char *ckpt, clhs_config *cfg,
+                                clhs_error *err) {
+  clhs_config_defaults(cfg);
+  if (clhs_config_load_text(cfg, yaml, ckpt, err)) return err->code;
+  for (int i = 0; i < c->noverrides; i++)
+    if (check_fork_override(c->overrides[i], err) ||
+        clhs_config_override(cfg, c->overrides[i], err))
+      return err->code;
+  if (c->output) snprintf(cfg->output.path, sizeof cfg->output.path, "%s", c->output);
+  return clhs_config_finalize(cfg, err);
 }
 
 /* Rank 0: files, then overrides, then -o, then the cross-key checks. */
@@ -125,6 +172,103 @@ static void print_version(const clhs_comm *comm) {
          maj, min, rel, comm->size, comm->threads);
 }
 
+/* Broadcast a string that only rank 0 knows (NULL elsewhere); returns a malloc'd copy. */
+static char *bcast_string(const clhs_comm *comm, const char *s) {
+  size_t n = comm->rank == 0 ? strlen(s) + 1 : 0;
+  char *buf = NULL;
+  if (comm->rank == 0) {
+    buf = malloc(n);
+    if (buf) memcpy(buf, s, n);
+  }
+  return clhs_comm_bcast_alloc(comm, buf, &n, 0);
+}
+
+/*
+ * clhsim restart PATH: try the candidates best first (a folder's `latest`, then older
+ * ones), skipping invalid checkpoints with a warning, and continue the run from the
+ * first that loads. Collective.
+ */
+static int restart(const cli *c, const clhs_comm *comm, clhs_error *err) {
+  char **cands = NULL;
+  int ncand = 0, st = CLHS_OK;
+  if (comm->rank == 0) st = clhs_ckpt_candidates(c->files[0], &cands, &ncand, err);
+  st = clhs_comm_agree(comm, st, err->msg, sizeof err->msg);
+  if (st) {
+    if (comm->rank == 0) fprintf(stderr, "clhsim: error: %s\n", err->msg);
+    return st;
+  }
+  int64_t n = ncand;
+  clhs_comm_sum_i64(comm, &n, 1); /* only rank 0 counted */
+  clhs_error last;
+  clhs_error_clear(&last);
+  for (int64_t k = 0; k < n; k++) {
+    char *path = bcast_string(comm, comm->rank == 0 ? cands[k] : NULL);
+    clhs_ckpt_meta meta;
+    memset(&meta, 0, sizeof meta);
+    clhs_error_clear(err);
+    st = clhs_checkpoint_read_meta(comm, path, &meta, err);
+    clhs_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    void *packed = NULL;
+    size_t nbytes = 0;
+    if (st == CLHS_OK && comm->rank == 0) {
+      if (build_restart_config(c, meta.config_yaml, path, &cfg, err) == CLHS_OK)
+        packed = clhs_config_pack(&cfg, &nbytes);
+      st = err->code;
+      if (st) st = CLHS_EINPUT + 100; /* a bad request, not a bad checkpoint: stop trying */
+    }
+    free(meta.config_yaml);
+    int agreed = clhs_comm_agree(comm, st, err->msg, sizeof err->msg);
+    if (agreed >= 100) {
+      if (comm->rank == 0) fprintf(stderr, "clhsim: error: %s\n", err->msg);
+      free(path);
+      clhs_config_free(&cfg);
+      st = CLHS_EINPUT;
+      break;
+    }
+    if (agreed != CLHS_OK) { /* this checkpoint is unusable: try the next */
+      if (comm->rank == 0)
+        fprintf(stderr, "clhsim: warning: skipping checkpoint %s: %s\n", path, err->msg);
+      last = *err;
+      free(path);
+      st = agreed;
+      continue;
+    }
+    packed = clhs_comm_bcast_alloc(comm, packed, &nbytes, 0);
+    if (comm->rank != 0) {
+      clhs_config_defaults(&cfg);
+      clhs_config_unpack(&cfg, packed, nbytes, err);
+    }
+    free(packed);
+    clhs_run_opts opts = {c->quiet, 5.0, path, c->noverrides > 0};
+    clhs_run_result res;
+    clhs_error_clear(err);
+    st = clhs_run(&cfg, comm, &opts, &res, err);
+    clhs_config_free(&cfg);
+    free(path);
+    if (st != CLHS_OK && res.bad_checkpoint && k + 1 < n) {
+      if (comm->rank == 0)
+        fprintf(stderr, "clhsim: warning: skipping checkpoint %s: %s\n", cands[k], err->msg);
+      last = *err;
+      continue;
+    }
+    if (st != CLHS_OK && st != CLHS_STOPPED && comm->rank == 0)
+      fprintf(stderr, "clhsim: error: %s\n", err->msg);
+    last.code = CLHS_OK;
+    break;
+  }
+  if (last.code != CLHS_OK) { /* every candidate failed */
+    if (comm->rank == 0)
+      fprintf(stderr, "clhsim: error: no usable checkpoint in '%s'; the last problem: %s\n",
+              c->files[0], last.msg);
+    st = CLHS_EINPUT;
+  }
+  for (int k = 0; k < ncand; k++)
+    free(cands[k]);
+  free(cands);
+  return st;
+}
+
 int main(int argc, char **argv) {
   clhs_comm comm;
   clhs_comm_stats stats = {0, 0, 0};
@@ -141,7 +285,7 @@ int main(int argc, char **argv) {
   size_t nbytes = 0;
   if (comm.rank == 0) {
     if (parse_cli(argc, argv, &c, &err) == CLHS_OK && !c.help && strcmp(c.command, "version") &&
-        strcmp(c.command, "variables"))
+        strcmp(c.command, "variables") && strcmp(c.command, "restart"))
       build_config(&c, &cfg, &err);
     if (err.code == CLHS_OK) packed = clhs_config_pack(&cfg, &nbytes);
   } else {
@@ -170,6 +314,12 @@ int main(int argc, char **argv) {
     clhs_comm_finalize();
     return 0;
   }
+  clhs_signals_install();
+  if (!strcmp(c.command, "restart")) {
+    st = restart(&c, &comm, &err);
+    clhs_comm_finalize();
+    return clhs_exit_status(st);
+  }
   packed = clhs_comm_bcast_alloc(&comm, packed, &nbytes, 0);
   if (comm.rank != 0) {
     clhs_config_defaults(&cfg);
@@ -195,10 +345,11 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  clhs_run_opts opts = {c.quiet, 5.0};
+  clhs_run_opts opts = {c.quiet, 5.0, NULL, 0};
   clhs_run_result res;
   st = clhs_run(&cfg, &comm, &opts, &res, &err);
-  if (st != CLHS_OK && comm.rank == 0) fprintf(stderr, "clhsim: error: %s\n", err.msg);
+  if (st != CLHS_OK && st != CLHS_STOPPED && comm.rank == 0)
+    fprintf(stderr, "clhsim: error: %s\n", err.msg);
   clhs_config_free(&cfg);
   clhs_comm_finalize();
   return clhs_exit_status(st);

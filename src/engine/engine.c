@@ -6,18 +6,24 @@
  * gathered in centre order (fixed order, so bit-identical for any
  * decomposition); per-centre series are written by each rank for its own block.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "clhs/engine.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clhs/date.h"
 #include "clhs/model.h"
 #include "clhs/output.h"
+#include "ckpt_policy.h"
+#include "clhs/checkpoint.h"
+#include "clhs/signals.h"
 #include "records.h"
 
 void clhs_write_variables_markdown(FILE *out) {
@@ -89,14 +95,49 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
   clhs_out_layout layout = {w.ncentres, w.c_begin, w.c_count};
   int nvars = 0;
   const clhs_out_var *vars = clhs_records_vars(&nvars);
-  clhs_output_open(&out, cfg->output.path, cfg, comm, &layout, vars, nvars, err);
-  if (agree(comm, err)) goto done;
-
-  /* Record 0: the initial state. */
-  clhs_record_compute(rc, &w);
-  res->remission_start = clhs_record_remission_observed(rc);
-  clhs_record_write(rc, out, &w, err);
-  if (agree(comm, err)) goto done;
+  clhs_ckpt_meta meta;
+  memset(&meta, 0, sizeof meta);
+  if (opts->resume) {
+    /* Continue from a checkpoint: its state, then the output up to its step. */
+    const double tr0 = clhs_comm_wtime();
+    if (clhs_checkpoint_read_meta(comm, opts->resume, &meta, err) == CLHS_OK &&
+        clhs_checkpoint_read(&w, opts->resume, err) == CLHS_OK) {
+      const uint64_t dg = clhs_world_digest(&w);
+      if (dg != meta.digest)
+        clhs_error_set(err, CLHS_EINPUT,
+                       "checkpoint '%s': the loaded state's digest %016llx differs from the "
+                       "one recorded at writing, %016llx: the file is damaged or from an "
+                       "incompatible build",
+                       opts->resume, (unsigned long long)dg, (unsigned long long)meta.digest);
+    }
+    if (agree(comm, err)) {
+      res->bad_checkpoint = 1;
+      goto done;
+    }
+    clhs_output_open(&out, cfg->output.path, cfg, comm, &layout, vars, nvars, err);
+    if (agree(comm, err)) goto done;
+    char snap[4096];
+    clhs_ckpt_snapshot_path(opts->resume, meta.output_snapshot, snap, sizeof snap);
+    clhs_output_restore(out, snap, meta.output_records, err);
+    if (agree(comm, err)) {
+      res->bad_checkpoint = 1;
+      goto done;
+    }
+    res->restart_read_s = clhs_comm_wtime() - tr0;
+    res->remission_start = NAN;
+    if (root && !opts->quiet)
+      printf("clhsim: %s from '%s' at step %lld (%s, %.2f s to load)\n",
+             opts->forked ? "forked" : "restarted", opts->resume, (long long)w.step,
+             meta.created_utc, res->restart_read_s);
+  } else {
+    clhs_output_open(&out, cfg->output.path, cfg, comm, &layout, vars, nvars, err);
+    if (agree(comm, err)) goto done;
+    /* Record 0: the initial state. */
+    clhs_record_compute(rc, &w);
+    res->remission_start = clhs_record_remission_observed(rc);
+    clhs_record_write(rc, out, &w, err);
+    if (agree(comm, err)) goto done;
+  }
 
   for (int ph = 0; ph < CLHS_NPHASES; ph++)
     w.t_phase[ph] = 0;
@@ -105,7 +146,10 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
   const double t_loop = clhs_comm_wtime();
   double last_print = t_loop;
   const double pe = opts->progress_every_s > 0 ? opts->progress_every_s : 5.0;
-  for (int64_t s = 0; s < cfg->run.steps; s++) {
+  const int64_t step0 = w.step;
+  double last_ckpt = t_loop, ckpt_cost = 0;
+  const char *parent = opts->resume ? opts->resume : "";
+  while (w.step < cfg->run.steps) {
     clhs_world_step(&w, err);
 #ifndef NDEBUG
     /* Debug builds check the network's invariants after every step (§ issue 3.6). */
@@ -122,10 +166,48 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
       w.t_phase[CLHS_PH_RECORDS] += clhs_comm_wtime() - tr;
       if (agree(comm, err)) goto done;
     }
+    /* Checkpoint and stop requests, agreed by every rank (no rank checkpoints alone). */
+    {
+      const double now = clhs_comm_wtime();
+      int64_t req[4] = {clhs_signal_pending(), 0, 0, 0};
+      if (root) {
+        if (access("clhsim.stop", F_OK) == 0) req[1] = 1;
+        const double per_step = (now - t_loop) / (double)(w.step - step0);
+        const double margin = 2 * per_step + 1.5 * ckpt_cost + 1.0;
+        if (cfg->run.max_wall_time > 0 && now - t0 + margin >= cfg->run.max_wall_time) req[2] = 1;
+        if (cfg->checkpoint.wall > 0 && now - last_ckpt >= cfg->checkpoint.wall) req[3] = 1;
+      }
+      clhs_comm_max_i64(comm, req, 4);
+      const int stop = (req[0] || req[1] || req[2]) && w.step < cfg->run.steps;
+      const int every = cfg->checkpoint.every > 0 && w.step % cfg->checkpoint.every == 0;
+      if (stop || every || req[3]) {
+        const double tc = clhs_comm_wtime();
+        if (clhs_ckpt_save(cfg, &w, out, parent, res->checkpoint, sizeof res->checkpoint, err))
+          goto done;
+        ckpt_cost = clhs_comm_wtime() - tc;
+        res->checkpoint_write_s = ckpt_cost;
+        last_ckpt = clhs_comm_wtime();
+        if (root && !opts->quiet) printf("  checkpoint %s (%.2f s)\n", res->checkpoint, ckpt_cost);
+      }
+      if (stop) {
+        res->stopped = 1;
+        if (root) {
+          if (req[1]) remove("clhsim.stop"); /* acted on: a restart must not stop at once */
+          printf("clhsim: stopping at step %lld on %s; resume with: clhsim restart %s\n",
+                 (long long)w.step,
+                 req[0]   ? (req[0] == SIGTERM ? "SIGTERM" : "SIGUSR1")
+                 : req[1] ? "the stop file clhsim.stop"
+                          : "the wall-time limit run.max_wall_time",
+                 cfg->checkpoint.dir);
+          fflush(stdout);
+        }
+        break;
+      }
+    }
     if (root && !opts->quiet) {
       double now = clhs_comm_wtime();
       if (now - last_print >= pe) {
-        double rate = (double)w.step / (now - t_loop);
+        double rate = (double)(w.step - step0) / (now - t_loop);
         char date[16];
         format_step_date(cfg, w.step, date);
         printf("  step %lld/%lld  %s  %.1f steps/s  %.3g agent-steps/s  ETA %.0f s\n",
@@ -155,7 +237,7 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
       res->phase_mean_s[ph] = (double)us[ph] * 1e-6 / comm->size;
     }
     res->bytes_exchanged_per_step =
-        cfg->run.steps ? (double)us[CLHS_NPHASES + 1] / (double)cfg->run.steps : 0;
+        w.step > step0 ? (double)us[CLHS_NPHASES + 1] / (double)(w.step - step0) : 0;
     int64_t ends[3] = {clhs_ties_count(&w), clhs_ties_cross_rank(&w),
                        clhs_tie_visits(&w) - visits0};
     clhs_comm_sum_i64(comm, ends, 3);
@@ -186,7 +268,7 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
     }
     res->invariants_checked = 1;
   }
-  res->steps = cfg->run.steps;
+  res->steps = w.step - step0;
   res->wall_s = t_end - t0;
   const double loop_s = t_end - t_loop;
   res->agent_steps_per_s = loop_s > 0 ? (double)w.nagents * (double)res->steps / loop_s : 0;
@@ -259,9 +341,15 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
     }
     char seed_txt[32];
     snprintf(seed_txt, sizeof seed_txt, "%llu", (unsigned long long)cfg->run.seed);
-    const char *sk[] = {"finished_utc", "seed_text"};
-    const char *sv[] = {started, seed_txt};
-    clhs_output_write_run(out, nk, nv, NRUN, sk, sv, 2, err);
+    char stopped_txt[32], step_txt[32];
+    snprintf(stopped_txt, sizeof stopped_txt, "%s", res->stopped ? "yes" : "no");
+    snprintf(step_txt, sizeof step_txt, "%lld", (long long)w.step);
+    /* A restarted or forked run records where it came from (and a fork says so). */
+    const char *sk[] = {"finished_utc",  "seed_text", "restarted_from", "forked",
+                        "stopped_early", "last_step", "last_checkpoint"};
+    const char *sv[] = {started,     seed_txt, parent,         opts->forked ? "yes" : "no",
+                        stopped_txt, step_txt, res->checkpoint};
+    clhs_output_write_run(out, nk, nv, NRUN, sk, sv, 7, err);
     if (agree(comm, err)) goto done;
   }
   clhs_output_close(out, err);
@@ -269,10 +357,15 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
   if (agree(comm, err)) goto done;
 
   if (root) {
-    printf("clhsim: done. %lld steps, %lld agents, %d rank(s) x %d thread(s)\n",
-           (long long)res->steps, (long long)w.nagents, comm->size, comm->threads);
-    printf("  observed remission (established members): %.1f %% at start -> %.1f %% at end\n",
-           100 * res->remission_start, 100 * res->remission_end);
+    printf("clhsim: %s. %lld steps, %lld agents, %d rank(s) x %d thread(s)\n",
+           res->stopped ? "stopped early" : "done", (long long)res->steps, (long long)w.nagents,
+           comm->size, comm->threads);
+    if (opts->resume)
+      printf("  observed remission (established members): %.1f %% at step %lld\n",
+             100 * res->remission_end, (long long)w.step);
+    else
+      printf("  observed remission (established members): %.1f %% at start -> %.1f %% at end\n",
+             100 * res->remission_start, 100 * res->remission_end);
     printf("  member centres at end: %lld of %lld; engaged core (E >= 3) %lld; commons users "
            "%lld\n",
            (long long)members_end, (long long)w.ncentres, (long long)end_figures[1],
@@ -284,9 +377,13 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
            res->bytes_per_agent, res->peak_rss_bytes / 1048576.0);
     printf("  final state digest %016llx; network invariants checked: ok\n",
            (unsigned long long)res->final_digest);
-    printf("  output: %s\n", cfg->output.path);
+    printf("  output: %s%s\n", cfg->output.path,
+           res->stopped ? " (records up to the stop; a restart rewrites it in full)" : "");
     fflush(stdout);
   }
+  if (res->stopped)
+    clhs_error_set(err, CLHS_STOPPED, "stopped at step %lld after writing checkpoint %s",
+                   (long long)w.step, res->checkpoint);
 
 done:
   if (out) clhs_output_abandon(out);

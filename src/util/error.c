@@ -24,6 +24,7 @@ int clhs_exit_status(int code) {
   switch (code) {
   case CLHS_OK: return 0;
   case CLHS_EINPUT: return 2;
+  case CLHS_STOPPED: return 3;
   default: return 1;
   }
 }
