@@ -773,11 +773,24 @@ static int commit(clhs_config *cfg, clhs_config *work, int rc) {
   return rc;
 }
 
+static int load_stream(clhs_config *cfg, FILE *f, const char *path, clhs_error *err);
+
 int clhs_config_load_file(clhs_config *cfg, const char *path, clhs_error *err) {
   FILE *f = fopen(path, "rb");
   if (!f)
     return clhs_error_set(err, CLHS_EINPUT, "%s: cannot open the configuration file: %s", path,
                           strerror(errno));
+  return load_stream(cfg, f, path, err);
+}
+
+int clhs_config_load_text(clhs_config *cfg, const char *text, const char *name, clhs_error *err) {
+  FILE *f = fmemopen((void *)text, strlen(text), "rb");
+  if (!f) return clhs_error_set(err, CLHS_ENOMEM, "%s: cannot read the configuration text", name);
+  return load_stream(cfg, f, name, err);
+}
+
+/* Read one YAML document from @p f (closed here) into @p cfg, all or nothing. */
+static int load_stream(clhs_config *cfg, FILE *f, const char *path, clhs_error *err) {
   yaml_parser_t parser;
   if (!yaml_parser_initialize(&parser)) {
     fclose(f);

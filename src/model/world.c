@@ -224,8 +224,14 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
   for (int64_t c = 0; c < C; c++)
     w->join_step[c] = CLHS_NEVER;
   if (cfg->centres.join == CLHS_JOIN_SCHEDULE) {
-    int64_t joined = 0;
-    for (int64_t t = 0; t <= cfg->run.steps && joined < C; t++) {
+    /* Join steps follow from the curve alone (not from run.steps, so a restart that
+     * extends a run rebuilds the same ones): it is flat after its last point. */
+    int64_t joined = 0, d0 = 0, dl = 0;
+    clhs_date_parse(cfg->run.start_date, &d0);
+    if (cfg->centres.nschedule > 0)
+      clhs_date_parse(cfg->centres.schedule_date[cfg->centres.nschedule - 1], &dl);
+    const int64_t t_last = dl > d0 ? (dl - d0) / 7 + 2 : 1;
+    for (int64_t t = 0; t <= t_last && joined < C; t++) {
       int64_t m = clhs_schedule_members(cfg, t);
       for (; joined < m; joined++)
         w->join_step[joined] = (int32_t)t;
