@@ -182,6 +182,7 @@ typedef struct clhs_world {
   uint16_t *succ;   /**< own resources adopted by others + own adoptions, this week */
   uint8_t *flags;   /**< CLHS_F_* */
   float *tmp_f;     /**< scratch: next m (synchronous update) */
+  float *tmp_L;     /**< scratch: exposure to leaders, from phase 5 for phase 6 */
   uint8_t *tmp_u8;  /**< scratch: next E */
 
   /* ---- the network ---- */

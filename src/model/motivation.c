@@ -83,11 +83,15 @@ void clhs_phase_motivation(clhs_world *w, int64_t t) {
       for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++) {
         const int32_t nn = clhs_neighbours(w, lc, i, s.care, s.nb);
         const double mi = w->m[i];
-        double sw = 0, infl = 0;
+        double sw = 0, infl = 0, lead = 0;
         for (int32_t k = 0; k < nn; k++) { /* global-id order */
           sw += s.nb[k].w;
           infl += s.nb[k].w * (nbr_m(w, &s.nb[k]) - mi);
+          if (nbr_E(w, &s.nb[k]) == 4) lead += s.nb[k].w;
         }
+        /* Phase 6's exposure to leaders, taken here: tiers do not change in phase 5, so
+         * this is the state at the start of phase 6, and one neighbour pass serves both. */
+        w->tmp_L[i] = (float)lead;
         const int ty = w->type[i];
         /* Relatedness, competence, autonomy, value. */
         double Rl = w->Rl[i];
@@ -153,10 +157,6 @@ void clhs_phase_engagement(clhs_world *w, int64_t t) {
           w->tmp_u8[i] = w->E[i];
         continue;
       }
-      if (!scratch_fit(&s, max_neighbours(w, lc))) {
-        oom = 1;
-        continue;
-      }
       const clhs_intensity *I = &w->I[lc];
       const double beta_lead = cfg->engagement.beta_lead + I->beta_lead_extra;
       for (int32_t i = i0; i < i1; i++) {
@@ -164,10 +164,7 @@ void clhs_phase_engagement(clhs_world *w, int64_t t) {
         const int family = w->type[i] == CLHS_PAT || w->type[i] == CLHS_FAM;
         double p_up = 0;
         if (E < 4) {
-          double L = 0;
-          const int32_t nn = clhs_neighbours(w, lc, i, s.care, s.nb);
-          for (int32_t k = 0; k < nn; k++)
-            if (nbr_E(w, &s.nb[k]) == 4) L += s.nb[k].w;
+          const double L = w->tmp_L[i]; /* computed in phase 5 (same neighbours, same tiers) */
           const double O = E == 0 ? 1 + K->outreach_aware * I->outreach : 1;
           const double up = family ? cfg->engagement.up_family[E] : cfg->engagement.up_staff[E];
           p_up = clamp01(up * w->m[i] * O * (1 + beta_lead * L));
