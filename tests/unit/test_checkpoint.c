@@ -1,0 +1,613 @@
+/*
+ * Checkpoints (src/io/checkpoint.c), run at 1, 2 and 3 ranks.
+ *
+ *  - Round trip: a busy world (cross-centre ties, resources, the commons) advanced 10
+ *    steps is written, a fresh world built from the same configuration reads it back:
+ *    the digest and every state array are equal, and both worlds stay equal over 5
+ *    more steps. PATH.tmp is gone after a successful write. A second scenario has
+ *    Bass joining under way, turnover, and a configuration text longer than an
+ *    attribute can hold (stored as a dataset). A third has 2 centres, so that at 3
+ *    ranks one rank owns none. Writing into a missing folder fails with CLHS_EIO.
+ *  - Decomposition: at 1 rank (--write FILE) a checkpoint and the digest 5 steps later
+ *    are stored; at 2 and 3 ranks (--check FILE) the file is read and continued, and
+ *    the digests must match.
+ *  - Refusals, all CLHS_EINPUT on every rank, never a crash: a truncated copy, a copy
+ *    with one byte flipped inside a chunk of /agents/held (Fletcher32), a copy whose
+ *    format attribute was rewritten, one without the completeness marker, a file that
+ *    is not HDF5, a missing file, and a world whose configuration builds other sizes.
+ *
+ * Failures are counted on each rank and summed over ranks before they are asserted, so
+ * every rank takes the same path through the collectives. File surgery is done by
+ * rank 0 with serial HDF5 calls, between barriers.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <hdf5.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "clhs/checkpoint.h"
+#include "clhs/comm.h"
+#include "clhs/config.h"
+#include "clhs/model.h"
+#include "clhs/network.h"
+
+static clhs_comm comm;
+static const char *fixture_path = NULL;
+static int fixture_write = 0;
+
+static int64_t g_fail;
+#define CHECK(cond, ...)                                                                           \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      if (g_fail++ < 10) {                                                                         \
+        fprintf(stderr, "rank %d: %s:%d: ", comm.rank, __FILE__, __LINE__);                        \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fputc('\n', stderr);                                                                       \
+      }                                                                                            \
+    }                                                                                              \
+  } while (0)
+
+static void assert_no_failures(const char *what) {
+  int64_t f = g_fail;
+  g_fail = 0;
+  clhs_comm_sum_i64(&comm, &f, 1);
+  if (f) fail_msg("%s: %lld failures over all ranks", what, (long long)f);
+}
+
+/* ------------------------------------------------------------ worlds */
+
+/* Scenario 0: examples/cross_rank_ties.yml on 8 centres, every lever on from the start.
+ * Scenario 1: the same with half the centres joining later (Bass) and turnover. */
+static void cfg_make(clhs_config *cfg, int scenario, int64_t centres) {
+  clhs_config_defaults(cfg);
+  cfg->population.centres = centres;
+  cfg->population.patients_median = 60;
+  cfg->population.patients_min = 50;
+  cfg->population.patients_max = 80;
+  cfg->population.researchers_min = 6;
+  cfg->network.conference_every = 4;
+  cfg->network.webinar_every = 2;
+  cfg->network.conference_ties = 4;
+  cfg->network.webinar_ties = 2;
+  cfg->network.online_rate = 0.3;
+  cfg->network.peer_rate = 0.05;
+  const double up[4] = {0.3, 0.3, 0.1, 0.01};
+  memcpy(cfg->engagement.up_family, up, sizeof up);
+  memcpy(cfg->engagement.up_staff, up, sizeof up);
+  /* Resources every week from the start (default rates give a handful in 10 weeks). */
+  const double rate[4] = {2, 2, 2, 2};
+  memcpy(cfg->resources.rate, rate, sizeof rate);
+  cfg->resources.research_rate = 1;
+  cfg->centres.join = CLHS_JOIN_BASS;
+  cfg->centres.initial_share = 1;
+  if (scenario == 1) {
+    cfg->centres.initial_share = 0.5;
+    cfg->centres.bass_p = 0.3;
+    cfg->centres.bass_q = 0.2;
+    cfg->care.turnover = 0.05;
+  }
+  clhs_error err;
+  clhs_error_clear(&err);
+  assert_int_equal(clhs_config_finalize(cfg, &err), CLHS_OK);
+  for (int k = 0; k < CLHS_NLEVERS; k++) {
+    cfg->levers[k].on_step = -1000;
+    cfg->levers[k].ramp = 0;
+  }
+}
+
+static void world_make(const clhs_config *cfg, clhs_world *w) {
+  clhs_error err;
+  clhs_error_clear(&err);
+  const int st = clhs_world_create(w, cfg, &comm, &err);
+  CHECK(st == CLHS_OK, "world: %s", err.msg);
+  assert_no_failures("clhs_world_create");
+}
+
+static void advance(clhs_world *w, int steps) {
+  for (int s = 0; s < steps; s++) {
+    clhs_error err;
+    clhs_error_clear(&err);
+    CHECK(clhs_world_step(w, &err) == CLHS_OK, "step: %s", err.msg);
+  }
+  assert_no_failures("clhs_world_step");
+}
+
+static void meta_fill(clhs_ckpt_meta *m, const clhs_world *w, char *yaml) {
+  memset(m, 0, sizeof *m);
+  m->step = w->step;
+  m->output_records = 3;
+  m->digest = clhs_world_digest(w);
+  snprintf(m->output_snapshot, sizeof m->output_snapshot, "run.h5.step%lld", (long long)w->step);
+  m->config_yaml = yaml;
+}
+
+static void write_ok(const clhs_world *w, const char *path, const clhs_ckpt_meta *m) {
+  clhs_error err;
+  clhs_error_clear(&err);
+  const int st = clhs_checkpoint_write(w, path, m, &err);
+  CHECK(st == CLHS_OK, "write %s: %s", path, err.msg);
+  assert_no_failures("clhs_checkpoint_write");
+  if (comm.rank == 0) { /* published, and no PATH.tmp left */
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    struct stat sb;
+    CHECK(stat(path, &sb) == 0 && sb.st_size > 0, "%s was not written", path);
+    CHECK(stat(tmp, &sb) != 0, "%s remains after a successful write", tmp);
+  }
+  assert_no_failures("published checkpoint");
+}
+
+/* Ties, resources and commons in use on all ranks together. */
+static void check_busy(const clhs_world *w) {
+  int64_t v[3] = {clhs_ties_count(w), w->res.n, 0};
+  clhs_comm_sum_i64(&comm, v, 3);
+  CHECK(v[0] > 100, "only %lld tie ends", (long long)v[0]);
+  CHECK(v[1] > 10, "only %lld resources", (long long)v[1]);
+  CHECK(w->commons.n > 0, "an empty commons");
+  assert_no_failures("a busy world");
+}
+
+#define SAME(field, count)                                                                         \
+  CHECK((count) == 0 || memcmp(a->field, b->field, sizeof *a->field * (size_t)(count)) == 0,       \
+        "%s differs", #field)
+
+/* Two worlds on the same decomposition hold the same state, array by array. */
+static void check_equal(const clhs_world *a, const clhs_world *b) {
+  const int64_t n = a->n, np = a->npat, nc = a->c_count, hm = a->cfg->resources.held_max;
+  CHECK(a->n == b->n && a->npat == b->npat && a->c_count == b->c_count, "layouts differ");
+  SAME(type, n);
+  SAME(E, n);
+  SAME(E_wait, n);
+  SAME(flags, n);
+  SAME(m, n);
+  SAME(A, n);
+  SAME(K, n);
+  SAME(Rl, n);
+  SAME(V, n);
+  SAME(need, n * CLHS_NEEDS);
+  SAME(cover, n * CLHS_NEEDS);
+  SAME(held, n * hm);
+  SAME(held_q, n * hm);
+  SAME(succ, n);
+  SAME(X, np);
+  SAME(pga, np);
+  SAME(ster, np);
+  SAME(ind, np);
+  SAME(ster_weeks, np);
+  SAME(rem_weeks, np);
+  SAME(adh, np);
+  SAME(T, np);
+  SAME(next_visit, np);
+  SAME(last_visit, np);
+  SAME(g, a->nclin);
+  SAME(q, a->nqis);
+  SAME(r, nc);
+  SAME(d, nc);
+  SAME(member, nc);
+  SAME(counts, nc);
+  SAME(join_step, a->ncentres);
+  for (int64_t lc = 0; lc < nc; lc++) {
+    const int32_t na = a->first[CLHS_NTYPES][lc] - a->first[0][lc];
+    const clhs_tieset *x = &a->ties[lc], *y = &b->ties[lc];
+    CHECK(memcmp(x->off, y->off, sizeof *x->off * (size_t)(na + 1)) == 0, "tie rows differ");
+    if (x->off[na] == y->off[na] && x->off[na] > 0) {
+      CHECK(memcmp(x->key, y->key, sizeof *x->key * x->off[na]) == 0, "tie keys differ");
+      CHECK(memcmp(x->w, y->w, sizeof *x->w * x->off[na]) == 0, "tie weights differ");
+    }
+  }
+  CHECK(a->res.n == b->res.n, "resources %lld vs %lld", (long long)a->res.n, (long long)b->res.n);
+  CHECK(a->res.fresh_begin == b->res.fresh_begin, "fresh resources from %lld vs %lld",
+        (long long)a->res.fresh_begin, (long long)b->res.fresh_begin);
+  if (a->res.n == b->res.n) {
+    SAME(res.id, a->res.n);
+    SAME(res.q, a->res.n);
+    SAME(res.kind, a->res.n);
+    SAME(res.in_commons, a->res.n);
+    SAME(res.adoptions, a->res.n);
+  }
+  CHECK(a->commons.n == b->commons.n, "commons %lld vs %lld", (long long)a->commons.n,
+        (long long)b->commons.n);
+  if (a->commons.n == b->commons.n) {
+    SAME(commons.id, a->commons.n);
+    SAME(commons.q, a->commons.n);
+    SAME(commons.kind, a->commons.n);
+  }
+  CHECK(a->E_tx == b->E_tx && a->N_rec == b->N_rec && a->commons_users == b->commons_users &&
+            a->step == b->step,
+        "network-wide state differs");
+  assert_no_failures("state read back");
+}
+
+/* Write at step 10, read into a fresh world, compare, continue both 5 steps. */
+static void round_trip(int scenario, int64_t centres) {
+  clhs_config cfg;
+  cfg_make(&cfg, scenario, centres);
+  clhs_world a, b;
+  world_make(&cfg, &a);
+  advance(&a, 10);
+  if (scenario == 0 && centres == 8) check_busy(&a);
+  char path[256];
+  snprintf(path, sizeof path, "ckpt_rt%d_%lld_np%d.h5", scenario, (long long)centres, comm.size);
+  char *yaml = clhs_config_to_yaml(&cfg, 0);
+  assert_non_null(yaml);
+  if (scenario == 1) { /* longer than an attribute holds: stored as a dataset */
+    const size_t len = strlen(yaml), pad = 100000;
+    char *big = malloc(len + pad + 2);
+    assert_non_null(big);
+    memcpy(big, yaml, len);
+    big[len] = '#';
+    for (size_t k = 1; k < pad; k++)
+      big[len + k] = k % 80 == 0 ? '\n' : 'x';
+    big[len + pad] = '\n';
+    big[len + pad + 1] = '\0';
+    free(yaml);
+    yaml = big;
+  }
+  clhs_ckpt_meta m;
+  meta_fill(&m, &a, yaml);
+  write_ok(&a, path, &m);
+
+  clhs_ckpt_meta r;
+  clhs_error err;
+  clhs_error_clear(&err);
+  int st = clhs_checkpoint_read_meta(&comm, path, &r, &err);
+  CHECK(st == CLHS_OK, "read_meta: %s", err.msg);
+  if (st == CLHS_OK) {
+    CHECK(r.step == 10 && r.output_records == 3 && r.digest == m.digest, "meta values differ");
+    CHECK(r.format == CLHS_CKPT_FORMAT, "format %d", r.format);
+    CHECK(strcmp(r.output_snapshot, m.output_snapshot) == 0, "snapshot '%s'", r.output_snapshot);
+    CHECK(r.parent[0] == '\0', "parent '%s'", r.parent);
+    CHECK(strlen(r.created_utc) == 20, "created_utc '%s'", r.created_utc);
+    CHECK(r.config_yaml && strcmp(r.config_yaml, yaml) == 0, "config_yaml differs");
+  }
+  free(r.config_yaml);
+  assert_no_failures("clhs_checkpoint_read_meta");
+
+  world_make(&cfg, &b);
+  clhs_error_clear(&err);
+  st = clhs_checkpoint_read(&b, path, &err);
+  CHECK(st == CLHS_OK, "read: %s", err.msg);
+  assert_no_failures("clhs_checkpoint_read");
+  const uint64_t db = clhs_world_digest(&b);
+  CHECK(db == m.digest, "digest %016llx after reading, %016llx written", (unsigned long long)db,
+        (unsigned long long)m.digest);
+  check_equal(&a, &b);
+  for (int s = 0; s < 5; s++) {
+    advance(&a, 1);
+    advance(&b, 1);
+    const uint64_t da = clhs_world_digest(&a), d2 = clhs_world_digest(&b);
+    CHECK(da == d2, "step %lld: digest %016llx continued, %016llx restarted", (long long)a.step,
+          (unsigned long long)da, (unsigned long long)d2);
+  }
+  assert_no_failures("continued after restart");
+  check_equal(&a, &b);
+  free(yaml);
+  clhs_world_free(&a);
+  clhs_world_free(&b);
+  clhs_config_free(&cfg);
+}
+
+static void test_round_trip(void **state) {
+  (void)state;
+  round_trip(0, 8);
+}
+
+/* Two centres: at 3 ranks one rank owns none and writes and reads no rows. */
+static void test_round_trip_idle_rank(void **state) {
+  (void)state;
+  round_trip(0, 2);
+}
+
+static void test_round_trip_joining(void **state) {
+  (void)state;
+  round_trip(1, 8);
+}
+
+/* A folder that does not exist: CLHS_EIO on every rank, nothing left behind. */
+static void test_write_fails(void **state) {
+  (void)state;
+  clhs_config cfg;
+  cfg_make(&cfg, 0, 8);
+  clhs_world w;
+  world_make(&cfg, &w);
+  char *yaml = clhs_config_to_yaml(&cfg, 0);
+  clhs_ckpt_meta m;
+  meta_fill(&m, &w, yaml);
+  clhs_error err;
+  clhs_error_clear(&err);
+  const int st = clhs_checkpoint_write(&w, "no_such_folder/ckpt.h5", &m, &err);
+  CHECK(st == CLHS_EIO, "status %d (%s), expected CLHS_EIO", st, err.msg);
+  CHECK(strstr(err.msg, "no_such_folder/ckpt.h5.tmp") != NULL, "message '%s'", err.msg);
+  if (comm.rank == 0) print_message("refused as expected: %s\n", err.msg);
+  free(yaml);
+  clhs_world_free(&w);
+  clhs_config_free(&cfg);
+  assert_no_failures("write into a missing folder");
+}
+
+/* ------------------------------------------------------------ decomposition */
+
+static void test_decomposition(void **state) {
+  (void)state;
+  if (!fixture_path) skip();
+  char dpath[1100];
+  snprintf(dpath, sizeof dpath, "%s.digest", fixture_path);
+  clhs_config cfg;
+  cfg_make(&cfg, 0, 8);
+  clhs_world w;
+  world_make(&cfg, &w);
+  clhs_error err;
+  clhs_error_clear(&err);
+  if (fixture_write) {
+    advance(&w, 10);
+    char *yaml = clhs_config_to_yaml(&cfg, 0);
+    clhs_ckpt_meta m;
+    meta_fill(&m, &w, yaml);
+    write_ok(&w, fixture_path, &m);
+    free(yaml);
+    advance(&w, 5);
+    const uint64_t d = clhs_world_digest(&w);
+    if (comm.rank == 0) {
+      FILE *f = fopen(dpath, "w");
+      assert_non_null(f);
+      fprintf(f, "%016llx\n", (unsigned long long)d);
+      fclose(f);
+    }
+  } else {
+    clhs_ckpt_meta m;
+    int st = clhs_checkpoint_read_meta(&comm, fixture_path, &m, &err);
+    CHECK(st == CLHS_OK, "read_meta %s: %s", fixture_path, err.msg);
+    assert_no_failures("read_meta of the 1-rank checkpoint");
+    char *yaml = clhs_config_to_yaml(&cfg, 0);
+    CHECK(strcmp(yaml, m.config_yaml) == 0, "the stored configuration differs");
+    free(yaml);
+    st = clhs_checkpoint_read(&w, fixture_path, &err);
+    CHECK(st == CLHS_OK, "read %s: %s", fixture_path, err.msg);
+    assert_no_failures("read of the 1-rank checkpoint");
+    uint64_t d = clhs_world_digest(&w);
+    CHECK(d == m.digest, "digest %016llx at %d ranks after reading, %016llx written at 1",
+          (unsigned long long)d, comm.size, (unsigned long long)m.digest);
+    free(m.config_yaml);
+    advance(&w, 5);
+    d = clhs_world_digest(&w);
+    FILE *f = fopen(dpath, "r");
+    assert_non_null(f);
+    unsigned long long want = 0;
+    assert_int_equal(fscanf(f, "%llx", &want), 1);
+    fclose(f);
+    CHECK(d == want, "digest %016llx at %d ranks 5 steps after restart, %016llx at 1 rank",
+          (unsigned long long)d, comm.size, want);
+    assert_no_failures("continued on another decomposition");
+  }
+  clhs_world_free(&w);
+  clhs_config_free(&cfg);
+}
+
+/* ------------------------------------------------------------ refusals */
+
+/* A checkpoint of scenario 0 at step 10 to damage (written once per run). */
+static const char *base_file(void) {
+  static char path[256];
+  if (path[0]) return path;
+  snprintf(path, sizeof path, "ckpt_base_np%d.h5", comm.size);
+  clhs_config cfg;
+  cfg_make(&cfg, 0, 8);
+  clhs_world w;
+  world_make(&cfg, &w);
+  advance(&w, 10);
+  char *yaml = clhs_config_to_yaml(&cfg, 0);
+  clhs_ckpt_meta m;
+  meta_fill(&m, &w, yaml);
+  write_ok(&w, path, &m);
+  free(yaml);
+  clhs_world_free(&w);
+  clhs_config_free(&cfg);
+  return path;
+}
+
+/* Rank 0: copy the first @p keep bytes (all if negative) of @p src to @p dst. */
+static int copy_file(const char *src, const char *dst, long keep) {
+  FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+  if (!in || !out) {
+    if (in) fclose(in);
+    if (out) fclose(out);
+    return -1;
+  }
+  fseek(in, 0, SEEK_END);
+  long n = ftell(in);
+  fseek(in, 0, SEEK_SET);
+  if (keep >= 0 && keep < n) n = keep;
+  char *buf = malloc((size_t)n + 1);
+  int ok = buf && fread(buf, 1, (size_t)n, in) == (size_t)n &&
+           fwrite(buf, 1, (size_t)n, out) == (size_t)n;
+  free(buf);
+  fclose(in);
+  return fclose(out) == 0 && ok ? 0 : -1;
+}
+
+/* Read meta, then (if that passes) the state into a fresh world: the agreed status. */
+static int try_load(const char *path, int64_t centres, clhs_error *err, int *at_meta) {
+  clhs_error_clear(err);
+  clhs_ckpt_meta m;
+  int st = clhs_checkpoint_read_meta(&comm, path, &m, err);
+  *at_meta = st != CLHS_OK;
+  if (st == CLHS_OK) {
+    free(m.config_yaml);
+    clhs_config cfg;
+    cfg_make(&cfg, 0, centres);
+    clhs_world w;
+    world_make(&cfg, &w);
+    st = clhs_checkpoint_read(&w, path, err);
+    clhs_world_free(&w);
+    clhs_config_free(&cfg);
+  }
+  return st;
+}
+
+static void expect_refusal(const char *path, int64_t centres, int want_at_meta, const char *word) {
+  clhs_error err;
+  int at_meta = 0;
+  const int st = try_load(path, centres, &err, &at_meta);
+  CHECK(st == CLHS_EINPUT, "%s: status %d (%s), expected CLHS_EINPUT", path, st, err.msg);
+  CHECK(want_at_meta < 0 || at_meta == want_at_meta, "%s refused by %s", path,
+        at_meta ? "read_meta" : "read");
+  CHECK(strstr(err.msg, word) != NULL, "%s: message '%s' does not say '%s'", path, err.msg, word);
+  if (comm.rank == 0) print_message("refused as expected: %s\n", err.msg);
+  assert_no_failures(path);
+}
+
+static void test_truncated(void **state) {
+  (void)state;
+  const char *base = base_file();
+  char path[256];
+  snprintf(path, sizeof path, "ckpt_truncated_np%d.h5", comm.size);
+  if (comm.rank == 0) {
+    struct stat sb;
+    CHECK(stat(base, &sb) == 0, "no %s", base);
+    CHECK(copy_file(base, path, (long)sb.st_size / 2) == 0, "cannot copy %s", base);
+  }
+  clhs_comm_barrier(&comm);
+  assert_no_failures("truncated copy");
+  expect_refusal(path, 8, 1, path);
+}
+
+/* Flip one byte in the middle of the middle chunk of /agents/held. */
+static void test_flipped_byte(void **state) {
+  (void)state;
+  const char *base = base_file();
+  char path[256];
+  snprintf(path, sizeof path, "ckpt_flipped_np%d.h5", comm.size);
+  if (comm.rank == 0) {
+    CHECK(copy_file(base, path, -1) == 0, "cannot copy %s", base);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "/agents/held", H5P_DEFAULT), sp = H5Dget_space(d);
+    hsize_t nchunks = 0, off[2];
+    unsigned mask = 0;
+    haddr_t addr = HADDR_UNDEF;
+    hsize_t size = 0;
+    CHECK(H5Dget_num_chunks(d, sp, &nchunks) >= 0 && nchunks > 0, "no chunks");
+    CHECK(H5Dget_chunk_info(d, sp, nchunks / 2, off, &mask, &addr, &size) >= 0, "no chunk info");
+    H5Sclose(sp);
+    H5Dclose(d);
+    H5Fclose(f);
+    FILE *fp = fopen(path, "r+b");
+    CHECK(fp != NULL, "cannot open %s", path);
+    if (fp && addr != HADDR_UNDEF && size > 0) {
+      const long at = (long)(addr + size / 2);
+      fseek(fp, at, SEEK_SET);
+      int c = fgetc(fp);
+      fseek(fp, at, SEEK_SET);
+      fputc(c ^ 0x5a, fp);
+      print_message("flipped byte %ld (chunk %llu of %llu, %llu bytes at %llu)\n", at,
+                    (unsigned long long)(nchunks / 2), (unsigned long long)nchunks,
+                    (unsigned long long)size, (unsigned long long)addr);
+    }
+    if (fp) fclose(fp);
+  }
+  clhs_comm_barrier(&comm);
+  assert_no_failures("flipped copy");
+  expect_refusal(path, 8, 0, "dataset /agents/held is corrupted (checksum)");
+}
+
+/* Rank 0, serial HDF5: rewrite the format attribute, or delete the marker. */
+static void test_format(void **state) {
+  (void)state;
+  const char *base = base_file();
+  char path[256];
+  snprintf(path, sizeof path, "ckpt_format_np%d.h5", comm.size);
+  if (comm.rank == 0) {
+    CHECK(copy_file(base, path, -1) == 0, "cannot copy %s", base);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t a = H5Aopen(f, "format", H5P_DEFAULT);
+    const int32_t v = 99;
+    CHECK(a >= 0 && H5Awrite(a, H5T_NATIVE_INT32, &v) >= 0, "cannot rewrite format");
+    H5Aclose(a);
+    H5Fclose(f);
+  }
+  clhs_comm_barrier(&comm);
+  assert_no_failures("format rewritten");
+  expect_refusal(path, 8, 1, "checkpoint format 99, this clhsim reads 1");
+  /* The same check guards clhs_checkpoint_read on its own. */
+  clhs_config cfg;
+  cfg_make(&cfg, 0, 8);
+  clhs_world w;
+  world_make(&cfg, &w);
+  clhs_error err;
+  clhs_error_clear(&err);
+  CHECK(clhs_checkpoint_read(&w, path, &err) == CLHS_EINPUT, "read accepted format 99");
+  clhs_world_free(&w);
+  clhs_config_free(&cfg);
+  assert_no_failures("read of format 99");
+}
+
+static void test_incomplete(void **state) {
+  (void)state;
+  const char *base = base_file();
+  char path[256];
+  snprintf(path, sizeof path, "ckpt_incomplete_np%d.h5", comm.size);
+  if (comm.rank == 0) {
+    CHECK(copy_file(base, path, -1) == 0, "cannot copy %s", base);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    CHECK(H5Adelete(f, "complete") >= 0, "cannot delete the marker");
+    H5Fclose(f);
+  }
+  clhs_comm_barrier(&comm);
+  assert_no_failures("marker deleted");
+  expect_refusal(path, 8, 1, "incomplete");
+}
+
+static void test_not_a_checkpoint(void **state) {
+  (void)state;
+  char path[256], missing[256];
+  snprintf(path, sizeof path, "ckpt_text_np%d.h5", comm.size);
+  snprintf(missing, sizeof missing, "ckpt_missing_np%d.h5", comm.size);
+  if (comm.rank == 0) {
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL, "cannot write %s", path);
+    if (f) {
+      fputs("run:\n  steps: 10\n", f);
+      fclose(f);
+    }
+    remove(missing);
+  }
+  clhs_comm_barrier(&comm);
+  assert_no_failures("text file");
+  expect_refusal(path, 8, 1, path);
+  expect_refusal(missing, 8, 1, missing);
+}
+
+/* A world of 9 centres cannot take a checkpoint of 8. */
+static void test_other_configuration(void **state) {
+  (void)state;
+  expect_refusal(base_file(), 9, 0, "configuration builds");
+}
+
+int main(int argc, char **argv) {
+  clhs_comm_init(&argc, &argv, &comm);
+  for (int k = 1; k + 1 < argc; k++) {
+    if (!strcmp(argv[k], "--write") || !strcmp(argv[k], "--check")) {
+      fixture_write = !strcmp(argv[k], "--write");
+      fixture_path = argv[k + 1];
+    }
+  }
+  const struct CMUnitTest all[] = {
+      cmocka_unit_test(test_round_trip),           cmocka_unit_test(test_round_trip_joining),
+      cmocka_unit_test(test_round_trip_idle_rank), cmocka_unit_test(test_write_fails),
+      cmocka_unit_test(test_decomposition),        cmocka_unit_test(test_truncated),
+      cmocka_unit_test(test_flipped_byte),         cmocka_unit_test(test_format),
+      cmocka_unit_test(test_incomplete),           cmocka_unit_test(test_not_a_checkpoint),
+      cmocka_unit_test(test_other_configuration),
+  };
+  const int rc = cmocka_run_group_tests(all, NULL, NULL);
+  clhs_comm_finalize();
+  return rc;
+}
