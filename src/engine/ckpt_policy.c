@@ -65,11 +65,28 @@ static void free_names(char **names, int n) {
   free(names);
 }
 
-/* Rank 0: delete all but the newest @p keep checkpoints (state and snapshot). */
+/* Rank 0: delete all but the newest @p keep checkpoints (state and snapshot), and what a
+ * killed run left behind: temporary files and snapshots without a state file, older than
+ * the newest checkpoint. */
 static void prune(const char *dir, int64_t keep) {
   char **names;
   int n;
   if (list_ckpts(dir, &names, &n) != 0) return;
+  DIR *d = n > 0 ? opendir(dir) : NULL;
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    if (strncmp(e->d_name, "ckpt_", 5) != 0 || strcmp(e->d_name, names[0]) >= 0) continue;
+    const size_t len = strlen(e->d_name);
+    char p[4096], state[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    if (len > 4 && !strcmp(e->d_name + len - 4, ".tmp")) {
+      unlink(p);
+    } else if (len > 7 && !strcmp(e->d_name + len - 7, ".out.h5")) {
+      snprintf(state, sizeof state, "%s/%.*s.h5", dir, (int)(len - 7), e->d_name);
+      if (access(state, F_OK) != 0) unlink(p);
+    }
+  }
+  if (d) closedir(d);
   for (int k = (int)keep; k < n; k++) {
     char p[4096];
     snprintf(p, sizeof p, "%s/%s", dir, names[k]);

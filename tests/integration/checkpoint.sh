@@ -46,7 +46,7 @@ kill)
     kill -KILL -- -"$pid" 2> /dev/null
     wait "$pid" 2> /dev/null
     sleep 0.3
-    if ! ls ck/ckpt_*.h5 > /dev/null 2>&1; then
+    if ! ls ck/ckpt_*[0-9].h5 > /dev/null 2>&1; then
       echo "killed after ${delay}s before the first checkpoint: nothing to resume (ok)"
       continue
     fi
