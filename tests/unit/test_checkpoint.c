@@ -480,6 +480,55 @@ static void test_truncated(void **state) {
   expect_refusal(path, 8, 1, path);
 }
 
+/* The file checksum of src/io/checkpoint.c's layout comment (user block of 512 bytes,
+ * blocks of 4 MiB), recomputed to forge a user block that matches a changed file. */
+static uint64_t mix64s(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+static int forge_user_block(const char *path) {
+  FILE *fp = fopen(path, "r+b");
+  if (!fp) return -1;
+  fseek(fp, 0, SEEK_END);
+  const long size = ftell(fp);
+  unsigned char *buf = malloc((size_t)size);
+  fseek(fp, 0, SEEK_SET);
+  if (!buf || fread(buf, 1, (size_t)size, fp) != (size_t)size) {
+    free(buf);
+    fclose(fp);
+    return -1;
+  }
+  uint64_t sum = 0;
+  const long blk = 1L << 22;
+  for (long b = 0; 512 + b * blk < size; b++) {
+    const unsigned char *p = buf + 512 + b * blk;
+    const long n = size - (512 + b * blk) < blk ? size - (512 + b * blk) : blk;
+    uint64_t h = mix64s((uint64_t)b ^ 0x243f6a8885a308d3ULL);
+    for (long k = 0; k < n; k += 8) {
+      uint64_t wd = 0;
+      for (long j = 0; j < 8 && k + j < n; j++)
+        wd |= (uint64_t)p[k + j] << (8 * j);
+      h = (h ^ wd) * 0x9fb21c651e98df25ULL;
+    }
+    sum += mix64s(h ^ (uint64_t)n);
+  }
+  free(buf);
+  char ub[512];
+  memset(ub, 0, sizeof ub);
+  snprintf(ub, sizeof ub,
+           "clhsim-checkpoint\nformat 1\nsize %ld\nchecksum %016llx\n(a clhsim checkpoint: HDF5 "
+           "from byte 512 on; this block holds the checksum of the rest of the file)\n",
+           size, (unsigned long long)sum);
+  fseek(fp, 0, SEEK_SET);
+  const int ok = fwrite(ub, 1, sizeof ub, fp) == sizeof ub;
+  return fclose(fp) == 0 && ok ? 0 : -1;
+}
+
 /* Flip one byte in the middle of the middle chunk of /agents/held. */
 static void test_flipped_byte(void **state) {
   (void)state;
@@ -515,7 +564,18 @@ static void test_flipped_byte(void **state) {
   }
   clhs_comm_barrier(&comm);
   assert_no_failures("flipped copy");
-  expect_refusal(path, 8, 0, "dataset /agents/held is corrupted (checksum)");
+  /* The file's checksum refuses it before HDF5 parses anything. */
+  expect_refusal(path, 8, 1, "its checksum does not match");
+  /* With the user block forged to match, Fletcher32 still refuses the data. */
+  char forged[256];
+  snprintf(forged, sizeof forged, "ckpt_forged_np%d.h5", comm.size);
+  if (comm.rank == 0) {
+    CHECK(copy_file(path, forged, -1) == 0, "cannot copy %s", path);
+    CHECK(forge_user_block(forged) == 0, "cannot forge the user block of %s", forged);
+  }
+  clhs_comm_barrier(&comm);
+  assert_no_failures("forged copy");
+  expect_refusal(forged, 8, 0, "dataset /agents/held is corrupted (checksum)");
 }
 
 /* Rank 0, serial HDF5: rewrite the format attribute, or delete the marker. */
@@ -549,20 +609,82 @@ static void test_format(void **state) {
   assert_no_failures("read of format 99");
 }
 
+/* Without the `complete` marker (deleting it changes the file: refused as damaged or as
+ * incomplete), and without the user block's checksum (the state of PATH.tmp between the
+ * HDF5 close and the checksum: refused as incomplete). */
 static void test_incomplete(void **state) {
   (void)state;
   const char *base = base_file();
-  char path[256];
-  snprintf(path, sizeof path, "ckpt_incomplete_np%d.h5", comm.size);
+  char path[256], path2[256];
+  snprintf(path, sizeof path, "ckpt_nomarker_np%d.h5", comm.size);
+  snprintf(path2, sizeof path2, "ckpt_nosum_np%d.h5", comm.size);
   if (comm.rank == 0) {
     CHECK(copy_file(base, path, -1) == 0, "cannot copy %s", base);
     hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     CHECK(H5Adelete(f, "complete") >= 0, "cannot delete the marker");
     H5Fclose(f);
+    CHECK(copy_file(base, path2, -1) == 0, "cannot copy %s", base);
+    FILE *fp = fopen(path2, "r+b");
+    CHECK(fp != NULL, "cannot open %s", path2);
+    if (fp) {
+      static const char zeros[512] = {0};
+      fwrite(zeros, 1, sizeof zeros, fp);
+      fclose(fp);
+    }
   }
   clhs_comm_barrier(&comm);
-  assert_no_failures("marker deleted");
-  expect_refusal(path, 8, 1, "incomplete");
+  assert_no_failures("marker or checksum removed");
+  expect_refusal(path, 8, 1, "incomplete (no 'complete' marker)");
+  expect_refusal(path2, 8, 1, "is incomplete");
+}
+
+/* One byte flipped at positions spread over the whole file (the user block, object
+ * headers, B-tree nodes, attribute heaps, unused space, data): every copy is refused. */
+static void test_flip_anywhere(void **state) {
+  (void)state;
+  const char *base = base_file();
+  char path[256];
+  snprintf(path, sizeof path, "ckpt_flipany_np%d.h5", comm.size);
+  int64_t size = 0;
+  if (comm.rank == 0) {
+    struct stat sb;
+    CHECK(stat(base, &sb) == 0, "no %s", base);
+    size = (int64_t)sb.st_size;
+  }
+  clhs_comm_bcast(&comm, &size, sizeof size, 0);
+  assert_no_failures("base file");
+  enum { NPOS = 43 };
+  int64_t pos[NPOS];
+  pos[0] = 3;   /* the magic */
+  pos[1] = 200; /* the user block's padding */
+  pos[2] = 511;
+  for (int k = 3; k < NPOS; k++)
+    pos[k] = 512 + (size - 512) * (k - 3) / (NPOS - 3) + 13;
+  int accepted = 0;
+  for (int k = 0; k < NPOS; k++) {
+    if (comm.rank == 0) {
+      CHECK(copy_file(base, path, -1) == 0, "cannot copy %s", base);
+      FILE *fp = fopen(path, "r+b");
+      if (fp) {
+        fseek(fp, (long)pos[k], SEEK_SET);
+        const int c = fgetc(fp);
+        fseek(fp, (long)pos[k], SEEK_SET);
+        fputc(c ^ 0x5a, fp);
+        fclose(fp);
+      }
+    }
+    clhs_comm_barrier(&comm);
+    clhs_error err;
+    int at_meta = 0;
+    const int st = try_load(path, 8, &err, &at_meta);
+    if (st != CLHS_EINPUT) {
+      accepted++;
+      CHECK(0, "byte %lld of %lld flipped: status %d (%s)", (long long)pos[k], (long long)size, st,
+            err.msg);
+    }
+  }
+  if (comm.rank == 0) print_message("%d of %d flipped copies refused\n", NPOS - accepted, NPOS);
+  assert_no_failures("flipped anywhere");
 }
 
 static void test_not_a_checkpoint(void **state) {
@@ -604,8 +726,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_round_trip_idle_rank), cmocka_unit_test(test_write_fails),
       cmocka_unit_test(test_decomposition),        cmocka_unit_test(test_truncated),
       cmocka_unit_test(test_flipped_byte),         cmocka_unit_test(test_format),
-      cmocka_unit_test(test_incomplete),           cmocka_unit_test(test_not_a_checkpoint),
-      cmocka_unit_test(test_other_configuration),
+      cmocka_unit_test(test_incomplete),           cmocka_unit_test(test_flip_anywhere),
+      cmocka_unit_test(test_not_a_checkpoint),     cmocka_unit_test(test_other_configuration),
   };
   const int rc = cmocka_run_group_tests(all, NULL, NULL);
   clhs_comm_finalize();
