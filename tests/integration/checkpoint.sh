@@ -35,27 +35,34 @@ decomposition)
 kill)
   # (b) SIGKILL at random moments (checkpoints every step): the newest complete checkpoint
   # always loads and the resumed run matches the uninterrupted one.
-  run 1 1 run --quiet "$cfg" -P run.steps=40 -o full.h5 > full.log || die "reference run"
-  for delay in 0.7 1.3 2.1 0.4; do
+  run 1 1 run --quiet "$cfg" -P run.steps=300 -o full.h5 > full.log || die "reference run"
+  killed=0
+  for delay in 0.05 0.13 0.21 0.34 0.08; do
     rm -rf ck
-    setsid bash -c "OMP_NUM_THREADS=1 exec mpiexec -n 2 --bind-to none $bin run --quiet $cfg \
-      -P run.steps=40 -P checkpoint.every=1 -P checkpoint.keep=2 -P checkpoint.dir=ck \
-      -o killed.h5 > killed.log 2>&1" &
+    # Ranks get process groups of their own: kill mpiexec and every clhsim of this run.
+    OMP_NUM_THREADS=1 mpiexec -n 2 --bind-to none "$bin" run --quiet "$cfg" \
+      -P run.steps=300 -P checkpoint.every=1 -P checkpoint.keep=2 -P checkpoint.dir=ck \
+      -o killed.h5 > killed.log 2>&1 &
     pid=$!
+    # Once checkpoints are being written, SIGKILL at a moment inside the next ones.
+    for _ in $(seq 1 600); do [ -f ck/latest ] && break; sleep 0.05; done
     sleep "$delay"
-    kill -KILL -- -"$pid" 2> /dev/null
+    pkill -KILL -f "clhsim run --quiet $cfg -P run.steps=300 -P checkpoint.every=1" 2> /dev/null
+    kill -KILL "$pid" 2> /dev/null
     wait "$pid" 2> /dev/null
-    sleep 0.3
-    if ! ls ck/ckpt_*[0-9].h5 > /dev/null 2>&1; then
-      echo "killed after ${delay}s before the first checkpoint: nothing to resume (ok)"
+    if grep -q "clhsim: done" killed.log; then
+      echo "the run finished before the kill at +${delay}s: not counted"
       continue
     fi
-    run 3 1 restart ck -P run.steps=40 -o resumed.h5 > resumed.log 2>&1 ||
-      { cat resumed.log; die "resume after a kill at ${delay}s"; }
+    killed=$((killed + 1))
+    echo "killed at +${delay}s after the first checkpoint; left: $(ls ck | tr '\n' ' ')"
+    run 3 1 restart ck -o resumed.h5 > resumed.log 2>&1 ||
+      { cat resumed.log; die "resume after a kill at +${delay}s"; }
     grep -h "warning" resumed.log || true
     same full.h5 resumed.h5
-    echo "killed after ${delay}s: resumed from $(cat ck/latest) and matched"
+    echo "resumed from $(cat ck/latest) and matched the uninterrupted run"
   done
+  [ $killed -ge 3 ] || die "only $killed of 5 kills landed during the run"
   ;;
 
 corrupt)
@@ -109,13 +116,16 @@ with h5py.File(sys.argv[1], 'r+') as f:
 
 stop)
   # (d) SIGUSR1 and the stop file: a checkpoint, a clean exit with status 3, and a restart
-  # that finishes identical to the uninterrupted run.
-  run 1 1 run --quiet "$cfg" -P run.steps=60 -o full.h5 > full.log || die "reference run"
-  setsid bash -c "OMP_NUM_THREADS=1 exec mpiexec -n 2 --bind-to none $bin run $cfg \
-    -P run.steps=60 -P checkpoint.dir=ck1 -o sig.h5 > sig.log 2>&1" &
+  # that finishes identical to the uninterrupted run. The requests are sent once the run is
+  # under way (its first periodic checkpoint exists), whatever the machine's speed.
+  n=600
+  run 1 1 run --quiet "$cfg" -P run.steps=$n -o full.h5 > full.log || die "reference run"
+  wait_for() { for _ in $(seq 1 1200); do [ -f "$1" ] && return 0; sleep 0.05; done; return 1; }
+  OMP_NUM_THREADS=1 mpiexec -n 2 --bind-to none "$bin" run "$cfg" -P run.steps=$n \
+    -P checkpoint.every=20 -P checkpoint.dir=ck1 -o sig.h5 > sig.log 2>&1 &
   pid=$!
-  sleep 1.5
-  pkill -USR1 -f "clhsim run $cfg" || true
+  wait_for ck1/latest || die "no first checkpoint"
+  pkill -USR1 -f "clhsim run $cfg -P run.steps=$n -P checkpoint.every=20 -P checkpoint.dir=ck1"
   wait "$pid"
   st=$?
   [ $st -eq 3 ] || { cat sig.log; die "SIGUSR1: status $st, expected 3"; }
@@ -123,8 +133,11 @@ stop)
   run 3 1 restart ck1 -o sig.h5 > sig2.log || die "restart after SIGUSR1"
   same full.h5 sig.h5
   # The stop file in the run folder.
-  (sleep 1.2 && touch clhsim.stop) &
-  run 2 1 run "$cfg" -P run.steps=60 -P checkpoint.dir=ck2 -o stopf.h5 > stopf.log 2>&1
+  run 2 1 run "$cfg" -P run.steps=$n -P checkpoint.every=20 -P checkpoint.dir=ck2 \
+    -o stopf.h5 > stopf.log 2>&1 &
+  pid=$!
+  wait_for ck2/latest && touch clhsim.stop
+  wait "$pid"
   st=$?
   [ $st -eq 3 ] || { cat stopf.log; die "stop file: status $st, expected 3"; }
   test ! -e clhsim.stop || die "the stop file was not removed"
@@ -136,6 +149,7 @@ stop)
   st=$?
   [ $st -eq 3 ] || { cat wall.log; die "max_wall_time: status $st, expected 3"; }
   test -f ck3/latest || die "no checkpoint at the wall-time limit"
+  grep -q "wall-time limit" wall.log || die "the stop message does not name the wall-time limit"
   ;;
 
 fork)
