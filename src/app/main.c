@@ -132,6 +132,20 @@ static int check_fork_override(const char *assignment, clhs_error *err) {
   return CLHS_OK;
 }
 
+/* A restart whose overrides change the model (not just how long it runs, what it writes,
+ * or its checkpoints) is a fork. */
+static int is_fork(const cli *c) {
+  static const char *const bookkeeping[] = {"run.steps=", "run.max_wall_time=", "output.",
+                                            "checkpoint.", NULL};
+  for (int i = 0; i < c->noverrides; i++) {
+    int book = 0;
+    for (int k = 0; bookkeeping[k]; k++)
+      book |= !strncmp(c->overrides[i], bookkeeping[k], strlen(bookkeeping[k]));
+    if (!book) return 1;
+  }
+  return 0;
+}
+
 /* Rank 0: a restart's configuration: the checkpoint's, then allowed overrides, then -o. */
 static int build_restart_config(const cli *c, const char *yaml, const char *ckpt, clhs_config *cfg,
                                 clhs_error *err) {
@@ -240,7 +254,7 @@ static int restart(const cli *c, const clhs_comm *comm, clhs_error *err) {
       clhs_config_unpack(&cfg, packed, nbytes, err);
     }
     free(packed);
-    clhs_run_opts opts = {c->quiet, 5.0, path, c->noverrides > 0};
+    clhs_run_opts opts = {c->quiet, 5.0, path, is_fork(c)};
     clhs_run_result res;
     clhs_error_clear(err);
     st = clhs_run(&cfg, comm, &opts, &res, err);
