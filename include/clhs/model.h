@@ -175,15 +175,16 @@ typedef struct clhs_world {
   uint8_t *E_wait; /**< initial tier waiting for the centre to join (§3) */
   int32_t *centre; /**< local centre index */
   float *m, *A, *K, *Rl, *V;
-  float *need;      /**< [n * 4] needs n[κ] */
-  float *cover;     /**< [n * 4] coverage s[κ] */
-  uint64_t *held;   /**< [n * held_max] held resource ids, newest first; CLHS_RES_NONE empty */
-  uint16_t *held_q; /**< [n * held_max] their quality v0 */
-  uint16_t *succ;   /**< own resources adopted by others + own adoptions, this week */
-  uint8_t *flags;   /**< CLHS_F_* */
-  float *tmp_f;     /**< scratch: next m (synchronous update) */
-  float *tmp_L;     /**< scratch: exposure to leaders, from phase 5 for phase 6 */
-  uint8_t *tmp_u8;  /**< scratch: next E */
+  float *need;        /**< [n * 4] needs n[κ] */
+  float *cover;       /**< [n * 4] coverage s[κ] */
+  uint64_t *held;     /**< [n * held_max] held resource ids, newest first; CLHS_RES_NONE empty */
+  uint16_t *held_q;   /**< [n * held_max] their quality v0 */
+  uint16_t *succ;     /**< own resources adopted by others + own adoptions, this week */
+  uint8_t *flags;     /**< CLHS_F_* */
+  float *tmp_f;       /**< scratch: next m (synchronous update) */
+  float *tmp_L;       /**< scratch: exposure to leaders, from phase 5 for phase 6 */
+  int64_t tmp_L_step; /**< the step whose phase 5 filled tmp_L (-1: none) */
+  uint8_t *tmp_u8;    /**< scratch: next E */
 
   /* ---- the network ---- */
   clhs_tieset *ties;    /**< [c_count] dynamic ties of each local centre */

@@ -63,7 +63,6 @@ static int scratch_fit(scratch *s, int32_t need) {
 }
 
 void clhs_phase_motivation(clhs_world *w, int64_t t) {
-  (void)t;
   const clhs_config *cfg = w->cfg;
   const struct clhs_constants *K = &cfg->constants;
   const double mu[CLHS_NTYPES] = {cfg->motivation.mu_patient, cfg->motivation.mu_patient,
@@ -137,6 +136,7 @@ void clhs_phase_motivation(clhs_world *w, int64_t t) {
     free(s.nb);
   }
   if (oom) clhs_comm_abort(w->comm, 1, "out of memory for neighbour lists in phase 5");
+  w->tmp_L_step = t;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < w->n; i++)
     w->m[i] = w->tmp_f[i];
@@ -144,6 +144,7 @@ void clhs_phase_motivation(clhs_world *w, int64_t t) {
 
 void clhs_phase_engagement(clhs_world *w, int64_t t) {
   const clhs_config *cfg = w->cfg;
+  const int have_L = w->tmp_L_step == t;
   const struct clhs_constants *K = &cfg->constants;
   int oom = 0;
 #pragma omp parallel reduction(| : oom)
@@ -157,6 +158,10 @@ void clhs_phase_engagement(clhs_world *w, int64_t t) {
           w->tmp_u8[i] = w->E[i];
         continue;
       }
+      if (!have_L && !scratch_fit(&s, max_neighbours(w, lc))) {
+        oom = 1;
+        continue;
+      }
       const clhs_intensity *I = &w->I[lc];
       const double beta_lead = cfg->engagement.beta_lead + I->beta_lead_extra;
       for (int32_t i = i0; i < i1; i++) {
@@ -164,7 +169,14 @@ void clhs_phase_engagement(clhs_world *w, int64_t t) {
         const int family = w->type[i] == CLHS_PAT || w->type[i] == CLHS_FAM;
         double p_up = 0;
         if (E < 4) {
-          const double L = w->tmp_L[i]; /* computed in phase 5 (same neighbours, same tiers) */
+          double L = 0;
+          if (have_L) {
+            L = w->tmp_L[i]; /* from phase 5 of this step: same neighbours, same tiers */
+          } else {           /* phase 6 on its own (tests): scan the neighbours */
+            const int32_t nn = clhs_neighbours(w, lc, i, s.care, s.nb);
+            for (int32_t k = 0; k < nn; k++)
+              if (nbr_E(w, &s.nb[k]) == 4) L += s.nb[k].w;
+          }
           const double O = E == 0 ? 1 + K->outreach_aware * I->outreach : 1;
           const double up = family ? cfg->engagement.up_family[E] : cfg->engagement.up_staff[E];
           p_up = clamp01(up * w->m[i] * O * (1 + beta_lead * L));

@@ -302,6 +302,7 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
   ALLOC(w->flags, n, "agent flags");
   ALLOC(w->tmp_f, n, "scratch");
   ALLOC(w->tmp_L, n, "scratch");
+  w->tmp_L_step = -1;
   ALLOC(w->tmp_u8, n, "scratch");
   const int64_t np = w->npat;
   ALLOC(w->pat_agent, np, "patients");
