@@ -289,7 +289,7 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
     time_t now = time(NULL);
     strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     const double cores = (double)comm->size * (double)comm->threads;
-    enum { NBASE = 19, NRUN = NBASE + 2 * (CLHS_NPHASES + 1) };
+    enum { NBASE = 21, NRUN = NBASE + 2 * (CLHS_NPHASES + 1) };
     const char *nk[NRUN] = {"ranks",
                             "threads",
                             "seed",
@@ -308,7 +308,9 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
                             "bytes_per_tie_end",
                             "tie_visits",
                             "tie_visits_per_core_s",
-                            "bytes_per_agent_end"};
+                            "bytes_per_agent_end",
+                            "checkpoint_write_s",
+                            "restart_read_s"};
     double nv[NRUN] = {comm->size,
                        comm->threads,
                        (double)cfg->run.seed,
@@ -327,7 +329,9 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
                        (double)(sizeof(uint64_t) + sizeof(float)),
                        (double)res->tie_visits,
                        res->tie_visits_per_core_s,
-                       res->bytes_per_agent_end};
+                       res->bytes_per_agent_end,
+                       res->checkpoint_write_s,
+                       res->restart_read_s};
     /* Per-phase (and communication) seconds: max and mean over ranks. */
     char keybuf[2 * (CLHS_NPHASES + 1)][48];
     for (int ph = 0; ph <= CLHS_NPHASES; ph++) {
