@@ -305,74 +305,97 @@ static int draw_requests(clhs_world *w, int64_t t, int online, const cand_list *
   }
   const double lam =
       event_at(cfg, t) == 2 ? cfg->network.conference_ties : cfg->network.webinar_ties;
-  int64_t n = 0, cap = 1024;
-  tie_req *out = malloc(sizeof *out * (size_t)cap);
-  if (!out) {
-    free(prefix);
-    return CLHS_ENOMEM;
-  }
-  /* Initiators in gid order (one thread: the draws are cheap next to the exchange). */
-  for (int64_t lc = 0; lc < w->c_count; lc++) {
-    const int64_t c = w->c_begin + lc;
-    const int64_t own = find_rec(rec, nrec, c);
-    for (int64_t s = cl->begin[lc * CLHS_NTYPES]; s < cl->begin[(lc + 1) * CLHS_NTYPES]; s++) {
-      const int32_t i = cl->agent[s];
-      const int T = online ? 0 : w->type[i];
-      const double *P = prefix + (size_t)T * (size_t)(nrec + 1);
-      const double own_w = own >= 0 ? P[own + 1] - P[own] : 0;
-      const double W = P[nrec] - own_w;
-      clhs_rng r;
-      clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i),
-                    online ? CLHS_P_ONLINE : CLHS_P_EVENT_TIES);
-      int64_t k;
-      if (online)
-        k = clhs_rng_bernoulli(&r, cfg->network.online_rate * w->I[lc].platform) ? 1 : 0;
-      else
-        k = clhs_rng_poisson(&r, lam);
-      for (int64_t e = 0; e < k; e++) {
-        double x = clhs_rng_uniform(&r) * W;
-        const double y = clhs_rng_uniform(&r);
-        if (!(W > 0)) break;
-        if (own >= 0 && x >= P[own]) x += own_w; /* skip the initiator's own centre */
-        int64_t j = find_prefix(P, nrec + 1, x);
-        if (j >= nrec) j = nrec - 1;
-        if (j == own) j = own + 1 < nrec ? own + 1 : own - 1; /* rounding at the edge */
-        if (j < 0) break;
-        /* The partner's type, ∝ f(T, u) · s[u] inside the chosen centre. */
-        double rest = x - P[j];
-        int u = 0;
-        if (!online) {
-          for (u = 0; u < CLHS_NTYPES - 1; u++) {
-            const double wu = (u == T ? 1.0 : cross) * (double)rec[j].s[u];
-            if (rest < wu && rec[j].s[u] > 0) break;
-            rest -= wu;
+  /* Initiators are independent (each draws from its own keyed stream): threads take
+   * centres and keep their requests apart; the order of requests does not matter. */
+  const int nth = omp_get_max_threads();
+  tie_req **tout = calloc((size_t)nth, sizeof *tout);
+  int64_t *tn = calloc((size_t)nth, sizeof *tn), *tcap = calloc((size_t)nth, sizeof *tcap);
+  int fail = !tout || !tn || !tcap;
+#pragma omp parallel reduction(| : fail)
+  {
+    const int tid = omp_get_thread_num();
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t lc = 0; lc < w->c_count; lc++) {
+      if (fail) continue;
+      const int64_t c = w->c_begin + lc;
+      const int64_t own = find_rec(rec, nrec, c);
+      for (int64_t s = cl->begin[lc * CLHS_NTYPES]; s < cl->begin[(lc + 1) * CLHS_NTYPES]; s++) {
+        const int32_t i = cl->agent[s];
+        const int T = online ? 0 : w->type[i];
+        const double *P = prefix + (size_t)T * (size_t)(nrec + 1);
+        const double own_w = own >= 0 ? P[own + 1] - P[own] : 0;
+        const double W = P[nrec] - own_w;
+        clhs_rng r;
+        clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i),
+                      online ? CLHS_P_ONLINE : CLHS_P_EVENT_TIES);
+        int64_t k;
+        if (online)
+          k = clhs_rng_bernoulli(&r, cfg->network.online_rate * w->I[lc].platform) ? 1 : 0;
+        else
+          k = clhs_rng_poisson(&r, lam);
+        for (int64_t e = 0; e < k; e++) {
+          double x = clhs_rng_uniform(&r) * W;
+          const double y = clhs_rng_uniform(&r);
+          if (!(W > 0)) break;
+          if (own >= 0 && x >= P[own]) x += own_w; /* skip the initiator's own centre */
+          int64_t j = find_prefix(P, nrec + 1, x);
+          if (j >= nrec) j = nrec - 1;
+          if (j == own) j = own + 1 < nrec ? own + 1 : own - 1; /* rounding at the edge */
+          if (j < 0) break;
+          /* The partner's type, ∝ f(T, u) · s[u] inside the chosen centre. */
+          double rest = x - P[j];
+          int u = 0;
+          if (!online) {
+            for (u = 0; u < CLHS_NTYPES - 1; u++) {
+              const double wu = (u == T ? 1.0 : cross) * (double)rec[j].s[u];
+              if (rest < wu && rec[j].s[u] > 0) break;
+              rest -= wu;
+            }
+            while (rec[j].s[u] == 0 && u > 0)
+              u--; /* rounding: the last non-empty type */
+            while (rec[j].s[u] == 0 && u < CLHS_NTYPES - 1)
+              u++;
           }
-          while (rec[j].s[u] == 0 && u > 0)
-            u--; /* rounding: the last non-empty type */
-          while (rec[j].s[u] == 0 && u < CLHS_NTYPES - 1)
-            u++;
-        }
-        /* The partner inside (centre, type): ∝ degree + 1 (events) or uniform (online). */
-        int64_t off = (int64_t)(y * (double)rec[j].s[u]);
-        if (off >= rec[j].s[u]) off = rec[j].s[u] - 1;
-        if (n == cap) {
-          cap *= 2;
-          tie_req *o2 = realloc(out, sizeof *out * (size_t)cap);
-          if (!o2) {
-            free(out);
-            free(prefix);
-            return CLHS_ENOMEM;
+          /* The partner inside (centre, type): ∝ degree + 1 (events) or uniform (online). */
+          int64_t off = (int64_t)(y * (double)rec[j].s[u]);
+          if (off >= rec[j].s[u]) off = rec[j].s[u] - 1;
+          if (tn[tid] == tcap[tid]) {
+            tcap[tid] = tcap[tid] ? 2 * tcap[tid] : 1024;
+            tie_req *o2 = realloc(tout[tid], sizeof **tout * (size_t)tcap[tid]);
+            if (!o2) {
+              fail = 1;
+              break;
+            }
+            tout[tid] = o2;
           }
-          out = o2;
+          tie_req *q = &tout[tid][tn[tid]++];
+          q->initiator = w->gid_begin + i;
+          q->centre = rec[j].centre;
+          q->offset = off;
+          q->kind = online ? CLHS_TIE_ONLINE : CLHS_TIE_EVENT;
+          q->type = u;
         }
-        out[n].initiator = w->gid_begin + i;
-        out[n].centre = rec[j].centre;
-        out[n].offset = off;
-        out[n].kind = online ? CLHS_TIE_ONLINE : CLHS_TIE_EVENT;
-        out[n].type = u;
-        n++;
       }
     }
+  }
+  int64_t n = 0;
+  for (int k = 0; !fail && k < nth; k++)
+    n += tn[k];
+  tie_req *out = fail ? NULL : malloc(sizeof *out * (size_t)(n ? n : 1));
+  if (!out) fail = 1;
+  for (int64_t k = 0, pos = 0; !fail && k < nth; k++) {
+    if (tn[k]) memcpy(out + pos, tout[k], sizeof *out * (size_t)tn[k]);
+    pos += tn[k];
+  }
+  for (int k = 0; tout && k < nth; k++)
+    free(tout[k]);
+  free(tout);
+  free(tn);
+  free(tcap);
+  if (fail) {
+    free(out);
+    free(prefix);
+    return CLHS_ENOMEM;
   }
   free(prefix);
   *reqs = out;

@@ -268,20 +268,33 @@ void clhs_phase_centres(clhs_world *w, int64_t t) {
 
 /* ---------------------------------------------------------------- phase 9 */
 
-/* Each renewed agent's non-care ties are dropped at both ends (§8). */
+/* Each renewed agent's non-care ties are dropped at both ends (§8). Per-centre counts
+ * and their prefix sums let threads fill the messages in place. */
 static int drop_ties_of_renewed(clhs_world *w, clhs_error *err) {
-  int64_t nmsg = 0;
+  int64_t *start = malloc(sizeof(int64_t) * (size_t)(w->c_count + 1));
+  if (!start) return clhs_error_set(err, CLHS_ENOMEM, "out of memory dropping ties on turnover");
+  start[0] = 0;
+#pragma omp parallel for schedule(dynamic, 4)
   for (int64_t lc = 0; lc < w->c_count; lc++) {
     const clhs_tieset *ts = &w->ties[lc];
+    int64_t k = 0;
     for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++)
       if (w->tmp_u8[i])
-        nmsg += 2 * (int64_t)(ts->off[i - w->first[0][lc] + 1] - ts->off[i - w->first[0][lc]]);
+        k += 2 * (int64_t)(ts->off[i - w->first[0][lc] + 1] - ts->off[i - w->first[0][lc]]);
+    start[lc + 1] = k;
   }
+  for (int64_t lc = 0; lc < w->c_count; lc++)
+    start[lc + 1] += start[lc];
+  const int64_t nmsg = start[w->c_count];
   clhs_tie_msg *msg = calloc((size_t)(nmsg ? nmsg : 1), sizeof *msg);
-  if (!msg) return clhs_error_set(err, CLHS_ENOMEM, "out of memory dropping ties on turnover");
-  int64_t k = 0;
+  if (!msg) {
+    free(start);
+    return clhs_error_set(err, CLHS_ENOMEM, "out of memory dropping ties on turnover");
+  }
+#pragma omp parallel for schedule(dynamic, 4)
   for (int64_t lc = 0; lc < w->c_count; lc++) {
     const clhs_tieset *ts = &w->ties[lc];
+    int64_t k = start[lc];
     for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++) {
       if (!w->tmp_u8[i]) continue;
       const int32_t r = i - w->first[0][lc];
@@ -296,6 +309,7 @@ static int drop_ties_of_renewed(clhs_world *w, clhs_error *err) {
       }
     }
   }
+  free(start);
   int st = clhs_ties_deliver(w, msg, nmsg, err);
   free(msg);
   return st;

@@ -437,27 +437,37 @@ int clhs_halo_exchange(clhs_world *w, clhs_error *err) {
   const int P = w->comm->size;
   const int64_t lo = w->gid_begin, hi = w->gid_begin + w->n;
   const int64_t hm = w->cfg->resources.held_max;
-  /* 1. Remote tie ends: (remote gid, local agent). */
-  int64_t nrem = 0;
+  /* 1. Remote tie ends: (remote gid, local agent); per-centre counts, then threads fill. */
+  int64_t *cstart = malloc(sizeof(int64_t) * (size_t)(w->c_count + 1));
+  if (!cstart) return clhs_error_set(err, CLHS_ENOMEM, "out of memory building the halo");
+  cstart[0] = 0;
+#pragma omp parallel for schedule(dynamic, 4)
   for (int64_t lc = 0; lc < w->c_count; lc++) {
     const clhs_tieset *ts = &w->ties[lc];
     const int32_t na = w->first[CLHS_NTYPES][lc] - w->first[0][lc];
+    int64_t k = 0;
     for (uint32_t d = 0; d < ts->off[na]; d++) {
       int64_t g = clhs_tie_gid(ts->key[d]);
-      nrem += g < lo || g >= hi;
+      k += g < lo || g >= hi;
     }
+    cstart[lc + 1] = k;
   }
+  for (int64_t lc = 0; lc < w->c_count; lc++)
+    cstart[lc + 1] += cstart[lc];
+  const int64_t nrem = cstart[w->c_count];
   int64_t *rg = malloc(sizeof(int64_t) * (size_t)(nrem ? nrem : 1));
   int64_t *pairs = malloc(sizeof(int64_t) * 2 * (size_t)(nrem ? nrem : 1)); /* (rank, agent) */
   if (!rg || !pairs) {
     free(rg);
     free(pairs);
+    free(cstart);
     return clhs_error_set(err, CLHS_ENOMEM, "out of memory building the halo");
   }
-  int64_t k = 0;
+#pragma omp parallel for schedule(dynamic, 4)
   for (int64_t lc = 0; lc < w->c_count; lc++) {
     const clhs_tieset *ts = &w->ties[lc];
     const int32_t a0 = w->first[0][lc], na = w->first[CLHS_NTYPES][lc] - a0;
+    int64_t k = cstart[lc];
     for (int32_t r = 0; r < na; r++)
       for (uint32_t d = ts->off[r]; d < ts->off[r + 1]; d++) {
         int64_t g = clhs_tie_gid(ts->key[d]);
@@ -468,6 +478,7 @@ int clhs_halo_exchange(clhs_world *w, clhs_error *err) {
         k++;
       }
   }
+  free(cstart);
   qsort(rg, (size_t)nrem, sizeof *rg, cmp_i64);
   qsort(pairs, (size_t)nrem, sizeof *pairs, cmp_i64);
   int64_t nh = 0, ns = 0;
