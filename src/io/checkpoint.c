@@ -94,6 +94,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+
+#include "h5util.h"
 #include <mpi.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -118,80 +120,14 @@ _Static_assert(sizeof(clhs_centre_counts) == CK_NCOUNTS * sizeof(int64_t),
 /* ------------------------------------------------------------------------ */
 /* HDF5 error handling (as in output.c)                                      */
 
-typedef struct h5quiet {
-  H5E_auto2_t fn;
-  void *data;
-} h5quiet;
-
-static void quiet_on(h5quiet *q) {
-  q->fn = NULL;
-  q->data = NULL;
-  H5Eget_auto2(H5E_DEFAULT, &q->fn, &q->data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void quiet_off(const h5quiet *q) {
-  H5Eset_auto2(H5E_DEFAULT, q->fn, q->data);
-}
-
-typedef struct h5stack {
-  char outer[384];
-  char inner[384];
-} h5stack;
-
-static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
-  h5stack *s = data;
-  const char *d = e->desc ? e->desc : "";
-  if (n == 0) snprintf(s->outer, sizeof s->outer, "%s", d);
-  if (d[0]) snprintf(s->inner, sizeof s->inner, "%s", d);
-  return 0;
-}
-
-/** Record an HDF5 failure with status @p code: our context, then HDF5's messages. */
-static int h5fail(clhs_error *err, int code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static int h5fail(clhs_error *err, int code, const char *fmt, ...) {
-  char ctx[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(ctx, sizeof ctx, fmt, ap);
-  va_end(ap);
-  h5stack s;
-  s.outer[0] = s.inner[0] = '\0';
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &s);
-  H5Eclear2(H5E_DEFAULT);
-  if (s.outer[0] && s.inner[0] && strcmp(s.outer, s.inner) != 0)
-    return clhs_error_set(err, code, "%s: HDF5: %s (%s)", ctx, s.outer, s.inner);
-  if (s.inner[0]) return clhs_error_set(err, code, "%s: HDF5: %s", ctx, s.inner);
-  return clhs_error_set(err, code, "%s", ctx);
-}
-
-/** Every rank returns the worst status and the first failing rank's message. */
+/** Every rank returns the worst status and the first failing rank's message (which
+ * replaces this rank's own, so all ranks report the same). */
 static int agree(const clhs_comm *comm, int st, clhs_error *err) {
   char msg[sizeof err->msg];
   snprintf(msg, sizeof msg, "%s", st != CLHS_OK ? err->msg : "");
   int worst = clhs_comm_agree(comm, st, msg, sizeof msg);
   if (worst != CLHS_OK) clhs_error_set(err, worst, "%s", msg); /* unless it holds its own */
   return worst;
-}
-
-static void close_id(hid_t *id) {
-  if (*id < 0) return;
-  switch (H5Iget_type(*id)) {
-  case H5I_FILE: H5Fclose(*id); break;
-  case H5I_GROUP: H5Gclose(*id); break;
-  case H5I_DATASET: H5Dclose(*id); break;
-  case H5I_DATASPACE: H5Sclose(*id); break;
-  case H5I_DATATYPE: H5Tclose(*id); break;
-  case H5I_ATTR: H5Aclose(*id); break;
-  case H5I_GENPROP_LST: H5Pclose(*id); break;
-  default: break;
-  }
-  *id = -1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -266,10 +202,11 @@ static int put_attr(const ckf *f, hid_t obj, const char *name, hid_t ftype, hid_
   herr_t st = -1;
   if (s >= 0) a = H5Acreate2(obj, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT);
   if (a >= 0) st = H5Awrite(a, mtype, val);
-  close_id(&a);
-  close_id(&s);
+  clhs_h5_close(&a);
+  clhs_h5_close(&s);
   if (st < 0)
-    return h5fail(err, f->code, "checkpoint '%s': cannot write attribute '%s'", f->fname, name);
+    return clhs_h5_fail(err, f->code, "checkpoint '%s': cannot write attribute '%s'", f->fname,
+                        name);
   return CLHS_OK;
 }
 
@@ -277,7 +214,8 @@ static int put_attr_str(const ckf *f, hid_t obj, const char *name, const char *v
                         clhs_error *err) {
   size_t len = strlen(val);
   hid_t t = str_type(len);
-  if (t < 0) return h5fail(err, f->code, "checkpoint '%s': cannot make a string type", f->fname);
+  if (t < 0)
+    return clhs_h5_fail(err, f->code, "checkpoint '%s': cannot make a string type", f->fname);
   int st = put_attr(f, obj, name, t, t, len ? val : "", err);
   H5Tclose(t);
   return st;
@@ -294,11 +232,11 @@ static int get_attr(const ckf *f, hid_t obj, const char *where, const char *name
   herr_t st = -1;
   if (a >= 0) s = H5Aget_space(a);
   if (s >= 0 && H5Sget_simple_extent_npoints(s) == 1) st = H5Aread(a, mtype, val);
-  close_id(&s);
-  close_id(&a);
+  clhs_h5_close(&s);
+  clhs_h5_close(&a);
   if (st < 0)
-    return h5fail(err, CLHS_EINPUT, "checkpoint '%s': cannot read attribute %s%s", f->path, where,
-                  name);
+    return clhs_h5_fail(err, CLHS_EINPUT, "checkpoint '%s': cannot read attribute %s%s", f->path,
+                        where, name);
   return CLHS_OK;
 }
 
@@ -320,8 +258,8 @@ static int read_str(hid_t id, int is_attr, char **out) {
     else
       free(buf);
   }
-  close_id(&mt);
-  close_id(&t);
+  clhs_h5_close(&mt);
+  clhs_h5_close(&t);
   return st < 0 ? -1 : 0;
 }
 
@@ -333,10 +271,10 @@ static int get_attr_str(const ckf *f, hid_t obj, const char *name, char **out, c
                           name);
   hid_t a = ex > 0 ? H5Aopen(obj, name, H5P_DEFAULT) : -1;
   int st = a >= 0 ? read_str(a, 1, out) : -1;
-  close_id(&a);
+  clhs_h5_close(&a);
   if (st < 0)
-    return h5fail(err, CLHS_EINPUT, "checkpoint '%s': cannot read attribute /%s as a string",
-                  f->path, name);
+    return clhs_h5_fail(err, CLHS_EINPUT, "checkpoint '%s': cannot read attribute /%s as a string",
+                        f->path, name);
   return CLHS_OK;
 }
 
@@ -392,14 +330,14 @@ static int put_rows(const ckf *f, hid_t g, const char *gname, const char *name, 
     }
     if (st >= 0) st = H5Dwrite(d, mtype_of(type), ms, fs, f->dxpl, buf);
   }
-  close_id(&ms);
-  close_id(&fs);
-  close_id(&d);
-  close_id(&dcpl);
-  close_id(&s);
+  clhs_h5_close(&ms);
+  clhs_h5_close(&fs);
+  clhs_h5_close(&d);
+  clhs_h5_close(&dcpl);
+  clhs_h5_close(&s);
   if (st < 0)
-    return h5fail(err, f->code, "checkpoint '%s': cannot %s dataset /%s/%s", f->fname, step, gname,
-                  name);
+    return clhs_h5_fail(err, f->code, "checkpoint '%s': cannot %s dataset /%s/%s", f->fname, step,
+                        gname, name);
   return CLHS_OK;
 }
 
@@ -415,7 +353,7 @@ static hid_t open_rows(const ckf *f, const char *dname, int64_t nrows, int64_t n
   }
   hid_t d = H5Dopen2(f->file, dname, H5P_DEFAULT), s = -1;
   if (d < 0) {
-    h5fail(err, CLHS_EINPUT, "checkpoint '%s': cannot open dataset %s", f->path, dname);
+    clhs_h5_fail(err, CLHS_EINPUT, "checkpoint '%s': cannot open dataset %s", f->path, dname);
     return -1;
   }
   s = H5Dget_space(d);
@@ -423,7 +361,7 @@ static hid_t open_rows(const ckf *f, const char *dname, int64_t nrows, int64_t n
   const int want = ncols > 0 ? 2 : 1;
   const int r = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
   if (r == want) H5Sget_simple_extent_dims(s, dims, NULL);
-  close_id(&s);
+  clhs_h5_close(&s);
   if (r != want || (nrows >= 0 && dims[0] != (hsize_t)nrows) ||
       (want == 2 && dims[1] != (hsize_t)ncols)) {
     if (r == want && want == 2)
@@ -437,7 +375,7 @@ static hid_t open_rows(const ckf *f, const char *dname, int64_t nrows, int64_t n
     else
       clhs_error_set(err, CLHS_EINPUT, "checkpoint '%s': dataset %s has %d dimensions, expected %d",
                      f->path, dname, r, want);
-    close_id(&d);
+    clhs_h5_close(&d);
     return -1;
   }
   if (rows_out) *rows_out = (int64_t)dims[0];
@@ -450,7 +388,7 @@ static int get_rows(const ckf *f, const char *dname, int type, int64_t nrows, in
   hid_t d = open_rows(f, dname, nrows, ncols, NULL, err);
   if (d < 0) return err->code;
   if (nloc <= 0) {
-    close_id(&d);
+    clhs_h5_close(&d);
     return CLHS_OK;
   }
   const int rank = ncols > 0 ? 2 : 1;
@@ -460,12 +398,12 @@ static int get_rows(const ckf *f, const char *dname, int type, int64_t nrows, in
   if (fs >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
       (ms = H5Screate_simple(rank, count, NULL)) >= 0)
     st = H5Dread(d, mtype_of(type), ms, fs, f->dxpl, buf);
-  close_id(&ms);
-  close_id(&fs);
-  close_id(&d);
+  clhs_h5_close(&ms);
+  clhs_h5_close(&fs);
+  clhs_h5_close(&d);
   if (st < 0)
-    return h5fail(err, CLHS_EINPUT, "checkpoint '%s': dataset %s is corrupted (checksum)", f->path,
-                  dname);
+    return clhs_h5_fail(err, CLHS_EINPUT, "checkpoint '%s': dataset %s is corrupted (checksum)",
+                        f->path, dname);
   return CLHS_OK;
 }
 
@@ -663,7 +601,7 @@ static int diagnose(const char *path, const char *fallback, clhs_error *err) {
   clhs_error_clear(&why);
   f.file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   int st = f.file >= 0 ? check_header(&f, NULL, &why) : CLHS_EINPUT;
-  close_id(&f.file);
+  clhs_h5_close(&f.file);
   H5Eclear2(H5E_DEFAULT);
   if (st && why.code) return clhs_error_set(err, CLHS_EINPUT, "%s", why.msg);
   return clhs_error_set(err, CLHS_EINPUT, "%s", fallback);
@@ -952,13 +890,14 @@ static int write_root(const ckf *f, const clhs_world *w, const wmeta *wm, clhs_e
         hs = H5Dwrite(d, t, ms, fs, f->dxpl, yaml);
     }
   }
-  close_id(&ms);
-  close_id(&fs);
-  close_id(&d);
-  close_id(&s);
-  close_id(&t);
+  clhs_h5_close(&ms);
+  clhs_h5_close(&fs);
+  clhs_h5_close(&d);
+  clhs_h5_close(&s);
+  clhs_h5_close(&t);
   if (hs < 0)
-    return h5fail(err, f->code, "checkpoint '%s': cannot write dataset /config_yaml", f->fname);
+    return clhs_h5_fail(err, f->code, "checkpoint '%s': cannot write dataset /config_yaml",
+                        f->fname);
   return CLHS_OK;
 }
 
@@ -973,7 +912,8 @@ static int write_body(const ckf *f, const clhs_world *w, const wmeta *wm, const 
   for (int k = 0; k < CK_NGROUPS && !st; k++) {
     g[k] = H5Gcreate2(f->file, ck_groups[k], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g[k] < 0)
-      st = h5fail(err, f->code, "checkpoint '%s': cannot create group /%s", f->fname, ck_groups[k]);
+      st = clhs_h5_fail(err, f->code, "checkpoint '%s': cannot create group /%s", f->fname,
+                        ck_groups[k]);
     st = agree(comm, st, err);
   }
   col c[CK_MAXCOLS];
@@ -1049,13 +989,13 @@ static int write_body(const ckf *f, const clhs_world *w, const wmeta *wm, const 
     st = agree(comm, s2, err);
   }
   for (int k = 0; k < CK_NGROUPS; k++)
-    close_id(&g[k]);
+    clhs_h5_close(&g[k]);
   /* Last: the completeness marker, then everything reaches the disk. */
   if (!st) {
     const int32_t one = 1;
     int s2 = put_attr(f, f->file, "complete", H5T_STD_I32LE, H5T_NATIVE_INT32, &one, err);
     if (!s2 && H5Fflush(f->file, H5F_SCOPE_GLOBAL) < 0)
-      s2 = h5fail(err, f->code, "checkpoint '%s': cannot flush", f->fname);
+      s2 = clhs_h5_fail(err, f->code, "checkpoint '%s': cannot flush", f->fname);
     st = agree(comm, s2, err);
   }
   return st;
@@ -1097,7 +1037,7 @@ int clhs_checkpoint_write(const clhs_world *w, const char *path, const clhs_ckpt
                           clhs_error *err) {
   const clhs_comm *comm = w->comm;
   h5quiet q;
-  quiet_on(&q);
+  clhs_h5_quiet_on(&q);
   wmeta wm;
   share_meta(comm, meta, &wm);
   const size_t plen = path ? strlen(path) : 0;
@@ -1120,34 +1060,36 @@ int clhs_checkpoint_write(const clhs_world *w, const char *path, const clhs_ckpt
     if (fapl < 0 || H5Pset_fapl_mpio(fapl, mc, MPI_INFO_NULL) < 0 ||
         H5Pset_all_coll_metadata_ops(fapl, 1) < 0 || H5Pset_coll_metadata_write(fapl, 1) < 0 ||
         H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V18) < 0)
-      st = h5fail(err, CLHS_EIO, "checkpoint '%s': cannot set up parallel HDF5 file access", tmp);
+      st = clhs_h5_fail(err, CLHS_EIO, "checkpoint '%s': cannot set up parallel HDF5 file access",
+                        tmp);
     if (!st) {
       hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
       if (fcpl >= 0 && H5Pset_userblock(fcpl, CK_UB) >= 0)
         f.file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
       if (f.file < 0) {
-        st = h5fail(err, CLHS_EIO, "cannot create checkpoint file '%s'", tmp);
+        st = clhs_h5_fail(err, CLHS_EIO, "cannot create checkpoint file '%s'", tmp);
         size_t n = strlen(err->msg);
         snprintf(err->msg + n, sizeof err->msg - n,
                  "; check that its folder exists and is writable, and set "
                  "HDF5_USE_FILE_LOCKING=FALSE if the file system does not support locking");
       }
-      close_id(&fcpl); /* after h5fail: a successful HDF5 call clears the error stack */
+      clhs_h5_close(&fcpl); /* after h5fail: a successful HDF5 call clears the error stack */
     }
-    close_id(&fapl);
+    clhs_h5_close(&fapl);
     st = agree(comm, st, err);
   }
   if (!st) {
     f.dxpl = H5Pcreate(H5P_DATASET_XFER);
     if (f.dxpl < 0 || H5Pset_dxpl_mpio(f.dxpl, H5FD_MPIO_COLLECTIVE) < 0)
-      st = h5fail(err, CLHS_EIO, "checkpoint '%s': cannot set up collective transfers", tmp);
+      st = clhs_h5_fail(err, CLHS_EIO, "checkpoint '%s': cannot set up collective transfers", tmp);
     st = agree(comm, st, err);
   }
   if (!st) st = write_body(&f, w, &wm, &p, err);
-  close_id(&f.dxpl);
+  clhs_h5_close(&f.dxpl);
   if (f.file >= 0) {
     int cst = CLHS_OK;
-    if (H5Fclose(f.file) < 0) cst = h5fail(err, CLHS_EIO, "checkpoint '%s': cannot close", tmp);
+    if (H5Fclose(f.file) < 0)
+      cst = clhs_h5_fail(err, CLHS_EIO, "checkpoint '%s': cannot close", tmp);
     f.file = -1;
     if (!st) st = cst;
   }
@@ -1187,7 +1129,7 @@ int clhs_checkpoint_write(const clhs_world *w, const char *path, const clhs_ckpt
   wprep_free(&p);
   free(wm.m.config_yaml);
   free(tmp);
-  quiet_off(&q);
+  clhs_h5_quiet_off(&q);
   return st;
 }
 
@@ -1234,8 +1176,9 @@ static void cant_open(const char *path, clhs_error *err) {
     H5Eclear2(H5E_DEFAULT);
     clhs_error_set(err, CLHS_EINPUT, "checkpoint '%s' cannot be read: %s", path, strerror(errno));
   } else {
-    h5fail(err, CLHS_EINPUT,
-           "checkpoint '%s' cannot be opened: not an HDF5 file, or truncated or damaged", path);
+    clhs_h5_fail(err, CLHS_EINPUT,
+                 "checkpoint '%s' cannot be opened: not an HDF5 file, or truncated or damaged",
+                 path);
   }
 }
 
@@ -1247,9 +1190,10 @@ static int get_root_text(const ckf *f, const char *name, char **out, clhs_error 
     return clhs_error_set(err, CLHS_EINPUT, "checkpoint '%s': /%s is missing", f->path, name);
   hid_t d = H5Dopen2(f->file, name, H5P_DEFAULT);
   int st = d >= 0 ? read_str(d, 0, out) : -1;
-  close_id(&d);
+  clhs_h5_close(&d);
   if (st < 0)
-    return h5fail(err, CLHS_EINPUT, "checkpoint '%s': dataset /%s is corrupted", f->path, name);
+    return clhs_h5_fail(err, CLHS_EINPUT, "checkpoint '%s': dataset /%s is corrupted", f->path,
+                        name);
   return CLHS_OK;
 }
 
@@ -1279,14 +1223,14 @@ static int meta_local(const char *path, clhs_ckpt_meta *m, clhs_error *err) {
     copy_str(m->created_utc, sizeof m->created_utc, s);
   free(s);
   if (!st) st = get_root_text(&f, "config_yaml", &m->config_yaml, err);
-  close_id(&f.file);
+  clhs_h5_close(&f.file);
   return st;
 }
 
 int clhs_checkpoint_read_meta(const clhs_comm *comm, const char *path, clhs_ckpt_meta *meta,
                               clhs_error *err) {
   h5quiet q;
-  quiet_on(&q);
+  clhs_h5_quiet_on(&q);
   memset(meta, 0, sizeof *meta);
   int st = CLHS_OK;
   if (!path || !path[0]) st = clhs_error_set(err, CLHS_EINPUT, "the checkpoint path is empty");
@@ -1297,7 +1241,7 @@ int clhs_checkpoint_read_meta(const clhs_comm *comm, const char *path, clhs_ckpt
   if (st) {
     free(meta->config_yaml);
     memset(meta, 0, sizeof *meta);
-    quiet_off(&q);
+    clhs_h5_quiet_off(&q);
     return st;
   }
   char *yaml = meta->config_yaml;
@@ -1311,7 +1255,7 @@ int clhs_checkpoint_read_meta(const clhs_comm *comm, const char *path, clhs_ckpt
   yaml = clhs_comm_bcast_alloc(comm, yaml, &len, 0);
   yaml[len ? len - 1 : 0] = '\0';
   meta->config_yaml = yaml;
-  quiet_off(&q);
+  clhs_h5_quiet_off(&q);
   return CLHS_OK;
 }
 
@@ -1448,7 +1392,7 @@ static int read_resources(const ckf *f, clhs_world *w, clhs_error *err) {
   if (!st) {
     hid_t d = open_rows(f, "/resources/id", -1, 0, &R, err);
     if (d < 0) st = err->code;
-    close_id(&d);
+    clhs_h5_close(&d);
   }
   if (!st) st = get_rows(f, "/resources/centre_offset", T_I64, C + 1, 0, 0, C + 1, off, err);
   for (int64_t c = 0; c < C && !st; c++)
@@ -1561,7 +1505,7 @@ static int read_commons(const ckf *f, clhs_world *w, clhs_error *err) {
   int64_t M = 0;
   hid_t d = open_rows(f, "/commons/id", -1, 0, &M, err);
   int st = d < 0 ? err->code : CLHS_OK;
-  close_id(&d);
+  clhs_h5_close(&d);
   st = agree(f->comm, st, err);
   if (st) return st;
   const size_t cap = (size_t)(M ? M : 1);
@@ -1599,7 +1543,8 @@ static int read_commons(const ckf *f, clhs_world *w, clhs_error *err) {
 static int read_network(const ckf *f, clhs_world *w, clhs_error *err) {
   hid_t g = H5Gopen2(f->file, "network", H5P_DEFAULT);
   int st = CLHS_OK;
-  if (g < 0) st = h5fail(err, CLHS_EINPUT, "checkpoint '%s': group /network is missing", f->path);
+  if (g < 0)
+    st = clhs_h5_fail(err, CLHS_EINPUT, "checkpoint '%s': group /network is missing", f->path);
   double E_tx = 0;
   int64_t N_rec = 0, users = 0, step = 0;
   if (!st) st = get_attr(f, g, "/network/", "E_tx", H5T_NATIVE_DOUBLE, &E_tx, err);
@@ -1609,7 +1554,7 @@ static int read_network(const ckf *f, clhs_world *w, clhs_error *err) {
   if (!st && (step < 0 || N_rec < 0 || users < 0))
     st = clhs_error_set(err, CLHS_EINPUT, "checkpoint '%s': /network holds negative counts",
                         f->path);
-  close_id(&g);
+  clhs_h5_close(&g);
   st = agree(f->comm, st, err);
   if (!st) {
     w->E_tx = E_tx;
@@ -1623,7 +1568,7 @@ static int read_network(const ckf *f, clhs_world *w, clhs_error *err) {
 int clhs_checkpoint_read(clhs_world *w, const char *path, clhs_error *err) {
   const clhs_comm *comm = w->comm;
   h5quiet q;
-  quiet_on(&q);
+  clhs_h5_quiet_on(&q);
   ckf f = {comm, path ? path : "", path ? path : "", -1, -1, CLHS_EINPUT};
   int st = CLHS_OK;
   if (!path || !path[0]) st = clhs_error_set(err, CLHS_EINPUT, "the checkpoint path is empty");
@@ -1635,7 +1580,8 @@ int clhs_checkpoint_read(clhs_world *w, const char *path, clhs_error *err) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     MPI_Comm mc = *(const MPI_Comm *)clhs_comm_mpi_handle(comm);
     if (fapl < 0 || H5Pset_fapl_mpio(fapl, mc, MPI_INFO_NULL) < 0)
-      st = h5fail(err, CLHS_EIO, "checkpoint '%s': cannot set up parallel HDF5 file access", path);
+      st = clhs_h5_fail(err, CLHS_EIO, "checkpoint '%s': cannot set up parallel HDF5 file access",
+                        path);
     if (!st) {
       f.file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
       if (f.file < 0) {
@@ -1643,11 +1589,11 @@ int clhs_checkpoint_read(clhs_world *w, const char *path, clhs_error *err) {
         st = err->code;
       }
     }
-    close_id(&fapl);
+    clhs_h5_close(&fapl);
     if (!st) {
       f.dxpl = H5Pcreate(H5P_DATASET_XFER);
       if (f.dxpl < 0 || H5Pset_dxpl_mpio(f.dxpl, H5FD_MPIO_INDEPENDENT) < 0)
-        st = h5fail(err, CLHS_EIO, "checkpoint '%s': cannot set up transfers", path);
+        st = clhs_h5_fail(err, CLHS_EIO, "checkpoint '%s': cannot set up transfers", path);
     }
   }
   st = agree(comm, st, err);
@@ -1671,10 +1617,10 @@ int clhs_checkpoint_read(clhs_world *w, const char *path, clhs_error *err) {
   if (!st) st = read_ties(&f, w, err);
   if (!st) st = read_resources(&f, w, err);
   if (!st) st = read_commons(&f, w, err);
-  close_id(&f.dxpl);
+  clhs_h5_close(&f.dxpl);
   if (f.file >= 0 && H5Fclose(f.file) < 0 && !st)
-    st = h5fail(err, CLHS_EIO, "checkpoint '%s': cannot close", path);
+    st = clhs_h5_fail(err, CLHS_EIO, "checkpoint '%s': cannot close", path);
   st = agree(comm, st, err);
-  quiet_off(&q);
+  clhs_h5_quiet_off(&q);
   return st;
 }

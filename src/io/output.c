@@ -29,6 +29,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+
+#include "h5util.h"
 #include <hdf5_hl.h>
 #include <math.h>
 #include <mpi.h>
@@ -97,87 +99,10 @@ struct clhs_output {
 /* ------------------------------------------------------------------------ */
 /* HDF5 error handling                                                       */
 
-/** HDF5's automatic stack printing, saved while this module runs. */
-typedef struct h5quiet {
-  H5E_auto2_t fn;
-  void *data;
-} h5quiet;
-
-static void quiet_on(h5quiet *q) {
-  q->fn = NULL;
-  q->data = NULL;
-  H5Eget_auto2(H5E_DEFAULT, &q->fn, &q->data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void quiet_off(const h5quiet *q) {
-  H5Eset_auto2(H5E_DEFAULT, q->fn, q->data);
-}
-
-typedef struct h5stack {
-  char outer[384]; /* the API call's complaint */
-  char inner[384]; /* the deepest one: often names the system error */
-} h5stack;
-
-static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
-  h5stack *s = data;
-  const char *d = e->desc ? e->desc : "";
-  if (n == 0) snprintf(s->outer, sizeof s->outer, "%s", d);
-  if (d[0]) snprintf(s->inner, sizeof s->inner, "%s", d);
-  return 0;
-}
-
-/** Record an HDF5 failure: our context, then the outermost and innermost HDF5 messages. */
-static int h5fail(clhs_error *err, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-static int h5fail(clhs_error *err, const char *fmt, ...) {
-  char ctx[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(ctx, sizeof ctx, fmt, ap);
-  va_end(ap);
-  h5stack s;
-  s.outer[0] = s.inner[0] = '\0';
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &s);
-  H5Eclear2(H5E_DEFAULT);
-  if (s.outer[0] && s.inner[0] && strcmp(s.outer, s.inner) != 0)
-    return clhs_error_set(err, CLHS_EIO, "%s: HDF5: %s (%s)", ctx, s.outer, s.inner);
-  if (s.inner[0]) return clhs_error_set(err, CLHS_EIO, "%s: HDF5: %s", ctx, s.inner);
-  return clhs_error_set(err, CLHS_EIO, "%s", ctx);
-}
-
 /** Add @p text to the end of the recorded message (as far as it fits). */
 static void append_msg(clhs_error *err, const char *text) {
   size_t n = strlen(err->msg);
   if (n + 1 < sizeof err->msg) snprintf(err->msg + n, sizeof err->msg - n, "%s", text);
-}
-
-/** Every rank returns the worst status and the first failing rank's message. */
-static int agree(const clhs_comm *comm, int st, clhs_error *err) {
-  char msg[sizeof err->msg];
-  snprintf(msg, sizeof msg, "%s", st != CLHS_OK ? err->msg : "");
-  int worst = clhs_comm_agree(comm, st, msg, sizeof msg);
-  if (worst != CLHS_OK && st == CLHS_OK) clhs_error_set(err, worst, "%s", msg);
-  return worst;
-}
-
-static void close_id(hid_t *id) {
-  if (*id < 0) return;
-  switch (H5Iget_type(*id)) {
-  case H5I_FILE: H5Fclose(*id); break;
-  case H5I_GROUP: H5Gclose(*id); break;
-  case H5I_DATASET: H5Dclose(*id); break;
-  case H5I_DATASPACE: H5Sclose(*id); break;
-  case H5I_DATATYPE: H5Tclose(*id); break;
-  case H5I_ATTR: H5Aclose(*id); break;
-  case H5I_GENPROP_LST: H5Pclose(*id); break;
-  default: break;
-  }
-  *id = -1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -274,9 +199,9 @@ static int put_attr(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const
                  : H5Screate_simple(1, &n, NULL);
   if (s >= 0) a = H5Acreate2(obj, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT);
   if (a >= 0) st = n == 0 ? 0 : H5Awrite(a, mtype, vals);
-  close_id(&a);
-  close_id(&s);
-  if (st < 0) return h5fail(err, "%s: cannot write attribute '%s'", where, name);
+  clhs_h5_close(&a);
+  clhs_h5_close(&s);
+  if (st < 0) return clhs_h5_fail(err, CLHS_EIO, "%s: cannot write attribute '%s'", where, name);
   return CLHS_OK;
 }
 
@@ -284,7 +209,9 @@ static int attr_str(hid_t obj, const char *name, const char *val, const char *wh
                     clhs_error *err) {
   size_t len = strlen(val);
   hid_t t = str_type(len);
-  if (t < 0) return h5fail(err, "%s: cannot make a string type for attribute '%s'", where, name);
+  if (t < 0)
+    return clhs_h5_fail(err, CLHS_EIO, "%s: cannot make a string type for attribute '%s'", where,
+                        name);
   int st = put_attr(obj, name, t, t, len ? val : "", 1, where, err);
   H5Tclose(t);
   return st;
@@ -536,15 +463,15 @@ static int publish(const clhs_output *o, clhs_error *err) {
 static int close_all(clhs_output *o, clhs_error *err) {
   int st = CLHS_OK;
   for (int v = 0; v < o->nvars; v++)
-    close_id(&o->vars[v].dset);
+    clhs_h5_close(&o->vars[v].dset);
   for (int a = 0; a < o->naxes; a++)
-    close_id(&o->axes[a].dset);
-  close_id(&o->time);
-  close_id(&o->ts);
-  close_id(&o->dxpl);
+    clhs_h5_close(&o->axes[a].dset);
+  clhs_h5_close(&o->time);
+  clhs_h5_close(&o->ts);
+  clhs_h5_close(&o->dxpl);
   if (o->file >= 0) {
     if (H5Fclose(o->file) < 0 && st == CLHS_OK)
-      st = h5fail(err, "output '%s': cannot close the file", o->tmp);
+      st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot close the file", o->tmp);
     o->file = -1;
   }
   return st;
@@ -757,11 +684,11 @@ static int write_block(clhs_output *o, hid_t dset, const char *name, int rank,
     step = "write";
     st = H5Dwrite(dset, memtype, ms, fs, o->dxpl, buf);
   }
-  close_id(&ms);
-  close_id(&fs);
+  clhs_h5_close(&ms);
+  clhs_h5_close(&fs);
   if (st < 0)
-    return h5fail(err, "output '%s': cannot %s dataset %s%s", o->tmp, step, name,
-                  newdims ? " (appending records)" : "");
+    return clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot %s dataset %s%s", o->tmp, step, name,
+                        newdims ? " (appending records)" : "");
   return CLHS_OK;
 }
 
@@ -792,7 +719,8 @@ static int write_batch(clhs_output *o, clhs_error *err) {
 static hid_t make_dset(clhs_output *o, const char *name, hid_t ftype, hid_t space, hid_t dcpl,
                        clhs_error *err) {
   hid_t d = H5Dcreate2(o->ts, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  if (d < 0) h5fail(err, "output '%s': cannot create dataset /timeseries/%s", o->tmp, name);
+  if (d < 0)
+    clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create dataset /timeseries/%s", o->tmp, name);
   return d;
 }
 
@@ -806,18 +734,19 @@ static int make_time(clhs_output *o, const clhs_config *cfg, clhs_error *err) {
   hid_t s = H5Screate_simple(1, &dims, &maxd), dcpl = H5Pcreate(H5P_DATASET_CREATE);
   int st = CLHS_OK;
   if (s < 0 || dcpl < 0 || H5Pset_chunk(dcpl, 1, &chunk) < 0)
-    st = h5fail(err, "output '%s': cannot prepare the time coordinate", o->tmp);
+    st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot prepare the time coordinate", o->tmp);
   if (st == CLHS_OK && (o->time = make_dset(o, "time", H5T_IEEE_F64LE, s, dcpl, err)) < 0)
     st = CLHS_EIO;
-  close_id(&s);
-  close_id(&dcpl);
+  clhs_h5_close(&s);
+  clhs_h5_close(&dcpl);
   if (st == CLHS_OK) st = attr_str(o->time, "units", units, where, err);
   if (st == CLHS_OK) st = attr_str(o->time, "long_name", "simulated time", where, err);
   if (st == CLHS_OK) st = attr_str(o->time, "standard_name", "time", where, err);
   if (st == CLHS_OK) st = attr_str(o->time, "calendar", "proleptic_gregorian", where, err);
   if (st == CLHS_OK) st = attr_str(o->time, "axis", "T", where, err);
   if (st == CLHS_OK && H5DSset_scale(o->time, "time") < 0)
-    st = h5fail(err, "output '%s': cannot make /timeseries/time a dimension scale", o->tmp);
+    st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot make /timeseries/time a dimension scale",
+                      o->tmp);
   return st;
 }
 
@@ -835,10 +764,11 @@ static int make_axis(clhs_output *o, out_axis *ax, clhs_error *err) {
   hsize_t len = (hsize_t)ax->len;
   hid_t s = H5Screate_simple(1, &len, NULL);
   int st = CLHS_OK;
-  if (s < 0) st = h5fail(err, "output '%s': cannot prepare coordinate %s", o->tmp, where);
+  if (s < 0)
+    st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot prepare coordinate %s", o->tmp, where);
   if (st == CLHS_OK && (ax->dset = make_dset(o, ax->name, H5T_STD_I64LE, s, H5P_DEFAULT, err)) < 0)
     st = CLHS_EIO;
-  close_id(&s);
+  clhs_h5_close(&s);
   hsize_t start = 0, count = len;
   int active = o->comm.rank == 0;
   if (ax->distributed) {
@@ -885,7 +815,8 @@ static int make_axis(clhs_output *o, out_axis *ax, clhs_error *err) {
   }
   free(idx);
   if (st == CLHS_OK && H5DSset_scale(ax->dset, ax->name) < 0)
-    st = h5fail(err, "output '%s': cannot make %s a dimension scale", o->tmp, where);
+    st =
+        clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot make %s a dimension scale", o->tmp, where);
   return st;
 }
 
@@ -913,22 +844,23 @@ static int make_var(clhs_output *o, out_var *ov, clhs_error *err) {
   const double fillnan = NAN;
   if (s < 0 || dcpl < 0 || H5Pset_chunk(dcpl, ov->rank, chunk) < 0 ||
       (v->dtype == CLHS_F64 && H5Pset_fill_value(dcpl, H5T_NATIVE_DOUBLE, &fillnan) < 0))
-    st = h5fail(err, "output '%s': cannot prepare dataset %s", o->tmp, where);
+    st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot prepare dataset %s", o->tmp, where);
   if (st == CLHS_OK && (ov->dset = make_dset(o, v->name, dtype_file(v->dtype), s, dcpl, err)) < 0)
     st = CLHS_EIO;
-  close_id(&s);
-  close_id(&dcpl);
+  clhs_h5_close(&s);
+  clhs_h5_close(&dcpl);
   if (st == CLHS_OK) st = attr_str(ov->dset, "units", v->units ? v->units : "1", where, err);
   if (st == CLHS_OK)
     st = attr_str(ov->dset, "long_name", v->long_name ? v->long_name : v->name, where, err);
   if (st == CLHS_OK && v->dtype == CLHS_F64)
     st = attr_f64(ov->dset, "_FillValue", &fillnan, 1, where, err);
   if (st == CLHS_OK && H5DSattach_scale(ov->dset, o->time, 0) < 0)
-    st = h5fail(err, "output '%s': cannot attach the time axis to %s", o->tmp, where);
+    st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot attach the time axis to %s", o->tmp,
+                      where);
   for (int k = 0; k < v->ndims && st == CLHS_OK; k++)
     if (H5DSattach_scale(ov->dset, o->axes[ov->axis[k]].dset, (unsigned)(k + 1)) < 0)
-      st =
-          h5fail(err, "output '%s': cannot attach axis '%s' to %s", o->tmp, v->dims[k].name, where);
+      st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot attach axis '%s' to %s", o->tmp,
+                        v->dims[k].name, where);
   return st;
 }
 
@@ -1003,7 +935,8 @@ static int write_parameters(clhs_output *o, hid_t file, const clhs_config *cfg, 
   }
   int st = CLHS_OK;
   hid_t g = H5Gcreate2(file, "parameters", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (g < 0) st = h5fail(err, "output '%s': cannot create group /parameters", o->tmp);
+  if (g < 0)
+    st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create group /parameters", o->tmp);
   size_t pos = 0;
   const char *yaml = unpack_str(buf, n, &pos);
   if (st == CLHS_OK && yaml && strlen(yaml) <= OUT_ATTR_MAX) {
@@ -1013,13 +946,14 @@ static int write_parameters(clhs_output *o, hid_t file, const clhs_config *cfg, 
     hid_t t = str_type(strlen(yaml)), s = H5Screate(H5S_SCALAR), d = -1;
     if (t >= 0 && s >= 0) d = H5Dcreate2(g, "yaml", t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (d < 0)
-      st = h5fail(err, "output '%s': cannot create dataset /parameters/yaml", o->tmp);
+      st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create dataset /parameters/yaml",
+                        o->tmp);
     else
       st = write_block(o, d, "/parameters/yaml", 0, NULL, NULL, NULL, o->comm.rank == 0, t, yaml,
                        err);
-    close_id(&d);
-    close_id(&s);
-    close_id(&t);
+    clhs_h5_close(&d);
+    clhs_h5_close(&s);
+    clhs_h5_close(&t);
   }
   while (st == CLHS_OK) {
     const char *key = unpack_str(buf, n, &pos);
@@ -1027,7 +961,7 @@ static int write_parameters(clhs_output *o, hid_t file, const clhs_config *cfg, 
     if (!key || !val) break;
     st = attr_config_value(g, key, val, clhs_config_key_kind(key), "/parameters", err);
   }
-  close_id(&g);
+  clhs_h5_close(&g);
   free(buf);
   return st;
 }
@@ -1047,7 +981,7 @@ static int write_code(clhs_output *o, hid_t file, clhs_error *err) {
                         hdf5};
   int st = CLHS_OK;
   hid_t g = H5Gcreate2(file, "code", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (g < 0) st = h5fail(err, "output '%s': cannot create group /code", o->tmp);
+  if (g < 0) st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create group /code", o->tmp);
   for (size_t i = 0; i < sizeof keys / sizeof keys[0] && st == CLHS_OK; i++) {
     char v[1024]; /* trimmed: CMake's flags often start with a blank */
     snprintf(v, sizeof v, "%s", skip_ws(vals[i]));
@@ -1055,7 +989,7 @@ static int write_code(clhs_output *o, hid_t file, clhs_error *err) {
       v[n - 1] = '\0';
     st = attr_str(g, keys[i], v, "/code", err);
   }
-  close_id(&g);
+  clhs_h5_close(&g);
   return st;
 }
 
@@ -1083,25 +1017,26 @@ static int open_body(clhs_output *o, const clhs_config *cfg, clhs_error *err) {
   if (fapl < 0 || H5Pset_fapl_mpio(fapl, mc, MPI_INFO_NULL) < 0 ||
       H5Pset_all_coll_metadata_ops(fapl, 1) < 0 || H5Pset_coll_metadata_write(fapl, 1) < 0 ||
       H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V18) < 0)
-    st = h5fail(err, "output '%s': cannot set up parallel HDF5 file access", o->tmp);
+    st =
+        clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot set up parallel HDF5 file access", o->tmp);
   if (st == CLHS_OK) {
     o->file = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (o->file < 0) {
-      st = h5fail(err, "cannot create output file '%s'", o->tmp);
+      st = clhs_h5_fail(err, CLHS_EIO, "cannot create output file '%s'", o->tmp);
       append_msg(err, "; check that its folder exists and is writable (output.path), and set "
                       "HDF5_USE_FILE_LOCKING=FALSE if the file system does not support locking");
     } else {
       o->created = 1;
     }
   }
-  close_id(&fapl);
+  clhs_h5_close(&fapl);
   /* The file must exist on every rank's view before anything else is attempted. */
-  st = agree(&o->comm, st, err);
+  st = clhs_h5_agree(&o->comm, st, err);
   if (st != CLHS_OK) return st;
 
   o->dxpl = H5Pcreate(H5P_DATASET_XFER);
   if (o->dxpl < 0 || H5Pset_dxpl_mpio(o->dxpl, H5FD_MPIO_COLLECTIVE) < 0)
-    return h5fail(err, "output '%s': cannot set up collective transfers", o->tmp);
+    return clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot set up collective transfers", o->tmp);
 
   char created[32] = "";
   if (o->comm.rank == 0) {
@@ -1118,7 +1053,8 @@ static int open_body(clhs_output *o, const clhs_config *cfg, clhs_error *err) {
   if (st != CLHS_OK) return st;
 
   o->ts = H5Gcreate2(o->file, "timeseries", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (o->ts < 0) return h5fail(err, "output '%s': cannot create group /timeseries", o->tmp);
+  if (o->ts < 0)
+    return clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create group /timeseries", o->tmp);
   st = write_global_attrs(o, o->ts, "/timeseries", created, err);
   if (st == CLHS_OK) st = make_time(o, cfg, err);
   for (int a = 0; a < o->naxes && st == CLHS_OK; a++)
@@ -1126,7 +1062,7 @@ static int open_body(clhs_output *o, const clhs_config *cfg, clhs_error *err) {
   for (int v = 0; v < o->nvars && st == CLHS_OK; v++)
     st = make_var(o, &o->vars[v], err);
   if (st == CLHS_OK && H5Fflush(o->file, H5F_SCOPE_GLOBAL) < 0)
-    st = h5fail(err, "output '%s': cannot flush the new file", o->tmp);
+    st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot flush the new file", o->tmp);
   return st;
 }
 
@@ -1135,7 +1071,7 @@ int clhs_output_open(clhs_output **out, const char *path, const clhs_config *cfg
                      int nvars, clhs_error *err) {
   *out = NULL;
   h5quiet q;
-  quiet_on(&q);
+  clhs_h5_quiet_on(&q);
   int st = CLHS_OK;
   clhs_output *o = calloc(1, sizeof *o);
   if (o) {
@@ -1176,15 +1112,15 @@ int clhs_output_open(clhs_output **out, const char *path, const clhs_config *cfg
   clhs_error_clear(&tiling);
   int t = check_tiling(o, &tiling);
   if (st == CLHS_OK && t != CLHS_OK) st = clhs_error_set(err, t, "%s", tiling.msg);
-  st = agree(comm, st, err);
-  if (st == CLHS_OK) st = agree(comm, open_body(o, cfg, err), err);
+  st = clhs_h5_agree(comm, st, err);
+  if (st == CLHS_OK) st = clhs_h5_agree(comm, open_body(o, cfg, err), err);
   if (st != CLHS_OK) {
     destroy(o);
-    quiet_off(&q);
+    clhs_h5_quiet_off(&q);
     return st;
   }
   *out = o;
-  quiet_off(&q);
+  clhs_h5_quiet_off(&q);
   return CLHS_OK;
 }
 
@@ -1201,8 +1137,8 @@ static int failed_error(const clhs_output *o, clhs_error *err) {
 static int do_flush(clhs_output *o, int sync, clhs_error *err) {
   int st = write_batch(o, err);
   if (st == CLHS_OK && sync && H5Fflush(o->file, H5F_SCOPE_GLOBAL) < 0)
-    st = h5fail(err, "output '%s': cannot flush", o->tmp);
-  st = agree(&o->comm, st, err);
+    st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot flush", o->tmp);
+  st = clhs_h5_agree(&o->comm, st, err);
   if (st != CLHS_OK) o->failed = 1;
   return st;
 }
@@ -1225,15 +1161,15 @@ int clhs_output_append(clhs_output *o, double time_days, const void *const *data
   }
   o->tbuf[o->nbuf] = time_days;
   /* One small reduction per record keeps every rank's status identical. */
-  st = agree(&o->comm, st, err);
+  st = clhs_h5_agree(&o->comm, st, err);
   if (st != CLHS_OK) return st;
   o->nbuf++;
   o->nrecords++;
   if (o->nbuf == OUT_BATCH) {
     h5quiet q;
-    quiet_on(&q);
+    clhs_h5_quiet_on(&q);
     st = do_flush(o, 0, err);
-    quiet_off(&q);
+    clhs_h5_quiet_off(&q);
   }
   return st;
 }
@@ -1242,9 +1178,9 @@ int clhs_output_flush(clhs_output *o, clhs_error *err) {
   if (!o) return clhs_error_set(err, CLHS_EINPUT, "clhs_output_flush: no output");
   if (o->failed) return failed_error(o, err);
   h5quiet q;
-  quiet_on(&q);
+  clhs_h5_quiet_on(&q);
   int st = do_flush(o, 1, err);
-  quiet_off(&q);
+  clhs_h5_quiet_off(&q);
   return st;
 }
 
@@ -1253,7 +1189,7 @@ int clhs_output_snapshot(clhs_output *o, const char *dest, clhs_error *err) {
   if (st != CLHS_OK) return st;
   clhs_comm_barrier(&o->comm); /* nobody writes while rank 0 copies the flushed file */
   if (o->comm.rank == 0) st = clhs_copy_file_atomic(o->tmp, dest, err);
-  return agree(&o->comm, st, err);
+  return clhs_h5_agree(&o->comm, st, err);
 }
 
 /* Read rows [r0, r0+n) of one variable's block for this rank from an open snapshot. */
@@ -1280,11 +1216,11 @@ static int restore_read(hid_t f, const out_var *ov, hsize_t r0, hsize_t n, void 
 int clhs_output_restore(clhs_output *o, const char *snapshot, int64_t nrecords, clhs_error *err) {
   if (!o) return clhs_error_set(err, CLHS_EINPUT, "clhs_output_restore: no output");
   h5quiet q;
-  quiet_on(&q);
+  clhs_h5_quiet_on(&q);
   int st = CLHS_OK;
   /* Every rank reads its own blocks with serial HDF5 (read-only, independent). */
   hid_t f = H5Fopen(snapshot, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) st = h5fail(err, "cannot open the output snapshot '%s'", snapshot);
+  if (f < 0) st = clhs_h5_fail(err, CLHS_EIO, "cannot open the output snapshot '%s'", snapshot);
   double *times = NULL;
   unsigned char **bufs = calloc((size_t)o->nvars, sizeof *bufs);
   const void **data = calloc((size_t)o->nvars, sizeof *data);
@@ -1306,13 +1242,14 @@ int clhs_output_restore(clhs_output *o, const char *snapshot, int64_t nrecords, 
       hid_t ms = H5Screate_simple(1, &n, NULL);
       if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, &r0, NULL, &n, NULL) < 0 ||
           H5Dread(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, times) < 0)
-        st = h5fail(err, "output snapshot '%s': cannot read /timeseries/time", snapshot);
+        st = clhs_h5_fail(err, CLHS_EIO, "output snapshot '%s': cannot read /timeseries/time",
+                          snapshot);
       H5Sclose(ms);
     }
     if (fs >= 0) H5Sclose(fs);
     if (d >= 0) H5Dclose(d);
   }
-  st = agree(&o->comm, st, err);
+  st = clhs_h5_agree(&o->comm, st, err);
   /* Batch by OUT_BATCH records: read each variable's block, then append record by record. */
   for (int64_t r0 = 0; st == CLHS_OK && r0 < nrecords; r0 += OUT_BATCH) {
     const hsize_t n = (hsize_t)(nrecords - r0 < OUT_BATCH ? nrecords - r0 : OUT_BATCH);
@@ -1323,20 +1260,20 @@ int clhs_output_restore(clhs_output *o, const char *snapshot, int64_t nrecords, 
       if (!bufs[v])
         st = clhs_error_set(err, CLHS_ENOMEM, "out of memory restoring the output");
       else if (restore_read(f, ov, (hsize_t)r0, n, bufs[v]) < 0)
-        st = h5fail(err,
-                    "output snapshot '%s': cannot read /timeseries/%s (is it from this "
-                    "configuration?)",
-                    snapshot, ov->v->name);
+        st = clhs_h5_fail(err, CLHS_EIO,
+                          "output snapshot '%s': cannot read /timeseries/%s (is it from this "
+                          "configuration?)",
+                          snapshot, ov->v->name);
     }
-    st = agree(&o->comm, st, err);
+    st = clhs_h5_agree(&o->comm, st, err);
     for (hsize_t k = 0; st == CLHS_OK && k < n; k++) {
       for (int v = 0; v < o->nvars; v++) {
         out_var *ov = &o->vars[v];
         data[v] = ov->rec_elems ? bufs[v] + k * ov->rec_elems * ov->esize : NULL;
       }
-      quiet_off(&q);
+      clhs_h5_quiet_off(&q);
       st = clhs_output_append(o, times[r0 + (int64_t)k], data, err);
-      quiet_on(&q);
+      clhs_h5_quiet_on(&q);
     }
   }
   if (f >= 0) H5Fclose(f);
@@ -1345,7 +1282,7 @@ int clhs_output_restore(clhs_output *o, const char *snapshot, int64_t nrecords, 
   free(bufs);
   free((void *)data);
   free(times);
-  quiet_off(&q);
+  clhs_h5_quiet_off(&q);
   return st;
 }
 
@@ -1379,7 +1316,7 @@ int clhs_output_write_run(clhs_output *o, const char *const *num_keys, const dou
     return clhs_error_set(err, CLHS_ENOMEM, "output '%s': out of memory packing /run", o->path);
   }
   h5quiet q;
-  quiet_on(&q);
+  clhs_h5_quiet_on(&q);
   uint64_t counts[2];
   memcpy(counts, buf, sizeof counts);
   size_t pos = sizeof counts;
@@ -1388,7 +1325,7 @@ int clhs_output_write_run(clhs_output *o, const char *const *num_keys, const dou
   hid_t g = exists > 0    ? H5Gopen2(o->file, "run", H5P_DEFAULT)
             : exists == 0 ? H5Gcreate2(o->file, "run", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
                           : -1;
-  if (g < 0) st = h5fail(err, "output '%s': cannot create group /run", o->tmp);
+  if (g < 0) st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create group /run", o->tmp);
   for (uint64_t i = 0; i < counts[0] && st == CLHS_OK; i++) {
     double val;
     if (pos + sizeof val > n) break;
@@ -1404,17 +1341,17 @@ int clhs_output_write_run(clhs_output *o, const char *const *num_keys, const dou
     if (!val) break;
     st = attr_str(g, key, val, "/run", err);
   }
-  close_id(&g);
+  clhs_h5_close(&g);
   free(buf);
-  st = agree(&o->comm, st, err);
-  quiet_off(&q);
+  st = clhs_h5_agree(&o->comm, st, err);
+  clhs_h5_quiet_off(&q);
   return st;
 }
 
 int clhs_output_close(clhs_output *o, clhs_error *err) {
   if (!o) return clhs_error_set(err, CLHS_EINPUT, "clhs_output_close: no output");
   h5quiet q;
-  quiet_on(&q);
+  clhs_h5_quiet_on(&q);
   int st;
   if (o->failed) {
     st = clhs_error_set(err, CLHS_EFAIL,
@@ -1422,34 +1359,34 @@ int clhs_output_close(clhs_output *o, clhs_error *err) {
                         "partial file '%s' was removed",
                         o->path, o->tmp);
     destroy(o);
-    quiet_off(&q);
+    clhs_h5_quiet_off(&q);
     return st;
   }
   st = write_batch(o, err);
   if (st == CLHS_OK && H5Fflush(o->file, H5F_SCOPE_GLOBAL) < 0)
-    st = h5fail(err, "output '%s': cannot flush", o->tmp);
+    st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot flush", o->tmp);
   int cst = close_all(o, err);
   if (st == CLHS_OK) st = cst;
-  st = agree(&o->comm, st, err);
+  st = clhs_h5_agree(&o->comm, st, err);
   if (st != CLHS_OK) {
     append_msg(err, "; the incomplete file was removed");
     destroy(o);
-    quiet_off(&q);
+    clhs_h5_quiet_off(&q);
     return st;
   }
   /* Every rank has closed the file: rank 0 publishes it, the others wait. */
   st = CLHS_OK;
   if (o->comm.rank == 0) st = publish(o, err);
-  st = agree(&o->comm, st, err);
+  st = clhs_h5_agree(&o->comm, st, err);
   free_output(o);
-  quiet_off(&q);
+  clhs_h5_quiet_off(&q);
   return st;
 }
 
 void clhs_output_abandon(clhs_output *o) {
   if (!o) return;
   h5quiet q;
-  quiet_on(&q);
+  clhs_h5_quiet_on(&q);
   destroy(o);
-  quiet_off(&q);
+  clhs_h5_quiet_off(&q);
 }
