@@ -467,7 +467,7 @@ int clhs_phase_new_ties(clhs_world *w, int64_t t, clhs_error *err) {
   msgvec all = {0};
   msgvec *part = calloc((size_t)nth, sizeof *part);
   int status = part ? CLHS_OK : CLHS_ENOMEM;
-#pragma omp parallel for schedule(dynamic, 4)
+#pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < w->n; i++)
     w->flags[i] &= (uint8_t)~CLHS_F_TRAINED;
   if (!status) {
