@@ -27,13 +27,14 @@ ROOT = os.path.dirname(HERE)
 AGENTS_PER_CENTRE = 580.0
 
 
-def run_one(binary, agents, ranks, threads, steps, outdir, cfgs, extra):
+def run_one(binary, agents, ranks, threads, steps, outdir, cfgs, extra, warmup=0):
     centres = max(1, int(round(agents / AGENTS_PER_CENTRE)))
     out = os.path.join(outdir, f"bench_{int(agents)}_{ranks}x{threads}.h5")
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OMPI_MCA_rmaps_base_oversubscribe="1")
     if os.geteuid() == 0:
         env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    cmd = ["mpiexec", "-n", str(ranks), "--bind-to", "none", binary, "run", "--quiet"] + cfgs + [
+    cmd = ["mpiexec", "-n", str(ranks), "--bind-to", "none", binary, "run", "--quiet",
+           "--warmup", str(warmup)] + cfgs + [
            "-P", f"population.centres={centres}", "-P", f"run.steps={steps}",
            "-P", f"output.every={steps}", "-o", out] + extra
     t0 = time.time()
@@ -51,6 +52,9 @@ def run_one(binary, agents, ranks, threads, steps, outdir, cfgs, extra):
         "host": platform.node(), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "code": code, "ranks": ranks, "threads": threads, "centres": centres,
         "agents": int(run["agents"]), "steps": steps,
+        "warmup_steps": warmup, "timed_steps": int(run.get("timed_steps", steps)),
+        "config": cfgs, "overrides": extra,
+        "host_cores": os.cpu_count(), "load_before": os.getloadavg()[0],
         "loop_time_s": run["loop_time_s"], "wall_time_s": run["wall_time_s"],
         "process_wall_s": wall,
         "agent_steps_per_s": run["agent_steps_per_s"],
@@ -82,6 +86,8 @@ def main():
     ap.add_argument("--ranks", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--threads", nargs="+", type=int, default=[1])
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=5,
+                    help="steps run before timing starts (default 5); they are not in the figures")
     ap.add_argument("--results", default=os.path.join(HERE, "results"))
     ap.add_argument("-P", action="append", default=[], help="extra override section.key=value")
     ap.add_argument("--config", default=os.path.join(HERE, "network_on.yml"),
@@ -99,7 +105,7 @@ def main():
         for n in a.agents:
             for r in a.ranks:
                 for t in a.threads:
-                    rec = run_one(a.binary, n, r, t, a.steps, tmp, cfgs, extra)
+                    rec = run_one(a.binary, n, r, t, a.steps, tmp, cfgs, extra, a.warmup)
                     name = f"{time.strftime('%Y%m%dT%H%M%S')}_{rec['agents']}_{r}x{t}.json"
                     with open(os.path.join(a.results, name), "w") as f:
                         json.dump(rec, f, indent=1)

@@ -184,10 +184,11 @@ def run_row(r):
     nodes = int(num(r, "nodes", 1))
     agents = int(num(r, "agents"))
     steps = int(num(r, "steps", 0)) or None
+    tsteps = int(num(r, "timed_steps", 0)) or steps  # after the warm-up (newer records)
     rate = num(r, "agent_steps_per_s")
     loop = num(r, "loop_time_s")
-    if math.isnan(loop) and steps and rate > 0:
-        loop = agents * steps / rate
+    if math.isnan(loop) and tsteps and rate > 0:
+        loop = agents * tsteps / rate
     rss_max = num(r, "peak_rss_bytes_max_rank")
     rss_pa = num(r, "peak_rss_per_agent")
     if math.isnan(rss_pa) and not math.isnan(rss_max):
@@ -227,7 +228,7 @@ def run_row(r):
     sx = sum(v for k, v in px.items() if k != "communication")
     row["imbalance"] = sx / sm if sm > 0 and px else NAN
     for ph in sorted(set(pm) | set(PHASE_ORDER), key=phase_key):
-        row[f"phase_{ph}_s_per_step"] = pm[ph] / steps if ph in pm and steps else NAN
+        row[f"phase_{ph}_s_per_step"] = pm[ph] / tsteps if ph in pm and tsteps else NAN
     return row
 
 

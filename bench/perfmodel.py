@@ -65,8 +65,9 @@ def fit(recs):
     f_imb, bpa = 0.05, 0.1
     if two:
         r2 = max(two, key=lambda r: r["agent_steps_per_core_s"])
-        comm = r2["phase_mean_s"].get("communication", 0) / r2["steps"]
-        compute = r2["loop_time_s"] / r2["steps"] - comm
+        ts = r2.get("timed_steps", r2["steps"])
+        comm = r2["phase_mean_s"].get("communication", 0) / ts
+        compute = r2["loop_time_s"] / ts - comm
         f_imb = max(0.0, comm / compute) if compute > 0 else 0.05
         bpa = r2.get("bytes_exchanged_per_step", 0) / r2["agents"] / 0.5  # at (P-1)/P = 1/2
     return dict(t_agent=t_agent, e_thr=min(1.0, e_thr), f_imb=f_imb, bytes_per_agent_step=bpa,

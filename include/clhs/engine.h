@@ -18,11 +18,13 @@ typedef struct clhs_run_opts {
   double progress_every_s; /**< seconds between progress lines (default 5) */
   const char *resume;      /**< checkpoint file to continue from, or NULL */
   int forked;              /**< the configuration differs from the checkpoint's (a fork) */
+  int64_t warmup;          /**< steps run before timing starts (benchmarks) */
 } clhs_run_opts;
 
 /** What a finished run reports (identical on every rank). */
 typedef struct clhs_run_result {
   int64_t agents, steps, centres;
+  int64_t timed_steps; /**< steps after the warm-up: the throughput figures cover these */
   double wall_s, agent_steps_per_s;
   double bytes_per_agent;     /**< allocated model state / agents, all ranks, at the start */
   double bytes_per_agent_end; /**< ... at the end (ties, resources, commons, halo included) */

@@ -41,6 +41,7 @@ static void usage(FILE *f) {
           "  -o PATH                  output file (default: output.path, clhsim.h5)\n"
           "  -q, --quiet              no progress lines (the final summary is still printed)\n"
           "  --markdown               with config: print every key as Markdown tables (docs)\n"
+          "  --warmup N               with run/restart: time only the steps after the first N\n"
           "  -h, --help               this help\n"
           "\n"
           "exit status: 0 success; 2 bad input (config, command line, unwritable output,\n"
@@ -59,6 +60,7 @@ typedef struct cli {
   int quiet;
   int help;
   int markdown;
+  long long warmup;
 } cli;
 
 static int parse_cli(int argc, char **argv, cli *c, clhs_error *err) {
@@ -71,6 +73,10 @@ static int parse_cli(int argc, char **argv, cli *c, clhs_error *err) {
       c->quiet = 1;
     } else if (!strcmp(a, "--markdown")) {
       c->markdown = 1;
+    } else if (!strcmp(a, "--warmup")) {
+      char *end = NULL;
+      if (i + 1 >= argc || (c->warmup = strtoll(argv[++i], &end, 10)) < 0 || *end)
+        return clhs_error_set(err, CLHS_EINPUT, "--warmup needs a number of steps >= 0");
     } else if (!strcmp(a, "-P") || !strcmp(a, "-o")) {
       if (i + 1 >= argc)
         return clhs_error_set(err, CLHS_EINPUT, "option %s needs a value (see clhsim --help)", a);
@@ -254,7 +260,7 @@ static int restart(const cli *c, const clhs_comm *comm, clhs_error *err) {
       clhs_config_unpack(&cfg, packed, nbytes, err);
     }
     free(packed);
-    clhs_run_opts opts = {c->quiet, 5.0, path, is_fork(c)};
+    clhs_run_opts opts = {c->quiet, 5.0, path, is_fork(c), c->warmup};
     clhs_run_result res;
     clhs_error_clear(err);
     st = clhs_run(&cfg, comm, &opts, &res, err);
@@ -359,7 +365,7 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  clhs_run_opts opts = {c.quiet, 5.0, NULL, 0};
+  clhs_run_opts opts = {c.quiet, 5.0, NULL, 0, c.warmup};
   clhs_run_result res;
   st = clhs_run(&cfg, &comm, &opts, &res, &err);
   if (st != CLHS_OK && st != CLHS_STOPPED && comm.rank == 0)

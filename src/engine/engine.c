@@ -142,11 +142,12 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
   for (int ph = 0; ph < CLHS_NPHASES; ph++)
     w.t_phase[ph] = 0;
   if (comm->stats) memset(comm->stats, 0, sizeof *comm->stats);
-  const int64_t visits0 = clhs_tie_visits(&w);
-  const double t_loop = clhs_comm_wtime();
+  int64_t visits0 = clhs_tie_visits(&w);
+  double t_loop = clhs_comm_wtime();
   double last_print = t_loop;
   const double pe = opts->progress_every_s > 0 ? opts->progress_every_s : 5.0;
   const int64_t step0 = w.step;
+  int64_t tstep0 = step0; /* the first timed step: after opts->warmup untimed ones */
   double last_ckpt = t_loop, ckpt_cost = 0;
   const char *parent = opts->resume ? opts->resume : "";
   while (w.step < cfg->run.steps) {
@@ -156,6 +157,15 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
     clhs_ties_check(&w, err);
 #endif
     inject_fault(comm, w.step, err);
+    if (opts->warmup > 0 && w.step - step0 == opts->warmup) {
+      /* Warm-up over: the timers, counters and throughput start from here. */
+      for (int ph = 0; ph < CLHS_NPHASES; ph++)
+        w.t_phase[ph] = 0;
+      if (comm->stats) memset(comm->stats, 0, sizeof *comm->stats);
+      visits0 = clhs_tie_visits(&w);
+      t_loop = clhs_comm_wtime();
+      tstep0 = w.step;
+    }
     /* One small reduction a step: an error on any rank ends every rank at the same
      * step, with that rank's message, instead of leaving the others in a collective. */
     if (agree(comm, err)) goto done;
@@ -172,7 +182,7 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
       int64_t req[4] = {clhs_signal_pending(), 0, 0, 0};
       if (root) {
         if (access("clhsim.stop", F_OK) == 0) req[1] = 1;
-        const double per_step = (now - t_loop) / (double)(w.step - step0);
+        const double per_step = (now - t_loop) / (double)(w.step > tstep0 ? w.step - tstep0 : 1);
         const double margin = 2 * per_step + 1.5 * ckpt_cost + 1.0;
         if (cfg->run.max_wall_time > 0 && now - t0 + margin >= cfg->run.max_wall_time) req[2] = 1;
         if (cfg->checkpoint.wall > 0 && now - last_ckpt >= cfg->checkpoint.wall) req[3] = 1;
@@ -207,7 +217,7 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
     if (root && !opts->quiet) {
       double now = clhs_comm_wtime();
       if (now - last_print >= pe) {
-        double rate = (double)(w.step - step0) / (now - t_loop);
+        double rate = (double)(w.step - tstep0) / (now - t_loop);
         char date[16];
         format_step_date(cfg, w.step, date);
         printf("  step %lld/%lld  %s  %.1f steps/s  %.3g agent-steps/s  ETA %.0f s\n",
@@ -237,7 +247,7 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
       res->phase_mean_s[ph] = (double)us[ph] * 1e-6 / comm->size;
     }
     res->bytes_exchanged_per_step =
-        w.step > step0 ? (double)us[CLHS_NPHASES + 1] / (double)(w.step - step0) : 0;
+        w.step > tstep0 ? (double)us[CLHS_NPHASES + 1] / (double)(w.step - tstep0) : 0;
     int64_t ends[3] = {clhs_ties_count(&w), clhs_ties_cross_rank(&w),
                        clhs_tie_visits(&w) - visits0};
     clhs_comm_sum_i64(comm, ends, 3);
@@ -269,9 +279,10 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
     res->invariants_checked = 1;
   }
   res->steps = w.step - step0;
+  res->timed_steps = w.step - tstep0;
   res->wall_s = t_end - t0;
   const double loop_s = t_end - t_loop;
-  res->agent_steps_per_s = loop_s > 0 ? (double)w.nagents * (double)res->steps / loop_s : 0;
+  res->agent_steps_per_s = loop_s > 0 ? (double)w.nagents * (double)res->timed_steps / loop_s : 0;
   res->final_digest = clhs_record_digest(rc);
   res->remission_end = clhs_record_remission_observed(rc);
   double rss = peak_rss_bytes();
@@ -289,7 +300,7 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
     time_t now = time(NULL);
     strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     const double cores = (double)comm->size * (double)comm->threads;
-    enum { NBASE = 21, NRUN = NBASE + 2 * (CLHS_NPHASES + 1) };
+    enum { NBASE = 22, NRUN = NBASE + 2 * (CLHS_NPHASES + 1) };
     const char *nk[NRUN] = {"ranks",
                             "threads",
                             "seed",
@@ -310,7 +321,8 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
                             "tie_visits_per_core_s",
                             "bytes_per_agent_end",
                             "checkpoint_write_s",
-                            "restart_read_s"};
+                            "restart_read_s",
+                            "timed_steps"};
     double nv[NRUN] = {comm->size,
                        comm->threads,
                        (double)cfg->run.seed,
@@ -331,7 +343,8 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
                        res->tie_visits_per_core_s,
                        res->bytes_per_agent_end,
                        res->checkpoint_write_s,
-                       res->restart_read_s};
+                       res->restart_read_s,
+                       (double)res->timed_steps};
     /* Per-phase (and communication) seconds: max and mean over ranks. */
     char keybuf[2 * (CLHS_NPHASES + 1)][48];
     for (int ph = 0; ph <= CLHS_NPHASES; ph++) {
