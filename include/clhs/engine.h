@@ -15,7 +15,7 @@
 
 typedef struct clhs_run_opts {
   int quiet;               /**< no progress lines (the summary is still printed) */
-  double progress_every_s; /**< seconds between progress lines (default 5) */
+  double progress_every_s; /**< seconds between progress lines (clhsim uses 2) */
   const char *resume;      /**< checkpoint file to continue from, or NULL */
   int forked;              /**< the configuration differs from the checkpoint's (a fork) */
   int64_t warmup;          /**< steps run before timing starts (benchmarks) */

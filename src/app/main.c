@@ -260,7 +260,7 @@ static int restart(const cli *c, const clhs_comm *comm, clhs_error *err) {
       clhs_config_unpack(&cfg, packed, nbytes, err);
     }
     free(packed);
-    clhs_run_opts opts = {c->quiet, 5.0, path, is_fork(c), c->warmup};
+    clhs_run_opts opts = {c->quiet, 2.0, path, is_fork(c), c->warmup};
     clhs_run_result res;
     clhs_error_clear(err);
     st = clhs_run(&cfg, comm, &opts, &res, err);
@@ -365,7 +365,7 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  clhs_run_opts opts = {c.quiet, 5.0, NULL, 0, c.warmup};
+  clhs_run_opts opts = {c.quiet, 2.0, NULL, 0, c.warmup};
   clhs_run_result res;
   st = clhs_run(&cfg, &comm, &opts, &res, &err);
   if (st != CLHS_OK && st != CLHS_STOPPED && comm.rank == 0)
