@@ -72,6 +72,7 @@ void clhs_phase_motivation(clhs_world *w, int64_t t) {
 #pragma omp parallel reduction(| : oom)
   {
     scratch s = {0};
+    double memo_sw = -1, memo_rl = 0;
 #pragma omp for schedule(dynamic, 4)
     for (int64_t lc = 0; lc < w->c_count; lc++) {
       if (!scratch_fit(&s, max_neighbours(w, lc))) {
@@ -94,7 +95,13 @@ void clhs_phase_motivation(clhs_world *w, int64_t t) {
         const int ty = w->type[i];
         /* Relatedness, competence, autonomy, value. */
         double Rl = w->Rl[i];
-        Rl += K->relatedness_rate * (1 - exp(-cfg->motivation.gamma_r * sw) - Rl);
+        /* Many neighbours lists weigh the same (a patient's two care ties): reuse the
+         * last exp for an equal Σw (same input, same value: results do not change). */
+        if (sw != memo_sw) {
+          memo_sw = sw;
+          memo_rl = 1 - exp(-cfg->motivation.gamma_r * sw);
+        }
+        Rl += K->relatedness_rate * (memo_rl - Rl);
         double Kc = w->K[i];
         const int trained = (w->flags[i] & CLHS_F_TRAINED) != 0;
         Kc += cfg->motivation.kappa_success * (double)w->succ[i] * (1 - Kc) +
