@@ -44,24 +44,7 @@ static clhs_comm comm;
 static const char *fixture_path = NULL;
 static int fixture_write = 0;
 
-static int64_t g_fail;
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      if (g_fail++ < 10) {                                                                         \
-        fprintf(stderr, "rank %d: %s:%d: ", comm.rank, __FILE__, __LINE__);                        \
-        fprintf(stderr, __VA_ARGS__);                                                              \
-        fputc('\n', stderr);                                                                       \
-      }                                                                                            \
-    }                                                                                              \
-  } while (0)
-
-static void assert_no_failures(const char *what) {
-  int64_t f = g_fail;
-  g_fail = 0;
-  clhs_comm_sum_i64(&comm, &f, 1);
-  if (f) fail_msg("%s: %lld failures over all ranks", what, (long long)f);
-}
+#include "mpi_check.h"
 
 /* ------------------------------------------------------------ worlds */
 

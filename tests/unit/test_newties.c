@@ -37,26 +37,7 @@ static clhs_comm comm;
 static const char *digest_path = NULL;
 static int digest_write = 0;
 
-/* Report a local failure (the first few, with the rank) and count it. */
-static int64_t g_fail;
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      if (g_fail++ < 10) {                                                                         \
-        fprintf(stderr, "rank %d: %s:%d: ", comm.rank, __FILE__, __LINE__);                        \
-        fprintf(stderr, __VA_ARGS__);                                                              \
-        fputc('\n', stderr);                                                                       \
-      }                                                                                            \
-    }                                                                                              \
-  } while (0)
-
-/* Sum the failures of all ranks and assert none (every rank reaches this). */
-static void assert_no_failures(const char *what) {
-  int64_t f = g_fail;
-  g_fail = 0;
-  clhs_comm_sum_i64(&comm, &f, 1);
-  if (f) fail_msg("%s: %lld failures over all ranks", what, (long long)f);
-}
+#include "mpi_check.h"
 
 static uint64_t mix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
