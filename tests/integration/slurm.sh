@@ -293,7 +293,7 @@ grep -q "received USR1" "clhsim-seg-$first.out" || die "the batch shell did not 
 restarted_check seg.h5 seg_ck || fail=1
 
 # ---- (c) PBS scripts through Slurm's qsub wrapper (slurm-wlm-torque), where installed:
-# pbs_hybrid.sh, and pbs_segmented.sh with a 3 s walltime margin so that clhsim stops itself
+# pbs_hybrid.sh, and pbs_segmented.sh with run.max_wall_time = 2 s (walltime 3 s less a 1 s margin), so that clhsim stops itself
 # (run.max_wall_time) in every segment and the chain (qsub -W depend=afterany) finishes it ----
 if ! command -v qsub > /dev/null; then
   echo "qsub (slurm-wlm-torque) not installed: PBS scripts not run"
@@ -306,7 +306,7 @@ else
     cat "$(field "$id" StdOut)"
     fail=1
   fi
-  id=$(CLHSIM_CKPT=pbs_ck CLHSIM_OUT=pbs_seg.h5 CLHSIM_WALLTIME=4 CLHSIM_MARGIN=1 \
+  id=$(CLHSIM_CKPT=pbs_ck CLHSIM_OUT=pbs_seg.h5 CLHSIM_WALLTIME=3 CLHSIM_MARGIN=1 \
     CLHSIM_MAX_SEGMENTS=12 qsub -V "$src/jobs/pbs_segmented.sh" -P run.steps=400) ||
     die "qsub pbs_segmented.sh"
   follow_chain "$id" 12
