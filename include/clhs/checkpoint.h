@@ -22,7 +22,7 @@
 #include "clhs/error.h"
 #include "clhs/model.h"
 
-#define CLHS_CKPT_FORMAT 1 /**< bump on any change of layout; older files are refused */
+#define CLHS_CKPT_FORMAT 2 /**< bump on any change of layout; older files are refused */
 #define CLHS_CKPT_MAGIC "clhsim-checkpoint"
 
 /** What a checkpoint says about itself (beyond the state). */

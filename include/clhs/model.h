@@ -53,7 +53,14 @@ typedef struct clhs_centre_counts {
   int64_t adoptions;               /**< adoptions by the centre's agents */
   int64_t commons_adoptions;       /**< of which from the commons */
   int64_t new_commons_users;       /**< agents adopting from the commons for the first time */
+  /* Outcome counters of member centres (§12 targets): true REM->ACT transitions,
+   * patient-weeks in true remission, and escalations of truly active patients
+   * resolved as remitted within CLHS_ESC_WINDOW weeks or not. */
+  int64_t relapses, remission_weeks, esc_remitted, esc_not;
 } clhs_centre_counts;
+
+/** Weeks after an escalation within which a remission counts for escalation_outcomes. */
+#define CLHS_ESC_WINDOW 12
 
 /** Resources created by this rank's agents (sorted by id). */
 typedef struct clhs_restab {
@@ -89,6 +96,7 @@ typedef struct clhs_halo {
 typedef struct clhs_centre_stat {
   int64_t patients, obs_rem, true_rem, steroid, steroid_free_rem;
   int64_t visits, recalls, escalations, records;
+  int64_t relapses, remission_weeks, esc_remitted, esc_not;
   double reliability, completeness;
   int32_t member, established;
 } clhs_centre_stat;
@@ -200,6 +208,7 @@ typedef struct clhs_world {
   int32_t *pat_clin;  /**< local agent index of the patient's clinician */
   int32_t *pat_fam;   /**< local agent index of the caregiver, -1 if none */
   uint8_t *X, *pga, *ster, *ind;
+  uint8_t *esc_wait; /**< weeks left in the window after an escalation (0: no window open) */
   uint16_t *ster_weeks,
       *rem_weeks; /**< weeks on the current course; consecutive weeks in remission on it */
   float *adh, *T; /**< adherence a, treatment appropriateness T */

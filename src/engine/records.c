@@ -35,6 +35,9 @@ static const char *const deg_labels[CLHS_DEGREE_BINS] = {
   { "tie_kind", 0, CLHS_NTIEKINDS, tie_labels, "kind of tie" }
 #define D_RESKIND                                                                                  \
   { "resource_kind", 0, CLHS_NRESKINDS, res_labels, "kind of resource" }
+static const char *const esc_labels[2] = {"remitted", "not_remitted"};
+#define D_ESCOUT                                                                                   \
+  { "outcome", 0, 2, esc_labels, "outcome of an escalation: remission within 12 weeks or not" }
 #define D_DEGBIN                                                                                   \
   { "degree_bin", 0, CLHS_DEGREE_BINS, deg_labels, "degree bin (log-spaced; ties of every kind)" }
 #define V0(nm, ln, un, ty)                                                                         \
@@ -68,6 +71,9 @@ enum {
   R_VISITS,
   R_RECALLS,
   R_ESCALATIONS,
+  R_RELAPSES,
+  R_REM_WEEKS,
+  R_ESC_OUT,
   R_RECORDS,
   R_REL_MEAN,
   R_COMPL_MEAN,
@@ -126,6 +132,16 @@ static const clhs_out_var vars[R_COUNT] = {
     V0("visits", "clinic visits since the previous record, all centres", "1", CLHS_I64),
     V0("recalls", "population-management recalls since the previous record", "1", CLHS_I64),
     V0("escalations", "treatment escalations since the previous record", "1", CLHS_I64),
+    V0("relapses", "relapses (true remission to active) since the previous record, member centres",
+       "1", CLHS_I64),
+    V0("remission_weeks",
+       "patient-weeks in true remission since the previous record, member centres (annual "
+       "relapse probability = 1 - exp(-52 relapses / remission_weeks))",
+       "1", CLHS_I64),
+    V1("escalation_outcomes",
+       "escalations of truly active patients in member centres whose 12-week window closed "
+       "since the previous record, by outcome",
+       "1", CLHS_I64, D_ESCOUT),
     V0("registry_records", "registry records written since the start (N_rec)", "1", CLHS_I64),
     V0("reliability_mean", "mean process reliability r_c over member centres", "1", CLHS_F64),
     V0("completeness_mean", "mean registry completeness d_c over member centres", "1", CLHS_F64),
@@ -195,7 +211,7 @@ void clhs_records_write_markdown(FILE *out) {
   }
   fprintf(out, "\nCoordinates of the other axes:\n\n| axis | values |\n|---|---|\n");
   fprintf(out, "| `centre` | centre index 0 .. centres-1 |\n");
-  const clhs_out_dim dims[] = {D_TYPE, D_TIER, D_TIEKIND, D_RESKIND, D_DEGBIN};
+  const clhs_out_dim dims[] = {D_TYPE, D_TIER, D_TIEKIND, D_RESKIND, D_ESCOUT, D_DEGBIN};
   for (size_t k = 0; k < sizeof dims / sizeof dims[0]; k++) {
     fprintf(out, "| `%s` | ", dims[k].name);
     for (int64_t j = 0; j < dims[k].len; j++)
@@ -279,13 +295,17 @@ static double quantile_sorted(const double *v, int64_t n, double q) {
 /* Care outcomes from the per-centre statistics (rank 0, centre order). */
 static void outcomes(clhs_recorder *rc, const clhs_world *w) {
   int64_t members = 0, est = 0, pat_m = 0, pat_e = 0, obs_e = 0, obs_m = 0, tr = 0, st = 0, sfr = 0,
-          vis = 0, rcl = 0, esc = 0, nm = 0;
+          vis = 0, rcl = 0, esc = 0, nm = 0, relapses = 0, remw = 0, esc_rem = 0, esc_not = 0;
   double rel = 0, compl = 0;
   for (int64_t c = 0; c < w->ncentres; c++) { /* centre order: a fixed order of summation */
     const clhs_centre_stat *s = &rc->all[c];
     vis += s->visits;
     rcl += s->recalls;
     esc += s->escalations;
+    relapses += s->relapses; /* counted in member centres only (src/model/step.c) */
+    remw += s->remission_weeks;
+    esc_rem += s->esc_remitted;
+    esc_not += s->esc_not;
     if (!s->member) continue;
     members++;
     pat_m += s->patients;
@@ -323,6 +343,10 @@ static void outcomes(clhs_recorder *rc, const clhs_world *w) {
   I64(rc, R_VISITS)[0] = vis;
   I64(rc, R_RECALLS)[0] = rcl;
   I64(rc, R_ESCALATIONS)[0] = esc;
+  I64(rc, R_RELAPSES)[0] = relapses;
+  I64(rc, R_REM_WEEKS)[0] = remw;
+  I64(rc, R_ESC_OUT)[0] = esc_rem;
+  I64(rc, R_ESC_OUT)[1] = esc_not;
   I64(rc, R_RECORDS)[0] = w->N_rec;
   F64(rc, R_REL_MEAN)[0] = members ? rel / (double)members : NAN;
   F64(rc, R_COMPL_MEAN)[0] = members ? compl / (double)members : NAN;

@@ -2,7 +2,7 @@
  * Checkpoints (include/clhs/checkpoint.h): the dynamic state of the world in one HDF5
  * file whose layout does not depend on the decomposition that wrote it.
  *
- * File layout (CLHS_CKPT_FORMAT 1). Rows are global: a file written on P ranks is read
+ * File layout (CLHS_CKPT_FORMAT 2). Rows are global: a file written on P ranks is read
  * on any Q. "[n]" is a 1-D dataset of n rows, "[n, k]" a 2-D one.
  *
  *   /  attributes
@@ -22,14 +22,15 @@
  *      held [nagents, held_max] uint64; held_q [nagents, held_max] uint16; succ uint16
  *      (type is structure: it is only compared with the world's)
  *   /patients   rows = network-wide patient index (centre by centre) [npatients]
- *      X pga ster ind uint8; ster_weeks rem_weeks uint16; adh T float32;
+ *      X pga ster ind esc_wait uint8; ster_weeks rem_weeks uint16; adh T float32;
  *      next_visit last_visit int32
  *   /staff      g float32 [clinicians] (rows from centre_clin0), q float32 [QIS] (centre_qis0)
  *   /centres    rows = centre index [ncentres]
  *      r d float32; member uint8; join_step int32;
- *      counts [ncentres, 10] int64: clhs_centre_counts flattened, its fields in order
+ *      counts [ncentres, 14] int64: clhs_centre_counts flattened, its fields in order
  *      (visits, recalls, escalations, records, created[3], adoptions,
- *      commons_adoptions, new_commons_users)
+ *      commons_adoptions, new_commons_users, relapses, remission_weeks, esc_remitted,
+ *      esc_not)
  *   /ties       degree uint32 [nagents]: dynamic tie ends of each agent;
  *      key uint64, w float32 [tie ends]: in (agent gid, neighbour gid) order, so the ends
  *      of agent g are rows [sum of degree[0..g), + degree[g])
@@ -110,7 +111,7 @@
 
 #define CK_CHUNK_BYTES (1 << 20) /* target chunk size */
 #define CK_ATTR_MAX 60000        /* attribute payload limit: 64 KiB object-header messages */
-#define CK_NCOUNTS 10            /* int64 fields of clhs_centre_counts */
+#define CK_NCOUNTS 14            /* int64 fields of clhs_centre_counts */
 #define CK_UB 512                /* HDF5 user block: the magic and the file checksum */
 #define CK_SUM_BLOCK (1 << 22)   /* bytes per block of the file checksum (and per read) */
 
@@ -683,6 +684,7 @@ static int state_columns(const clhs_world *w, col *c) {
   PA("ind", T_U8, w->ind);
   PA("ster_weeks", T_U16, w->ster_weeks);
   PA("rem_weeks", T_U16, w->rem_weeks);
+  PA("esc_wait", T_U8, w->esc_wait);
   PA("adh", T_F32, w->adh);
   PA("T", T_F32, w->T);
   PA("next_visit", T_I32, w->next_visit);

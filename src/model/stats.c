@@ -30,6 +30,10 @@ void clhs_world_centre_stats(clhs_world *w, clhs_centre_stat *stat) {
     s->recalls = w->counts[lc].recalls;
     s->escalations = w->counts[lc].escalations;
     s->records = w->counts[lc].records;
+    s->relapses = w->counts[lc].relapses;
+    s->remission_weeks = w->counts[lc].remission_weeks;
+    s->esc_remitted = w->counts[lc].esc_remitted;
+    s->esc_not = w->counts[lc].esc_not;
     memset(&w->counts[lc], 0, sizeof w->counts[lc]);
     s->reliability = w->r[lc];
     s->completeness = w->d[lc];
@@ -149,7 +153,7 @@ uint64_t clhs_world_digest(const clhs_world *w) {
       uint64_t h = mix64((uint64_t)(w->gid_begin + w->pat_agent[p]) ^ 0x5851f42d4c957f2dULL);
       FOLD(h, w->X[p] | (uint64_t)w->pga[p] << 8 | (uint64_t)w->ster[p] << 16 |
                   (uint64_t)w->ind[p] << 24 | (uint64_t)w->ster_weeks[p] << 32 |
-                  (uint64_t)w->rem_weeks[p] << 40);
+                  (uint64_t)w->rem_weeks[p] << 40 | (uint64_t)w->esc_wait[p] << 56);
       FOLD(h, fbits(w->adh[p]) | fbits(w->T[p]) << 32);
       FOLD(h, (uint64_t)(uint32_t)w->next_visit[p] | (uint64_t)(uint32_t)w->last_visit[p] << 32);
       acc += mix64(h);

@@ -191,6 +191,9 @@ void clhs_phase_care(clhs_world *w, int64_t t) {
           const double g = w->g[g0 + (w->pat_clin[p] - clin0)];
           if (clhs_rng_bernoulli(&r, clhs_care_p_escalate(cfg, g, rc, I->pvp, dc))) {
             cc->escalations++;
+            /* A flare's first escalation opens an outcome window (member centres). */
+            if (w->member[lc] && w->X[p] == CLHS_ACT && !w->esc_wait[p])
+              w->esc_wait[p] = CLHS_ESC_WINDOW;
             T = T + K->escalate_T < 1 ? T + K->escalate_T : 1;
             ind = (int)K->induction_weeks;
           }
@@ -211,9 +214,21 @@ void clhs_phase_care(clhs_world *w, int64_t t) {
       clhs_rng_init(&rd, seed, (uint32_t)t, (uint64_t)(w->gid_begin + i), CLHS_P_DISEASE);
       const double u = clhs_u01_from32(clhs_rng_u32(&rd));
       if (w->X[p] == CLHS_REM) {
-        if (u < clhs_hazard_p(clhs_care_h_rel(cfg, a, T, S))) w->X[p] = CLHS_ACT;
+        if (u < clhs_hazard_p(clhs_care_h_rel(cfg, a, T, S))) {
+          w->X[p] = CLHS_ACT;
+          cc->relapses += w->member[lc];
+        }
       } else {
         if (u < clhs_hazard_p(clhs_care_h_rem(cfg, a, T, ind))) w->X[p] = CLHS_REM;
+      }
+      if (w->member[lc]) cc->remission_weeks += w->X[p] == CLHS_REM;
+      if (w->esc_wait[p]) { /* the window's weeks are this step and the next 11 */
+        if (w->X[p] == CLHS_REM) {
+          cc->esc_remitted++;
+          w->esc_wait[p] = 0;
+        } else if (--w->esc_wait[p] == 0) {
+          cc->esc_not++;
+        }
       }
       if (ind > 0) ind--;
       /* Steroids: a course stops after 12 weeks of true remission or at its length. */
@@ -334,7 +349,7 @@ int clhs_phase_turnover(clhs_world *w, int64_t t, clhs_error *err) {
       w->T[p] = (float)cfg->constants.renew_T;
       w->adh[p] = (float)clhs_rng_beta(&r, cfg->constants.init_adherence[0],
                                        cfg->constants.init_adherence[1]);
-      w->ind[p] = w->ster[p] = 0;
+      w->ind[p] = w->ster[p] = w->esc_wait[p] = 0; /* an open escalation window is dropped */
       w->ster_weeks[p] = w->rem_weeks[p] = 0;
       w->last_visit[p] = (int32_t)t;
       w->next_visit[p] = (int32_t)(t + 1);

@@ -105,6 +105,7 @@ static void patient_init(clhs_world *w, int64_t p) {
   /* A course running at step 0 has already lasted a uniform 0-25 weeks. */
   w->ster_weeks[p] = w->ster[p] ? (uint16_t)clhs_rng_below(&r, (uint32_t)K->init_course_spread) : 0;
   w->rem_weeks[p] = 0;
+  w->esc_wait[p] = 0;
   w->next_visit[p] = (int32_t)clhs_rng_below(&r, (uint32_t)K->init_visit_spread);
   w->last_visit[p] = -1;
 }
@@ -314,6 +315,7 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
   ALLOC(w->ind, np, "patients");
   ALLOC(w->ster_weeks, np, "patients");
   ALLOC(w->rem_weeks, np, "patients");
+  ALLOC(w->esc_wait, np, "patients");
   ALLOC(w->adh, np, "patients");
   ALLOC(w->T, np, "patients");
   ALLOC(w->next_visit, np, "patients");
@@ -433,6 +435,7 @@ void clhs_world_free(clhs_world *w) {
                   w->ind,
                   w->ster_weeks,
                   w->rem_weeks,
+                  w->esc_wait,
                   w->adh,
                   w->T,
                   w->next_visit,

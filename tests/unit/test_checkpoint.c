@@ -504,9 +504,9 @@ static int forge_user_block(const char *path) {
   char ub[512];
   memset(ub, 0, sizeof ub);
   snprintf(ub, sizeof ub,
-           "clhsim-checkpoint\nformat 1\nsize %ld\nchecksum %016llx\n(a clhsim checkpoint: HDF5 "
+           "clhsim-checkpoint\nformat %d\nsize %ld\nchecksum %016llx\n(a clhsim checkpoint: HDF5 "
            "from byte 512 on; this block holds the checksum of the rest of the file)\n",
-           size, (unsigned long long)sum);
+           CLHS_CKPT_FORMAT, size, (unsigned long long)sum);
   fseek(fp, 0, SEEK_SET);
   const int ok = fwrite(ub, 1, sizeof ub, fp) == sizeof ub;
   return fclose(fp) == 0 && ok ? 0 : -1;
@@ -578,7 +578,9 @@ static void test_format(void **state) {
   }
   clhs_comm_barrier(&comm);
   assert_no_failures("format rewritten");
-  expect_refusal(path, 8, 1, "checkpoint format 99, this clhsim reads 1");
+  char want[64];
+  snprintf(want, sizeof want, "checkpoint format 99, this clhsim reads %d", CLHS_CKPT_FORMAT);
+  expect_refusal(path, 8, 1, want);
   /* The same check guards clhs_checkpoint_read on its own. */
   clhs_config cfg;
   cfg_make(&cfg, 0, 8);
