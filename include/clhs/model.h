@@ -190,9 +190,8 @@ typedef struct clhs_world {
   uint16_t *succ;     /**< own resources adopted by others + own adoptions, this week */
   uint8_t *flags;     /**< CLHS_F_* */
   float *tmp_f;       /**< scratch: next m (synchronous update) */
-  float *tmp_L;       /**< scratch: exposure to leaders, from phase 5 for phase 6 */
-  int64_t tmp_L_step; /**< the step whose phase 5 filled tmp_L (-1: none) */
-  uint8_t *tmp_u8;    /**< scratch: next E */
+  uint8_t *tmp_u8;    /**< scratch: next E (phase 5 fills it for phase 6), renewed flags */
+  int64_t tmp_E_step; /**< the step whose phase 5 filled tmp_u8 with the next E (-1: none) */
 
   /* ---- the network ---- */
   clhs_tieset *ties;    /**< [c_count] dynamic ties of each local centre */

@@ -6,6 +6,13 @@
  * agent is computed into a scratch array and copied back after the loop, and remote
  * neighbours come from the halo received after phase 3. Sums over neighbours are taken
  * in global-id order (clhs_neighbours merges care and dynamic ties in that order).
+ *
+ * Phase 6 reads only the agent's own new m, the tiers as they were at the start of
+ * phase 6 (= those of phase 5: tiers do not change in phase 5) and the agent's exposure
+ * to leaders over the same neighbours, so phase 5's pass also takes each agent's
+ * engagement move (into tmp_u8), and phase 6 then only commits it. The results are
+ * those of two separate passes, bit for bit (clhs_phase_engagement alone, as the unit
+ * tests call it, still makes its own pass).
  */
 #include <math.h>
 #include <omp.h>
@@ -45,11 +52,52 @@ static int32_t max_neighbours(const clhs_world *w, int64_t lc) {
   return clhs_care_max(w, lc) + (int32_t)dmax;
 }
 
+/*
+ * Phase 6's rule for one agent of a member centre (§6): the next tier from its tier E,
+ * its motivation m (after phase 5), its exposure L to leaders and one keyed draw.
+ */
+static inline uint8_t engage_next(const clhs_world *w, const clhs_intensity *I, int32_t i, int E,
+                                  float m, float L, int64_t t) {
+  const clhs_config *cfg = w->cfg;
+  const int family = w->type[i] == CLHS_PAT || w->type[i] == CLHS_FAM;
+  double p_up = 0;
+  if (E < 4) {
+    const double beta_lead = cfg->engagement.beta_lead + I->beta_lead_extra;
+    const double O = E == 0 ? 1 + cfg->constants.outreach_aware * I->outreach : 1;
+    const double up = family ? cfg->engagement.up_family[E] : cfg->engagement.up_staff[E];
+    p_up = clamp01(up * (double)m * O * (1 + beta_lead * (double)L));
+  }
+  const double p_down = E >= 1 ? cfg->engagement.down[E - 1] : 0;
+  clhs_rng r;
+  clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i), CLHS_P_ENGAGE);
+  const double u = clhs_rng_uniform(&r); /* one draw: at most one move a week */
+  if (u < p_up) return (uint8_t)(E + 1);
+  if (u < p_up + p_down) return (uint8_t)(E - 1);
+  return (uint8_t)E;
+}
+
+/* Phase 6's moves of the agents of local centre lc into tmp_u8, from their motivation
+ * m[i] and exposure L[i - first agent] (kept out of line: inlined into phase 5's loop it
+ * slowed that loop down). */
+static __attribute__((noinline)) void engage_centre(clhs_world *w, int64_t lc, const float *m,
+                                                    const float *L, int64_t t) {
+  const int32_t i0 = w->first[0][lc], i1 = w->first[CLHS_NTYPES][lc];
+  if (!w->member[lc]) { /* agents of centres that have not joined make no moves */
+    for (int32_t i = i0; i < i1; i++)
+      w->tmp_u8[i] = w->E[i];
+    return;
+  }
+  for (int32_t i = i0; i < i1; i++)
+    w->tmp_u8[i] = engage_next(w, &w->I[lc], i, w->E[i], m[i], L[i - i0], t);
+}
+
 /* Per-thread scratch for neighbour lists. */
 typedef struct scratch {
   int32_t *care;
   clhs_nbr *nb;
   int32_t cap;
+  float *L; /**< phase 5: exposure to leaders of the centre's agents */
+  int32_t L_cap;
 } scratch;
 
 static int scratch_fit(scratch *s, int32_t need) {
@@ -75,12 +123,19 @@ void clhs_phase_motivation(clhs_world *w, int64_t t) {
     double memo_sw = -1, memo_rl = 0;
 #pragma omp for schedule(dynamic, 4)
     for (int64_t lc = 0; lc < w->c_count; lc++) {
-      if (!scratch_fit(&s, max_neighbours(w, lc))) {
+      const int32_t na = w->first[CLHS_NTYPES][lc] - w->first[0][lc];
+      if (na > s.L_cap) {
+        free(s.L);
+        s.L = malloc(sizeof(float) * (size_t)na);
+        s.L_cap = s.L ? na : 0;
+      }
+      if (!scratch_fit(&s, max_neighbours(w, lc)) || !s.L) {
         oom = 1;
         continue;
       }
       const clhs_intensity *I = &w->I[lc];
-      for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++) {
+      const int32_t i0 = w->first[0][lc], i1 = w->first[CLHS_NTYPES][lc];
+      for (int32_t i = i0; i < i1; i++) {
         const int32_t nn = clhs_neighbours(w, lc, i, s.care, s.nb);
         const double mi = w->m[i];
         double sw = 0, infl = 0, lead = 0;
@@ -89,9 +144,6 @@ void clhs_phase_motivation(clhs_world *w, int64_t t) {
           infl += s.nb[k].w * (nbr_m(w, &s.nb[k]) - mi);
           if (nbr_E(w, &s.nb[k]) == 4) lead += s.nb[k].w;
         }
-        /* Phase 6's exposure to leaders, taken here: tiers do not change in phase 5, so
-         * this is the state at the start of phase 6, and one neighbour pass serves both. */
-        w->tmp_L[i] = (float)lead;
         const int ty = w->type[i];
         /* Relatedness, competence, autonomy, value. */
         double Rl = w->Rl[i];
@@ -133,77 +185,61 @@ void clhs_phase_motivation(clhs_world *w, int64_t t) {
         const double m =
             mi + cfg->motivation.eta_m * (mstar - mi) + mu[ty] * infl / (sw + K->motivation_eps);
         w->tmp_f[i] = (float)clamp01(m);
+        s.L[i - i0] = (float)lead;
         w->A[i] = (float)A;
         w->K[i] = (float)Kc;
         w->Rl[i] = (float)Rl;
         w->V[i] = (float)V;
       }
+      /* Phase 6's moves, taken here while the centre is in cache (see the top of this
+       * file): agents of centres that have not joined make none. */
+      engage_centre(w, lc, w->tmp_f, s.L, t);
     }
     free(s.care);
     free(s.nb);
+    free(s.L);
   }
   if (oom) clhs_comm_abort(w->comm, 1, "out of memory for neighbour lists in phase 5");
-  w->tmp_L_step = t;
+  w->tmp_E_step = t;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < w->n; i++)
     w->m[i] = w->tmp_f[i];
 }
 
 void clhs_phase_engagement(clhs_world *w, int64_t t) {
-  const clhs_config *cfg = w->cfg;
-  const int have_L = w->tmp_L_step == t;
-  const struct clhs_constants *K = &cfg->constants;
-  int oom = 0;
+  if (w->tmp_E_step != t) { /* phase 6 on its own (tests): its own neighbour pass */
+    int oom = 0;
 #pragma omp parallel reduction(| : oom)
-  {
-    scratch s = {0};
+    {
+      scratch s = {0};
 #pragma omp for schedule(dynamic, 4)
-    for (int64_t lc = 0; lc < w->c_count; lc++) {
-      const int32_t i0 = w->first[0][lc], i1 = w->first[CLHS_NTYPES][lc];
-      if (!w->member[lc]) { /* agents of centres that have not joined make no moves */
-        for (int32_t i = i0; i < i1; i++)
-          w->tmp_u8[i] = w->E[i];
-        continue;
-      }
-      if (!have_L && !scratch_fit(&s, max_neighbours(w, lc))) {
-        oom = 1;
-        continue;
-      }
-      const clhs_intensity *I = &w->I[lc];
-      const double beta_lead = cfg->engagement.beta_lead + I->beta_lead_extra;
-      for (int32_t i = i0; i < i1; i++) {
-        const int E = w->E[i];
-        const int family = w->type[i] == CLHS_PAT || w->type[i] == CLHS_FAM;
-        double p_up = 0;
-        if (E < 4) {
+      for (int64_t lc = 0; lc < w->c_count; lc++) {
+        const int32_t i0 = w->first[0][lc], i1 = w->first[CLHS_NTYPES][lc];
+        if (!w->member[lc]) { /* agents of centres that have not joined make no moves */
+          for (int32_t i = i0; i < i1; i++)
+            w->tmp_u8[i] = w->E[i];
+          continue;
+        }
+        if (!scratch_fit(&s, max_neighbours(w, lc))) {
+          oom = 1;
+          continue;
+        }
+        for (int32_t i = i0; i < i1; i++) {
           double L = 0;
-          if (have_L) {
-            L = w->tmp_L[i]; /* from phase 5 of this step: same neighbours, same tiers */
-          } else {           /* phase 6 on its own (tests): scan the neighbours */
+          if (w->E[i] < 4) {
             const int32_t nn = clhs_neighbours(w, lc, i, s.care, s.nb);
             for (int32_t k = 0; k < nn; k++)
               if (nbr_E(w, &s.nb[k]) == 4) L += s.nb[k].w;
           }
-          const double O = E == 0 ? 1 + K->outreach_aware * I->outreach : 1;
-          const double up = family ? cfg->engagement.up_family[E] : cfg->engagement.up_staff[E];
-          p_up = clamp01(up * w->m[i] * O * (1 + beta_lead * L));
+          w->tmp_u8[i] = engage_next(w, &w->I[lc], i, w->E[i], w->m[i], (float)L, t);
         }
-        const double p_down = E >= 1 ? cfg->engagement.down[E - 1] : 0;
-        clhs_rng r;
-        clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i), CLHS_P_ENGAGE);
-        const double u = clhs_rng_uniform(&r); /* one draw: at most one move a week */
-        int En = E;
-        if (u < p_up)
-          En = E + 1;
-        else if (u < p_up + p_down)
-          En = E - 1;
-        w->tmp_u8[i] = (uint8_t)En;
       }
+      free(s.care);
+      free(s.nb);
     }
-    free(s.care);
-    free(s.nb);
+    if (oom) clhs_comm_abort(w->comm, 1, "out of memory for neighbour lists in phase 6");
   }
-  if (oom) clhs_comm_abort(w->comm, 1, "out of memory for neighbour lists in phase 6");
+  w->tmp_E_step = -1;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < w->n; i++)
     w->E[i] = w->tmp_u8[i];

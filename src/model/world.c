@@ -302,8 +302,7 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
   ALLOC(w->succ, n, "successes");
   ALLOC(w->flags, n, "agent flags");
   ALLOC(w->tmp_f, n, "scratch");
-  ALLOC(w->tmp_L, n, "scratch");
-  w->tmp_L_step = -1;
+  w->tmp_E_step = -1;
   ALLOC(w->tmp_u8, n, "scratch");
   const int64_t np = w->npat;
   ALLOC(w->pat_agent, np, "patients");
@@ -446,7 +445,6 @@ void clhs_world_free(clhs_world *w) {
                   w->succ,
                   w->flags,
                   w->tmp_f,
-                  w->tmp_L,
                   w->tmp_u8,
                   w->fam_begin,
                   w->fam_patient,
@@ -470,11 +468,11 @@ void clhs_world_free(clhs_world *w) {
 size_t clhs_world_bytes(const clhs_world *w) {
   const size_t n = (size_t)w->n, np = (size_t)w->npat, nc = (size_t)w->c_count;
   const size_t hm = (size_t)w->cfg->resources.held_max;
-  /* type, E, E_wait, flags, tmp_u8; centre; m A K Rl V tmp_f tmp_L; needs, coverage; held; succ */
-  size_t per_agent = 5 * sizeof(uint8_t) + sizeof(int32_t) + 7 * sizeof(float) +
+  /* type, E, E_wait, flags, tmp_u8; centre; m A K Rl V tmp_f; needs, coverage; held; succ */
+  size_t per_agent = 5 * sizeof(uint8_t) + sizeof(int32_t) + 6 * sizeof(float) +
                      2 * CLHS_NEEDS * sizeof(float) + hm * (sizeof(uint64_t) + sizeof(uint16_t)) +
                      sizeof(uint16_t);
-  size_t per_patient = 3 * sizeof(int32_t) + 4 * sizeof(uint8_t) + 2 * sizeof(uint16_t) +
+  size_t per_patient = 3 * sizeof(int32_t) + 5 * sizeof(uint8_t) + 2 * sizeof(uint16_t) +
                        2 * sizeof(float) + 2 * sizeof(int32_t);
   size_t per_centre = (CLHS_NTYPES + 1 + 4) * sizeof(int32_t) + 2 * sizeof(float) +
                       sizeof(clhs_tieset) + sizeof(uint8_t) + sizeof(clhs_intensity) +
