@@ -1,0 +1,119 @@
+"""The command line: ``clhsim-analysis report|compare|targets|frame ...``.
+
+Exit status: 0 success (compare: all runs identical), 1 compare: runs differ,
+2 bad input (a missing file, one that is not a clhsim output, bad arguments).
+"""
+import argparse
+import sys
+
+from .files import BadInput, check_file
+
+EPILOG = """exit status: 0 success (compare: identical); 1 compare: the runs differ;
+2 bad input (missing file, not a clhsim output, bad arguments)"""
+
+
+def _report(args):
+    check_file(args.run)  # before the slow imports: a bad file is reported at once
+    from .reporting import report
+    report(args.run, args.output)
+    return 0
+
+
+def _compare(args):
+    from .comparison import compare
+    result = compare(args.runs, outdir=args.output, plot=not args.no_plot)
+    return 0 if result["identical"] else 1
+
+
+def _targets(args):
+    check_file(args.run)
+    import pandas as pd
+    from .data import load
+    from .targets import evaluate
+    table = evaluate(load(args.run))
+    if args.csv:
+        table.to_csv(args.csv if args.csv != "-" else sys.stdout, index=False,
+                     float_format="%.17g")
+        return 0
+    with pd.option_context("display.width", 200, "display.max_columns", 20,
+                           "display.max_rows", 200):
+        print(table[["target", "date", "simulated", "low", "high", "within", "status"]]
+              .to_string(index=False))
+    return 0
+
+
+def _frame(args):
+    check_file(args.run)
+    from .data import to_frame
+    variables = args.variables.split(",") if args.variables else None
+    try:
+        df = to_frame(args.run, variables=variables, centres=args.centres)
+    except KeyError as err:
+        raise BadInput(f"{args.run}: {err.args[0]}") from None
+    df.to_csv(args.output if args.output != "-" else sys.stdout, index=False)
+    if args.output != "-":
+        print(f"{args.output}: {len(df)} rows x {len(df.columns)} columns")
+    return 0
+
+
+def parser():
+    p = argparse.ArgumentParser(
+        prog="clhsim-analysis", epilog=EPILOG,
+        description="Figures, summaries, target checks and comparisons of clhsim runs.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    r = sub.add_parser("report", epilog=EPILOG,
+                       help="figures (PNG), summary.txt and targets.csv of one run",
+                       description="Figures (PNG), summary.txt and targets.csv of one run; "
+                                   "the summary is also printed.")
+    r.add_argument("run", metavar="RUN.h5")
+    r.add_argument("-o", "--output", metavar="DIR", default="report",
+                   help="folder for the files (default: report)")
+    r.set_defaults(func=_report)
+
+    c = sub.add_parser("compare", epilog=EPILOG,
+                       help="are runs bit-identical? if not, how do they differ (with a plot)",
+                       description="Compare runs with the first, byte for byte over "
+                                   "/timeseries; report differences over time and plot the "
+                                   "key variables (seeds of one scenario: mean and band).")
+    c.add_argument("runs", metavar="RUN.h5", nargs="+")
+    c.add_argument("-o", "--output", metavar="DIR", default=".",
+                   help="folder for compare.png (default: the current folder)")
+    c.add_argument("--no-plot", action="store_true", help="do not draw compare.png")
+    c.set_defaults(func=_compare)
+
+    t = sub.add_parser("targets", epilog=EPILOG,
+                       help="the MODEL.md §12 targets: simulated value against the band",
+                       description="Evaluate a run against the MODEL.md §12 targets.")
+    t.add_argument("run", metavar="RUN.h5")
+    t.add_argument("--csv", metavar="FILE", help="write the full table as CSV (- for stdout)")
+    t.set_defaults(func=_targets)
+
+    f = sub.add_parser("frame", epilog=EPILOG,
+                       help="the run as a tidy CSV table (date, variable, axes, value)",
+                       description="Write the run as a tidy table: one row per time x "
+                                   "variable x axis value.")
+    f.add_argument("run", metavar="RUN.h5")
+    f.add_argument("-o", "--output", metavar="FILE.csv", default="-",
+                   help="output file (default: stdout)")
+    f.add_argument("--variables", metavar="A,B,...", help="only these variables")
+    f.add_argument("--no-centres", dest="centres", action="store_false",
+                   help="leave out the per-centre variables")
+    f.set_defaults(func=_frame)
+    return p
+
+
+def main(argv=None):
+    p = parser()
+    argv = sys.argv[1:] if argv is None else argv
+    args = p.parse_args(argv)  # exits 2 on bad arguments
+    if args.command == "compare" and len(args.runs) < 2:
+        p.exit(2, "clhsim-analysis compare: needs at least two runs\n")
+    try:
+        return args.func(args)
+    except BadInput as err:
+        print(f"clhsim-analysis {args.command}: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
