@@ -86,6 +86,16 @@ static inline uint32_t clhs_rng_u32(clhs_rng *r) {
   return r->out.v[r->pos++];
 }
 
+/** Words 0 and 1 of block 0 of the streams (seed, step, id0 + j, purpose), j = 0..n-1:
+ *  w0[j] is what the first clhs_rng_u32() of clhs_rng_init(seed, step, id0 + j, purpose)
+ *  returns, w1[j] the second. w1 may be NULL. Bit-identical to the scalar path on every CPU.
+ *  Computes several ids at once in SIMD vectors where the CPU has them (src/util/rng_batch.c).
+ *  n <= 0 writes nothing. */
+void clhs_rng_batch01(uint64_t seed, uint32_t step, uint64_t id0, uint32_t purpose, int64_t n,
+                      uint32_t *w0, uint32_t *w1);
+/** Which implementation clhs_rng_batch01 uses on this CPU: "avx512", "avx2" or "scalar". */
+const char *clhs_rng_batch_isa(void);
+
 /** A 32-bit word as a uniform in the open interval (0,1). */
 static inline double clhs_u01_from32(uint32_t u) {
   return ((double)u + 0.5) * 0x1p-32;
