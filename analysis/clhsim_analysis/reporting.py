@@ -66,8 +66,8 @@ def _lever_line(ax, run, key, label):
     day = anchor_date(run.ds, key)
     if day is not None and run.t[0] < day <= run.t[-1]:
         ax.axvline(day, color="#999999", linestyle=":", linewidth=1)
-        ax.annotate(label, (day, 1.0), xycoords=("data", "axes fraction"), rotation=90,
-                    va="top", ha="right", fontsize=7, color="#666666")
+        ax.annotate(label, (day, 0.02), xycoords=("data", "axes fraction"), rotation=90,
+                    va="bottom", ha="right", fontsize=7, color="#666666")
 
 
 def _draw_targets(ax, run, variable, factor=1.0):
