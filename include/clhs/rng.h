@@ -101,11 +101,17 @@ static inline double clhs_u01_from32(uint32_t u) {
   return ((double)u + 0.5) * 0x1p-32;
 }
 
+/** The uniform clhs_rng_uniform() makes from a stream's next two words @p hi, @p lo
+ * (e.g. words 0 and 1 from clhs_rng_batch01). */
+static inline double clhs_u01_from64(uint32_t hi, uint32_t lo) {
+  const uint64_t x = (((uint64_t)hi << 32) | lo) >> 11;
+  return ((double)x + 0.5) * 0x1p-53;
+}
+
 /** Uniform in (0,1) with 53 random bits. */
 static inline double clhs_rng_uniform(clhs_rng *r) {
-  uint64_t hi = clhs_rng_u32(r), lo = clhs_rng_u32(r);
-  uint64_t x = ((hi << 32) | lo) >> 11;
-  return ((double)x + 0.5) * 0x1p-53;
+  const uint32_t hi = clhs_rng_u32(r), lo = clhs_rng_u32(r);
+  return clhs_u01_from64(hi, lo);
 }
 
 /** True with probability p (p outside [0,1] is clamped). */

@@ -57,7 +57,7 @@ static int32_t max_neighbours(const clhs_world *w, int64_t lc) {
  * its motivation m (after phase 5), its exposure L to leaders and one keyed draw.
  */
 static inline uint8_t engage_next(const clhs_world *w, const clhs_intensity *I, int32_t i, int E,
-                                  float m, float L, int64_t t) {
+                                  float m, float L, double u) {
   const clhs_config *cfg = w->cfg;
   const int family = w->type[i] == CLHS_PAT || w->type[i] == CLHS_FAM;
   double p_up = 0;
@@ -68,27 +68,30 @@ static inline uint8_t engage_next(const clhs_world *w, const clhs_intensity *I, 
     p_up = clamp01(up * (double)m * O * (1 + beta_lead * (double)L));
   }
   const double p_down = E >= 1 ? cfg->engagement.down[E - 1] : 0;
-  clhs_rng r;
-  clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i), CLHS_P_ENGAGE);
-  const double u = clhs_rng_uniform(&r); /* one draw: at most one move a week */
-  if (u < p_up) return (uint8_t)(E + 1);
+  if (u < p_up) /* one draw: at most one move a week */
+    return (uint8_t)(E + 1);
   if (u < p_up + p_down) return (uint8_t)(E - 1);
   return (uint8_t)E;
 }
 
 /* Phase 6's moves of the agents of local centre lc into tmp_u8, from their motivation
- * m[i] and exposure L[i - first agent] (kept out of line: inlined into phase 5's loop it
- * slowed that loop down). */
+ * m[i] and exposure L[i - first agent]; @p u0, @p u1 are scratch for the centre's draws
+ * (the ENGAGE streams' first two words, computed for the whole centre at once). Kept out
+ * of line: inlined into phase 5's loop it slowed that loop down. */
 static __attribute__((noinline)) void engage_centre(clhs_world *w, int64_t lc, const float *m,
-                                                    const float *L, int64_t t) {
+                                                    const float *L, int64_t t, uint32_t *u0,
+                                                    uint32_t *u1) {
   const int32_t i0 = w->first[0][lc], i1 = w->first[CLHS_NTYPES][lc];
   if (!w->member[lc]) { /* agents of centres that have not joined make no moves */
     for (int32_t i = i0; i < i1; i++)
       w->tmp_u8[i] = w->E[i];
     return;
   }
+  clhs_rng_batch01(w->cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i0), CLHS_P_ENGAGE,
+                   i1 - i0, u0, u1);
   for (int32_t i = i0; i < i1; i++)
-    w->tmp_u8[i] = engage_next(w, &w->I[lc], i, w->E[i], m[i], L[i - i0], t);
+    w->tmp_u8[i] = engage_next(w, &w->I[lc], i, w->E[i], m[i], L[i - i0],
+                               clhs_u01_from64(u0[i - i0], u1[i - i0]));
 }
 
 /* Per-thread scratch for neighbour lists. */
@@ -96,9 +99,31 @@ typedef struct scratch {
   int32_t *care;
   clhs_nbr *nb;
   int32_t cap;
-  float *L; /**< phase 5: exposure to leaders of the centre's agents */
+  float *L;          /**< exposure to leaders of the centre's agents */
+  uint32_t *u0, *u1; /**< the centre's engagement draws */
   int32_t L_cap;
 } scratch;
+
+/* Room for one centre's per-agent scratch (L, u0, u1). */
+static int scratch_centre(scratch *s, int32_t na) {
+  if (na <= s->L_cap) return 1;
+  free(s->L);
+  free(s->u0);
+  free(s->u1);
+  s->L = malloc(sizeof(float) * (size_t)na);
+  s->u0 = malloc(sizeof(uint32_t) * (size_t)na);
+  s->u1 = malloc(sizeof(uint32_t) * (size_t)na);
+  s->L_cap = s->L && s->u0 && s->u1 ? na : 0;
+  return s->L_cap > 0;
+}
+
+static void scratch_free(scratch *s) {
+  free(s->care);
+  free(s->nb);
+  free(s->L);
+  free(s->u0);
+  free(s->u1);
+}
 
 static int scratch_fit(scratch *s, int32_t need) {
   if (need <= s->cap) return 1;
@@ -124,12 +149,7 @@ void clhs_phase_motivation(clhs_world *w, int64_t t) {
 #pragma omp for schedule(dynamic, 4)
     for (int64_t lc = 0; lc < w->c_count; lc++) {
       const int32_t na = w->first[CLHS_NTYPES][lc] - w->first[0][lc];
-      if (na > s.L_cap) {
-        free(s.L);
-        s.L = malloc(sizeof(float) * (size_t)na);
-        s.L_cap = s.L ? na : 0;
-      }
-      if (!scratch_fit(&s, max_neighbours(w, lc)) || !s.L) {
+      if (!scratch_fit(&s, max_neighbours(w, lc)) || !scratch_centre(&s, na)) {
         oom = 1;
         continue;
       }
@@ -193,11 +213,9 @@ void clhs_phase_motivation(clhs_world *w, int64_t t) {
       }
       /* Phase 6's moves, taken here while the centre is in cache (see the top of this
        * file): agents of centres that have not joined make none. */
-      engage_centre(w, lc, w->tmp_f, s.L, t);
+      engage_centre(w, lc, w->tmp_f, s.L, t, s.u0, s.u1);
     }
-    free(s.care);
-    free(s.nb);
-    free(s.L);
+    scratch_free(&s);
   }
   if (oom) clhs_comm_abort(w->comm, 1, "out of memory for neighbour lists in phase 5");
   w->tmp_E_step = t;
@@ -215,27 +233,22 @@ void clhs_phase_engagement(clhs_world *w, int64_t t) {
 #pragma omp for schedule(dynamic, 4)
       for (int64_t lc = 0; lc < w->c_count; lc++) {
         const int32_t i0 = w->first[0][lc], i1 = w->first[CLHS_NTYPES][lc];
-        if (!w->member[lc]) { /* agents of centres that have not joined make no moves */
-          for (int32_t i = i0; i < i1; i++)
-            w->tmp_u8[i] = w->E[i];
-          continue;
-        }
-        if (!scratch_fit(&s, max_neighbours(w, lc))) {
+        if (!scratch_fit(&s, max_neighbours(w, lc)) || !scratch_centre(&s, i1 - i0)) {
           oom = 1;
           continue;
         }
-        for (int32_t i = i0; i < i1; i++) {
+        for (int32_t i = i0; i < i1 && w->member[lc]; i++) {
           double L = 0;
           if (w->E[i] < 4) {
             const int32_t nn = clhs_neighbours(w, lc, i, s.care, s.nb);
             for (int32_t k = 0; k < nn; k++)
               if (nbr_E(w, &s.nb[k]) == 4) L += s.nb[k].w;
           }
-          w->tmp_u8[i] = engage_next(w, &w->I[lc], i, w->E[i], w->m[i], (float)L, t);
+          s.L[i - i0] = (float)L;
         }
+        engage_centre(w, lc, w->m, s.L, t, s.u0, s.u1);
       }
-      free(s.care);
-      free(s.nb);
+      scratch_free(&s);
     }
     if (oom) clhs_comm_abort(w->comm, 1, "out of memory for neighbour lists in phase 6");
   }

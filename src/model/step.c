@@ -12,6 +12,7 @@
  * number of threads cannot change any value.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clhs/model.h"
@@ -47,6 +48,19 @@ void clhs_intensity_compute(const clhs_config *cfg, double t, int64_t centre, in
   I->research = L[CLHS_LEV_RESEARCH];
 }
 
+/* Per-thread scratch for one centre's keyed draws (clhs_rng_batch01). */
+typedef struct u32buf {
+  uint32_t *v;
+  int64_t cap;
+} u32buf;
+
+static int u32buf_fit(u32buf *b, int64_t n) {
+  if (n <= b->cap) return 1;
+  free(b->v);
+  b->v = malloc(sizeof(uint32_t) * (size_t)(n > 0 ? n : 1));
+  b->cap = b->v ? n : 0;
+  return b->v != NULL;
+}
 /* ---------------------------------------------------------------- phase 1 */
 
 /* Bass joining (§9), decided identically on every rank for every centre: the
@@ -137,116 +151,129 @@ void clhs_phase_care(clhs_world *w, int64_t t) {
     }
   }
 
-#pragma omp parallel for schedule(dynamic, 4)
-  for (int64_t lc = 0; lc < w->c_count; lc++) {
-    const clhs_intensity *I = &w->I[lc];
-    const double rc = w->r[lc], dc = w->d[lc];
-    clhs_centre_counts *cc = &w->counts[lc];
-    const int32_t clin0 = w->first[CLHS_CLIN][lc], g0 = w->clin_begin[lc];
-    for (int64_t p = w->pat_begin[lc]; p < w->pat_begin[lc + 1]; p++) {
-      const int64_t i = w->pat_agent[p];
-      const int32_t f = w->pat_fam[p];
-      /* Adherence. */
-      double S = w->cover[i * CLHS_NEEDS + 1];
-      double m_fam = 0;
-      if (f >= 0) {
-        S = dmax(S, w->cover[(int64_t)f * CLHS_NEEDS + 1]);
-        m_fam = w->m[f];
+  int oom = 0;
+#pragma omp parallel reduction(| : oom)
+  {
+    u32buf ud = {0};
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t lc = 0; lc < w->c_count; lc++) {
+      const clhs_intensity *I = &w->I[lc];
+      const double rc = w->r[lc], dc = w->d[lc];
+      clhs_centre_counts *cc = &w->counts[lc];
+      const int32_t clin0 = w->first[CLHS_CLIN][lc], g0 = w->clin_begin[lc];
+      /* The disease draws of the centre's patients (consecutive agents), all at once. */
+      const int64_t p0 = w->pat_begin[lc], np = w->pat_begin[lc + 1] - p0;
+      if (!u32buf_fit(&ud, np)) {
+        oom = 1;
+        continue;
       }
-      const double a_star = at[0] + at[1] * w->m[i] + at[2] * S + at[3] * m_fam;
-      double a = w->adh[p] + K->adherence_rate * (a_star - w->adh[p]);
-      /* Treatment drift. */
-      double T = w->T[p] + cfg->care.t_drift * (cfg->care.t_base - w->T[p]);
-      int ind = w->ind[p];
-      /* Visits: scheduled, or a recall of a flare that the last visit did not see. */
-      clhs_rng r;
-      clhs_rng_init(&r, seed, (uint32_t)t, (uint64_t)(w->gid_begin + i), CLHS_P_CARE);
-      int visit = t >= w->next_visit[p];
-      if (!visit && w->X[p] == CLHS_ACT && w->pga[p] == CLHS_REM &&
-          t - w->last_visit[p] >= K->recall_weeks && I->pop > 0 &&
-          clhs_rng_bernoulli(&r, rc * I->pop)) {
-        visit = 1;
-        cc->recalls++;
-      }
-      if (visit) {
-        cc->visits++;
-        /* §5: a clinician less motivated than the patient pulls the patient down. */
-        const double m_clin = w->m[w->pat_clin[p]];
-        if (m_clin < w->m[i])
-          w->m[i] = (float)(w->m[i] - cfg->motivation.mu_visit * (w->m[i] - m_clin));
-        /* §6: an unaware patient or caregiver of a member centre is invited to awareness
-         * if the patient's clinician takes part (E >= 2). */
-        if (w->member[lc] && w->E[w->pat_clin[p]] >= 2) {
-          const double pin = cfg->engagement.invite * (I->outreach < 1 ? I->outreach : 1);
-          clhs_rng ri;
-          clhs_rng_init(&ri, seed, (uint32_t)t, (uint64_t)(w->gid_begin + i), CLHS_P_INVITE);
-          if (w->E[i] == 0 && clhs_rng_bernoulli(&ri, pin)) w->E[i] = 1;
-          if (f >= 0 && w->E[f] == 0 && clhs_rng_bernoulli(&ri, pin)) w->E[f] = 1;
+      clhs_rng_batch01(seed, (uint32_t)t, (uint64_t)(w->gid_begin + w->first[CLHS_PAT][lc]),
+                       CLHS_P_DISEASE, np, ud.v, NULL);
+      for (int64_t p = w->pat_begin[lc]; p < w->pat_begin[lc + 1]; p++) {
+        const int64_t i = w->pat_agent[p];
+        const int32_t f = w->pat_fam[p];
+        /* Adherence. */
+        double S = w->cover[i * CLHS_NEEDS + 1];
+        double m_fam = 0;
+        if (f >= 0) {
+          S = dmax(S, w->cover[(int64_t)f * CLHS_NEEDS + 1]);
+          m_fam = w->m[f];
         }
-        int pga = w->X[p];
-        if (clhs_rng_bernoulli(&r, cfg->care.misread)) pga = 1 - pga;
-        w->pga[p] = (uint8_t)pga;
-        if (clhs_rng_bernoulli(&r, dc * I->registry)) cc->records++;
-        if (pga == CLHS_ACT) {
-          const double g = w->g[g0 + (w->pat_clin[p] - clin0)];
-          if (clhs_rng_bernoulli(&r, clhs_care_p_escalate(cfg, g, rc, I->pvp, dc))) {
-            cc->escalations++;
-            /* A flare's first escalation opens an outcome window (member centres). */
-            if (w->member[lc] && w->X[p] == CLHS_ACT && !w->esc_wait[p])
-              w->esc_wait[p] = CLHS_ESC_WINDOW;
-            T = T + K->escalate_T < 1 ? T + K->escalate_T : 1;
-            ind = (int)K->induction_weeks;
+        const double a_star = at[0] + at[1] * w->m[i] + at[2] * S + at[3] * m_fam;
+        double a = w->adh[p] + K->adherence_rate * (a_star - w->adh[p]);
+        /* Treatment drift. */
+        double T = w->T[p] + cfg->care.t_drift * (cfg->care.t_base - w->T[p]);
+        int ind = w->ind[p];
+        /* Visits: scheduled, or a recall of a flare that the last visit did not see. */
+        clhs_rng r;
+        clhs_rng_init(&r, seed, (uint32_t)t, (uint64_t)(w->gid_begin + i), CLHS_P_CARE);
+        int visit = t >= w->next_visit[p];
+        if (!visit && w->X[p] == CLHS_ACT && w->pga[p] == CLHS_REM &&
+            t - w->last_visit[p] >= K->recall_weeks && I->pop > 0 &&
+            clhs_rng_bernoulli(&r, rc * I->pop)) {
+          visit = 1;
+          cc->recalls++;
+        }
+        if (visit) {
+          cc->visits++;
+          /* §5: a clinician less motivated than the patient pulls the patient down. */
+          const double m_clin = w->m[w->pat_clin[p]];
+          if (m_clin < w->m[i])
+            w->m[i] = (float)(w->m[i] - cfg->motivation.mu_visit * (w->m[i] - m_clin));
+          /* §6: an unaware patient or caregiver of a member centre is invited to awareness
+           * if the patient's clinician takes part (E >= 2). */
+          if (w->member[lc] && w->E[w->pat_clin[p]] >= 2) {
+            const double pin = cfg->engagement.invite * (I->outreach < 1 ? I->outreach : 1);
+            clhs_rng ri;
+            clhs_rng_init(&ri, seed, (uint32_t)t, (uint64_t)(w->gid_begin + i), CLHS_P_INVITE);
+            if (w->E[i] == 0 && clhs_rng_bernoulli(&ri, pin)) w->E[i] = 1;
+            if (f >= 0 && w->E[f] == 0 && clhs_rng_bernoulli(&ri, pin)) w->E[f] = 1;
           }
-          if (!w->ster[p] &&
-              clhs_rng_bernoulli(&r, cfg->care.steroid_start * (1 - K->steroid_g * g) *
-                                         (1 - K->steroid_evidence * E_tx))) {
-            w->ster[p] = 1;
+          int pga = w->X[p];
+          if (clhs_rng_bernoulli(&r, cfg->care.misread)) pga = 1 - pga;
+          w->pga[p] = (uint8_t)pga;
+          if (clhs_rng_bernoulli(&r, dc * I->registry)) cc->records++;
+          if (pga == CLHS_ACT) {
+            const double g = w->g[g0 + (w->pat_clin[p] - clin0)];
+            if (clhs_rng_bernoulli(&r, clhs_care_p_escalate(cfg, g, rc, I->pvp, dc))) {
+              cc->escalations++;
+              /* A flare's first escalation opens an outcome window (member centres). */
+              if (w->member[lc] && w->X[p] == CLHS_ACT && !w->esc_wait[p])
+                w->esc_wait[p] = CLHS_ESC_WINDOW;
+              T = T + K->escalate_T < 1 ? T + K->escalate_T : 1;
+              ind = (int)K->induction_weeks;
+            }
+            if (!w->ster[p] &&
+                clhs_rng_bernoulli(&r, cfg->care.steroid_start * (1 - K->steroid_g * g) *
+                                           (1 - K->steroid_evidence * E_tx))) {
+              w->ster[p] = 1;
+              w->ster_weeks[p] = 0;
+              w->rem_weeks[p] = 0;
+            }
+          }
+          w->last_visit[p] = (int32_t)t;
+          w->next_visit[p] =
+              (int32_t)(t + (pga == CLHS_REM ? cfg->care.visit_rem : cfg->care.visit_act));
+        }
+        /* Disease transitions (the first word of the patient's DISEASE stream). */
+        const double u = clhs_u01_from32(ud.v[p - p0]);
+        if (w->X[p] == CLHS_REM) {
+          if (u < clhs_hazard_p(clhs_care_h_rel(cfg, a, T, S))) {
+            w->X[p] = CLHS_ACT;
+            cc->relapses += w->member[lc];
+          }
+        } else {
+          if (u < clhs_hazard_p(clhs_care_h_rem(cfg, a, T, ind))) w->X[p] = CLHS_REM;
+        }
+        if (w->member[lc]) cc->remission_weeks += w->X[p] == CLHS_REM;
+        if (w->esc_wait[p]) { /* the window's weeks are this step and the next 11 */
+          if (w->X[p] == CLHS_REM) {
+            cc->esc_remitted++;
+            w->esc_wait[p] = 0;
+          } else if (--w->esc_wait[p] == 0) {
+            cc->esc_not++;
+          }
+        }
+        if (ind > 0) ind--;
+        /* Steroids: a course stops after 12 weeks of true remission or at its length. */
+        if (w->ster[p]) {
+          w->ster_weeks[p]++; /* bounded: a course ends at steroid_course <= 1000 weeks */
+          w->rem_weeks[p] = (uint16_t)(w->X[p] == CLHS_REM ? w->rem_weeks[p] + 1 : 0);
+          if (w->rem_weeks[p] >= K->steroid_remission_stop ||
+              w->ster_weeks[p] >= cfg->care.steroid_course) {
+            w->ster[p] = 0;
             w->ster_weeks[p] = 0;
             w->rem_weeks[p] = 0;
           }
         }
-        w->last_visit[p] = (int32_t)t;
-        w->next_visit[p] =
-            (int32_t)(t + (pga == CLHS_REM ? cfg->care.visit_rem : cfg->care.visit_act));
+        w->adh[p] = (float)a;
+        w->T[p] = (float)T;
+        w->ind[p] = (uint8_t)ind;
       }
-      /* Disease transitions. */
-      clhs_rng rd;
-      clhs_rng_init(&rd, seed, (uint32_t)t, (uint64_t)(w->gid_begin + i), CLHS_P_DISEASE);
-      const double u = clhs_u01_from32(clhs_rng_u32(&rd));
-      if (w->X[p] == CLHS_REM) {
-        if (u < clhs_hazard_p(clhs_care_h_rel(cfg, a, T, S))) {
-          w->X[p] = CLHS_ACT;
-          cc->relapses += w->member[lc];
-        }
-      } else {
-        if (u < clhs_hazard_p(clhs_care_h_rem(cfg, a, T, ind))) w->X[p] = CLHS_REM;
-      }
-      if (w->member[lc]) cc->remission_weeks += w->X[p] == CLHS_REM;
-      if (w->esc_wait[p]) { /* the window's weeks are this step and the next 11 */
-        if (w->X[p] == CLHS_REM) {
-          cc->esc_remitted++;
-          w->esc_wait[p] = 0;
-        } else if (--w->esc_wait[p] == 0) {
-          cc->esc_not++;
-        }
-      }
-      if (ind > 0) ind--;
-      /* Steroids: a course stops after 12 weeks of true remission or at its length. */
-      if (w->ster[p]) {
-        w->ster_weeks[p]++; /* bounded: a course ends at steroid_course <= 1000 weeks */
-        w->rem_weeks[p] = (uint16_t)(w->X[p] == CLHS_REM ? w->rem_weeks[p] + 1 : 0);
-        if (w->rem_weeks[p] >= K->steroid_remission_stop ||
-            w->ster_weeks[p] >= cfg->care.steroid_course) {
-          w->ster[p] = 0;
-          w->ster_weeks[p] = 0;
-          w->rem_weeks[p] = 0;
-        }
-      }
-      w->adh[p] = (float)a;
-      w->T[p] = (float)T;
-      w->ind[p] = (uint8_t)ind;
     }
+    free(ud.v);
   }
+  if (oom) clhs_comm_abort(w->comm, 1, "out of memory for the draws of phase 7");
 }
 
 /* ---------------------------------------------------------------- phase 8 */
@@ -332,35 +359,54 @@ static int drop_ties_of_renewed(clhs_world *w, clhs_error *err) {
 
 int clhs_phase_turnover(clhs_world *w, int64_t t, clhs_error *err) {
   const clhs_config *cfg = w->cfg;
-#pragma omp parallel for schedule(dynamic, 4)
-  for (int64_t lc = 0; lc < w->c_count; lc++) {
-    for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++)
-      w->tmp_u8[i] = 0;
-    for (int64_t p = w->pat_begin[lc]; p < w->pat_begin[lc + 1]; p++) {
-      const int64_t i = w->pat_agent[p];
-      clhs_rng r;
-      clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i), CLHS_P_TURNOVER);
-      if (!clhs_rng_bernoulli(&r, cfg->care.turnover)) continue;
-      /* A newly diagnosed patient takes the slot (and its global id). */
-      clhs_agent_fresh(w, i, (uint32_t)t, CLHS_P_RENEW);
-      w->E[i] = w->E_wait[i] = 0;
-      w->tmp_u8[i] = 1;
-      w->X[p] = w->pga[p] = CLHS_ACT;
-      w->T[p] = (float)cfg->constants.renew_T;
-      w->adh[p] = (float)clhs_rng_beta(&r, cfg->constants.init_adherence[0],
-                                       cfg->constants.init_adherence[1]);
-      w->ind[p] = w->ster[p] = w->esc_wait[p] = 0; /* an open escalation window is dropped */
-      w->ster_weeks[p] = w->rem_weeks[p] = 0;
-      w->last_visit[p] = (int32_t)t;
-      w->next_visit[p] = (int32_t)(t + 1);
-      const int32_t f = w->pat_fam[p];
-      if (f >= 0) {
-        clhs_agent_fresh(w, f, (uint32_t)t, CLHS_P_RENEW);
-        w->E[f] = w->E_wait[f] = 0;
-        w->tmp_u8[f] = 1;
+  int oom = 0;
+#pragma omp parallel reduction(| : oom)
+  {
+    u32buf ut = {0};
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t lc = 0; lc < w->c_count; lc++) {
+      for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++)
+        w->tmp_u8[i] = 0;
+      /* Each patient's TURNOVER stream: its first word (all of the centre's at once) says
+       * whether the patient leaves; a leaver's stream goes on from its second word. */
+      const int64_t p0 = w->pat_begin[lc], np = w->pat_begin[lc + 1] - p0;
+      if (!u32buf_fit(&ut, np)) {
+        oom = 1;
+        continue;
+      }
+      clhs_rng_batch01(cfg->run.seed, (uint32_t)t,
+                       (uint64_t)(w->gid_begin + w->first[CLHS_PAT][lc]), CLHS_P_TURNOVER, np, ut.v,
+                       NULL);
+      for (int64_t p = w->pat_begin[lc]; p < w->pat_begin[lc + 1]; p++) {
+        if (!(clhs_u01_from32(ut.v[p - p0]) < cfg->care.turnover)) continue;
+        const int64_t i = w->pat_agent[p];
+        clhs_rng r;
+        clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i),
+                      CLHS_P_TURNOVER);
+        (void)clhs_rng_u32(&r); /* the first word: the draw above */
+        /* A newly diagnosed patient takes the slot (and its global id). */
+        clhs_agent_fresh(w, i, (uint32_t)t, CLHS_P_RENEW);
+        w->E[i] = w->E_wait[i] = 0;
+        w->tmp_u8[i] = 1;
+        w->X[p] = w->pga[p] = CLHS_ACT;
+        w->T[p] = (float)cfg->constants.renew_T;
+        w->adh[p] = (float)clhs_rng_beta(&r, cfg->constants.init_adherence[0],
+                                         cfg->constants.init_adherence[1]);
+        w->ind[p] = w->ster[p] = w->esc_wait[p] = 0; /* an open escalation window is dropped */
+        w->ster_weeks[p] = w->rem_weeks[p] = 0;
+        w->last_visit[p] = (int32_t)t;
+        w->next_visit[p] = (int32_t)(t + 1);
+        const int32_t f = w->pat_fam[p];
+        if (f >= 0) {
+          clhs_agent_fresh(w, f, (uint32_t)t, CLHS_P_RENEW);
+          w->E[f] = w->E_wait[f] = 0;
+          w->tmp_u8[f] = 1;
+        }
       }
     }
+    free(ut.v);
   }
+  if (oom) return clhs_error_set(err, CLHS_ENOMEM, "out of memory for the draws of phase 9");
   return drop_ties_of_renewed(w, err);
 }
 
