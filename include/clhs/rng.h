@@ -17,6 +17,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <Random123/philox.h>
 
@@ -95,6 +96,21 @@ void clhs_rng_batch01(uint64_t seed, uint32_t step, uint64_t id0, uint32_t purpo
                       uint32_t *w0, uint32_t *w1);
 /** Which implementation clhs_rng_batch01 uses on this CPU: "avx512", "avx2" or "scalar". */
 const char *clhs_rng_batch_isa(void);
+
+/** Scratch for one centre's batched draws (one per thread; free(v) when done). */
+typedef struct clhs_u32buf {
+  uint32_t *v;
+  int64_t cap;
+} clhs_u32buf;
+
+/** Room for @p n words in @p b (its contents are not kept); 0 when out of memory. */
+static inline int clhs_u32buf_fit(clhs_u32buf *b, int64_t n) {
+  if (n <= b->cap) return 1;
+  free(b->v);
+  b->v = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(n > 0 ? n : 1));
+  b->cap = b->v ? n : 0;
+  return b->v != NULL;
+}
 
 /** A 32-bit word as a uniform in the open interval (0,1). */
 static inline double clhs_u01_from32(uint32_t u) {

@@ -210,23 +210,38 @@ static int build_candidates(clhs_world *w, int64_t t, int online, cand_list *cl,
   int status = cl->begin ? CLHS_OK : CLHS_ENOMEM;
   /* Pass 1: decide membership of the candidate set and count per slot. */
   if (!status) {
-#pragma omp parallel for schedule(dynamic, 4)
-    for (int64_t lc = 0; lc < w->c_count; lc++) {
-      if (!w->member[lc]) continue;
-      for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++) {
-        if (w->E[i] < 2) continue;
-        int in = 1;
-        if (!online) {
-          clhs_rng r;
-          clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i),
-                        CLHS_P_ATTEND);
-          const double p = w->I[lc].train * cfg->network.attend[w->E[i] - 2] * w->m[i];
-          in = clhs_rng_bernoulli(&r, p);
-          if (in) w->flags[i] |= CLHS_F_TRAINED;
+    int oom = 0;
+#pragma omp parallel reduction(| : oom)
+    {
+      clhs_u32buf ua = {0};
+#pragma omp for schedule(dynamic, 4)
+      for (int64_t lc = 0; lc < w->c_count; lc++) {
+        if (!w->member[lc]) continue;
+        const int32_t i0 = w->first[0][lc], i1 = w->first[CLHS_NTYPES][lc];
+        if (!online) { /* attendance: the first word of each agent's ATTEND stream */
+          if (!clhs_u32buf_fit(&ua, i1 - i0)) {
+            oom = 1;
+            continue;
+          }
+          clhs_rng_batch01(cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i0), CLHS_P_ATTEND,
+                           i1 - i0, ua.v, NULL);
         }
-        if (in) cl->begin[lc * CLHS_NTYPES + (online ? 0 : w->type[i]) + 1]++;
+        for (int32_t i = i0; i < i1; i++) {
+          if (w->E[i] < 2) continue;
+          int in = 1;
+          if (!online) {
+            const double p = w->I[lc].train * cfg->network.attend[w->E[i] - 2] * w->m[i];
+            in = clhs_u01_from32(ua.v[i - i0]) < p;
+            if (in) w->flags[i] |= CLHS_F_TRAINED;
+          }
+          if (in) cl->begin[lc * CLHS_NTYPES + (online ? 0 : w->type[i]) + 1]++;
+        }
       }
+      free(ua.v);
     }
+    if (oom) status = CLHS_ENOMEM;
+  }
+  if (!status) {
     for (int64_t s = 0; s < nslots; s++)
       cl->begin[s + 1] += cl->begin[s];
     ncand = cl->begin[nslots];

@@ -124,6 +124,7 @@ typedef struct scratch {
   clhs_nbr *nb;
   int32_t care_cap, nb_cap;
   vec newres, research, offers, found, reinf, notices;
+  clhs_u32buf draws; /* one centre's batched draws */
   int status;
 } scratch;
 
@@ -136,6 +137,7 @@ static void scratch_free(scratch *s) {
   free(s->found.p);
   free(s->reinf.p);
   free(s->notices.p);
+  free(s->draws.v);
 }
 
 /* Concatenate the vector at byte offset @p member of every thread's scratch into one
@@ -531,6 +533,14 @@ static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff, const co
     for (int64_t lc = 0; lc < w->c_count; lc++) {
       const int32_t a0 = w->first[0][lc], a1 = w->first[CLHS_NTYPES][lc];
       int64_t o = lower_cand(off, noff, w->gid_begin + a0);
+      /* Whether each agent searches: the first word of its SEARCH stream (the centre's
+       * all at once); a searcher's stream goes on from its second word. */
+      if (!clhs_u32buf_fit(&s->draws, a1 - a0)) {
+        s->status = CLHS_ENOMEM;
+        continue;
+      }
+      clhs_rng_batch01(cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + a0), CLHS_P_SEARCH,
+                       a1 - a0, s->draws.v, NULL);
       for (int32_t i = a0; i < a1; i++) {
         const int64_t g = w->gid_begin + i;
         const int64_t o0 = o;
@@ -543,8 +553,11 @@ static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff, const co
           double u;
           kstar = largest_need(w, i, &u);
           if (u > cfg->resources.need_threshold) {
-            clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)g, CLHS_P_SEARCH);
-            search = clhs_rng_bernoulli(&r, cfg->resources.p_search * w->m[i]);
+            search = clhs_u01_from32(s->draws.v[i - a0]) < cfg->resources.p_search * w->m[i];
+            if (search) {
+              clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)g, CLHS_P_SEARCH);
+              (void)clhs_rng_u32(&r); /* the first word: the draw above */
+            }
           }
         }
         if (o == o0 && !search) continue;

@@ -47,20 +47,6 @@ void clhs_intensity_compute(const clhs_config *cfg, double t, int64_t centre, in
   I->find = L[CLHS_LEV_COMMONS] + K->outreach_find * L[CLHS_LEV_OUTREACH];
   I->research = L[CLHS_LEV_RESEARCH];
 }
-
-/* Per-thread scratch for one centre's keyed draws (clhs_rng_batch01). */
-typedef struct u32buf {
-  uint32_t *v;
-  int64_t cap;
-} u32buf;
-
-static int u32buf_fit(u32buf *b, int64_t n) {
-  if (n <= b->cap) return 1;
-  free(b->v);
-  b->v = malloc(sizeof(uint32_t) * (size_t)(n > 0 ? n : 1));
-  b->cap = b->v ? n : 0;
-  return b->v != NULL;
-}
 /* ---------------------------------------------------------------- phase 1 */
 
 /* Bass joining (§9), decided identically on every rank for every centre: the
@@ -154,7 +140,7 @@ void clhs_phase_care(clhs_world *w, int64_t t) {
   int oom = 0;
 #pragma omp parallel reduction(| : oom)
   {
-    u32buf ud = {0};
+    clhs_u32buf ud = {0};
 #pragma omp for schedule(dynamic, 4)
     for (int64_t lc = 0; lc < w->c_count; lc++) {
       const clhs_intensity *I = &w->I[lc];
@@ -163,7 +149,7 @@ void clhs_phase_care(clhs_world *w, int64_t t) {
       const int32_t clin0 = w->first[CLHS_CLIN][lc], g0 = w->clin_begin[lc];
       /* The disease draws of the centre's patients (consecutive agents), all at once. */
       const int64_t p0 = w->pat_begin[lc], np = w->pat_begin[lc + 1] - p0;
-      if (!u32buf_fit(&ud, np)) {
+      if (!clhs_u32buf_fit(&ud, np)) {
         oom = 1;
         continue;
       }
@@ -362,7 +348,7 @@ int clhs_phase_turnover(clhs_world *w, int64_t t, clhs_error *err) {
   int oom = 0;
 #pragma omp parallel reduction(| : oom)
   {
-    u32buf ut = {0};
+    clhs_u32buf ut = {0};
 #pragma omp for schedule(dynamic, 4)
     for (int64_t lc = 0; lc < w->c_count; lc++) {
       for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++)
@@ -370,7 +356,7 @@ int clhs_phase_turnover(clhs_world *w, int64_t t, clhs_error *err) {
       /* Each patient's TURNOVER stream: its first word (all of the centre's at once) says
        * whether the patient leaves; a leaver's stream goes on from its second word. */
       const int64_t p0 = w->pat_begin[lc], np = w->pat_begin[lc + 1] - p0;
-      if (!u32buf_fit(&ut, np)) {
+      if (!clhs_u32buf_fit(&ut, np)) {
         oom = 1;
         continue;
       }
