@@ -151,4 +151,14 @@ static inline double clhs_hazard_p(double h) {
   return h > 0 ? -expm1(-h) : 0.0;
 }
 
+/**
+ * u < clhs_hazard_p(h), the same for every u, but without the expm1 when u >= h: the
+ * probability 1 - exp(-h) is below h, and glibc's expm1 (error under 1 ulp) cannot round
+ * it above h, so such a u never gives the event. Most weekly hazards are small, so most
+ * draws stop there.
+ */
+static inline int clhs_hazard_event(double u, double h) {
+  return u < h && u < clhs_hazard_p(h);
+}
+
 #endif

@@ -146,6 +146,7 @@ void clhs_phase_motivation(clhs_world *w, int64_t t) {
   {
     scratch s = {0};
     double memo_sw = -1, memo_rl = 0;
+    int64_t visits = 0; /* neighbour entries of the fast path below */
 #pragma omp for schedule(dynamic, 4)
     for (int64_t lc = 0; lc < w->c_count; lc++) {
       const int32_t na = w->first[CLHS_NTYPES][lc] - w->first[0][lc];
@@ -154,15 +155,30 @@ void clhs_phase_motivation(clhs_world *w, int64_t t) {
         continue;
       }
       const clhs_intensity *I = &w->I[lc];
+      const clhs_tieset *ts = &w->ties[lc];
       const int32_t i0 = w->first[0][lc], i1 = w->first[CLHS_NTYPES][lc];
       for (int32_t i = i0; i < i1; i++) {
-        const int32_t nn = clhs_neighbours(w, lc, i, s.care, s.nb);
         const double mi = w->m[i];
         double sw = 0, infl = 0, lead = 0;
-        for (int32_t k = 0; k < nn; k++) { /* global-id order */
-          sw += s.nb[k].w;
-          infl += s.nb[k].w * (nbr_m(w, &s.nb[k]) - mi);
-          if (nbr_E(w, &s.nb[k]) == 4) lead += s.nb[k].w;
+        if (ts->off[i - i0] == ts->off[i - i0 + 1]) {
+          /* Care ties only (most agents): they are local and listed in gid order already,
+           * so the sums run over them directly, in the same order as the merged list. */
+          const int32_t nc = clhs_care_neighbours(w, lc, i, s.care);
+          const double cw = CLHS_CARE_W;
+          for (int32_t k = 0; k < nc; k++) {
+            const int32_t j = s.care[k];
+            sw += cw;
+            infl += cw * ((double)w->m[j] - mi);
+            if (w->E[j] == 4) lead += cw;
+          }
+          visits += nc;
+        } else {
+          const int32_t nn = clhs_neighbours(w, lc, i, s.care, s.nb);
+          for (int32_t k = 0; k < nn; k++) { /* global-id order */
+            sw += s.nb[k].w;
+            infl += s.nb[k].w * (nbr_m(w, &s.nb[k]) - mi);
+            if (nbr_E(w, &s.nb[k]) == 4) lead += s.nb[k].w;
+          }
         }
         const int ty = w->type[i];
         /* Relatedness, competence, autonomy, value. */
@@ -215,6 +231,7 @@ void clhs_phase_motivation(clhs_world *w, int64_t t) {
        * file): agents of centres that have not joined make none. */
       engage_centre(w, lc, w->tmp_f, s.L, t, s.u0, s.u1);
     }
+    w->tie_visits[8 * omp_get_thread_num()] += visits; /* as clhs_neighbours counts them */
     scratch_free(&s);
   }
   if (oom) clhs_comm_abort(w->comm, 1, "out of memory for neighbour lists in phase 5");

@@ -629,7 +629,7 @@ static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff, const co
           const double N = commons_total(ci, kstar);
           const double h =
               cfg->resources.find_rate * w->I[lc].find * N / (1.0 + N / cfg->resources.saturation);
-          if (!(N > 0) || !(u_com < clhs_hazard_p(h))) continue;
+          if (!(N > 0) || !clhs_hazard_event(u_com, h)) continue;
           for (int tries = 0; tries < COMMONS_TRIES; tries++) {
             const int64_t e = commons_pick(ci, kstar, clhs_rng_uniform(&r) * N);
             const uint64_t id = w->commons.id[e];

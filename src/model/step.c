@@ -224,12 +224,12 @@ void clhs_phase_care(clhs_world *w, int64_t t) {
         /* Disease transitions (the first word of the patient's DISEASE stream). */
         const double u = clhs_u01_from32(ud.v[p - p0]);
         if (w->X[p] == CLHS_REM) {
-          if (u < clhs_hazard_p(clhs_care_h_rel(cfg, a, T, S))) {
+          if (clhs_hazard_event(u, clhs_care_h_rel(cfg, a, T, S))) {
             w->X[p] = CLHS_ACT;
             cc->relapses += w->member[lc];
           }
         } else {
-          if (u < clhs_hazard_p(clhs_care_h_rem(cfg, a, T, ind))) w->X[p] = CLHS_REM;
+          if (clhs_hazard_event(u, clhs_care_h_rem(cfg, a, T, ind))) w->X[p] = CLHS_REM;
         }
         if (w->member[lc]) cc->remission_weeks += w->X[p] == CLHS_REM;
         if (w->esc_wait[p]) { /* the window's weeks are this step and the next 11 */

@@ -125,6 +125,34 @@ static void test_edge_cases(void **state) {
   assert_true(clhs_hazard_p(0) == 0);
 }
 
+/*
+ * clhs_hazard_event(u, h) skips the expm1 when u >= h: it relies on 1 - exp(-h), as
+ * this libm computes it, never exceeding h. Check that on this platform over the range
+ * of weekly hazards (subnormal to far above 1, dense near the model's 0.001-0.1), and
+ * that the event agrees with u < clhs_hazard_p(h) at and around the boundary.
+ */
+static void test_hazard_event(void **state) {
+  (void)state;
+  int64_t checked = 0;
+  for (double h = 0x1p-1074; h < 64; h = h * 1.0001 + 0x1p-1074) {
+    const double p = clhs_hazard_p(h);
+    if (!(p <= h)) fail_msg("1 - exp(-%a) = %a exceeds h", h, p);
+    const double us[] = {p, nextafter(p, 0), nextafter(p, 2), h, nextafter(h, 0), 0.5};
+    for (size_t k = 0; k < sizeof us / sizeof us[0]; k++)
+      assert_int_equal(clhs_hazard_event(us[k], h), us[k] < p);
+    checked++;
+  }
+  clhs_rng r;
+  clhs_rng_init(&r, 9, 9, 9, 9);
+  for (int i = 0; i < 1000000; i++) { /* the model's range, random draws */
+    const double h = 0.2 * clhs_rng_uniform(&r), u = clhs_rng_uniform(&r);
+    assert_int_equal(clhs_hazard_event(u, h), u < clhs_hazard_p(h));
+  }
+  assert_false(clhs_hazard_event(0.3, 0.0));
+  assert_false(clhs_hazard_event(0.3, -1.0));
+  assert_true(checked > 1000000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_philox_known_answers),
@@ -132,6 +160,7 @@ int main(void) {
       cmocka_unit_test(test_every_key_part_matters),
       cmocka_unit_test(test_distributions),
       cmocka_unit_test(test_edge_cases),
+      cmocka_unit_test(test_hazard_event),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
