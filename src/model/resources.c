@@ -566,6 +566,10 @@ static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff, const co
           s->status = CLHS_ENOMEM;
           continue;
         }
+        /* The neighbours' held lists are scattered over the centre (and the halo): ask for
+         * them all first, so that their cache misses overlap. */
+        for (int32_t j = 0; j < nn; j++)
+          if (s->nb[j].loc >= 0) __builtin_prefetch(w->held + s->nb[j].loc * hm);
         const uint64_t *own = w->held + (int64_t)i * hm;
         int64_t cnt[CLHS_NEEDS] = {0, 0, 0, 0};
         double miss = 1.0; /* Π_j (1 - p_tie w_ij h_jκ) */
