@@ -16,6 +16,8 @@
 #include <string.h>
 
 static const char *const type_labels[CLHS_NTYPES] = {"PAT", "FAM", "CLIN", "QIS", "RES"};
+static const char *const tier_labels[CLHS_TIERS] = {"unaware", "aware", "participant",
+                                                    "contributor", "leader"};
 static const char *const tie_labels[CLHS_NTIEKINDS] = {"care", "peer", "event", "online"};
 static const char *const res_labels[CLHS_NRESKINDS] = {"information", "knowledge", "tool"};
 static const char *const deg_labels[CLHS_DEGREE_BINS] = {
@@ -28,7 +30,7 @@ static const char *const deg_labels[CLHS_DEGREE_BINS] = {
   { "type", 0, CLHS_NTYPES, type_labels, "agent type" }
 #define D_TIER                                                                                     \
   {                                                                                                \
-    "tier", 0, CLHS_TIERS, NULL,                                                                   \
+    "tier", 0, CLHS_TIERS, tier_labels,                                                            \
         "engagement tier: 0 unaware, 1 aware, 2 participant, 3 contributor, 4 leader"              \
   }
 #define D_TIEKIND                                                                                  \
