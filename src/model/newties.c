@@ -198,10 +198,11 @@ static int event_at(const clhs_config *cfg, int64_t t) {
 /*
  * Build this step's candidates: event attendees (decided here, flagged TRAINED) with
  * weight degree + 1 per type, or online candidates (E >= 2 in member centres) with
- * weight 1 (one slot, type 0). Collective: gathers every centre's totals.
+ * weight 1 (one slot, type 0). Collective. @p gather: *recs gets every centre's totals
+ * (from every rank, in centre order); otherwise only this rank's centres'.
  */
-static int build_candidates(clhs_world *w, int64_t t, int online, cand_list *cl, cand_rec **recs,
-                            int64_t *nrecs, clhs_error *err) {
+static int build_candidates(clhs_world *w, int64_t t, int online, int gather, cand_list *cl,
+                            cand_rec **recs, int64_t *nrecs, clhs_error *err) {
   const clhs_config *cfg = w->cfg;
   const int64_t nslots = w->c_count * CLHS_NTYPES;
   memset(cl, 0, sizeof *cl);
@@ -284,6 +285,11 @@ static int build_candidates(clhs_world *w, int64_t t, int online, cand_list *cl,
     for (int u = 0; u < CLHS_NTYPES; u++)
       tot += mine[lc].s[u];
     if (tot > 0) mine[nm++] = mine[lc];
+  }
+  if (!gather) {
+    *recs = mine;
+    *nrecs = nm;
+    return CLHS_OK;
   }
   int64_t total = nm;
   clhs_comm_sum_i64(w->comm, &total, 1);
@@ -463,7 +469,7 @@ static int cross_centre_ties(clhs_world *w, int64_t t, int online, msgvec *mv, c
   cand_rec *rec = NULL;
   int64_t nrec = 0, nreqs = 0;
   tie_req *reqs = NULL;
-  if (build_candidates(w, t, online, &cl, &rec, &nrec, err)) return err->code;
+  if (build_candidates(w, t, online, 1, &cl, &rec, &nrec, err)) return err->code;
   int st = draw_requests(w, t, online, &cl, rec, nrec, &reqs, &nreqs);
   if (clhs_comm_agree(w->comm, st, NULL, 0) == CLHS_OK)
     st = resolve_requests(w, &cl, reqs, nreqs, mv);
@@ -472,6 +478,167 @@ static int cross_centre_ties(clhs_world *w, int64_t t, int online, msgvec *mv, c
   cand_free(&cl);
   if (clhs_comm_agree(w->comm, st, NULL, 0))
     return clhs_error_set(err, CLHS_ENOMEM, "out of memory forming cross-centre ties");
+  return CLHS_OK;
+}
+
+/*
+ * Online ties without any centre's totals leaving its rank.
+ *
+ * The partner rule is that of draw_requests with every weight 1: x uniform on the total
+ * T of the other member centres' candidates, in centre order, skipping the initiator's
+ * own centre. The prefix sums are sums of integers (exact in double below 2^53), so
+ * "the centre whose prefix range holds x" can be found in two steps: the rank, from the
+ * ranks' totals (one allgather of P integers: ranks own contiguous centre blocks in
+ * centre order), then the centre, by that rank. Same draws, same partner as gathering
+ * every centre's total (draw_requests), without the O(centres) allgather each step.
+ */
+typedef struct online_req {
+  int64_t initiator;
+  double x, y; /* position on the prefix axis; the uniform that picks inside the centre */
+} online_req;
+
+/* The rank whose non-empty range [R[r], R[r+1]) holds x; past the end: the last
+ * non-empty rank (the rounding clamp of draw_requests); -1 if every range is empty. */
+static int online_rank(const int64_t *R, int P, double x) {
+  int lo = 0, hi = P; /* last r in [0, P) with R[r] <= x among non-empty ranges */
+  while (hi - lo > 1) {
+    const int mid = lo + (hi - lo) / 2;
+    if ((double)R[mid] <= x)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  while (lo >= 0 && R[lo + 1] == R[lo])
+    lo--; /* an empty range (only before x's rank when x is past the end) */
+  return lo;
+}
+
+static int online_ties(clhs_world *w, int64_t t, msgvec *mv, clhs_error *err) {
+  const clhs_config *cfg = w->cfg;
+  const int P = w->comm->size, me = w->comm->rank;
+  cand_list cl;
+  cand_rec *rec = NULL; /* this rank's centres with candidates, in centre order */
+  int64_t nrec = 0;
+  if (build_candidates(w, t, 1, 0, &cl, &rec, &nrec, err)) return err->code;
+  int64_t *lp = malloc(sizeof *lp * (size_t)(nrec + 1)); /* local prefix */
+  int64_t *R = calloc((size_t)P + 1, sizeof *R);         /* ranks' prefix */
+  int64_t *cnt = calloc((size_t)P + 1, sizeof *cnt);
+  int st = lp && R && cnt ? CLHS_OK : CLHS_ENOMEM;
+  if (clhs_comm_agree(w->comm, st, NULL, 0)) {
+    free(lp);
+    free(R);
+    free(cnt);
+    free(rec);
+    cand_free(&cl);
+    return clhs_error_set(err, CLHS_ENOMEM, "out of memory forming online ties");
+  }
+  lp[0] = 0;
+  for (int64_t k = 0; k < nrec; k++)
+    lp[k + 1] = lp[k] + rec[k].s[0];
+  clhs_comm_allgatherv(w->comm, &lp[nrec], 1, sizeof(int64_t), R + 1);
+  for (int r = 0; r < P; r++)
+    R[r + 1] += R[r];
+  const int64_t total = R[P], base = R[me];
+  /* Draws, in centre order (threads keep their own lists; order does not matter). */
+  const int nth = omp_get_max_threads();
+  online_req **tout = calloc((size_t)nth, sizeof *tout);
+  int32_t **trank = calloc((size_t)nth, sizeof *trank);
+  int64_t *tn = calloc((size_t)nth, sizeof *tn), *tcap = calloc((size_t)nth, sizeof *tcap);
+  int fail = !tout || !trank || !tn || !tcap;
+#pragma omp parallel reduction(| : fail)
+  {
+    const int tid = omp_get_thread_num();
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t lc = 0; lc < w->c_count; lc++) {
+      if (fail || cl.begin[lc * CLHS_NTYPES] == cl.begin[lc * CLHS_NTYPES + 1]) continue;
+      const int64_t own = find_rec(rec, nrec, w->c_begin + lc); /* >= 0: it has candidates */
+      const double P_own = (double)(base + lp[own]), own_w = (double)rec[own].s[0];
+      const double W = (double)total - own_w;
+      for (int64_t s = cl.begin[lc * CLHS_NTYPES]; s < cl.begin[lc * CLHS_NTYPES + 1]; s++) {
+        const int32_t i = cl.agent[s];
+        clhs_rng r;
+        clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i), CLHS_P_ONLINE);
+        if (!clhs_rng_bernoulli(&r, cfg->network.online_rate * w->I[lc].platform)) continue;
+        double x = clhs_rng_uniform(&r) * W;
+        const double y = clhs_rng_uniform(&r);
+        if (!(W > 0)) continue;
+        if (x >= P_own) x += own_w; /* skip the initiator's own centre */
+        const int to = online_rank(R, P, x);
+        if (to < 0) continue;
+        if (tn[tid] == tcap[tid]) {
+          tcap[tid] = tcap[tid] ? 2 * tcap[tid] : 1024;
+          online_req *o2 = realloc(tout[tid], sizeof **tout * (size_t)tcap[tid]);
+          int32_t *r2 = realloc(trank[tid], sizeof **trank * (size_t)tcap[tid]);
+          if (o2) tout[tid] = o2;
+          if (r2) trank[tid] = r2;
+          if (!o2 || !r2) {
+            fail = 1;
+            break;
+          }
+        }
+        tout[tid][tn[tid]] = (online_req){w->gid_begin + i, x, y};
+        trank[tid][tn[tid]++] = to;
+      }
+    }
+  }
+  /* To the ranks that hold the chosen positions. */
+  int64_t n = 0;
+  for (int k = 0; !fail && k < nth; k++)
+    n += tn[k];
+  online_req *sorted = fail ? NULL : malloc(sizeof *sorted * (size_t)(n ? n : 1));
+  if (!sorted) fail = 1;
+  for (int k = 0; !fail && k < nth; k++)
+    for (int64_t q = 0; q < tn[k]; q++)
+      cnt[trank[k][q] + 1]++;
+  for (int r = 0; !fail && r < P; r++)
+    cnt[r + 1] += cnt[r];
+  for (int k = 0; !fail && k < nth; k++)
+    for (int64_t q = 0; q < tn[k]; q++)
+      sorted[cnt[trank[k][q]]++] = tout[k][q];
+  for (int k = 0; k < nth && tout; k++) {
+    free(tout[k]);
+    if (trank) free(trank[k]);
+  }
+  free(tout);
+  free(trank);
+  free(tn);
+  free(tcap);
+  st = fail ? CLHS_ENOMEM : CLHS_OK;
+  if (clhs_comm_agree(w->comm, st, NULL, 0) == CLHS_OK) {
+    /* cnt[r] is now the end of rank r's block: bytes per rank from the block sizes. */
+    for (int r = P; r > 0; r--)
+      cnt[r] = (cnt[r - 1] - (r > 1 ? cnt[r - 2] : 0)) * (int64_t)sizeof(online_req);
+    void *recv = NULL;
+    int64_t nb = 0;
+    clhs_comm_alltoallv(w->comm, sorted, cnt + 1, &recv, &nb);
+    const online_req *in = recv;
+    for (int64_t k = 0; k < nb / (int64_t)sizeof(online_req) && !st; k++) {
+      /* The last of this rank's centres whose prefix start is <= x (clamped to the last
+       * one past the end, as draw_requests clamps to the last centre). */
+      int64_t lo = 0, hi = nrec;
+      while (hi - lo > 1) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        if ((double)(base + lp[mid]) <= in[k].x)
+          lo = mid;
+        else
+          hi = mid;
+      }
+      const int64_t sj = rec[lo].s[0];
+      int64_t off = (int64_t)(in[k].y * (double)sj);
+      if (off >= sj) off = sj - 1;
+      const int32_t j = cand_resolve(&cl, (rec[lo].centre - w->c_begin) * CLHS_NTYPES, off);
+      if (j >= 0) st = push_tie(mv, in[k].initiator, w->gid_begin + j, CLHS_TIE_ONLINE);
+    }
+    free(recv);
+  }
+  free(sorted);
+  free(lp);
+  free(R);
+  free(cnt);
+  free(rec);
+  cand_free(&cl);
+  if (clhs_comm_agree(w->comm, st, NULL, 0))
+    return clhs_error_set(err, CLHS_ENOMEM, "out of memory forming online ties");
   return CLHS_OK;
 }
 
@@ -523,7 +690,7 @@ int clhs_phase_new_ties(clhs_world *w, int64_t t, clhs_error *err) {
     free(all.v);
     return err->code;
   }
-  if (cross_centre_ties(w, t, 1, &all, err)) {
+  if (online_ties(w, t, &all, err)) {
     free(all.v);
     return err->code;
   }
