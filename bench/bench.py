@@ -69,6 +69,7 @@ def run_one(binary, agents, ranks, threads, steps, outdir, cfgs, extra, warmup=0
         "tie_visits": int(run["tie_visits"]),
         "tie_visits_per_core_s": run["tie_visits_per_core_s"],
         "bytes_exchanged_per_step": run["bytes_exchanged_per_step"],
+        "bytes_gathered_per_step": run.get("bytes_gathered_per_step", float("nan")),
         "phase_mean_s": {k[5:-7]: v for k, v in run.items() if k.startswith("time_") and k.endswith("_mean_s")},
         "phase_max_s": {k[5:-6]: v for k, v in run.items() if k.startswith("time_") and k.endswith("_max_s")},
     }
@@ -100,7 +101,8 @@ def main():
     extra = sum((["-P", p] for p in a.P), [])
     print(f"{'agents':>10} {'ranks':>5} {'thr':>3} {'steps':>5} {'loop s':>8} "
           f"{'agent-steps/s':>14} {'per core-s':>12} {'state B/agent':>13} {'RSS B/agent':>11} "
-          f"{'tie-visits/core-s':>17} {'xchg B/step':>11} {'xchg/step':>9} {'xrank ends':>10}")
+          f"{'tie-visits/core-s':>17} {'xchg B/step':>11} {'gath B/step':>11} {'xchg/step':>9} "
+          f"{'xrank ends':>10}")
     with tempfile.TemporaryDirectory() as tmp:
         for n in a.agents:
             for r in a.ranks:
@@ -113,6 +115,7 @@ def main():
                           f"{rec['agent_steps_per_s']:>14.3g} {rec['agent_steps_per_core_s']:>12.3g} "
                           f"{rec['state_bytes_per_agent']:>13.1f} {rec['peak_rss_per_agent']:>11.1f} "
                           f"{rec['tie_visits_per_core_s']:>17.3g} {rec['bytes_exchanged_per_step']:>11.3g} "
+                          f"{rec['bytes_gathered_per_step']:>11.3g} "
                           f"{rec['exchange_share_of_step']:>9.1%} {rec['tie_ends_cross_rank']:>10}",
                           flush=True)
 

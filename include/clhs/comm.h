@@ -15,8 +15,9 @@
 
 /** What this rank spent in communication (updated by every exchange; for benchmarks). */
 typedef struct clhs_comm_stats {
-  double seconds;     /**< wall time inside exchanges and reductions */
-  int64_t bytes_sent; /**< bytes this rank sent to other ranks in personalised exchanges */
+  double seconds;         /**< wall time inside exchanges and reductions */
+  int64_t bytes_sent;     /**< bytes this rank sent to other ranks in personalised exchanges */
+  int64_t bytes_gathered; /**< bytes this rank received from other ranks in (all)gathers */
   int64_t calls;
 } clhs_comm_stats;
 

@@ -40,6 +40,7 @@ typedef struct clhs_run_result {
   double phase_mean_s[CLHS_NPHASES + 1]; /**< ... mean over ranks */
   int64_t tie_ends, tie_ends_cross_rank; /**< dynamic tie ends at the end (two per tie) */
   double bytes_exchanged_per_step;       /**< sent between ranks, all ranks, per step */
+  double bytes_gathered_per_step;        /**< received by (all)gathers, all ranks, per step */
   int64_t tie_visits;                    /**< neighbour entries visited by the rules */
   double tie_visits_per_core_s;          /**< ... per core-second of the network phases */
   double remission_start, remission_end; /**< observed remission, established members */

@@ -291,7 +291,7 @@ static int restart(const cli *c, const clhs_comm *comm, clhs_error *err) {
 
 int main(int argc, char **argv) {
   clhs_comm comm;
-  clhs_comm_stats stats = {0, 0, 0};
+  clhs_comm_stats stats = {0, 0, 0, 0};
   clhs_comm_init(&argc, &argv, &comm);
   comm.stats = &stats;
   clhs_error err;

@@ -151,6 +151,7 @@ static void gather_common(const clhs_comm *c, const void *local, int64_t nlocal,
   MPI_Type_free(&item);
   if (c->stats) {
     c->stats->seconds += MPI_Wtime() - t0;
+    if (all || c->rank == root) c->stats->bytes_gathered += (total - nlocal) * (int64_t)itemsize;
     c->stats->calls++;
   }
   free(counts);

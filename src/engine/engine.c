@@ -237,17 +237,20 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
     memcpy(tsum, tmax, sizeof tsum);
     clhs_comm_max_f64(comm, tmax, CLHS_NPHASES + 1);
     /* The mean: a sum in fixed point (microseconds) keeps the reduction exact. */
-    int64_t us[CLHS_NPHASES + 2];
+    int64_t us[CLHS_NPHASES + 3];
     for (int ph = 0; ph <= CLHS_NPHASES; ph++)
       us[ph] = (int64_t)(tsum[ph] * 1e6);
     us[CLHS_NPHASES + 1] = comm->stats ? comm->stats->bytes_sent : 0;
-    clhs_comm_sum_i64(comm, us, CLHS_NPHASES + 2);
+    us[CLHS_NPHASES + 2] = comm->stats ? comm->stats->bytes_gathered : 0;
+    clhs_comm_sum_i64(comm, us, CLHS_NPHASES + 3);
     for (int ph = 0; ph <= CLHS_NPHASES; ph++) {
       res->phase_max_s[ph] = tmax[ph];
       res->phase_mean_s[ph] = (double)us[ph] * 1e-6 / comm->size;
     }
     res->bytes_exchanged_per_step =
         w.step > tstep0 ? (double)us[CLHS_NPHASES + 1] / (double)(w.step - tstep0) : 0;
+    res->bytes_gathered_per_step =
+        w.step > tstep0 ? (double)us[CLHS_NPHASES + 2] / (double)(w.step - tstep0) : 0;
     int64_t ends[3] = {clhs_ties_count(&w), clhs_ties_cross_rank(&w),
                        clhs_tie_visits(&w) - visits0};
     clhs_comm_sum_i64(comm, ends, 3);
@@ -300,7 +303,7 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
     time_t now = time(NULL);
     strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     const double cores = (double)comm->size * (double)comm->threads;
-    enum { NBASE = 22, NRUN = NBASE + 2 * (CLHS_NPHASES + 1) };
+    enum { NBASE = 23, NRUN = NBASE + 2 * (CLHS_NPHASES + 1) };
     const char *nk[NRUN] = {"ranks",
                             "threads",
                             "seed",
@@ -322,7 +325,8 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
                             "bytes_per_agent_end",
                             "checkpoint_write_s",
                             "restart_read_s",
-                            "timed_steps"};
+                            "timed_steps",
+                            "bytes_gathered_per_step"};
     double nv[NRUN] = {comm->size,
                        comm->threads,
                        (double)cfg->run.seed,
@@ -344,7 +348,8 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
                        res->bytes_per_agent_end,
                        res->checkpoint_write_s,
                        res->restart_read_s,
-                       (double)res->timed_steps};
+                       (double)res->timed_steps,
+                       res->bytes_gathered_per_step};
     /* Per-phase (and communication) seconds: max and mean over ranks. */
     char keybuf[2 * (CLHS_NPHASES + 1)][48];
     for (int ph = 0; ph <= CLHS_NPHASES; ph++) {
