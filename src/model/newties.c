@@ -548,17 +548,29 @@ static int online_ties(clhs_world *w, int64_t t, msgvec *mv, clhs_error *err) {
 #pragma omp parallel reduction(| : fail)
   {
     const int tid = omp_get_thread_num();
+    clhs_u32buf u = {0};
 #pragma omp for schedule(dynamic, 4)
     for (int64_t lc = 0; lc < w->c_count; lc++) {
       if (fail || cl.begin[lc * CLHS_NTYPES] == cl.begin[lc * CLHS_NTYPES + 1]) continue;
       const int64_t own = find_rec(rec, nrec, w->c_begin + lc); /* >= 0: it has candidates */
       const double P_own = (double)(base + lp[own]), own_w = (double)rec[own].s[0];
       const double W = (double)total - own_w;
+      const double p_online = cfg->network.online_rate * w->I[lc].platform;
+      /* Whether each candidate starts a tie: the first word of its ONLINE stream (the
+       * centre's all at once; few candidates do, at online_rate). */
+      const int32_t i0 = w->first[0][lc], na = w->first[CLHS_NTYPES][lc] - i0;
+      if (!clhs_u32buf_fit(&u, na)) {
+        fail = 1;
+        continue;
+      }
+      clhs_rng_batch01(cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i0), CLHS_P_ONLINE, na,
+                       u.v, NULL);
       for (int64_t s = cl.begin[lc * CLHS_NTYPES]; s < cl.begin[lc * CLHS_NTYPES + 1]; s++) {
         const int32_t i = cl.agent[s];
-        clhs_rng r;
+        if (!(clhs_u01_from32(u.v[i - i0]) < p_online)) continue;
+        clhs_rng r; /* an initiator: its stream goes on from the second word */
         clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i), CLHS_P_ONLINE);
-        if (!clhs_rng_bernoulli(&r, cfg->network.online_rate * w->I[lc].platform)) continue;
+        (void)clhs_rng_u32(&r);
         double x = clhs_rng_uniform(&r) * W;
         const double y = clhs_rng_uniform(&r);
         if (!(W > 0)) continue;
@@ -580,6 +592,7 @@ static int online_ties(clhs_world *w, int64_t t, msgvec *mv, clhs_error *err) {
         trank[tid][tn[tid]++] = to;
       }
     }
+    free(u.v);
   }
   /* To the ranks that hold the chosen positions. */
   int64_t n = 0;

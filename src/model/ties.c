@@ -257,13 +257,25 @@ static int apply_centre(clhs_world *w, int64_t lc, const clhs_tie_event *ev, int
   }
   uint32_t out = 0;
   int64_t e = 0;
-  uint32_t prev_end = 0;
-  for (int32_t r = 0; r < na; r++) {
+  for (int32_t r = 0; r < na;) {
+    /* Rows up to the next one with events are copied as one block (ts->off[k] for
+     * k >= r still holds the old offsets: rows are rewritten in order). */
+    const int32_t r_ev = e < nev ? ev[e].agent - a0 : na;
+    if (r_ev > r) {
+      const uint32_t s0 = ts->off[r], s1 = ts->off[r_ev];
+      memcpy(key + out, ts->key + s0, sizeof *key * (s1 - s0));
+      memcpy(wt + out, ts->w + s0, sizeof *wt * (s1 - s0));
+      for (int32_t k = r; k < r_ev; k++)
+        ts->off[k] = ts->off[k] - s0 + out;
+      out += s1 - s0;
+      r = r_ev;
+      continue;
+    }
     const int32_t agent = a0 + r;
-    uint32_t d = prev_end;
+    uint32_t d = ts->off[r];
     const uint32_t d1 = ts->off[r + 1];
-    prev_end = d1;
     ts->off[r] = out;
+    r++;
     while (d < d1 || (e < nev && ev[e].agent == agent)) {
       int64_t gd = d < d1 ? clhs_tie_gid(ts->key[d]) : INT64_MAX;
       int64_t ge = e < nev && ev[e].agent == agent ? ev[e].nbr : INT64_MAX;
