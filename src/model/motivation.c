@@ -173,11 +173,41 @@ void clhs_phase_motivation(clhs_world *w, int64_t t) {
           }
           visits += nc;
         } else {
-          const int32_t nn = clhs_neighbours(w, lc, i, s.care, s.nb);
-          for (int32_t k = 0; k < nn; k++) { /* global-id order */
-            sw += s.nb[k].w;
-            infl += s.nb[k].w * (nbr_m(w, &s.nb[k]) - mi);
-            if (nbr_E(w, &s.nb[k]) == 4) lead += s.nb[k].w;
+          /* Care and dynamic ties merged in global-id order, as clhs_neighbours lists
+           * them, summed on the way (no list is built). */
+          const int32_t nc = clhs_care_neighbours(w, lc, i, s.care);
+          uint32_t d = ts->off[i - i0];
+          const uint32_t d1 = ts->off[i - i0 + 1];
+          const int64_t lo = w->gid_begin, hi = w->gid_begin + w->n;
+          visits += nc + (int64_t)(d1 - d);
+          for (int32_t c = 0; c < nc || d < d1;) {
+            const int64_t gc = c < nc ? lo + s.care[c] : INT64_MAX;
+            const int64_t gd = d < d1 ? clhs_tie_gid(ts->key[d]) : INT64_MAX;
+            float wt, mj;
+            int Ej;
+            if (gc < gd) {
+              const int32_t j = s.care[c++];
+              wt = CLHS_CARE_W;
+              mj = w->m[j];
+              Ej = w->E[j];
+            } else {
+              wt = ts->w[d++];
+              if (gd >= lo && gd < hi) {
+                mj = w->m[gd - lo];
+                Ej = w->E[gd - lo];
+              } else {
+                const int64_t hx = clhs_halo_find(&w->halo, gd);
+                if (hx < 0)
+                  clhs_comm_abort(w->comm, 1,
+                                  "agent %lld: remote neighbour %lld is not in the halo",
+                                  (long long)(lo + i), (long long)gd);
+                mj = w->halo.m[hx];
+                Ej = w->halo.E[hx];
+              }
+            }
+            sw += wt;
+            infl += wt * ((double)mj - mi);
+            if (Ej == 4) lead += wt;
           }
         }
         const int ty = w->type[i];
