@@ -330,26 +330,35 @@ static int apply_centre(clhs_world *w, int64_t lc, const clhs_tie_event *ev, int
 
 int clhs_ties_apply_local(clhs_world *w, clhs_tie_event *ev, int64_t nev, clhs_error *err) {
   if (nev <= 0) return CLHS_OK;
-  qsort(ev, (size_t)nev, sizeof *ev, cmp_event);
-  /* Event ranges per centre (events are sorted by local agent, hence by centre). */
-  int64_t *start = malloc(sizeof(int64_t) * (size_t)(w->c_count + 1));
-  if (!start) return clhs_error_set(err, CLHS_ENOMEM, "out of memory applying tie events");
-  int64_t e = 0;
-  for (int64_t lc = 0; lc <= w->c_count; lc++) {
-    const int32_t a0 = lc < w->c_count ? w->first[0][lc] : INT32_MAX;
-    while (e < nev && ev[e].agent < a0)
-      e++;
-    start[lc] = e;
+  /* Events grouped by centre (a counting sort: w->centre of each event's agent), then
+   * sorted and applied centre by centre in parallel; within a centre the order is the
+   * total order of cmp_event, so the grouping changes nothing. */
+  int64_t *start = calloc((size_t)w->c_count + 2, sizeof(int64_t));
+  clhs_tie_event *by = malloc(sizeof *by * (size_t)nev);
+  if (!start || !by) {
+    free(start);
+    free(by);
+    return clhs_error_set(err, CLHS_ENOMEM, "out of memory applying tie events");
   }
+  for (int64_t e = 0; e < nev; e++)
+    start[w->centre[ev[e].agent] + 2]++;
+  for (int64_t lc = 0; lc < w->c_count; lc++)
+    start[lc + 2] += start[lc + 1];
+  for (int64_t e = 0; e < nev; e++)
+    by[start[w->centre[ev[e].agent] + 1]++] = ev[e];
+  /* start[lc] is now the first event of centre lc, start[c_count] the end. */
   int status = CLHS_OK;
 #pragma omp parallel for schedule(dynamic, 1) reduction(max : status)
   for (int64_t lc = 0; lc < w->c_count; lc++) {
-    if (start[lc + 1] > start[lc]) {
-      int st = apply_centre(w, lc, ev + start[lc], start[lc + 1] - start[lc]);
+    const int64_t n = start[lc + 1] - start[lc];
+    if (n > 0) {
+      qsort(by + start[lc], (size_t)n, sizeof *by, cmp_event);
+      int st = apply_centre(w, lc, by + start[lc], n);
       if (st > status) status = st;
     }
   }
   free(start);
+  free(by);
   if (status != CLHS_OK)
     return clhs_error_set(err, status, "out of memory growing the tie tables on rank %d",
                           w->comm->rank);
