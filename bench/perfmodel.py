@@ -11,6 +11,10 @@ Model of one step on P ranks (T threads each), n = agents per rank:
            + bytes(n, P) / beta                             halo, tie events, offers, notices
            + gather(C) / beta                               per-centre statistics to rank 0
                                                             at every record (output.every = 1)
+           + allgather(C) / beta                            event partners: every rank receives
+                                                            every centre's candidate totals
+                                                            (48 bytes) each event week (every
+                                                            webinar_every = 4 steps)
 
 fitted constants (from the JSON records of bench/bench.py in RESULTS):
     t_agent  seconds per agent-step on one core, 1-rank runs, network_on scenario
@@ -87,8 +91,12 @@ def step_time(m, a, agents_rank, ranks, centres):
     xfer = bytes_node / a.beta if ranks > 1 else 0.0
     # rank 0 receives every centre's statistics (~112 bytes each) at every record
     gather = centres * 112 / a.beta if nodes > 1 and a.design == "current" else 0.0
-    return compute, imb + red + a2a + xfer + gather, dict(imb=imb, red=red, a2a=a2a, xfer=xfer,
-                                                          gather=gather)
+    # event weeks: every rank of a node receives every centre's totals (48 bytes each);
+    # online ties no longer do this (partners from the ranks' totals, an O(P) allgather)
+    allg = (48 * centres * a.ranks_per_node / 4) / a.beta if nodes > 1 and a.design == "current" else 0.0
+    return compute, imb + red + a2a + xfer + gather + allg, dict(imb=imb, red=red, a2a=a2a,
+                                                                 xfer=xfer, gather=gather,
+                                                                 allgather=allg)
 
 
 def main():
