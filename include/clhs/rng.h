@@ -152,13 +152,13 @@ static inline double clhs_hazard_p(double h) {
 }
 
 /**
- * u < clhs_hazard_p(h), the same for every u, but without the expm1 when u >= h: the
- * probability 1 - exp(-h) is below h, and glibc's expm1 (error under 1 ulp) cannot round
- * it above h, so such a u never gives the event. Most weekly hazards are small, so most
- * draws stop there.
+ * u < clhs_hazard_p(h), the same for every u, but without the expm1 when u is clearly
+ * above h: the probability 1 - exp(-h) is below h, and an expm1 within a few ulp cannot
+ * round it above h (1 + 2^-50), so such a u never gives the event. Most weekly hazards are
+ * small, so most draws stop there.
  */
 static inline int clhs_hazard_event(double u, double h) {
-  return u < h && u < clhs_hazard_p(h);
+  return u < h * (1 + 0x1p-50) && u < clhs_hazard_p(h);
 }
 
 #endif

@@ -332,12 +332,13 @@ static int draw_requests(clhs_world *w, int64_t t, int online, const cand_list *
   tie_req **tout = calloc((size_t)nth, sizeof *tout);
   int64_t *tn = calloc((size_t)nth, sizeof *tn), *tcap = calloc((size_t)nth, sizeof *tcap);
   int fail = !tout || !tn || !tcap;
+  const int fail0 = fail; /* inside the region each thread's `fail` starts at 0 */
 #pragma omp parallel reduction(| : fail)
   {
     const int tid = omp_get_thread_num();
 #pragma omp for schedule(dynamic, 4)
     for (int64_t lc = 0; lc < w->c_count; lc++) {
-      if (fail) continue;
+      if (fail || fail0) continue;
       const int64_t c = w->c_begin + lc;
       const int64_t own = find_rec(rec, nrec, c);
       for (int64_t s = cl->begin[lc * CLHS_NTYPES]; s < cl->begin[(lc + 1) * CLHS_NTYPES]; s++) {
@@ -545,13 +546,14 @@ static int online_ties(clhs_world *w, int64_t t, msgvec *mv, clhs_error *err) {
   int32_t **trank = calloc((size_t)nth, sizeof *trank);
   int64_t *tn = calloc((size_t)nth, sizeof *tn), *tcap = calloc((size_t)nth, sizeof *tcap);
   int fail = !tout || !trank || !tn || !tcap;
+  const int fail0 = fail; /* inside the region each thread's `fail` starts at 0 */
 #pragma omp parallel reduction(| : fail)
   {
     const int tid = omp_get_thread_num();
     clhs_u32buf u = {0};
 #pragma omp for schedule(dynamic, 4)
     for (int64_t lc = 0; lc < w->c_count; lc++) {
-      if (fail || cl.begin[lc * CLHS_NTYPES] == cl.begin[lc * CLHS_NTYPES + 1]) continue;
+      if (fail || fail0 || cl.begin[lc * CLHS_NTYPES] == cl.begin[lc * CLHS_NTYPES + 1]) continue;
       const int64_t own = find_rec(rec, nrec, w->c_begin + lc); /* >= 0: it has candidates */
       const double P_own = (double)(base + lp[own]), own_w = (double)rec[own].s[0];
       const double W = (double)total - own_w;
@@ -575,6 +577,13 @@ static int online_ties(clhs_world *w, int64_t t, msgvec *mv, clhs_error *err) {
         const double y = clhs_rng_uniform(&r);
         if (!(W > 0)) continue;
         if (x >= P_own) x += own_w; /* skip the initiator's own centre */
+        if (x >= (double)total && P_own + own_w == (double)total) {
+          /* Past the end (u = 1 can round x up to W) with the own centre last: draw_requests
+           * clamps to the last centre, finds it is the own one and takes the one before
+           * (none: no tie). The middle of the previous centre's range has that owner. */
+          if (P_own == 0) continue;
+          x = P_own - 0.5;
+        }
         const int to = online_rank(R, P, x);
         if (to < 0) continue;
         if (tn[tid] == tcap[tid]) {

@@ -263,8 +263,10 @@ static int apply_centre(clhs_world *w, int64_t lc, const clhs_tie_event *ev, int
     const int32_t r_ev = e < nev ? ev[e].agent - a0 : na;
     if (r_ev > r) {
       const uint32_t s0 = ts->off[r], s1 = ts->off[r_ev];
-      memcpy(key + out, ts->key + s0, sizeof *key * (s1 - s0));
-      memcpy(wt + out, ts->w + s0, sizeof *wt * (s1 - s0));
+      if (s1 > s0) { /* (a centre that never had a tie has no arrays yet) */
+        memcpy(key + out, ts->key + s0, sizeof *key * (s1 - s0));
+        memcpy(wt + out, ts->w + s0, sizeof *wt * (s1 - s0));
+      }
       for (int32_t k = r; k < r_ev; k++)
         ts->off[k] = ts->off[k] - s0 + out;
       out += s1 - s0;
