@@ -121,7 +121,8 @@ static inline double clhs_u01_from32(uint32_t u) {
  * (e.g. words 0 and 1 from clhs_rng_batch01). */
 static inline double clhs_u01_from64(uint32_t hi, uint32_t lo) {
   const uint64_t x = (((uint64_t)hi << 32) | lo) >> 11;
-  return ((double)x + 0.5) * 0x1p-53;
+  const double u = ((double)x + 0.5) * 0x1p-53;
+  return u < 1.0 ? u : 0x1.fffffffffffffp-1; /* x = 2^53 - 1 rounds to 1: keep u < 1 */
 }
 
 /** Uniform in (0,1) with 53 random bits. */

@@ -123,6 +123,11 @@ static void test_edge_cases(void **state) {
   }
   assert_true(fabs(clhs_hazard_p(0.016) - (1 - exp(-0.016))) < 1e-15);
   assert_true(clhs_hazard_p(0) == 0);
+  /* The uniform stays inside (0, 1) at both ends of its 53 bits (the top one rounds to 1
+   * in double arithmetic and is clamped below it). */
+  assert_true(clhs_u01_from64(0xFFFFFFFFu, 0xFFFFFFFFu) < 1.0);
+  assert_true(clhs_u01_from64(0xFFFFFFFFu, 0xFFFFF000u) < 1.0);
+  assert_true(clhs_u01_from64(0, 0) > 0.0);
 }
 
 /*
