@@ -6,8 +6,9 @@ Model of one step on P ranks (T threads each), n = agents per rank:
     T_step = n * t_agent / (T * e_thr)                      compute (all phases, per agent)
            + f_imb * n * t_agent / (T * e_thr)              load imbalance / waiting
            + n_red  * (alpha * ceil(log2 P))                small reductions (tree)
-           + n_a2a  * (alpha * (P - 1))                     personalised exchanges: MPI_Alltoall
-                                                            of counts is O(P) messages per rank
+           + n_a2a  * (alpha * ceil(log2 P))                personalised exchanges: NBX (sends to
+                                                            the tied ranks, a non-blocking
+                                                            barrier: O(log P) latency)
            + bytes(n, P) / beta                             halo, tie events, offers, notices
            + gather(C) / beta                               per-centre statistics to rank 0
                                                             at every record (output.every = 1)
@@ -83,9 +84,9 @@ def step_time(m, a, agents_rank, ranks, centres):
     compute = agents_rank * m["t_agent"] / (T * m["e_thr"])
     imb = m["f_imb"] * compute if ranks > 1 else 0.0
     red = a.n_red * a.alpha * math.ceil(math.log2(ranks)) if ranks > 1 else 0.0
-    # today: MPI_Alltoall of counts, O(P) messages per rank; --design sparse: a sparse data
-    # exchange (NBX, or MPI_Neighbor_alltoallv over the ranks actually tied), O(log P)
-    a2a = a.n_a2a * a.alpha * ((ranks - 1) if a.design == "current" else math.ceil(math.log2(max(ranks, 2))))
+    # both designs: the sparse data exchange (NBX in clhs_comm_alltoallv; until session 2 an
+    # MPI_Alltoall of counts, O(P) messages per rank), O(log P) latency
+    a2a = a.n_a2a * a.alpha * math.ceil(math.log2(max(ranks, 2)))
     nodes = ranks / a.ranks_per_node
     bytes_node = m["bytes_per_agent_step"] * agents_rank * a.ranks_per_node * (ranks - 1) / ranks
     xfer = bytes_node / a.beta if ranks > 1 else 0.0
@@ -110,8 +111,8 @@ def main():
     ap.add_argument("--n-red", type=int, default=12)
     ap.add_argument("--n-a2a", type=int, default=7)
     ap.add_argument("--design", choices=["current", "sparse"], default="current",
-                    help="sparse: exchanges with the tied ranks only (NBX) and network-wide "
-                         "figures by reduction instead of a gather to rank 0")
+                    help="sparse: network-wide figures by reduction instead of a gather to rank "
+                         "0, and event partners without the allgather of every centre's totals")
     a = ap.parse_args()
     a.threads = a.cores_per_node // a.ranks_per_node
     m = fit(load(a.results))

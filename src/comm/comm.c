@@ -18,6 +18,9 @@
 #include "clhs/error.h"
 
 static MPI_Comm world_comm = MPI_COMM_NULL;
+/* A private copy of the world for the sparse exchange: its point-to-point messages can
+ * never match anything else. */
+static MPI_Comm nbx_comm = MPI_COMM_NULL;
 
 void clhs_comm_init(int *argc, char ***argv, clhs_comm *c) {
   int provided = 0;
@@ -30,6 +33,7 @@ void clhs_comm_init(int *argc, char ***argv, clhs_comm *c) {
   MPI_Comm_set_errhandler(world_comm, MPI_ERRORS_ARE_FATAL);
   MPI_Comm_rank(world_comm, &c->rank);
   MPI_Comm_size(world_comm, &c->size);
+  MPI_Comm_dup(world_comm, &nbx_comm);
   c->threads = omp_get_max_threads();
   c->stats = NULL;
   if (provided < MPI_THREAD_FUNNELED && c->rank == 0)
@@ -39,7 +43,9 @@ void clhs_comm_init(int *argc, char ***argv, clhs_comm *c) {
 void clhs_comm_finalize(void) {
   int fin = 0;
   MPI_Finalized(&fin);
-  if (!fin) MPI_Finalize();
+  if (fin) return;
+  if (nbx_comm != MPI_COMM_NULL) MPI_Comm_free(&nbx_comm);
+  MPI_Finalize();
 }
 
 _Noreturn void clhs_comm_abort(const clhs_comm *c, int status, const char *fmt, ...) {
@@ -169,41 +175,112 @@ void clhs_comm_gatherv(const clhs_comm *c, const void *local, int64_t nlocal, si
   gather_common(c, local, nlocal, itemsize, out, root, 0);
 }
 
+/* One message received by the sparse exchange. */
+typedef struct nbx_msg {
+  int src;
+  int len;
+  char *buf;
+} nbx_msg;
+
+static int cmp_nbx(const void *a, const void *b) {
+  const nbx_msg *x = a, *y = b;
+  return (x->src > y->src) - (x->src < y->src);
+}
+
+/*
+ * The sparse exchange is NBX (Hoefler, Siebert and Lumsdaine, PPoPP 2010): synchronous
+ * sends to the ranks that get data, receives of whatever arrives, and a non-blocking
+ * barrier entered once this rank's sends have all been matched; when the barrier
+ * completes every message has been received. No rank learns counts from every other
+ * rank (no MPI_Alltoall: O(neighbours) messages, not O(P)). Two tags alternate between
+ * calls: a rank leaves call k only after every rank has entered its barrier, so it is at
+ * most one call ahead of any other.
+ */
 void clhs_comm_alltoallv(const clhs_comm *c, const void *send, const int64_t *sendbytes,
                          void **recv, int64_t *recvbytes) {
+  static unsigned round;
   const double t0 = MPI_Wtime();
-  const int P = c->size;
-  int *sc = calloc((size_t)P, sizeof(int)), *rc = calloc((size_t)P, sizeof(int));
-  int *sd = calloc((size_t)P, sizeof(int)), *rd = calloc((size_t)P, sizeof(int));
-  if (!sc || !rc || !sd || !rd) clhs_comm_abort(c, 1, "out of memory in alltoallv");
-  int64_t tot = 0;
+  const int P = c->size, me = c->rank, tag = 1000 + (int)(round++ & 1u);
+  const char *sb = send;
+  int64_t tot = 0, self_off = 0, nsend = 0;
   for (int r = 0; r < P; r++) {
-    if (sendbytes[r] > INT_MAX || tot > INT_MAX)
-      clhs_comm_abort(c, 1, "exchange of %lld bytes exceeds MPI's int counts; use more ranks",
-                      (long long)(tot + sendbytes[r]));
-    sc[r] = (int)sendbytes[r];
-    sd[r] = (int)tot;
+    if (sendbytes[r] > INT_MAX)
+      clhs_comm_abort(c, 1,
+                      "exchange of %lld bytes to one rank exceeds MPI's int counts; use "
+                      "more ranks",
+                      (long long)sendbytes[r]);
+    if (r == me) self_off = tot;
+    if (r != me && sendbytes[r] > 0) nsend++;
     tot += sendbytes[r];
   }
-  MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, world_comm);
-  int64_t rtot = 0;
+  MPI_Request *req = malloc(sizeof *req * (size_t)(nsend ? nsend : 1));
+  if (!req) clhs_comm_abort(c, 1, "out of memory in the exchange");
+  int64_t k = 0, off = 0;
   for (int r = 0; r < P; r++) {
-    if (rtot > INT_MAX) clhs_comm_abort(c, 1, "exchange too large for MPI's int counts");
-    rd[r] = (int)rtot;
-    rtot += rc[r];
+    if (r != me && sendbytes[r] > 0)
+      MPI_Issend(sb + off, (int)sendbytes[r], MPI_BYTE, r, tag, nbx_comm, &req[k++]);
+    off += sendbytes[r];
   }
-  void *buf = malloc(rtot ? (size_t)rtot : 1);
+  nbx_msg *msg = NULL;
+  int64_t nmsg = 0, cap = 0, rtot = sendbytes[me];
+  int in_barrier = 0;
+  MPI_Request bar = MPI_REQUEST_NULL;
+  for (;;) {
+    int flag = 0;
+    MPI_Status st;
+    MPI_Iprobe(MPI_ANY_SOURCE, tag, nbx_comm, &flag, &st);
+    if (flag) {
+      int len = 0;
+      MPI_Get_count(&st, MPI_BYTE, &len);
+      if (nmsg == cap) {
+        cap = cap ? 2 * cap : 16;
+        nbx_msg *m2 = realloc(msg, sizeof *msg * (size_t)cap);
+        if (!m2) clhs_comm_abort(c, 1, "out of memory in the exchange");
+        msg = m2;
+      }
+      char *buf = malloc(len ? (size_t)len : 1);
+      if (!buf) clhs_comm_abort(c, 1, "out of memory receiving %d bytes", len);
+      MPI_Recv(buf, len, MPI_BYTE, st.MPI_SOURCE, tag, nbx_comm, MPI_STATUS_IGNORE);
+      msg[nmsg++] = (nbx_msg){st.MPI_SOURCE, len, buf};
+      rtot += len;
+      continue;
+    }
+    int done = 0;
+    if (in_barrier) {
+      MPI_Test(&bar, &done, MPI_STATUS_IGNORE);
+      if (done) break;
+    } else {
+      MPI_Testall((int)nsend, req, &done, MPI_STATUSES_IGNORE);
+      if (done) {
+        MPI_Ibarrier(nbx_comm, &bar);
+        in_barrier = 1;
+      }
+    }
+  }
+  free(req);
+  /* The bytes received, in rank order (this rank's own part in its place). */
+  qsort(msg, (size_t)nmsg, sizeof *msg, cmp_nbx);
+  char *buf = malloc(rtot ? (size_t)rtot : 1);
   if (!buf) clhs_comm_abort(c, 1, "out of memory receiving %lld bytes", (long long)rtot);
-  MPI_Alltoallv(send, sc, sd, MPI_BYTE, buf, rc, rd, MPI_BYTE, world_comm);
-  free(sc);
-  free(rc);
-  free(sd);
-  free(rd);
+  int64_t pos = 0, m = 0;
+  for (; m < nmsg && msg[m].src < me; m++) {
+    memcpy(buf + pos, msg[m].buf, (size_t)msg[m].len);
+    pos += msg[m].len;
+  }
+  if (sendbytes[me] > 0) memcpy(buf + pos, sb + self_off, (size_t)sendbytes[me]);
+  pos += sendbytes[me];
+  for (; m < nmsg; m++) {
+    memcpy(buf + pos, msg[m].buf, (size_t)msg[m].len);
+    pos += msg[m].len;
+  }
+  for (m = 0; m < nmsg; m++)
+    free(msg[m].buf);
+  free(msg);
   *recv = buf;
   *recvbytes = rtot;
   if (c->stats) {
     c->stats->seconds += MPI_Wtime() - t0;
-    c->stats->bytes_sent += tot - sendbytes[c->rank]; /* what stays on this rank is not sent */
+    c->stats->bytes_sent += tot - sendbytes[me]; /* what stays on this rank is not sent */
     c->stats->calls++;
   }
 }
