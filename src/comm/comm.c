@@ -259,7 +259,7 @@ void clhs_comm_alltoallv(const clhs_comm *c, const void *send, const int64_t *se
   }
   free(req);
   /* The bytes received, in rank order (this rank's own part in its place). */
-  qsort(msg, (size_t)nmsg, sizeof *msg, cmp_nbx);
+  if (nmsg > 1) qsort(msg, (size_t)nmsg, sizeof *msg, cmp_nbx);
   char *buf = malloc(rtot ? (size_t)rtot : 1);
   if (!buf) clhs_comm_abort(c, 1, "out of memory receiving %lld bytes", (long long)rtot);
   int64_t pos = 0, m = 0;
