@@ -79,6 +79,15 @@ void clhs_comm_gatherv(const clhs_comm *c, const void *local, int64_t nlocal, si
 void clhs_comm_alltoallv(const clhs_comm *c, const void *send, const int64_t *sendbytes,
                          void **recv, int64_t *recvbytes);
 
+/**
+ * Send item k (@p size bytes, items[k]) to rank dest[k], k < n, through
+ * clhs_comm_alltoallv; returns the items received (malloc'd, in rank order) and their
+ * number in *nrecv. Collective. If this rank cannot allocate its send buffer it sets
+ * *oom = 1 and still takes part, sending nothing, so no rank is left in the exchange.
+ */
+void *clhs_comm_route(const clhs_comm *c, const void *items, const int *dest, int64_t n,
+                      size_t size, int64_t *nrecv, int *oom);
+
 void clhs_comm_barrier(const clhs_comm *c);
 double clhs_comm_wtime(void);
 

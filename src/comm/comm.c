@@ -285,6 +285,35 @@ void clhs_comm_alltoallv(const clhs_comm *c, const void *send, const int64_t *se
   }
 }
 
+void *clhs_comm_route(const clhs_comm *c, const void *items, const int *dest, int64_t n,
+                      size_t size, int64_t *nrecv, int *oom) {
+  const int P = c->size;
+  int64_t *counts = calloc((size_t)P + 1, sizeof *counts); /* then: where each rank's go */
+  char *sorted = malloc(size * (size_t)(n ? n : 1));
+  if (!counts) clhs_comm_abort(c, 1, "out of memory routing %lld items", (long long)n);
+  if (!sorted) {
+    *oom = 1;
+    n = 0; /* still take part in the exchange, sending nothing */
+  }
+  for (int64_t k = 0; k < n; k++)
+    counts[dest[k] + 1]++;
+  for (int r = 0; r < P; r++)
+    counts[r + 1] += counts[r];
+  for (int64_t k = 0; k < n; k++)
+    memcpy(sorted + size * (size_t)counts[dest[k]]++, (const char *)items + size * (size_t)k, size);
+  /* counts[r] is now the end of rank r's block: bytes per rank from the block sizes. */
+  for (int r = P; r > 0; r--)
+    counts[r] = (counts[r - 1] - (r > 1 ? counts[r - 2] : 0)) * (int64_t)size;
+  void *recv = NULL;
+  int64_t nbytes = 0;
+  clhs_comm_alltoallv(c, sorted ? (const void *)sorted : (const void *)counts, counts + 1, &recv,
+                      &nbytes);
+  free(counts);
+  free(sorted);
+  *nrecv = nbytes / (int64_t)size;
+  return recv;
+}
+
 void clhs_comm_barrier(const clhs_comm *c) {
   (void)c;
   MPI_Barrier(world_comm);

@@ -428,33 +428,15 @@ static int draw_requests(clhs_world *w, int64_t t, int online, const cand_list *
 /* Send requests to the owners of their centres; resolve them into new ties. */
 static int resolve_requests(clhs_world *w, const cand_list *cl, tie_req *reqs, int64_t nreqs,
                             msgvec *mv) {
-  const int P = w->comm->size;
-  int64_t *counts = calloc((size_t)P, sizeof *counts);
-  tie_req *sorted = malloc(sizeof *sorted * (size_t)(nreqs ? nreqs : 1));
-  int64_t *pos = calloc((size_t)P + 1, sizeof *pos);
-  if (!counts || !sorted || !pos) {
-    free(counts);
-    free(sorted);
-    free(pos);
-    return CLHS_ENOMEM;
-  }
-  for (int64_t k = 0; k < nreqs; k++)
-    counts[w->owner[reqs[k].centre]]++;
-  for (int r = 0; r < P; r++)
-    pos[r + 1] = pos[r] + counts[r];
-  for (int64_t k = 0; k < nreqs; k++)
-    sorted[pos[w->owner[reqs[k].centre]]++] = reqs[k];
-  for (int r = 0; r < P; r++)
-    counts[r] *= (int64_t)sizeof(tie_req);
-  void *recv = NULL;
-  int64_t nb = 0;
-  clhs_comm_alltoallv(w->comm, sorted, counts, &recv, &nb);
-  free(sorted);
-  free(counts);
-  free(pos);
+  int *dest = malloc(sizeof(int) * (size_t)(nreqs ? nreqs : 1));
+  int oom = !dest;
+  for (int64_t k = 0; dest && k < nreqs; k++)
+    dest[k] = w->owner[reqs[k].centre];
+  int64_t nin = 0; /* (a rank out of memory still takes part in the exchange) */
+  void *recv = clhs_comm_route(w->comm, reqs, dest, dest ? nreqs : 0, sizeof *reqs, &nin, &oom);
+  free(dest);
   const tie_req *in = recv;
-  const int64_t nin = nb / (int64_t)sizeof(tie_req);
-  int st = CLHS_OK;
+  int st = oom ? CLHS_ENOMEM : CLHS_OK;
   for (int64_t k = 0; k < nin && !st; k++) {
     const int64_t lc = in[k].centre - w->c_begin;
     const int32_t j = cand_resolve(cl, lc * CLHS_NTYPES + in[k].type, in[k].offset);
@@ -523,12 +505,10 @@ static int online_ties(clhs_world *w, int64_t t, msgvec *mv, clhs_error *err) {
   if (build_candidates(w, t, 1, 0, &cl, &rec, &nrec, err)) return err->code;
   int64_t *lp = malloc(sizeof *lp * (size_t)(nrec + 1)); /* local prefix */
   int64_t *R = calloc((size_t)P + 1, sizeof *R);         /* ranks' prefix */
-  int64_t *cnt = calloc((size_t)P + 1, sizeof *cnt);
-  int st = lp && R && cnt ? CLHS_OK : CLHS_ENOMEM;
+  int st = lp && R ? CLHS_OK : CLHS_ENOMEM;
   if (clhs_comm_agree(w->comm, st, NULL, 0)) {
     free(lp);
     free(R);
-    free(cnt);
     free(rec);
     cand_free(&cl);
     return clhs_error_set(err, CLHS_ENOMEM, "out of memory forming online ties");
@@ -607,16 +587,15 @@ static int online_ties(clhs_world *w, int64_t t, msgvec *mv, clhs_error *err) {
   int64_t n = 0;
   for (int k = 0; !fail && k < nth; k++)
     n += tn[k];
-  online_req *sorted = fail ? NULL : malloc(sizeof *sorted * (size_t)(n ? n : 1));
-  if (!sorted) fail = 1;
+  online_req *all = fail ? NULL : malloc(sizeof *all * (size_t)(n ? n : 1));
+  int *dest = fail ? NULL : malloc(sizeof *dest * (size_t)(n ? n : 1));
+  if (!all || !dest) fail = 1;
+  int64_t pos = 0;
   for (int k = 0; !fail && k < nth; k++)
-    for (int64_t q = 0; q < tn[k]; q++)
-      cnt[trank[k][q] + 1]++;
-  for (int r = 0; !fail && r < P; r++)
-    cnt[r + 1] += cnt[r];
-  for (int k = 0; !fail && k < nth; k++)
-    for (int64_t q = 0; q < tn[k]; q++)
-      sorted[cnt[trank[k][q]]++] = tout[k][q];
+    for (int64_t q = 0; q < tn[k]; q++, pos++) {
+      all[pos] = tout[k][q];
+      dest[pos] = trank[k][q];
+    }
   for (int k = 0; k < nth && tout; k++) {
     free(tout[k]);
     if (trank) free(trank[k]);
@@ -627,14 +606,12 @@ static int online_ties(clhs_world *w, int64_t t, msgvec *mv, clhs_error *err) {
   free(tcap);
   st = fail ? CLHS_ENOMEM : CLHS_OK;
   if (clhs_comm_agree(w->comm, st, NULL, 0) == CLHS_OK) {
-    /* cnt[r] is now the end of rank r's block: bytes per rank from the block sizes. */
-    for (int r = P; r > 0; r--)
-      cnt[r] = (cnt[r - 1] - (r > 1 ? cnt[r - 2] : 0)) * (int64_t)sizeof(online_req);
-    void *recv = NULL;
-    int64_t nb = 0;
-    clhs_comm_alltoallv(w->comm, sorted, cnt + 1, &recv, &nb);
+    int oom = 0;
+    int64_t nin = 0;
+    void *recv = clhs_comm_route(w->comm, all, dest, n, sizeof *all, &nin, &oom);
+    if (oom) st = CLHS_ENOMEM;
     const online_req *in = recv;
-    for (int64_t k = 0; k < nb / (int64_t)sizeof(online_req) && !st; k++) {
+    for (int64_t k = 0; k < nin && !st; k++) {
       /* The last of this rank's centres whose prefix start is <= x (clamped to the last
        * one past the end, as draw_requests clamps to the last centre). */
       int64_t lo = 0, hi = nrec;
@@ -653,10 +630,10 @@ static int online_ties(clhs_world *w, int64_t t, msgvec *mv, clhs_error *err) {
     }
     free(recv);
   }
-  free(sorted);
+  free(all);
+  free(dest);
   free(lp);
   free(R);
-  free(cnt);
   free(rec);
   cand_free(&cl);
   if (clhs_comm_agree(w->comm, st, NULL, 0))

@@ -285,39 +285,6 @@ static int agree(clhs_world *w, int status, clhs_error *err) {
   return worst;
 }
 
-/* Route items of @p size bytes to ranks dest[k]; returns the received items. */
-static void *route(clhs_world *w, const void *items, const int *dest, int64_t n, size_t size,
-                   int64_t *nrecv, int *status) {
-  const int P = w->comm->size;
-  int64_t *counts = calloc((size_t)P, sizeof *counts);
-  int64_t *pos = calloc((size_t)P + 1, sizeof *pos);
-  char *sorted = malloc(size * (size_t)(n ? n : 1));
-  if (!counts || !pos || !sorted) {
-    *status = CLHS_ENOMEM;
-    n = 0; /* still take part in the exchange, sending nothing */
-    if (!counts) counts = calloc((size_t)P, sizeof *counts);
-    if (!counts) clhs_comm_abort(w->comm, 1, "out of memory routing resources");
-  }
-  for (int64_t k = 0; k < n; k++)
-    counts[dest[k]]++;
-  if (pos) {
-    for (int r = 0; r < P; r++)
-      pos[r + 1] = pos[r] + counts[r];
-    for (int64_t k = 0; k < n; k++)
-      memcpy(sorted + size * (size_t)pos[dest[k]]++, (const char *)items + size * (size_t)k, size);
-  }
-  for (int r = 0; r < P; r++)
-    counts[r] *= (int64_t)size;
-  void *recv = NULL;
-  int64_t nbytes = 0;
-  clhs_comm_alltoallv(w->comm, sorted, counts, &recv, &nbytes);
-  free(counts);
-  free(pos);
-  free(sorted);
-  *nrecv = nbytes / (int64_t)size;
-  return recv;
-}
-
 static int grow_res(clhs_restab *r, int64_t need) {
   if (need <= r->cap) return CLHS_OK;
   int64_t cap = need + need / 2 + 64;
@@ -804,7 +771,9 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
     }
     for (int64_t k = 0; k < n; k++)
       dest[k] = clhs_owner_of_gid(w, mine[k].target);
-    off = route(w, mine, dest, n, sizeof(cand), &noff, &status);
+    int oom = 0;
+    off = clhs_comm_route(w->comm, mine, dest, n, sizeof(cand), &noff, &oom);
+    if (oom) status = CLHS_ENOMEM;
     free(mine);
     free(dest);
     dest = NULL;
@@ -880,7 +849,9 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
     }
     for (int64_t k = 0; k < n; k++)
       dest[k] = clhs_owner_of_gid(w, nts[k].creator);
-    nin = route(w, nts, dest, n, sizeof(notice), &nrecv, &status);
+    int oom = 0;
+    nin = clhs_comm_route(w->comm, nts, dest, n, sizeof(notice), &nrecv, &oom);
+    if (oom) status = CLHS_ENOMEM;
     for (int64_t k = 0; k < nrecv; k++) { /* integer increments: any order */
       const int64_t i = nin[k].creator - w->gid_begin;
       const int64_t x = lower_u64(w->res.id, w->res.n, nin[k].id);

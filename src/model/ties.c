@@ -369,36 +369,18 @@ int clhs_ties_apply_local(clhs_world *w, clhs_tie_event *ev, int64_t nev, clhs_e
 
 /* Route events addressed to any agent: each goes to the rank that owns its `target`. */
 int clhs_ties_deliver(clhs_world *w, const clhs_tie_msg *msg, int64_t nmsg, clhs_error *err) {
-  const int P = w->comm->size;
-  int64_t *counts = calloc((size_t)P, sizeof *counts);
-  clhs_tie_msg *sorted = malloc(sizeof *sorted * (size_t)(nmsg ? nmsg : 1));
-  int64_t *pos = calloc((size_t)P + 1, sizeof *pos);
-  if (!counts || !sorted || !pos) {
-    free(counts);
-    free(sorted);
-    free(pos);
-    return clhs_error_set(err, CLHS_ENOMEM, "out of memory routing tie events");
-  }
   int *dest = malloc(sizeof(int) * (size_t)(nmsg ? nmsg : 1));
   if (!dest) clhs_comm_abort(w->comm, 1, "out of memory routing %lld tie events", (long long)nmsg);
-  for (int64_t k = 0; k < nmsg; k++) {
-    dest[k] = clhs_owner_of_gid(w, msg[k].target);
-    counts[dest[k]]++;
-  }
-  for (int r = 0; r < P; r++)
-    pos[r + 1] = pos[r] + counts[r];
   for (int64_t k = 0; k < nmsg; k++)
-    sorted[pos[dest[k]]++] = msg[k];
+    dest[k] = clhs_owner_of_gid(w, msg[k].target);
+  int oom = 0;
+  int64_t nrecv = 0;
+  void *recv = clhs_comm_route(w->comm, msg, dest, nmsg, sizeof *msg, &nrecv, &oom);
   free(dest);
-  for (int r = 0; r < P; r++)
-    counts[r] *= (int64_t)sizeof(clhs_tie_msg);
-  void *recv = NULL;
-  int64_t nrecv_bytes = 0;
-  clhs_comm_alltoallv(w->comm, sorted, counts, &recv, &nrecv_bytes);
-  free(sorted);
-  free(counts);
-  free(pos);
-  const int64_t nrecv = nrecv_bytes / (int64_t)sizeof(clhs_tie_msg);
+  if (oom) {
+    free(recv);
+    return clhs_error_set(err, CLHS_ENOMEM, "out of memory routing tie events");
+  }
   const clhs_tie_msg *in = recv;
   clhs_tie_event *ev = malloc(sizeof *ev * (size_t)(nrecv ? nrecv : 1));
   if (!ev) {
@@ -669,32 +651,19 @@ int64_t clhs_ties_check(clhs_world *w, clhs_error *err) {
   }
   free(care);
   /* Cross-rank ends: send each remote end's expectation to its owner. */
-  const int P = w->comm->size;
-  int64_t *counts = calloc((size_t)P, sizeof *counts);
   int *dest = malloc(sizeof(int) * (size_t)(nmsg ? nmsg : 1));
-  clhs_tie_msg *sorted = malloc(sizeof *sorted * (size_t)(nmsg ? nmsg : 1));
-  int64_t *pos = calloc((size_t)P + 1, sizeof *pos);
-  if (!msg || !counts || !dest || !sorted || !pos) {
+  if (!msg || !dest) {
     free(msg);
-    free(counts);
     free(dest);
-    free(sorted);
-    free(pos);
     clhs_comm_abort(w->comm, 1, "out of memory checking ties");
   }
   for (int64_t j = 0; j < nmsg; j++)
-    counts[dest[j] = clhs_owner_of_gid(w, msg[j].target)]++;
-  for (int r = 0; r < P; r++)
-    pos[r + 1] = pos[r] + counts[r];
-  for (int64_t j = 0; j < nmsg; j++)
-    sorted[pos[dest[j]]++] = msg[j];
-  for (int r = 0; r < P; r++)
-    counts[r] *= (int64_t)sizeof(clhs_tie_msg);
-  void *recv = NULL;
-  int64_t nb = 0;
-  clhs_comm_alltoallv(w->comm, sorted, counts, &recv, &nb);
+    dest[j] = clhs_owner_of_gid(w, msg[j].target);
+  int oom = 0;
+  int64_t nin = 0, remote_here = 0;
+  void *recv = clhs_comm_route(w->comm, msg, dest, nmsg, sizeof *msg, &nin, &oom);
+  if (oom) clhs_comm_abort(w->comm, 1, "out of memory checking ties");
   const clhs_tie_msg *in = recv;
-  int64_t nin = nb / (int64_t)sizeof(clhs_tie_msg), remote_here = 0;
   for (int64_t j = 0; j < nin; j++) {
     const int64_t g = in[j].target;
     const int64_t lcg = w->centre[g - lo];
@@ -724,10 +693,8 @@ int64_t clhs_ties_check(clhs_world *w, clhs_error *err) {
               w->comm->rank, (long long)remote_here, (long long)nin);
   free(recv);
   free(msg);
-  free(counts);
   free(dest);
-  free(sorted);
-  free(pos);
+
 #undef VIOLATION
   int64_t total = bad;
   clhs_comm_sum_i64(w->comm, &total, 1);
