@@ -286,6 +286,8 @@ int32_t clhs_care_max(const clhs_world *w, int64_t lc);
 int32_t clhs_degree(const clhs_world *w, int64_t lc, int32_t i);
 int32_t clhs_neighbours(const clhs_world *w, int64_t lc, int32_t i, int32_t *care, clhs_nbr *nb);
 int64_t clhs_halo_find(const clhs_halo *h, int64_t gid);
+/** Halo index of remote neighbour @p gid of agent @p of; aborts every rank if missing. */
+int64_t clhs_halo_index(const clhs_world *w, int64_t gid, int64_t of);
 /** Apply events on local tie ends (sorted here; any order in). */
 int clhs_ties_apply_local(clhs_world *w, clhs_tie_event *ev, int64_t nev, clhs_error *err);
 /** Deliver events to the owners of their targets and apply them there (collective). */

@@ -25,11 +25,7 @@ static inline double clamp01(double x) {
   return x < 0 ? 0 : (x > 1 ? 1 : x);
 }
 
-/* m of a neighbour as at the start of the phase. */
-static inline double nbr_m(const clhs_world *w, const clhs_nbr *nb) {
-  return nb->loc >= 0 ? (double)w->m[nb->loc] : (double)w->halo.m[-1 - nb->loc];
-}
-
+/* Tier of a neighbour as at the start of the phase (local, or from the halo). */
 static inline int nbr_E(const clhs_world *w, const clhs_nbr *nb) {
   return nb->loc >= 0 ? w->E[nb->loc] : w->halo.E[-1 - nb->loc];
 }
@@ -196,11 +192,7 @@ void clhs_phase_motivation(clhs_world *w, int64_t t) {
                 mj = w->m[gd - lo];
                 Ej = w->E[gd - lo];
               } else {
-                const int64_t hx = clhs_halo_find(&w->halo, gd);
-                if (hx < 0)
-                  clhs_comm_abort(w->comm, 1,
-                                  "agent %lld: remote neighbour %lld is not in the halo",
-                                  (long long)(lo + i), (long long)gd);
+                const int64_t hx = clhs_halo_index(w, gd, lo + i);
                 mj = w->halo.m[hx];
                 Ej = w->halo.E[hx];
               }

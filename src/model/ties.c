@@ -158,6 +158,16 @@ int32_t clhs_care_max(const clhs_world *w, int64_t lc) {
          (w->first[CLHS_NTYPES][lc] - w->first[CLHS_CLIN][lc]) + 2;
 }
 
+int64_t clhs_halo_index(const clhs_world *w, int64_t gid, int64_t of) {
+  const int64_t hx = clhs_halo_find(&w->halo, gid);
+  /* The halo is rebuilt after every change to the ties (phase 3); a remote neighbour
+   * missing from it is a bug, not a state to read through. */
+  if (hx < 0)
+    clhs_comm_abort(w->comm, 1, "agent %lld: remote neighbour %lld is not in the halo",
+                    (long long)of, (long long)gid);
+  return hx;
+}
+
 /* Index of a remote gid in the halo, or -1. */
 int64_t clhs_halo_find(const clhs_halo *h, int64_t gid) {
   int64_t lo = 0, hi = h->n;
@@ -200,13 +210,7 @@ int32_t clhs_neighbours(const clhs_world *w, int64_t lc, int32_t i, int32_t *car
       if (gd >= lo && gd < hi) {
         nb[n].loc = gd - lo;
       } else {
-        const int64_t hx = clhs_halo_find(&w->halo, gd);
-        /* The halo is rebuilt after every change to the ties (phase 3); a remote
-         * neighbour missing from it is a bug, not a state to read through. */
-        if (hx < 0)
-          clhs_comm_abort(w->comm, 1, "agent %lld: remote neighbour %lld is not in the halo",
-                          (long long)(w->gid_begin + i), (long long)gd);
-        nb[n].loc = -1 - hx;
+        nb[n].loc = -1 - clhs_halo_index(w, gd, w->gid_begin + i);
       }
       d++;
     }
