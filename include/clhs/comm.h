@@ -25,6 +25,8 @@ typedef struct clhs_comm {
   int rank;
   int size;
   int threads;            /**< OpenMP threads per rank */
+  int local_rank;         /**< rank among the ranks on this node (shared-memory domain) */
+  int local_size;         /**< ranks on this node */
   clhs_comm_stats *stats; /**< owned by the caller of clhs_comm_init; may be NULL */
 } clhs_comm;
 

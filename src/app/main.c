@@ -18,6 +18,7 @@
 #include "clhs/config.h"
 #include "clhs/checkpoint.h"
 #include "clhs/engine.h"
+#include "clhs/launch.h"
 #include "clhs/signals.h"
 #include "engine/ckpt_policy.h"
 #include "clhs/error.h"
@@ -292,6 +293,7 @@ static int restart(const cli *c, const clhs_comm *comm, clhs_error *err) {
 int main(int argc, char **argv) {
   clhs_comm comm;
   clhs_comm_stats stats = {0, 0, 0, 0};
+  clhs_launch_preinit(argc, argv); /* before MPI and OpenMP start: may re-execute */
   clhs_comm_init(&argc, &argv, &comm);
   comm.stats = &stats;
   clhs_error err;
@@ -313,6 +315,7 @@ int main(int argc, char **argv) {
     clhs_error_clear(&err);
   }
   int st = clhs_comm_agree(&comm, err.code, err.msg, sizeof err.msg);
+  if (st == CLHS_OK) st = clhs_launch_check(&comm, &err);
   if (st != CLHS_OK) {
     if (comm.rank == 0) fprintf(stderr, "clhsim: error: %s\n", err.msg);
     clhs_config_free(&cfg);

@@ -36,6 +36,18 @@ void clhs_comm_init(int *argc, char ***argv, clhs_comm *c) {
   MPI_Comm_dup(world_comm, &nbx_comm);
   c->threads = omp_get_max_threads();
   c->stats = NULL;
+  {
+    MPI_Comm node = MPI_COMM_NULL;
+    c->local_rank = 0;
+    c->local_size = 1;
+    if (MPI_Comm_split_type(world_comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node) ==
+            MPI_SUCCESS &&
+        node != MPI_COMM_NULL) {
+      MPI_Comm_rank(node, &c->local_rank);
+      MPI_Comm_size(node, &c->local_size);
+      MPI_Comm_free(&node);
+    }
+  }
   if (provided < MPI_THREAD_FUNNELED && c->rank == 0)
     fprintf(stderr, "clhsim: warning: MPI provides thread level %d < FUNNELED\n", provided);
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "clhs/date.h"
+#include "clhs/memcheck.h"
 #include "clhs/model.h"
 #include "clhs/output.h"
 #include "ckpt_policy.h"
@@ -74,6 +75,9 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
   /* Report an unwritable output path before any work. */
   /* An unwritable output path is bad input (status 2), found before any work. */
   if (root && clhs_output_check_path(cfg->output.path, err) != CLHS_OK) err->code = CLHS_EINPUT;
+  if (agree(comm, err)) return err->code;
+  /* A population that cannot fit is refused before anything is allocated. */
+  clhs_memory_check(cfg, comm, NULL, err);
   if (agree(comm, err)) return err->code;
 
   clhs_world_create(&w, cfg, comm, err);
