@@ -22,7 +22,7 @@
 #include "clhs/error.h"
 #include "clhs/model.h"
 
-#define CLHS_CKPT_FORMAT 2 /**< bump on any change of layout; older files are refused */
+#define CLHS_CKPT_FORMAT 3 /**< bump on any change of layout; older files are refused */
 #define CLHS_CKPT_MAGIC "clhsim-checkpoint"
 
 /** What a checkpoint says about itself (beyond the state). */
@@ -35,12 +35,24 @@ typedef struct clhs_ckpt_meta {
   char parent[1024]; /**< for a forked run: the checkpoint it started from ("" otherwise) */
   char created_utc[32];
   int format;
+  char run_id[24];        /**< the run that wrote it (16 hex digits; a fork has its own) */
+  char parent_run_id[24]; /**< a fork: the run it was forked from ("" otherwise) */
+  int64_t snapshot_size;  /**< bytes of the output snapshot */
+  uint64_t snapshot_sum;  /**< its whole-file checksum (clhs_file_checksum) */
 } clhs_ckpt_meta;
 
 /**
- * Write the world's state to @p path (collective): to PATH.tmp, flush, close, barrier,
- * then rank 0 renames PATH.tmp to PATH and fsyncs the folder. Nothing is deleted.
- * Returns CLHS_EIO with a message on failure (PATH.tmp is removed).
+ * Collective: the size of the file @p path (rank 0 looks) and the checksum of all its bytes,
+ * every rank hashing a share of its blocks (the hash of the checkpoints' user block, from
+ * byte 0). A missing or unreadable file gives status @p code with a message.
+ */
+int clhs_file_checksum(const clhs_comm *comm, const char *path, int64_t *size, uint64_t *sum,
+                       int code, clhs_error *err);
+
+/**
+ * Write the world's state to @p path (collective): to PATH.RUNID.tmp (meta->run_id), flush, close,
+ * barrier, then rank 0 renames it to PATH and fsyncs the folder. Nothing else is deleted. Returns
+ * CLHS_EIO with a message on failure (the temporary file is removed).
  */
 int clhs_checkpoint_write(const clhs_world *w, const char *path, const clhs_ckpt_meta *meta,
                           clhs_error *err);

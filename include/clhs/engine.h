@@ -14,11 +14,14 @@
 #include "clhs/model.h"
 
 typedef struct clhs_run_opts {
-  int quiet;               /**< no progress lines (the summary is still printed) */
-  double progress_every_s; /**< seconds between progress lines (clhsim uses 2) */
-  const char *resume;      /**< checkpoint file to continue from, or NULL */
-  int forked;              /**< the configuration differs from the checkpoint's (a fork) */
-  int64_t warmup;          /**< steps run before timing starts (benchmarks) */
+  int quiet;                 /**< no progress lines (the summary is still printed) */
+  double progress_every_s;   /**< seconds between progress lines (clhsim uses 2) */
+  const char *resume;        /**< checkpoint file to continue from, or NULL */
+  int forked;                /**< the configuration differs from the checkpoint's (a fork) */
+  int64_t warmup;            /**< steps run before timing starts (benchmarks) */
+  int overwrite;             /**< may replace an existing output that another run wrote */
+  const char *const *inputs; /**< files the run reads (configuration): never written over */
+  int ninputs;
 } clhs_run_opts;
 
 /** What a finished run reports (identical on every rank). */
@@ -30,7 +33,9 @@ typedef struct clhs_run_result {
   double bytes_per_agent_end; /**< ... at the end (ties, resources, commons, halo included) */
   int stopped;               /**< stopped early (signal, stop file, wall time) after a checkpoint */
   int bad_checkpoint;        /**< opts->resume could not be loaded (try another) */
-  char checkpoint[2048];     /**< the last checkpoint written */
+  char checkpoint[4200];     /**< the last checkpoint written */
+  char checkpoint_dir[2048]; /**< the folder this run's checkpoints go to */
+  char run_id[24];           /**< this run (a continued run keeps its id; a fork has its own) */
   double checkpoint_write_s; /**< time of the last checkpoint write */
   double restart_read_s;     /**< time to load the checkpoint and restore the output */
   double peak_rss_bytes;     /**< max over ranks */

@@ -6,16 +6,47 @@
 #ifndef CLHS_FILEUTIL_H
 #define CLHS_FILEUTIL_H
 
+#include <stddef.h>
+
 #include "clhs/error.h"
 
 /** fsync the folder that holds @p path (so a rename in it is durable). */
 void clhs_fsync_folder_of(const char *path);
 
-/** Copy @p src to @p dst through DST.tmp: write, fsync, close, rename, fsync the folder. */
-int clhs_copy_file_atomic(const char *src, const char *dst, clhs_error *err);
+/** The temporary name of @p dst: DST.TAG.tmp (DST.tmp without a tag). A run tags its
+ * temporary files with its run id, so two runs never share one. */
+void clhs_tmp_name(const char *dst, const char *tag, char *buf, size_t len);
+
+/** Copy @p src to @p dst through DST.TAG.tmp (created exclusively, never through a link):
+ * write, fsync, close, rename, fsync the folder. */
+int clhs_copy_file_atomic(const char *src, const char *dst, const char *tag, clhs_error *err);
 
 /** Write @p text to @p dst the same way (e.g. the `latest` pointer). */
-int clhs_write_text_atomic(const char *dst, const char *text, clhs_error *err);
+int clhs_write_text_atomic(const char *dst, const char *text, const char *tag, clhs_error *err);
+
+/** An exclusive lock on a lock file (flock), held until released or the process ends. */
+typedef struct clhs_lock {
+  int fd;
+  char path[4096];
+} clhs_lock;
+
+void clhs_lock_init(clhs_lock *lk);
+
+/**
+ * Take the lock on @p path (created if missing; never through a symbolic link) without
+ * waiting, and write @p info (who holds it) into the file. CLHS_OK when taken; CLHS_EINPUT
+ * when another process holds it (its @p info, one printable line, in @p holder, and
+ * @p err untouched) or the file cannot be used (message in @p err).
+ */
+int clhs_lock_try(clhs_lock *lk, const char *path, const char *info, char *holder,
+                  size_t holder_len, clhs_error *err);
+
+/** Release the lock (removing the lock file first if @p remove_file). Safe if not held. */
+void clhs_lock_release(clhs_lock *lk, int remove_file);
+
+/** @p ndigits random lowercase hex digits and a NUL (from /dev/urandom; returns 1 if it
+ * had to fall back to the clock and pid). */
+int clhs_random_hex(char *out, int ndigits);
 
 /** Make a folder (and its parents) if missing. */
 int clhs_mkdir_p(const char *path, clhs_error *err);

@@ -11,8 +11,9 @@
  *   /code         version, git revision, compiler, flags, MPI and HDF5 versions.
  *   /run          ranks, threads, seed, wall time, throughput (written at close).
  *
- * The file is written as PATH.tmp and renamed to PATH by clhs_output_close();
- * clhs_output_abandon() removes the temporary file. Every function here is
+ * The file is written as PATH.RUNID.tmp (PATH.tmp without a run id) and renamed to PATH
+ * by clhs_output_close(), which never replaces anything that appeared at PATH during the
+ * run; clhs_output_abandon() removes the temporary file. Every function here is
  * collective over all ranks and must be called outside OpenMP regions
  * (Debian's HDF5 is not thread-safe).
  */
@@ -73,6 +74,13 @@ int clhs_output_open(clhs_output **out, const char *path, const clhs_config *cfg
                      const clhs_comm *comm, const clhs_out_layout *layout, const clhs_out_var *vars,
                      int nvars, clhs_error *err);
 
+/** The same, for run @p run_id (16 hex digits): the temporary file is PATH.RUNID.tmp and
+ * the root group records `run_id`. */
+int clhs_output_open_run(clhs_output **out, const char *path, const char *run_id,
+                         const clhs_config *cfg, const clhs_comm *comm,
+                         const clhs_out_layout *layout, const clhs_out_var *vars, int nvars,
+                         clhs_error *err);
+
 /**
  * Append one record at simulated day @p time_days. @p data[v] points to the
  * values of variable v in row-major order over its extra axes: for a
@@ -110,6 +118,9 @@ int clhs_output_write_run(clhs_output *out, const char *const *num_keys, const d
                           int nnum, const char *const *str_keys, const char *const *str_vals,
                           int nstr, clhs_error *err);
 
+/** Write one unsigned 64-bit attribute of /run (rank 0's value; collective). */
+int clhs_output_write_run_u64(clhs_output *out, const char *key, uint64_t value, clhs_error *err);
+
 /** Flush, close and rename PATH.tmp to PATH (rank 0 renames, then fsyncs the folder). */
 int clhs_output_close(clhs_output *out, clhs_error *err);
 
@@ -121,5 +132,12 @@ void clhs_output_abandon(clhs_output *out);
  * writable). Called on rank 0 only; no MPI, no HDF5.
  */
 int clhs_output_check_path(const char *path, clhs_error *err);
+
+/**
+ * Any process, serial HDF5, no MPI: the `run_id` attribute of the root group of a file
+ * clhsim wrote (an output, a snapshot, a checkpoint) into @p buf. Returns 1 if found, 0 if
+ * the file is HDF5 without one, -1 if it cannot be opened as HDF5.
+ */
+int clhs_h5_peek_run_id(const char *path, char *buf, size_t len);
 
 #endif

@@ -40,15 +40,23 @@ static void usage(FILE *f) {
           "options:\n"
           "  -P section.key=value     override one configuration key (repeatable)\n"
           "  -o PATH                  output file (default: output.path, clhsim.h5)\n"
+          "  --overwrite              replace an existing output file that another run wrote\n"
+          "                           (never a link, a device, a folder or the run's inputs)\n"
           "  -q, --quiet              no progress lines (the final summary is still printed)\n"
           "  --markdown               with config: print every key as Markdown tables (docs)\n"
           "  --warmup N               with run/restart: time only the steps after the first N\n"
-          "  -h, --help               this help\n"
+          "  -h, --help, help         this help\n"
+          "  -V, --version            the same as the command version\n"
           "\n"
           "exit status: 0 success; 2 bad input (config, command line, unwritable output,\n"
           "invalid checkpoint); 3 stopped early after writing a checkpoint (SIGUSR1, SIGTERM,\n"
           "the stop file clhsim.stop in the run folder, or run.max_wall_time): continue with\n"
-          "'clhsim restart CHECKPOINT_DIR'; 1 other failure.\n");
+          "'clhsim restart CHECKPOINT_DIR'; 1 other failure.\n"
+          "\n"
+          "files: an existing output file is never replaced unless the same run wrote it (a\n"
+          "restart) or --overwrite is given; a run's checkpoints go to checkpoint.dir unless it\n"
+          "holds another run's, then to DIR-RUNID (printed); a restart continues in the folder\n"
+          "of its checkpoint, a fork (a restart with model -P) in a folder of its own.\n");
 }
 
 typedef struct cli {
@@ -61,6 +69,7 @@ typedef struct cli {
   int quiet;
   int help;
   int markdown;
+  int overwrite;
   long long warmup;
 } cli;
 
@@ -74,13 +83,21 @@ static int parse_cli(int argc, char **argv, cli *c, clhs_error *err) {
       c->quiet = 1;
     } else if (!strcmp(a, "--markdown")) {
       c->markdown = 1;
+    } else if (!strcmp(a, "--overwrite")) {
+      c->overwrite = 1;
+    } else if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
+      if (!c->command) c->command = "version";
     } else if (!strcmp(a, "--warmup")) {
       char *end = NULL;
       if (i + 1 >= argc || (c->warmup = strtoll(argv[++i], &end, 10)) < 0 || *end)
         return clhs_error_set(err, CLHS_EINPUT, "--warmup needs a number of steps >= 0");
     } else if (!strcmp(a, "-P") || !strcmp(a, "-o")) {
-      if (i + 1 >= argc)
-        return clhs_error_set(err, CLHS_EINPUT, "option %s needs a value (see clhsim --help)", a);
+      /* A value that looks like an option is a missing value (write ./-name for a file
+       * whose name starts with '-'). */
+      if (i + 1 >= argc || (argv[i + 1][0] == '-' && argv[i + 1][1]))
+        return clhs_error_set(err, CLHS_EINPUT, "option %s needs a value%s%s%s (see clhsim --help)",
+                              a, i + 1 < argc ? " (got the option '" : "",
+                              i + 1 < argc ? argv[i + 1] : "", i + 1 < argc ? "')" : "");
       if (a[1] == 'P') {
         if (c->noverrides >= 256)
           return clhs_error_set(err, CLHS_EINPUT, "too many -P overrides (at most 256)");
@@ -95,7 +112,7 @@ static int parse_cli(int argc, char **argv, cli *c, clhs_error *err) {
     } else if (a[0] == '-' && a[1]) {
       return clhs_error_set(err, CLHS_EINPUT, "unknown option '%s' (see clhsim --help)", a);
     } else if (!c->command) {
-      c->command = a;
+      c->command = !strcmp(a, "help") ? (c->help = 1, "help") : a;
     } else {
       if (c->nfiles >= 64) return clhs_error_set(err, CLHS_EINPUT, "too many config files");
       c->files[c->nfiles++] = a;
@@ -105,8 +122,8 @@ static int parse_cli(int argc, char **argv, cli *c, clhs_error *err) {
     return clhs_error_set(err, CLHS_EINPUT,
                           "no command given: try 'clhsim run' or 'clhsim --help'");
   if (c->command && strcmp(c->command, "run") && strcmp(c->command, "config") &&
-      strcmp(c->command, "version") && strcmp(c->command, "variables") &&
-      strcmp(c->command, "restart"))
+      strcmp(c->command, "help") && strcmp(c->command, "version") &&
+      strcmp(c->command, "variables") && strcmp(c->command, "restart"))
     return clhs_error_set(err, CLHS_EINPUT,
                           "unknown command '%s': the commands are run, restart, config, "
                           "variables and version",
@@ -162,7 +179,23 @@ static int build_restart_config(const cli *c, const char *yaml, const char *ckpt
     if (check_fork_override(c->overrides[i], err) ||
         clhs_config_override(cfg, c->overrides[i], err))
       return err->code;
-  if (c->output) snprintf(cfg->output.path, sizeof cfg->output.path, "%s", c->output);
+  if (c->output) {
+    if (strlen(c->output) >= sizeof cfg->output.path)
+      return clhs_error_set(err, CLHS_EINPUT, "-o %s: path longer than %zu characters", c->output,
+                            sizeof cfg->output.path - 1);
+    snprintf(cfg->output.path, sizeof cfg->output.path, "%s", c->output);
+  }
+  /* A continued run writes its checkpoints beside the one it continues (a copied folder
+   * continues in the copy), unless told otherwise; a fork keeps the stored folder, which
+   * belongs to the run it forks from, so it gets a folder of its own (ckpt_policy.c). */
+  int dir_given = 0;
+  for (int i = 0; i < c->noverrides; i++)
+    dir_given |= !strncmp(c->overrides[i], "checkpoint.dir=", 15);
+  if (!dir_given && !is_fork(c)) {
+    char dir[sizeof cfg->checkpoint.dir];
+    clhs_ckpt_folder_of(ckpt, dir, sizeof dir);
+    memcpy(cfg->checkpoint.dir, dir, sizeof dir);
+  }
   return clhs_config_finalize(cfg, err);
 }
 
@@ -212,7 +245,10 @@ static char *bcast_string(const clhs_comm *comm, const char *s) {
 static int restart(const cli *c, const clhs_comm *comm, clhs_error *err) {
   char **cands = NULL;
   int ncand = 0, st = CLHS_OK;
-  if (comm->rank == 0) st = clhs_ckpt_candidates(c->files[0], &cands, &ncand, err);
+  char note[4400] = "";
+  if (comm->rank == 0)
+    st = clhs_ckpt_candidates(c->files[0], &cands, &ncand, note, sizeof note, err);
+  if (comm->rank == 0 && st == CLHS_OK && note[0] && !c->quiet) printf("clhsim: %s\n", note);
   st = clhs_comm_agree(comm, st, err->msg, sizeof err->msg);
   if (st) {
     if (comm->rank == 0) fprintf(stderr, "clhsim: error: %s\n", err->msg);
@@ -261,7 +297,7 @@ static int restart(const cli *c, const clhs_comm *comm, clhs_error *err) {
       clhs_config_unpack(&cfg, packed, nbytes, err);
     }
     free(packed);
-    clhs_run_opts opts = {c->quiet, 2.0, path, is_fork(c), c->warmup};
+    clhs_run_opts opts = {c->quiet, 2.0, path, is_fork(c), c->warmup, c->overwrite, NULL, 0};
     clhs_run_result res;
     clhs_error_clear(err);
     st = clhs_run(&cfg, comm, &opts, &res, err);
@@ -368,7 +404,7 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  clhs_run_opts opts = {c.quiet, 2.0, NULL, 0, c.warmup};
+  clhs_run_opts opts = {c.quiet, 2.0, NULL, 0, c.warmup, c.overwrite, c.files, c.nfiles};
   clhs_run_result res;
   st = clhs_run(&cfg, &comm, &opts, &res, &err);
   if (st != CLHS_OK && st != CLHS_STOPPED && comm.rank == 0)

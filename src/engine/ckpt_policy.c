@@ -1,15 +1,22 @@
 /*
  * Checkpoint policy (the engine's side): where checkpoints go and what they are called,
- * the `latest` pointer, keeping the last K, and finding the newest valid one to restart
- * from. The file format itself is src/io/checkpoint.c.
+ * which run owns a folder, the `latest` pointer, keeping the last K, and finding the newest
+ * valid one to restart from. The file format itself is src/io/checkpoint.c.
  *
- * A checkpoint at step S is two files in checkpoint.dir:
+ * A checkpoint at step S is two files in the run's checkpoint folder:
  *   ckpt_SSSSSSSS.h5       the state (clhs_checkpoint_write: tmp, flush, close, rename)
- *   ckpt_SSSSSSSS.out.h5   a consistent copy of the output file at that step
- * and `latest` names the newest complete one. The snapshot is written first, then the
- * state, then `latest`; older checkpoints are deleted only after all three are durable.
+ *   ckpt_SSSSSSSS.out.h5   a consistent copy of the output file at that step, whose size
+ *                          and checksum the state file records
+ * and `latest` names the newest complete one (and the run). The snapshot is written first,
+ * then the state, then `latest`; older checkpoints are deleted only after all three are
+ * durable, and only the run's own (their run id is read from each file before deleting).
+ *
+ * Ownership: a folder belongs to the run that first wrote a checkpoint into it (its file
+ * `owner` says which; rank 0 holds an flock on it while the run lives). A run never writes
+ * into a folder that holds another run's checkpoints: it uses DIR-RUNID8 instead and says
+ * so. A continued run keeps its run id (and so its folder); a fork gets a new one.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
 #include "ckpt_policy.h"
 
 #include <dirent.h>
@@ -23,10 +30,20 @@
 
 #include "clhs/checkpoint.h"
 #include "clhs/fileutil.h"
-
+#include "clhs/launch.h"
 static void ckpt_names(const char *dir, int64_t step, char *state, char *snap, size_t len) {
   snprintf(state, len, "%s/ckpt_%08lld.h5", dir, (long long)step);
   snprintf(snap, len, "%s/ckpt_%08lld.out.h5", dir, (long long)step);
+}
+
+/* A checkpoint state file's name: ckpt_ + digits + .h5, nothing else (no folder). */
+static int is_state_name(const char *n) {
+  if (strncmp(n, "ckpt_", 5) != 0) return 0;
+  const char *p = n + 5;
+  if (!*p) return 0;
+  while (*p >= '0' && *p <= '9')
+    p++;
+  return p > n + 5 && !strcmp(p, ".h5");
 }
 
 static int cmp_str_desc(const void *a, const void *b) {
@@ -42,10 +59,7 @@ static int list_ckpts(const char *dir, char ***names, int *n) {
   int cap = 0;
   struct dirent *e;
   while ((e = readdir(d))) {
-    size_t len = strlen(e->d_name);
-    if (strncmp(e->d_name, "ckpt_", 5) != 0 || len < 9 || strcmp(e->d_name + len - 3, ".h5") ||
-        strstr(e->d_name, ".out.h5") || strstr(e->d_name, ".tmp"))
-      continue;
+    if (!is_state_name(e->d_name)) continue;
     if (*n == cap) {
       cap = cap ? 2 * cap : 16;
       char **nn = realloc(*names, sizeof(char *) * (size_t)cap);
@@ -55,7 +69,7 @@ static int list_ckpts(const char *dir, char ***names, int *n) {
     (*names)[(*n)++] = strdup(e->d_name);
   }
   closedir(d);
-  qsort(*names, (size_t)*n, sizeof(char *), cmp_str_desc);
+  if (*n) qsort(*names, (size_t)*n, sizeof(char *), cmp_str_desc);
   return 0;
 }
 
@@ -65,64 +79,314 @@ static void free_names(char **names, int n) {
   free(names);
 }
 
-/* Rank 0: delete all but the newest @p keep checkpoints (state and snapshot), and what a
- * killed run left behind: temporary files and snapshots without a state file, older than
- * the newest checkpoint. */
-static void prune(const char *dir, int64_t keep) {
+/* The run id in a text file's line "run_id HEX" (the `owner` file, `latest`); "" if none. */
+static void parse_run_id(const char *text, char *id, size_t len) {
+  id[0] = '\0';
+  const char *p = strstr(text, "run_id ");
+  if (!p || (p != text && p[-1] != '\n')) return;
+  p += 7;
+  size_t k = 0;
+  while (k + 1 < len && ((p[k] >= '0' && p[k] <= '9') || (p[k] >= 'a' && p[k] <= 'f')))
+    k++;
+  memcpy(id, p, k);
+  id[k] = '\0';
+}
+
+static void read_small(const char *path, char *buf, size_t len) {
+  buf[0] = '\0';
+  FILE *f = fopen(path, "r");
+  if (!f) return;
+  size_t k = fread(buf, 1, len - 1, f);
+  buf[k] = '\0';
+  fclose(f);
+}
+
+/* Rank 0: the run that owns folder @p dir: its id in @p id; returns 0 free (missing, or no
+ * owner and no checkpoint), 1 owned (id filled), 2 holds checkpoints of an unknown run or of
+ * several. A folder without an `owner` file (a copy of a folder, say) belongs to the run
+ * that wrote all its checkpoints, if one did. */
+static int folder_owner(const char *dir, char *id, size_t len) {
+  char p[4200], text[512];
+  id[0] = '\0';
+  snprintf(p, sizeof p, "%s/owner", dir);
+  read_small(p, text, sizeof text);
+  parse_run_id(text, id, len);
+  if (id[0]) return 1;
+  char **names;
+  int n;
+  if (list_ckpts(dir, &names, &n) != 0) return 0;
+  int mixed = 0;
+  for (int k = 0; k < n && !mixed; k++) {
+    char one[64];
+    snprintf(p, sizeof p, "%s/%s", dir, names[k]);
+    if (clhs_h5_peek_run_id(p, one, sizeof one) != 1 || !one[0])
+      mixed = 1;
+    else if (!id[0])
+      snprintf(id, len, "%s", one);
+    else if (strcmp(id, one) != 0)
+      mixed = 1;
+  }
+  free_names(names, n);
+  if (n > 0 && !mixed) return 1;
+  id[0] = '\0';
+  snprintf(p, sizeof p, "%s/latest", dir);
+  return n > 0 || access(p, F_OK) == 0 ? 2 : 0;
+}
+
+/* Rank 0: can folder @p dir be used (created if missing)? */
+static int check_folder(const char *dir, clhs_error *err) {
+  struct stat sb;
+  if (!dir[0])
+    return clhs_error_set(err, CLHS_EINPUT, "checkpoint.dir is empty: set a folder name");
+  if (stat(dir, &sb) == 0) {
+    if (!S_ISDIR(sb.st_mode))
+      return clhs_error_set(err, CLHS_EINPUT,
+                            "checkpoint.dir '%s' exists and is not a folder: choose another "
+                            "(-P checkpoint.dir=...)",
+                            dir);
+    if (access(dir, W_OK | X_OK) != 0)
+      return clhs_error_set(err, CLHS_EINPUT,
+                            "checkpoint.dir '%s' is not writable (%s): choose another "
+                            "(-P checkpoint.dir=...) or fix its permissions",
+                            dir, strerror(errno));
+    return CLHS_OK;
+  }
+  if (errno != ENOENT)
+    return clhs_error_set(err, CLHS_EINPUT, "checkpoint.dir '%s' cannot be used (%s)", dir,
+                          strerror(errno));
+  /* Missing: the nearest existing folder above it must let us create it. */
+  char up[4096];
+  snprintf(up, sizeof up, "%s", dir);
+  for (;;) {
+    char *slash = strrchr(up, '/');
+    while (slash && slash > up && slash[1] == '\0') { /* trailing slashes */
+      *slash = '\0';
+      slash = strrchr(up, '/');
+    }
+    if (!slash)
+      snprintf(up, sizeof up, ".");
+    else if (slash == up)
+      up[1] = '\0';
+    else
+      *slash = '\0';
+    if (stat(up, &sb) == 0) break;
+    if (errno != ENOENT || !strcmp(up, ".") || !strcmp(up, "/"))
+      return clhs_error_set(err, CLHS_EINPUT, "checkpoint.dir '%s' cannot be created: '%s' (%s)",
+                            dir, up, strerror(errno));
+  }
+  if (!S_ISDIR(sb.st_mode) || access(up, W_OK | X_OK) != 0)
+    return clhs_error_set(err, CLHS_EINPUT,
+                          "checkpoint.dir '%s' cannot be created: '%s' is %s; choose another "
+                          "(-P checkpoint.dir=...)",
+                          dir, up, S_ISDIR(sb.st_mode) ? "not writable" : "not a folder");
+  return CLHS_OK;
+}
+
+/* DIR-RUNID8 (trailing slashes of DIR dropped) in @p out (sizeof c->dir). */
+static int alt_name(const char *dir, const char *run_id, char *out, size_t len) {
+  size_t n = strlen(dir);
+  while (n > 1 && dir[n - 1] == '/')
+    n--;
+  if (n + 10 >= len) return -1;
+  memcpy(out, dir, n);
+  out[n] = '-';
+  size_t k = 0;
+  for (; k < 8 && run_id[k]; k++)
+    out[n + 1 + k] = run_id[k];
+  out[n + 1 + k] = '\0';
+  return 0;
+}
+
+/* Rank 0: the folder this run will use: @p dir if free or its own, else DIR-RUNID8. */
+static int choose_folder(clhs_ckpt_ctx *c, const char *dir, clhs_error *err) {
+  char owner[64];
+  snprintf(c->dir, sizeof c->dir, "%s", dir);
+  for (int attempt = 0; attempt < 2; attempt++) {
+    int st = check_folder(c->dir, err);
+    if (st) return st;
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/ckpt_00000000.out.h5.%s.tmp", c->dir, c->run_id);
+    st = clhs_launch_check_io_path(probe, "checkpoint.dir", err);
+    if (st) return st;
+    const int own = folder_owner(c->dir, owner, sizeof owner);
+    if (own == 0 || (own == 1 && !strcmp(owner, c->run_id))) return CLHS_OK;
+    if (attempt == 0) {
+      snprintf(c->moved_from, sizeof c->moved_from, "%s", c->dir);
+      snprintf(c->moved_owner, sizeof c->moved_owner, "%s", own == 1 ? owner : "");
+      char alt[sizeof c->dir];
+      if (alt_name(c->dir, c->run_id, alt, sizeof alt) != 0)
+        return clhs_error_set(err, CLHS_EINPUT, "checkpoint.dir '%s' is too long", c->dir);
+      memcpy(c->dir, alt, sizeof alt);
+    }
+  }
+  return clhs_error_set(err, CLHS_EINPUT,
+                        "checkpoint folders '%s' and '%s' both hold another run's checkpoints: "
+                        "choose a new one (-P checkpoint.dir=...)",
+                        c->moved_from, c->dir);
+}
+
+void clhs_ckpt_ctx_init(clhs_ckpt_ctx *c, const char *run_id, const char *parent_run_id) {
+  memset(c, 0, sizeof *c);
+  snprintf(c->run_id, sizeof c->run_id, "%s", run_id);
+  snprintf(c->parent_run_id, sizeof c->parent_run_id, "%s", parent_run_id ? parent_run_id : "");
+  clhs_lock_init(&c->owner);
+}
+
+int clhs_ckpt_prepare(clhs_ckpt_ctx *c, const clhs_comm *comm, const char *dir, clhs_error *err) {
+  int st = CLHS_OK;
+  if (comm->rank == 0) st = choose_folder(c, dir, err);
+  st = clhs_comm_agree(comm, st, err->msg, sizeof err->msg);
+  if (st) return err->code = st;
+  clhs_comm_bcast(comm, c->dir, sizeof c->dir, 0);
+  clhs_comm_bcast(comm, c->moved_from, sizeof c->moved_from, 0);
+  clhs_comm_bcast(comm, c->moved_owner, sizeof c->moved_owner, 0);
+  c->dir[sizeof c->dir - 1] = '\0';
+  return CLHS_OK;
+}
+
+/* Rank 0: make the folder and take it: lock `owner`, check or write the run id. Returns 1
+ * when the folder belongs to another run (or is held by a live process), 0 when taken. */
+static int claim(clhs_ckpt_ctx *c, clhs_error *err) {
+  if (clhs_mkdir_p(c->dir, err)) return -1;
+  char path[4200], holder[512], info[512], host[256] = "?";
+  snprintf(path, sizeof path, "%s/owner", c->dir);
+  clhs_error why;
+  clhs_error_clear(&why);
+  if (clhs_lock_try(&c->owner, path, NULL, holder, sizeof holder, &why) != CLHS_OK) {
+    if (why.code) {
+      clhs_error_set(err, CLHS_EIO, "%s", why.msg);
+      return -1;
+    }
+    return 1; /* a live process holds it */
+  }
+  char text[512], id[64];
+  ssize_t k = pread(c->owner.fd, text, sizeof text - 1, 0);
+  text[k > 0 ? k : 0] = '\0';
+  parse_run_id(text, id, sizeof id);
+  if (id[0] && strcmp(id, c->run_id) != 0) {
+    clhs_lock_release(&c->owner, 0);
+    return 1;
+  }
+  if (!id[0]) { /* a new folder, a copied one, or an owner file from a run killed as it
+                 * was made: its checkpoints must all be this run's */
+    char other[64];
+    const int own = folder_owner(c->dir, other, sizeof other);
+    if (own == 2 || (own == 1 && strcmp(other, c->run_id) != 0)) {
+      clhs_lock_release(&c->owner, 0);
+      return 1;
+    }
+  }
+  gethostname(host, sizeof host - 1);
+  host[sizeof host - 1] = '\0';
+  char when[32] = "";
+  time_t now = time(NULL);
+  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+  snprintf(info, sizeof info,
+           "run_id %s\n# a clhsim checkpoint folder: only run %s writes and deletes here\n"
+           "# last held by pid %ld on %s since %s\n",
+           c->run_id, c->run_id, (long)getpid(), host, when);
+  if (ftruncate(c->owner.fd, 0) != 0 ||
+      pwrite(c->owner.fd, info, strlen(info), 0) != (ssize_t)strlen(info) ||
+      fsync(c->owner.fd) != 0) {
+    clhs_error_set(err, CLHS_EIO, "cannot write '%s' (%s)", path, strerror(errno));
+    clhs_lock_release(&c->owner, 0);
+    return -1;
+  }
+  clhs_fsync_folder_of(path);
+  return 0;
+}
+
+/* Rank 0, folder claimed: delete this run's checkpoints but the newest @p keep, and what it
+ * left behind when killed (its temporary files; its snapshots without a state file, older
+ * than the newest checkpoint). Files of any other run are never touched. */
+static void prune(const clhs_ckpt_ctx *c, int64_t keep) {
+  const char *dir = c->dir;
   char **names;
   int n;
   if (list_ckpts(dir, &names, &n) != 0) return;
+  char tag[40], id[64];
+  snprintf(tag, sizeof tag, ".%s.tmp", c->run_id);
   DIR *d = n > 0 ? opendir(dir) : NULL;
   struct dirent *e;
   while (d && (e = readdir(d))) {
     if (strncmp(e->d_name, "ckpt_", 5) != 0 || strcmp(e->d_name, names[0]) >= 0) continue;
-    const size_t len = strlen(e->d_name);
-    char p[4096], state[4096];
+    const size_t len = strlen(e->d_name), tl = strlen(tag);
+    char p[4200], state[4200];
     snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    if (len > 4 && !strcmp(e->d_name + len - 4, ".tmp")) {
+    if (len > tl && !strcmp(e->d_name + len - tl, tag)) {
       unlink(p);
     } else if (len > 7 && !strcmp(e->d_name + len - 7, ".out.h5")) {
       snprintf(state, sizeof state, "%s/%.*s.h5", dir, (int)(len - 7), e->d_name);
-      if (access(state, F_OK) != 0) unlink(p);
+      if (access(state, F_OK) != 0 && clhs_h5_peek_run_id(p, id, sizeof id) == 1 &&
+          !strcmp(id, c->run_id))
+        unlink(p);
     }
   }
   if (d) closedir(d);
   for (int k = (int)keep; k < n; k++) {
-    char p[4096];
+    char p[4200];
     snprintf(p, sizeof p, "%s/%s", dir, names[k]);
+    if (clhs_h5_peek_run_id(p, id, sizeof id) != 1 || strcmp(id, c->run_id) != 0) continue;
     unlink(p);
     size_t len = strlen(p);
     if (len > 3) {
       snprintf(p + len - 3, sizeof p - (len - 3), ".out.h5");
-      unlink(p);
+      if (clhs_h5_peek_run_id(p, id, sizeof id) == 1 && !strcmp(id, c->run_id)) unlink(p);
     }
   }
   free_names(names, n);
   clhs_fsync_folder_of(dir);
 }
 
-int clhs_ckpt_save(const clhs_config *cfg, clhs_world *w, clhs_output *out, const char *parent,
-                   char *written, size_t written_len, clhs_error *err) {
+int clhs_ckpt_save(clhs_ckpt_ctx *c, const clhs_config *cfg, clhs_world *w, clhs_output *out,
+                   const char *parent, char *written, size_t written_len, clhs_error *err) {
   const clhs_comm *comm = w->comm;
-  const char *dir = cfg->checkpoint.dir;
   int st = CLHS_OK;
-  if (comm->rank == 0) st = clhs_mkdir_p(dir, err);
+  if (!c->claimed && comm->rank == 0) {
+    int r = claim(c, err);
+    if (r == 1) { /* taken by another run since the start: use this run's own name */
+      snprintf(c->moved_from, sizeof c->moved_from, "%s", c->dir);
+      char alt[sizeof c->dir];
+      if (alt_name(c->dir, c->run_id, alt, sizeof alt) == 0) memcpy(c->dir, alt, sizeof alt);
+      printf("clhsim: checkpoint folder '%s' was taken by another run; this run's checkpoints "
+             "go to '%s'\n",
+             c->moved_from, c->dir);
+      fflush(stdout);
+      r = claim(c, err);
+      if (r == 1)
+        clhs_error_set(err, CLHS_EIO,
+                       "checkpoint folders '%s' and '%s' are both another run's: set "
+                       "checkpoint.dir to a new folder",
+                       c->moved_from, c->dir);
+    }
+    if (r != 0) st = err->code ? err->code : CLHS_EIO;
+  }
   st = clhs_comm_agree(comm, st, err->msg, sizeof err->msg);
   if (st) return err->code = st;
-  char state[2048], snap[2048];
+  if (!c->claimed) {
+    clhs_comm_bcast(comm, c->dir, sizeof c->dir, 0);
+    c->dir[sizeof c->dir - 1] = '\0';
+    c->claimed = 1;
+  }
+  const char *dir = c->dir;
+  char state[4200], snap[4200];
   ckpt_names(dir, w->step, state, snap, sizeof state);
-  /* 1. A consistent copy of the output at this step. */
+  /* 1. A consistent copy of the output at this step, and its checksum (read back). */
   st = clhs_output_snapshot(out, snap, err);
   if (st) return st;
-  /* 2. The state. */
   clhs_ckpt_meta meta;
   memset(&meta, 0, sizeof meta);
+  st = clhs_file_checksum(comm, snap, &meta.snapshot_size, &meta.snapshot_sum, CLHS_EIO, err);
+  if (st) return st;
+  /* 2. The state. */
   meta.step = w->step;
   meta.output_records = clhs_output_records(out);
   meta.digest = clhs_world_digest(w);
   snprintf(meta.output_snapshot, sizeof meta.output_snapshot, "ckpt_%08lld.out.h5",
            (long long)w->step);
   snprintf(meta.parent, sizeof meta.parent, "%s", parent ? parent : "");
+  snprintf(meta.run_id, sizeof meta.run_id, "%s", c->run_id);
+  snprintf(meta.parent_run_id, sizeof meta.parent_run_id, "%s", c->parent_run_id);
   meta.config_yaml = clhs_config_to_yaml(cfg, 0);
   meta.format = CLHS_CKPT_FORMAT;
   time_t now = time(NULL);
@@ -132,11 +396,11 @@ int clhs_ckpt_save(const clhs_config *cfg, clhs_world *w, clhs_output *out, cons
   if (st) return st;
   /* 3. The pointer, then 4. the old ones. */
   if (comm->rank == 0) {
-    char latest[2048], text[2048];
+    char latest[4200], text[4200];
     snprintf(latest, sizeof latest, "%s/latest", dir);
-    snprintf(text, sizeof text, "%s\n", strrchr(state, '/') + 1);
-    st = clhs_write_text_atomic(latest, text, err);
-    if (st == CLHS_OK && cfg->checkpoint.keep > 0) prune(dir, cfg->checkpoint.keep);
+    snprintf(text, sizeof text, "%s\nrun_id %s\n", strrchr(state, '/') + 1, c->run_id);
+    st = clhs_write_text_atomic(latest, text, c->run_id, err);
+    if (st == CLHS_OK && cfg->checkpoint.keep > 0) prune(c, cfg->checkpoint.keep);
   }
   st = clhs_comm_agree(comm, st, err->msg, sizeof err->msg);
   if (st) return err->code = st;
@@ -144,41 +408,68 @@ int clhs_ckpt_save(const clhs_config *cfg, clhs_world *w, clhs_output *out, cons
   return CLHS_OK;
 }
 
-int clhs_ckpt_candidates(const char *path, char ***out, int *n, clhs_error *err) {
+void clhs_ckpt_release(clhs_ckpt_ctx *c) {
+  clhs_lock_release(&c->owner, 0); /* the owner file stays: it says whose folder this is */
+}
+
+/* A name for messages: printable ASCII only, at most 200 characters. */
+static void printable(const char *in, char *out, size_t len) {
+  size_t k = 0;
+  for (; in[k] && k + 1 < len && k < 200; k++)
+    out[k] = (unsigned char)in[k] >= 32 && (unsigned char)in[k] < 127 ? in[k] : '?';
+  out[k] = '\0';
+}
+
+int clhs_ckpt_candidates(const char *path, char ***out, int *n, char *note, size_t note_len,
+                         clhs_error *err) {
   struct stat sb;
   *out = NULL;
   *n = 0;
+  if (note && note_len) note[0] = '\0';
   if (stat(path, &sb) != 0)
     return clhs_error_set(err, CLHS_EINPUT, "restart: '%s' does not exist (%s)", path,
                           strerror(errno));
   if (!S_ISDIR(sb.st_mode)) {
+    if (!S_ISREG(sb.st_mode))
+      return clhs_error_set(err, CLHS_EINPUT, "restart: '%s' is not a checkpoint file or folder",
+                            path);
     *out = malloc(sizeof(char *));
     if (!*out) return clhs_error_set(err, CLHS_ENOMEM, "out of memory");
     (*out)[0] = strdup(path);
     *n = 1;
     return CLHS_OK;
   }
-  /* A folder: `latest` first, then every other checkpoint, newest first. */
+  /* A folder: `latest` first, then every other checkpoint of the folder's run, newest
+   * first. `latest` may only name a checkpoint file in this folder. */
   char **names;
   int m;
   if (list_ckpts(path, &names, &m) != 0)
     return clhs_error_set(err, CLHS_EINPUT, "restart: cannot read the folder '%s' (%s)", path,
                           strerror(errno));
-  char latest[4096] = "";
-  char lp[4096];
+  char owner[64] = "", text[4200], latest[4200] = "", lp[4200];
+  folder_owner(path, owner, sizeof owner);
   snprintf(lp, sizeof lp, "%s/latest", path);
-  FILE *f = fopen(lp, "r");
-  if (f) {
-    if (fgets(latest, sizeof latest, f)) latest[strcspn(latest, "\r\n")] = '\0';
-    fclose(f);
+  read_small(lp, text, sizeof text);
+  if (text[0]) {
+    size_t k = strcspn(text, "\r\n");
+    snprintf(latest, sizeof latest, "%.*s", (int)k, text);
+    if (!is_state_name(latest)) {
+      char shown[256];
+      printable(latest, shown, sizeof shown);
+      fprintf(stderr,
+              "clhsim: warning: '%s' names '%s', which is not a checkpoint file of this "
+              "folder; ignoring it\n",
+              lp, shown);
+      latest[0] = '\0';
+    }
   }
   char **list = calloc((size_t)m + 1, sizeof(char *));
   if (!list) {
     free_names(names, m);
     return clhs_error_set(err, CLHS_ENOMEM, "out of memory");
   }
-  int k = 0;
-  char buf[8192];
+  int k = 0, foreign = 0;
+  char buf[8400], id[64];
   if (latest[0]) {
     snprintf(buf, sizeof buf, "%s/%s", path, latest);
     list[k++] = strdup(buf);
@@ -186,6 +477,10 @@ int clhs_ckpt_candidates(const char *path, char ***out, int *n, clhs_error *err)
   for (int j = 0; j < m; j++) {
     if (latest[0] && !strcmp(names[j], latest)) continue;
     snprintf(buf, sizeof buf, "%s/%s", path, names[j]);
+    if (owner[0] && clhs_h5_peek_run_id(buf, id, sizeof id) == 1 && strcmp(id, owner) != 0) {
+      foreign++; /* not the folder's run: never continued by accident */
+      continue;
+    }
     list[k++] = strdup(buf);
   }
   free_names(names, m);
@@ -194,6 +489,9 @@ int clhs_ckpt_candidates(const char *path, char ***out, int *n, clhs_error *err)
     return clhs_error_set(err, CLHS_EINPUT, "restart: no checkpoint (ckpt_*.h5) in the folder '%s'",
                           path);
   }
+  if (note && note_len && owner[0])
+    snprintf(note, note_len, "the folder '%s' holds run %s%s", path, owner,
+             foreign ? " (checkpoints of other runs in it are ignored)" : "");
   *out = list;
   *n = k;
   return CLHS_OK;
@@ -205,4 +503,14 @@ void clhs_ckpt_snapshot_path(const char *state, const char *snapshot_name, char 
     snprintf(buf, len, "%.*s/%s", (int)(slash - state), state, snapshot_name);
   else
     snprintf(buf, len, "%s", snapshot_name);
+}
+
+void clhs_ckpt_folder_of(const char *state, char *buf, size_t len) {
+  const char *slash = strrchr(state, '/');
+  if (!slash)
+    snprintf(buf, len, ".");
+  else if (slash == state)
+    snprintf(buf, len, "/");
+  else
+    snprintf(buf, len, "%.*s", (int)(slash - state), state);
 }

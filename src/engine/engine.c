@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "clhs/checkpoint.h"
 #include "clhs/signals.h"
 #include "records.h"
+#include "runfiles.h"
 
 void clhs_write_variables_markdown(FILE *out) {
   clhs_records_write_markdown(out);
@@ -62,23 +64,128 @@ static int agree(const clhs_comm *comm, clhs_error *err) {
   return st;
 }
 
+/* Rank 0 draws a run id, everyone learns it. */
+static void new_run_id(const clhs_comm *comm, char *id, size_t len) {
+  char buf[24] = "";
+  if (comm->rank == 0) clhs_random_hex(buf, 16);
+  clhs_comm_bcast(comm, buf, sizeof buf, 0);
+  buf[sizeof buf - 1] = '\0';
+  snprintf(id, len, "%s", buf);
+}
+
+/*
+ * Collective: the output snapshot that belongs with checkpoint @p state is there, has the
+ * size and checksum the checkpoint recorded, and was written by the same run. Problems are
+ * CLHS_EINPUT: a checkpoint is the pair of files, and a user can copy or damage either.
+ */
+static int verify_snapshot(const clhs_comm *comm, const char *state, const clhs_ckpt_meta *meta,
+                           const char *snap, clhs_error *err) {
+  int st = CLHS_OK;
+  if (comm->rank == 0 && access(snap, F_OK) != 0)
+    st = clhs_error_set(err, CLHS_EINPUT,
+                        "checkpoint '%s': its output snapshot '%s' is missing; a checkpoint is "
+                        "the pair of files %s and %s: copy or move both",
+                        state, snap, meta->output_snapshot,
+                        strrchr(state, '/') ? strrchr(state, '/') + 1 : state);
+  if (agree(comm, err)) return err->code = CLHS_EINPUT;
+  int64_t size = 0;
+  uint64_t sum = 0;
+  st = clhs_file_checksum(comm, snap, &size, &sum, CLHS_EINPUT, err);
+  if (st == CLHS_OK && (size != meta->snapshot_size || sum != meta->snapshot_sum))
+    st = clhs_error_set(err, CLHS_EINPUT,
+                        "checkpoint '%s': its output snapshot '%s' is damaged or is not the one "
+                        "written with it (%lld bytes, checksum %016llx; the checkpoint recorded "
+                        "%lld bytes, %016llx)",
+                        state, snap, (long long)size, (unsigned long long)sum,
+                        (long long)meta->snapshot_size, (unsigned long long)meta->snapshot_sum);
+  if (st == CLHS_OK && comm->rank == 0) {
+    char id[64];
+    if (clhs_h5_peek_run_id(snap, id, sizeof id) != 1 || strcmp(id, meta->run_id) != 0)
+      st = clhs_error_set(err, CLHS_EINPUT,
+                          "checkpoint '%s': its output snapshot '%s' was written by another run",
+                          state, snap);
+  }
+  err->code = st;
+  if (agree(comm, err)) return err->code = CLHS_EINPUT;
+  return CLHS_OK;
+}
+
 int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts *opts,
              clhs_run_result *res, clhs_error *err) {
   clhs_world w;
   clhs_recorder *rc = NULL;
   clhs_output *out = NULL;
+  clhs_lock out_lock;
+  clhs_ckpt_ctx ck;
+  clhs_lock_init(&out_lock);
   memset(res, 0, sizeof *res);
   memset(&w, 0, sizeof w);
+  memset(&ck, 0, sizeof ck);
+  clhs_lock_init(&ck.owner);
   const double t0 = clhs_comm_wtime();
   const int root = comm->rank == 0;
+  clhs_ckpt_meta meta;
+  memset(&meta, 0, sizeof meta);
+  char snap[4200] = "";
 
-  /* Report an unwritable output path before any work. */
-  /* An unwritable output path is bad input (status 2), found before any work. */
-  if (root && clhs_output_check_path(cfg->output.path, err) != CLHS_OK) err->code = CLHS_EINPUT;
-  if (agree(comm, err)) return err->code;
+  /* Which run this is: a continued run keeps the checkpoint's id, a fork or a new run gets
+   * its own. The checkpoint's metadata (and its snapshot) are checked before any work. */
+  char parent_run_id[24] = "";
+  if (opts->resume) {
+    if (clhs_checkpoint_read_meta(comm, opts->resume, &meta, err) != CLHS_OK) {
+      agree(comm, err);
+      res->bad_checkpoint = 1;
+      return err->code;
+    }
+    clhs_ckpt_snapshot_path(opts->resume, meta.output_snapshot, snap, sizeof snap);
+    if (verify_snapshot(comm, opts->resume, &meta, snap, err) != CLHS_OK) {
+      free(meta.config_yaml);
+      res->bad_checkpoint = 1;
+      return err->code;
+    }
+    free(meta.config_yaml);
+    meta.config_yaml = NULL;
+    if (meta.step >= cfg->run.steps)
+      clhs_error_set(err, CLHS_EINPUT,
+                     "checkpoint '%s' is at step %lld and run.steps is %lld: nothing to run; "
+                     "extend the run with -P run.steps=N (N > %lld)",
+                     opts->resume, (long long)meta.step, (long long)cfg->run.steps,
+                     (long long)meta.step);
+    if (agree(comm, err)) return err->code;
+  }
+  if (opts->resume && !opts->forked && meta.run_id[0]) {
+    snprintf(res->run_id, sizeof res->run_id, "%s", meta.run_id);
+    snprintf(parent_run_id, sizeof parent_run_id, "%s", meta.parent_run_id);
+  } else {
+    new_run_id(comm, res->run_id, sizeof res->run_id);
+    if (opts->resume) snprintf(parent_run_id, sizeof parent_run_id, "%s", meta.run_id);
+  }
+
+  /* Where the checkpoints go, and the output: both checked (and the output locked) before
+   * any work; problems are bad input (status 2). */
+  clhs_ckpt_ctx_init(&ck, res->run_id, parent_run_id);
+  if (clhs_ckpt_prepare(&ck, comm, cfg->checkpoint.dir, err) != CLHS_OK) return err->code;
+  snprintf(res->checkpoint_dir, sizeof res->checkpoint_dir, "%s", ck.dir);
+  if (root) {
+    const char *inputs[80];
+    int nin = 0;
+    for (int i = 0; i < opts->ninputs && nin < 76; i++)
+      inputs[nin++] = opts->inputs[i];
+    if (opts->resume) {
+      inputs[nin++] = opts->resume;
+      inputs[nin++] = snap;
+    }
+    clhs_output_claim(cfg->output.path, res->run_id, inputs, nin, ck.dir, opts->overwrite,
+                      &out_lock, err);
+    if (err->code == CLHS_OK && ck.moved_from[0])
+      printf("clhsim: checkpoint folder '%s' holds the checkpoints of %s%s; this run's go to "
+             "'%s'\n",
+             ck.moved_from, ck.moved_owner[0] ? "run " : "another run", ck.moved_owner, ck.dir);
+  }
+  if (agree(comm, err)) goto done;
   /* A population that cannot fit is refused before anything is allocated. */
   clhs_memory_check(cfg, comm, NULL, err);
-  if (agree(comm, err)) return err->code;
+  if (agree(comm, err)) goto done;
 
   clhs_world_create(&w, cfg, comm, err);
   if (agree(comm, err)) goto done;
@@ -99,13 +206,10 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
   clhs_out_layout layout = {w.ncentres, w.c_begin, w.c_count};
   int nvars = 0;
   const clhs_out_var *vars = clhs_records_vars(&nvars);
-  clhs_ckpt_meta meta;
-  memset(&meta, 0, sizeof meta);
   if (opts->resume) {
     /* Continue from a checkpoint: its state, then the output up to its step. */
     const double tr0 = clhs_comm_wtime();
-    if (clhs_checkpoint_read_meta(comm, opts->resume, &meta, err) == CLHS_OK &&
-        clhs_checkpoint_read(&w, opts->resume, err) == CLHS_OK) {
+    if (clhs_checkpoint_read(&w, opts->resume, err) == CLHS_OK) {
       const uint64_t dg = clhs_world_digest(&w);
       if (dg != meta.digest)
         clhs_error_set(err, CLHS_EINPUT,
@@ -118,10 +222,8 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
       res->bad_checkpoint = 1;
       goto done;
     }
-    clhs_output_open(&out, cfg->output.path, cfg, comm, &layout, vars, nvars, err);
+    clhs_output_open_run(&out, cfg->output.path, res->run_id, cfg, comm, &layout, vars, nvars, err);
     if (agree(comm, err)) goto done;
-    char snap[4096];
-    clhs_ckpt_snapshot_path(opts->resume, meta.output_snapshot, snap, sizeof snap);
     clhs_output_restore(out, snap, meta.output_records, err);
     if (agree(comm, err)) {
       res->bad_checkpoint = 1;
@@ -129,12 +231,17 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
     }
     res->restart_read_s = clhs_comm_wtime() - tr0;
     res->remission_start = NAN;
-    if (root && !opts->quiet)
-      printf("clhsim: %s from '%s' at step %lld (%s, %.2f s to load)\n",
-             opts->forked ? "forked" : "restarted", opts->resume, (long long)w.step,
-             meta.created_utc, res->restart_read_s);
+    if (root && !opts->quiet) {
+      if (opts->forked)
+        printf("clhsim: run %s forked from run %s at '%s', step %lld (%s, %.2f s to load)\n",
+               res->run_id, parent_run_id, opts->resume, (long long)w.step, meta.created_utc,
+               res->restart_read_s);
+      else
+        printf("clhsim: continuing run %s from '%s' at step %lld (%s, %.2f s to load)\n",
+               res->run_id, opts->resume, (long long)w.step, meta.created_utc, res->restart_read_s);
+    }
   } else {
-    clhs_output_open(&out, cfg->output.path, cfg, comm, &layout, vars, nvars, err);
+    clhs_output_open_run(&out, cfg->output.path, res->run_id, cfg, comm, &layout, vars, nvars, err);
     if (agree(comm, err)) goto done;
     /* Record 0: the initial state. */
     clhs_record_compute(rc, &w);
@@ -185,7 +292,8 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
       const double now = clhs_comm_wtime();
       int64_t req[4] = {clhs_signal_pending(), 0, 0, 0};
       if (root) {
-        if (access("clhsim.stop", F_OK) == 0) req[1] = 1;
+        struct stat sb; /* the stop file: a regular file (a folder of that name is not one) */
+        if (lstat("clhsim.stop", &sb) == 0 && S_ISREG(sb.st_mode)) req[1] = 1;
         const double per_step = (now - t_loop) / (double)(w.step > tstep0 ? w.step - tstep0 : 1);
         const double margin = 2 * per_step + 1.5 * ckpt_cost + 1.0;
         if (cfg->run.max_wall_time > 0 && now - t0 + margin >= cfg->run.max_wall_time) req[2] = 1;
@@ -196,8 +304,9 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
       const int every = cfg->checkpoint.every > 0 && w.step % cfg->checkpoint.every == 0;
       if (stop || every || req[3]) {
         const double tc = clhs_comm_wtime();
-        if (clhs_ckpt_save(cfg, &w, out, parent, res->checkpoint, sizeof res->checkpoint, err))
+        if (clhs_ckpt_save(&ck, cfg, &w, out, parent, res->checkpoint, sizeof res->checkpoint, err))
           goto done;
+        snprintf(res->checkpoint_dir, sizeof res->checkpoint_dir, "%s", ck.dir);
         ckpt_cost = clhs_comm_wtime() - tc;
         res->checkpoint_write_s = ckpt_cost;
         last_ckpt = clhs_comm_wtime();
@@ -212,7 +321,7 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
                  req[0]   ? (req[0] == SIGTERM ? "SIGTERM" : "SIGUSR1")
                  : req[1] ? "the stop file clhsim.stop"
                           : "the wall-time limit run.max_wall_time",
-                 cfg->checkpoint.dir);
+                 ck.dir);
           fflush(stdout);
         }
         break;
@@ -307,10 +416,9 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
     time_t now = time(NULL);
     strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     const double cores = (double)comm->size * (double)comm->threads;
-    enum { NBASE = 23, NRUN = NBASE + 2 * (CLHS_NPHASES + 1) };
+    enum { NBASE = 22, NRUN = NBASE + 2 * (CLHS_NPHASES + 1) };
     const char *nk[NRUN] = {"ranks",
                             "threads",
-                            "seed",
                             "steps",
                             "agents",
                             "centres",
@@ -333,7 +441,6 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
                             "bytes_gathered_per_step"};
     double nv[NRUN] = {comm->size,
                        comm->threads,
-                       (double)cfg->run.seed,
                        (double)res->steps,
                        (double)w.nagents,
                        (double)w.ncentres,
@@ -371,11 +478,17 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
     snprintf(stopped_txt, sizeof stopped_txt, "%s", res->stopped ? "yes" : "no");
     snprintf(step_txt, sizeof step_txt, "%lld", (long long)w.step);
     /* A restarted or forked run records where it came from (and a fork says so). */
-    const char *sk[] = {"finished_utc",  "seed_text", "restarted_from", "forked",
-                        "stopped_early", "last_step", "last_checkpoint"};
-    const char *sv[] = {started,     seed_txt, parent,         opts->forked ? "yes" : "no",
-                        stopped_txt, step_txt, res->checkpoint};
-    clhs_output_write_run(out, nk, nv, NRUN, sk, sv, 7, err);
+    const char *sk[] = {"finished_utc",  "seed_text",     "restarted_from",  "forked",
+                        "stopped_early", "last_step",     "last_checkpoint", "run_id",
+                        "parent_run_id", "checkpoint_dir"};
+    const char *sv[] = {started,         seed_txt,
+                        parent,          opts->forked ? "yes" : "no",
+                        stopped_txt,     step_txt,
+                        res->checkpoint, res->run_id,
+                        parent_run_id,   ck.claimed ? ck.dir : ""};
+    clhs_output_write_run(out, nk, nv, NRUN, sk, sv, 10, err);
+    if (agree(comm, err)) goto done;
+    clhs_output_write_run_u64(out, "seed", cfg->run.seed, err); /* exact, not a float */
     if (agree(comm, err)) goto done;
   }
   clhs_output_close(out, err);
@@ -413,6 +526,8 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
 
 done:
   if (out) clhs_output_abandon(out);
+  if (root) clhs_output_unclaim(&out_lock);
+  clhs_ckpt_release(&ck);
   clhs_recorder_free(rc);
   clhs_world_free(&w);
   return err->code;

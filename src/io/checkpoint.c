@@ -446,9 +446,9 @@ static uint64_t block_hash(const unsigned char *p, size_t n, uint64_t index) {
  * Collective: the checksum of bytes [CK_UB, size) of @p fname, each rank hashing a
  * contiguous range of blocks. A read failure is reported with status @p code.
  */
-static int file_sum(const clhs_comm *comm, const char *fname, uint64_t size, uint64_t *sum,
-                    int code, clhs_error *err) {
-  const uint64_t data = size > CK_UB ? size - CK_UB : 0;
+static int file_sum_from(const clhs_comm *comm, const char *fname, uint64_t start, uint64_t size,
+                         uint64_t *sum, int code, clhs_error *err) {
+  const uint64_t data = size > start ? size - start : 0;
   const uint64_t nb = (data + CK_SUM_BLOCK - 1) / CK_SUM_BLOCK, P = (uint64_t)comm->size;
   const uint64_t b0 = nb * (uint64_t)comm->rank / P, b1 = nb * (uint64_t)(comm->rank + 1) / P;
   uint64_t local = 0;
@@ -462,7 +462,7 @@ static int file_sum(const clhs_comm *comm, const char *fname, uint64_t size, uin
       st =
           clhs_error_set(err, code, "cannot read '%s' to checksum it (%s)", fname, strerror(errno));
     for (uint64_t b = b0; b < b1 && !st; b++) {
-      const uint64_t off = CK_UB + b * CK_SUM_BLOCK;
+      const uint64_t off = start + b * CK_SUM_BLOCK;
       const size_t n = (size_t)(size - off < CK_SUM_BLOCK ? size - off : CK_SUM_BLOCK);
       size_t got = 0;
       while (got < n) {
@@ -484,6 +484,32 @@ static int file_sum(const clhs_comm *comm, const char *fname, uint64_t size, uin
   clhs_comm_sum_u64(comm, &local, 1);
   *sum = local;
   return agree(comm, st, err);
+}
+
+static int file_sum(const clhs_comm *comm, const char *fname, uint64_t size, uint64_t *sum,
+                    int code, clhs_error *err) {
+  return file_sum_from(comm, fname, CK_UB, size, sum, code, err);
+}
+
+int clhs_file_checksum(const clhs_comm *comm, const char *path, int64_t *size, uint64_t *sum,
+                       int code, clhs_error *err) {
+  int64_t n = 0;
+  int st = CLHS_OK;
+  if (comm->rank == 0) {
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+      st = clhs_error_set(err, code, "cannot read '%s' (%s)", path, strerror(errno));
+    else if (!S_ISREG(sb.st_mode))
+      st = clhs_error_set(err, code, "'%s' is not a regular file", path);
+    else
+      n = (int64_t)sb.st_size;
+  }
+  st = agree(comm, st, err);
+  clhs_comm_bcast(comm, &n, sizeof n, 0);
+  *size = n;
+  *sum = 0;
+  if (st) return st;
+  return file_sum_from(comm, path, 0, (uint64_t)n, sum, code, err);
 }
 
 /** The canonical user block for these values. */
@@ -869,6 +895,14 @@ static int write_root(const ckf *f, const clhs_world *w, const wmeta *wm, clhs_e
   if (!st) st = put_attr_str(f, root, "output_snapshot", wm->m.output_snapshot, err);
   if (!st) st = put_attr_str(f, root, "parent", wm->m.parent, err);
   if (!st) st = put_attr_str(f, root, "created_utc", wm->m.created_utc, err);
+  if (!st) st = put_attr_str(f, root, "run_id", wm->m.run_id, err);
+  if (!st) st = put_attr_str(f, root, "parent_run_id", wm->m.parent_run_id, err);
+  if (!st)
+    st = put_attr(f, root, "output_snapshot_size", H5T_STD_I64LE, H5T_NATIVE_INT64,
+                  &wm->m.snapshot_size, err);
+  if (!st)
+    st = put_attr(f, root, "output_snapshot_checksum", H5T_STD_U64LE, H5T_NATIVE_UINT64,
+                  &wm->m.snapshot_sum, err);
   if (!st) st = put_attr(f, root, "nagents", H5T_STD_I64LE, H5T_NATIVE_INT64, &w->nagents, err);
   if (!st) st = put_attr(f, root, "ncentres", H5T_STD_I64LE, H5T_NATIVE_INT64, &w->ncentres, err);
   if (!st) st = put_attr(f, root, "npatients", H5T_STD_I64LE, H5T_NATIVE_INT64, &w->npatients, err);
@@ -1021,6 +1055,8 @@ static void share_meta(const clhs_comm *comm, const clhs_ckpt_meta *meta, wmeta 
   wm->m.output_snapshot[sizeof wm->m.output_snapshot - 1] = '\0';
   wm->m.parent[sizeof wm->m.parent - 1] = '\0';
   wm->m.created_utc[sizeof wm->m.created_utc - 1] = '\0';
+  wm->m.run_id[sizeof wm->m.run_id - 1] = '\0';
+  wm->m.parent_run_id[sizeof wm->m.parent_run_id - 1] = '\0';
   wm->m.config_yaml = NULL;
   size_t len = strlen(yaml) + 1;
   char *copy = NULL;
@@ -1042,10 +1078,10 @@ int clhs_checkpoint_write(const clhs_world *w, const char *path, const clhs_ckpt
   clhs_h5_quiet_on(&q);
   wmeta wm;
   share_meta(comm, meta, &wm);
-  const size_t plen = path ? strlen(path) : 0;
-  char *tmp = malloc(plen + 5);
+  const size_t plen = (path ? strlen(path) : 0) + sizeof wm.m.run_id + 8;
+  char *tmp = malloc(plen);
   if (!tmp) clhs_comm_abort(comm, 1, "out of memory");
-  snprintf(tmp, plen + 5, "%s.tmp", path ? path : "");
+  clhs_tmp_name(path ? path : "", wm.m.run_id, tmp, plen); /* PATH.RUNID.tmp: this run's */
   ckf f = {comm, path ? path : "", tmp, -1, -1, CLHS_EIO};
   int st = CLHS_OK;
   if (!path || !path[0]) st = clhs_error_set(err, CLHS_EINPUT, "the checkpoint path is empty");
@@ -1224,6 +1260,20 @@ static int meta_local(const char *path, clhs_ckpt_meta *m, clhs_error *err) {
   if (!st && !(st = get_attr_str(&f, f.file, "created_utc", &s, err)))
     copy_str(m->created_utc, sizeof m->created_utc, s);
   free(s);
+  s = NULL;
+  if (!st && !(st = get_attr_str(&f, f.file, "run_id", &s, err)))
+    copy_str(m->run_id, sizeof m->run_id, s);
+  free(s);
+  s = NULL;
+  if (!st && !(st = get_attr_str(&f, f.file, "parent_run_id", &s, err)))
+    copy_str(m->parent_run_id, sizeof m->parent_run_id, s);
+  free(s);
+  if (!st)
+    st =
+        get_attr(&f, f.file, "/", "output_snapshot_size", H5T_NATIVE_INT64, &m->snapshot_size, err);
+  if (!st)
+    st = get_attr(&f, f.file, "/", "output_snapshot_checksum", H5T_NATIVE_UINT64, &m->snapshot_sum,
+                  err);
   if (!st) st = get_root_text(&f, "config_yaml", &m->config_yaml, err);
   clhs_h5_close(&f.file);
   return st;

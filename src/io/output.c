@@ -84,7 +84,11 @@ struct clhs_output {
   clhs_comm comm;
   clhs_out_layout layout;
   char *path, *tmp;
-  int created; /* PATH.tmp exists (rank 0 removes it on failure) */
+  char run_id[24];  /* the run writing it ("" in unit tests): tags the temporary name */
+  int dest_existed; /* rank 0: PATH existed at open (a regular file, with dest_dev/ino) */
+  dev_t dest_dev;
+  ino_t dest_ino;
+  int created; /* PATH.RUNID.tmp exists (rank 0 removes it on failure) */
   int failed;  /* an agreed failure: only clhs_output_abandon() is useful now */
   hid_t file, ts, dxpl, time;
   out_axis axes[OUT_MAX_AXES];
@@ -419,25 +423,23 @@ int clhs_output_check_path(const char *path, clhs_error *err) {
                         "cannot write output '%s': folder '%s' is not writable (%s); choose "
                         "another output.path or fix the folder's permissions",
                         path, dir, strerror(errno));
-  if (st == CLHS_OK) {
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 5);
-    if (tmp) {
-      snprintf(tmp, n + 5, "%s.tmp", path);
-      if (stat(tmp, &sb) == 0 && S_ISDIR(sb.st_mode))
-        st = clhs_error_set(err, CLHS_EINPUT,
-                            "cannot write output '%s': the temporary name '%s' is a directory; "
-                            "remove it or change output.path",
-                            path, tmp);
-      free(tmp);
-    }
-  }
   free(dir);
   return st;
 }
 
-/** Rank 0: rename PATH.tmp to PATH and make the rename durable. */
+/** Rank 0: rename the temporary file to PATH and make the rename durable. PATH must be what
+ * it was when the output was opened (absent, or the same regular file): anything that
+ * appeared there during the run is not ours to replace. */
 static int publish(const clhs_output *o, clhs_error *err) {
+  struct stat sb;
+  const int exists = lstat(o->path, &sb) == 0;
+  if (exists != o->dest_existed ||
+      (exists && (!S_ISREG(sb.st_mode) || sb.st_dev != o->dest_dev || sb.st_ino != o->dest_ino)))
+    return clhs_error_set(err, CLHS_EIO,
+                          "'%s' %s while the run was writing its output, and clhsim does not "
+                          "replace files it did not create: the complete output is kept in "
+                          "'%s': move it yourself",
+                          o->path, exists ? "was created or replaced" : "was removed", o->tmp);
   if (rename(o->tmp, o->path) != 0)
     return clhs_error_set(err, CLHS_EIO,
                           "cannot rename '%s' to '%s' (%s); the complete output is kept in '%s': "
@@ -1000,8 +1002,10 @@ static int write_global_attrs(clhs_output *o, hid_t obj, const char *where, cons
   snprintf(history, sizeof history, "%s: created by clhsim %s (git %s)", created, CLHS_VERSION,
            CLHS_GIT_REVISION);
   snprintf(source, sizeof source, "clhsim %s", CLHS_VERSION);
-  (void)o;
   int st = attr_str(obj, "title", "clhsim output", where, err);
+  /* The run that wrote the file: a later run replaces it only if it is the same run. */
+  if (st == CLHS_OK && o->run_id[0] && !strcmp(where, "/"))
+    st = attr_str(obj, "run_id", o->run_id, where, err);
   if (st == CLHS_OK) st = attr_str(obj, "Conventions", "CF-1.8", where, err);
   if (st == CLHS_OK) st = attr_str(obj, "source", source, where, err);
   if (st == CLHS_OK) st = attr_str(obj, "history", history, where, err);
@@ -1069,6 +1073,13 @@ static int open_body(clhs_output *o, const clhs_config *cfg, clhs_error *err) {
 int clhs_output_open(clhs_output **out, const char *path, const clhs_config *cfg,
                      const clhs_comm *comm, const clhs_out_layout *layout, const clhs_out_var *vars,
                      int nvars, clhs_error *err) {
+  return clhs_output_open_run(out, path, NULL, cfg, comm, layout, vars, nvars, err);
+}
+
+int clhs_output_open_run(clhs_output **out, const char *path, const char *run_id,
+                         const clhs_config *cfg, const clhs_comm *comm,
+                         const clhs_out_layout *layout, const clhs_out_var *vars, int nvars,
+                         clhs_error *err) {
   *out = NULL;
   h5quiet q;
   clhs_h5_quiet_on(&q);
@@ -1081,12 +1092,13 @@ int clhs_output_open(clhs_output **out, const char *path, const clhs_config *cfg
     o->layout = layout ? *layout : none;
     o->nvars = nvars > 0 ? nvars : 0;
     size_t n = path ? strlen(path) : 0;
+    snprintf(o->run_id, sizeof o->run_id, "%s", run_id ? run_id : "");
     o->path = malloc(n + 1);
-    o->tmp = malloc(n + 5);
+    o->tmp = malloc(n + sizeof o->run_id + 8);
     o->vars = calloc(o->nvars ? (size_t)o->nvars : 1, sizeof *o->vars);
     if (o->path && o->tmp) {
       snprintf(o->path, n + 1, "%s", path ? path : "");
-      snprintf(o->tmp, n + 5, "%s.tmp", path ? path : "");
+      clhs_tmp_name(path ? path : "", o->run_id, o->tmp, n + sizeof o->run_id + 8);
     }
     if (!o->path || !o->tmp || !o->vars)
       st = clhs_error_set(err, CLHS_ENOMEM, "out of memory opening output '%s'", path);
@@ -1104,6 +1116,12 @@ int clhs_output_open(clhs_output **out, const char *path, const clhs_config *cfg
     clhs_error_clear(&why);
     if (clhs_output_check_path(path, &why) != CLHS_OK)
       st = clhs_error_set(err, CLHS_EIO, "%s", why.msg);
+    struct stat sb;
+    if (st == CLHS_OK && lstat(path, &sb) == 0) {
+      o->dest_existed = 1;
+      o->dest_dev = sb.st_dev;
+      o->dest_ino = sb.st_ino;
+    }
   }
   if (st == CLHS_OK) st = validate(o, vars, nvars, err);
   if (st == CLHS_OK) st = prepare_vars(o, vars, err);
@@ -1188,7 +1206,7 @@ int clhs_output_snapshot(clhs_output *o, const char *dest, clhs_error *err) {
   int st = clhs_output_flush(o, err);
   if (st != CLHS_OK) return st;
   clhs_comm_barrier(&o->comm); /* nobody writes while rank 0 copies the flushed file */
-  if (o->comm.rank == 0) st = clhs_copy_file_atomic(o->tmp, dest, err);
+  if (o->comm.rank == 0) st = clhs_copy_file_atomic(o->tmp, dest, o->run_id, err);
   return clhs_h5_agree(&o->comm, st, err);
 }
 
@@ -1389,4 +1407,56 @@ void clhs_output_abandon(clhs_output *o) {
   clhs_h5_quiet_on(&q);
   destroy(o);
   clhs_h5_quiet_off(&q);
+}
+
+int clhs_h5_peek_run_id(const char *path, char *buf, size_t len) {
+  h5quiet q;
+  clhs_h5_quiet_on(&q);
+  if (len) buf[0] = '\0';
+  int found = -1;
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f >= 0) {
+    found = 0;
+    if (H5Aexists(f, "run_id") > 0) {
+      hid_t a = H5Aopen(f, "run_id", H5P_DEFAULT);
+      hid_t t = a >= 0 ? H5Aget_type(a) : -1;
+      if (t >= 0 && H5Tget_class(t) == H5T_STRING && !H5Tis_variable_str(t)) {
+        size_t n = H5Tget_size(t);
+        char *tmp = n > 0 && n < 4096 ? calloc(1, n + 1) : NULL;
+        hid_t mt = tmp ? H5Tcopy(t) : -1;
+        if (mt >= 0 && H5Aread(a, mt, tmp) >= 0) {
+          snprintf(buf, len, "%s", tmp);
+          found = 1;
+        }
+        clhs_h5_close(&mt);
+        free(tmp);
+      }
+      clhs_h5_close(&t);
+      clhs_h5_close(&a);
+    }
+    H5Fclose(f);
+  }
+  H5Eclear2(H5E_DEFAULT);
+  clhs_h5_quiet_off(&q);
+  return found;
+}
+
+int clhs_output_write_run_u64(clhs_output *o, const char *key, uint64_t value, clhs_error *err) {
+  if (!o) return clhs_error_set(err, CLHS_EINPUT, "clhs_output_write_run_u64: no output");
+  if (o->failed) return failed_error(o, err);
+  clhs_comm_bcast(&o->comm, &value, sizeof value, 0);
+  h5quiet q;
+  clhs_h5_quiet_on(&q);
+  int st = CLHS_OK;
+  htri_t exists = H5Lexists(o->file, "run", H5P_DEFAULT);
+  hid_t g = exists > 0    ? H5Gopen2(o->file, "run", H5P_DEFAULT)
+            : exists == 0 ? H5Gcreate2(o->file, "run", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
+                          : -1;
+  if (g < 0) st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create group /run", o->tmp);
+  if (st == CLHS_OK && put_attr(g, key, H5T_STD_U64LE, H5T_NATIVE_UINT64, &value, 1, "/run", err))
+    st = err->code;
+  clhs_h5_close(&g);
+  st = clhs_h5_agree(&o->comm, st, err);
+  clhs_h5_quiet_off(&q);
+  return st;
 }
