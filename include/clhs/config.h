@@ -170,7 +170,10 @@ void clhs_config_defaults(clhs_config *cfg);
 /**
  * Read a YAML file into @p cfg (on top of what is there). Unknown keys, wrong
  * types, out-of-range values and broken YAML give CLHS_EINPUT with a message
- * naming the file, line, key and allowed range.
+ * naming the file, line, key and allowed range. So do hostile files: a directory,
+ * more than 16 MiB, nesting deeper than 64 levels, tags other than the core
+ * schema's (!!str !!int !!float !!bool !!null on scalars, !!seq, !!map), and
+ * control characters in a path.
  */
 int clhs_config_load_file(clhs_config *cfg, const char *path, clhs_error *err);
 
@@ -187,7 +190,10 @@ int clhs_config_override(clhs_config *cfg, const char *assignment, clhs_error *e
 /**
  * Check cross-key constraints (e.g. patients_min <= patients_max, schedule
  * dates increasing, lever centres < population.centres) and resolve derived
- * values (lever on_step). Call once after all files and overrides.
+ * values (lever on_step). Call once after all files and overrides (rank 0).
+ * Prints a warning on stderr ("clhsim: warning: ...") for a lever whose `on`
+ * was set (differs from its default) to after the run's last date,
+ * run.start_date + 7 x run.steps days: such a lever never acts.
  */
 int clhs_config_finalize(clhs_config *cfg, clhs_error *err);
 

@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "clhs/date.h"
@@ -98,22 +99,67 @@ typedef struct src {
   clhs_error *err;
 } src;
 
+static int vfail(const src *s, long line, const char *key, const char *fmt, va_list ap) {
+  char msg[1200];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  if (!key) key = "(top level)";
+  if (!s->name) return clhs_error_set(s->err, CLHS_EINPUT, "%s: %s", key, msg);
+  if (s->lines && line >= 0)
+    return clhs_error_set(s->err, CLHS_EINPUT, "%s:%ld: %s: %s", s->name, line + 1, key, msg);
+  return clhs_error_set(s->err, CLHS_EINPUT, "%s: %s: %s", s->name, key, msg);
+}
+
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
 static int
 fail(const src *s, const yaml_node_t *node, const char *key, const char *fmt, ...) {
-  char msg[1200];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  int rc = vfail(s, node ? (long)node->start_mark.line : -1, key, fmt, ap);
   va_end(ap);
-  if (!key) key = "(top level)";
-  if (!s->name) return clhs_error_set(s->err, CLHS_EINPUT, "%s: %s", key, msg);
-  if (s->lines && node)
-    return clhs_error_set(s->err, CLHS_EINPUT, "%s:%lu: %s: %s", s->name,
-                          (unsigned long)node->start_mark.line + 1, key, msg);
-  return clhs_error_set(s->err, CLHS_EINPUT, "%s: %s: %s", s->name, key, msg);
+  return rc;
+}
+
+/* The same at a 0-based @p line (a YAML event rather than a node). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static int
+fail_at(const src *s, long line, const char *key, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = vfail(s, line, key, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+/*
+ * Text quoted in a message: control characters as \xNN (a value or a path may hold escape
+ * sequences that would drive the terminal), cut to fit @p n bytes with "..." when longer.
+ */
+static const char *printable(const char *t, char *buf, size_t n) {
+  size_t need = 0;
+  for (const unsigned char *p = (const unsigned char *)t; *p; p++)
+    need += (*p < 0x20 || *p == 0x7f) ? 4 : 1;
+  const size_t room = need < n ? n - 1 : n - 4; /* keep 3 bytes and the NUL for "..." */
+  size_t o = 0;
+  for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
+    const int ctl = *p < 0x20 || *p == 0x7f;
+    if (o + (ctl ? 4u : 1u) > room) break;
+    if (ctl) {
+      snprintf(buf + o, 5, "\\x%02x", (unsigned)*p);
+      o += 4;
+    } else {
+      buf[o++] = (char)*p;
+    }
+  }
+  if (need >= n) {
+    memcpy(buf + o, "...", 3);
+    o += 3;
+  }
+  buf[o] = '\0';
+  return buf;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -215,10 +261,28 @@ static const char *suggest(const char *full, int sections, char *buf, size_t buf
   return NULL;
 }
 
+/* The key that @p full reaches below ("run.steps" for "run.steps.x"), or NULL. */
+static const clhs_config_entry *leaf_above(const char *full) {
+  char part[KEY_MAX];
+  for (const char *dot = strchr(full, '.'); dot; dot = strchr(dot + 1, '.')) {
+    snprintf(part, sizeof part, "%.*s", (int)(dot - full), full);
+    const clhs_config_entry *e = find_entry(part);
+    if (e) return e;
+  }
+  return NULL;
+}
+
 /* Report an unknown key, section or lever, with a suggestion when one is close. */
 static int unknown_key(const src *s, const yaml_node_t *node, const char *prefix, const char *name,
                        const char *full) {
   char sug[KEY_MAX], hint[KEY_MAX + 32] = "";
+  const clhs_config_entry *leaf = leaf_above(full);
+  if (leaf) /* "run.steps.x": suggesting run.steps would name the key that was just used */
+    return fail(s, node, full,
+                "no such key: %s is a value (%s), not a section, so nothing lies below it; "
+                "set it as a whole (%s%s%s)",
+                leaf->key, clhs_config_kind_names[leaf->kind], s->name && !s->lines ? "-P " : "",
+                leaf->key, s->name && !s->lines ? "=VALUE" : ": VALUE");
   if (prefix[0] == '\0' && !strchr(name, '.')) {
     if (suggest(full, 1, sug, sizeof sug)) snprintf(hint, sizeof hint, "; did you mean '%s'?", sug);
     return fail(s, node, full,
@@ -355,9 +419,7 @@ static int in_range(const clhs_config_entry *e, double x) {
 
 /* Values quoted in messages are cut short so that a pasted blob does not drown the message. */
 static const char *shorten(const char *t, char *buf, size_t n) {
-  if (strlen(t) < n) return t;
-  snprintf(buf, n, "%.*s...", (int)(n - 4), t);
-  return buf;
+  return printable(t, buf, n);
 }
 
 static int out_of_range(const src *s, const yaml_node_t *node, const clhs_config_entry *e,
@@ -432,15 +494,32 @@ static int set_uint64(clhs_config *cfg, const clhs_config_entry *e, const yaml_n
   return CLHS_OK;
 }
 
-static int set_string_text(clhs_config *cfg, const clhs_config_entry *e, const char *t,
-                           const yaml_node_t *node, const src *s) {
+/* A path: not empty, fits its buffer, no control characters. */
+static int check_string_text(const clhs_config_entry *e, const char *t, const yaml_node_t *node,
+                             const src *s) {
   size_t n = strlen(t);
   if (n == 0) return fail(s, node, e->key, "expected a non-empty %s", e->unit);
   if (n >= e->aux)
     return fail(s, node, e->key, "%s is too long (%zu characters; at most %zu)", e->unit, n,
                 e->aux - 1);
-  memcpy(field(cfg, e), t, n + 1);
+  for (size_t i = 0; i < n; i++) {
+    const unsigned char c = (unsigned char)t[i];
+    if (c < 0x20 || c == 0x7f) {
+      char sh[64];
+      /* A newline in a folder name would break the one-name-a-line `latest` file, and an
+       * escape sequence would drive the terminal of whoever lists the folder. */
+      return fail(s, node, e->key, "%s '%s' holds a control character (byte 0x%02x at %zu)",
+                  e->unit, shorten(t, sh, sizeof sh), (unsigned)c, i + 1);
+    }
+  }
   return CLHS_OK;
+}
+
+static int set_string_text(clhs_config *cfg, const clhs_config_entry *e, const char *t,
+                           const yaml_node_t *node, const src *s) {
+  int rc = check_string_text(e, t, node, s);
+  if (rc == CLHS_OK) memcpy(field(cfg, e), t, strlen(t) + 1);
+  return rc;
 }
 
 /* A lever's `on`: a step number (a plain integer) or a date. Stored canonically as text. */
@@ -724,9 +803,8 @@ static int apply_mapping(clhs_config *cfg, yaml_document_t *doc, const yaml_node
   return CLHS_OK;
 }
 
-/* Load the next document, turning a libyaml failure into "where: invalid YAML: problem". */
-static int load_document(yaml_parser_t *parser, yaml_document_t *doc, const src *s) {
-  if (yaml_parser_load(parser, doc)) return CLHS_OK;
+/* A libyaml failure as "where: invalid YAML: problem". */
+static int parser_error(const yaml_parser_t *parser, const src *s) {
   if (parser->error == YAML_MEMORY_ERROR)
     return clhs_error_set(s->err, CLHS_ENOMEM, "%s: out of memory while reading YAML", s->name);
   const char *problem = parser->problem ? parser->problem : "unknown problem";
@@ -743,6 +821,134 @@ static int load_document(yaml_parser_t *parser, yaml_document_t *doc, const src 
                           (unsigned long)m.line + 1, problem, (unsigned long)m.column + 1, ctx);
   return clhs_error_set(s->err, CLHS_EINPUT, "%s: invalid YAML: %s at column %lu", s->name, problem,
                         (unsigned long)m.column + 1);
+}
+
+/* Load the next document, turning a libyaml failure into "where: invalid YAML: problem". */
+static int load_document(yaml_parser_t *parser, yaml_document_t *doc, const src *s) {
+  if (yaml_parser_load(parser, doc)) return CLHS_OK;
+  return parser_error(parser, s);
+}
+
+/*
+ * Nesting deeper than this is refused before the document is built. A configuration needs 5
+ * levels (levers.NAME.key, then a schedule's [date, count] pairs); libyaml takes time
+ * quadratic in the depth (100,000 levels: half a minute), so a hostile file must stop early.
+ */
+#define DEPTH_MAX 64
+
+/* One open collection while scanning: the key path of messages is built from these. */
+typedef struct scan_level {
+  int map;      /* 1: a mapping, 0: a sequence */
+  int want_key; /* mapping: the next node is a key */
+  char key[48]; /* mapping: the current key (cut short) */
+} scan_level;
+
+/* The key path of the node being scanned: @p prefix, then the key at each mapping level. */
+static const char *scan_path(const char *prefix, const scan_level *lv, int depth, char *buf,
+                             size_t n) {
+  sbuf b = {0};
+  sb_puts(&b, prefix);
+  for (int i = 0; i < depth; i++) {
+    if (!lv[i].map || !lv[i].key[0]) continue;
+    if (b.n) sb_puts(&b, ".");
+    sb_puts(&b, lv[i].key);
+  }
+  snprintf(buf, n, "%s", b.p && !b.oom && b.n ? b.p : "(top level)");
+  free(b.p);
+  return buf;
+}
+
+/*
+ * The tags of the YAML core schema, each on the kind of node it describes; every other tag
+ * (!foo, !!binary, !!set, a %TAG-shorthand) is refused: nothing in a configuration is typed
+ * by a tag, and a tag that the reader ignored would silently change the meaning of a value.
+ */
+static int tag_allowed(const char *tag, yaml_event_type_t type) {
+  static const char core[] = "tag:yaml.org,2002:";
+  if (!tag) return 1;
+  if (strncmp(tag, core, sizeof core - 1) != 0) return 0;
+  const char *t = tag + sizeof core - 1;
+  switch (type) {
+  case YAML_SCALAR_EVENT:
+    return !strcmp(t, "str") || !strcmp(t, "int") || !strcmp(t, "float") || !strcmp(t, "bool") ||
+           !strcmp(t, "null");
+  case YAML_SEQUENCE_START_EVENT: return !strcmp(t, "seq");
+  case YAML_MAPPING_START_EVENT: return !strcmp(t, "map");
+  default: return 0;
+  }
+}
+
+/*
+ * First pass over the events of @p text (every document): refuse nesting deeper than
+ * DEPTH_MAX and tags outside the core schema, naming the line and key. Parse errors are
+ * reported as the loader would report them. @p prefix is the key the text is the value of
+ * ("" for a file).
+ */
+static int prescan(const char *text, size_t n, const char *prefix, const src *s) {
+  yaml_parser_t parser;
+  if (!yaml_parser_initialize(&parser))
+    return clhs_error_set(s->err, CLHS_ENOMEM, "%s: out of memory starting the YAML parser",
+                          s->name);
+  yaml_parser_set_input_string(&parser, (const unsigned char *)text, n);
+  scan_level lv[DEPTH_MAX];
+  int depth = 0, rc = CLHS_OK, done = 0;
+  char path[KEY_MAX + 64];
+  while (!done && rc == CLHS_OK) {
+    yaml_event_t ev;
+    if (!yaml_parser_parse(&parser, &ev)) {
+      rc = parser_error(&parser, s);
+      break;
+    }
+    const long line = (long)ev.start_mark.line;
+    const char *tag = NULL;
+    switch (ev.type) {
+    case YAML_SCALAR_EVENT: tag = (const char *)ev.data.scalar.tag; break;
+    case YAML_SEQUENCE_START_EVENT: tag = (const char *)ev.data.sequence_start.tag; break;
+    case YAML_MAPPING_START_EVENT: tag = (const char *)ev.data.mapping_start.tag; break;
+    case YAML_STREAM_END_EVENT: done = 1; break;
+    default: break;
+    }
+    const int node = ev.type == YAML_SCALAR_EVENT || ev.type == YAML_ALIAS_EVENT ||
+                     ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT;
+    /* A node in a mapping is a key or a value, in turn; a key names what follows. */
+    if (node && depth > 0 && lv[depth - 1].map) {
+      scan_level *m = &lv[depth - 1];
+      if (m->want_key)
+        snprintf(m->key, sizeof m->key, "%s",
+                 ev.type == YAML_SCALAR_EVENT ? (const char *)ev.data.scalar.value : "?");
+      m->want_key = !m->want_key;
+    }
+    if (node && !tag_allowed(tag, ev.type)) {
+      char shown[96], sh[64];
+      const char *core = "tag:yaml.org,2002:";
+      if (!strncmp(tag, core, strlen(core)))
+        snprintf(shown, sizeof shown, "!!%s", shorten(tag + strlen(core), sh, sizeof sh));
+      else
+        snprintf(shown, sizeof shown, "%s", shorten(tag, sh, sizeof sh));
+      rc = fail_at(s, line, scan_path(prefix, lv, depth, path, sizeof path),
+                   "YAML tag '%s' is not allowed here: only the core tags !!str, !!int, "
+                   "!!float, !!bool and !!null (on a scalar), !!seq (on a sequence) and !!map (on "
+                   "a mapping) are; remove the tag",
+                   shown);
+    } else if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+      if (depth == DEPTH_MAX) {
+        rc = fail_at(s, line, scan_path(prefix, lv, depth, path, sizeof path),
+                     "YAML nesting deeper than %d levels (a configuration needs at most 5)",
+                     DEPTH_MAX);
+      } else {
+        lv[depth].map = ev.type == YAML_MAPPING_START_EVENT;
+        lv[depth].want_key = 1;
+        lv[depth].key[0] = '\0';
+        depth++;
+      }
+    } else if ((ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) &&
+               depth > 0) {
+      depth--;
+    }
+    yaml_event_delete(&ev);
+  }
+  yaml_parser_delete(&parser);
+  return rc;
 }
 
 /* A deep copy, so that a file or override is applied all or nothing. */
@@ -773,36 +979,23 @@ static int commit(clhs_config *cfg, clhs_config *work, int rc) {
   return rc;
 }
 
-static int load_stream(clhs_config *cfg, FILE *f, const char *path, clhs_error *err);
+/* Configuration files are a few kB; a bigger one is a mistake (or /dev/zero). */
+#define FILE_MAX ((size_t)16 << 20)
 
-int clhs_config_load_file(clhs_config *cfg, const char *path, clhs_error *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return clhs_error_set(err, CLHS_EINPUT, "%s: cannot open the configuration file: %s", path,
-                          strerror(errno));
-  return load_stream(cfg, f, path, err);
-}
-
-int clhs_config_load_text(clhs_config *cfg, const char *text, const char *name, clhs_error *err) {
-  FILE *f = fmemopen((void *)text, strlen(text), "rb");
-  if (!f) return clhs_error_set(err, CLHS_ENOMEM, "%s: cannot read the configuration text", name);
-  return load_stream(cfg, f, name, err);
-}
-
-/* Read one YAML document from @p f (closed here) into @p cfg, all or nothing. */
-static int load_stream(clhs_config *cfg, FILE *f, const char *path, clhs_error *err) {
+/* Read one YAML document from @p text into @p cfg, all or nothing; @p name labels errors. */
+static int load_buffer(clhs_config *cfg, const char *text, size_t n, const char *name,
+                       clhs_error *err) {
+  src s = {name, 1, err};
+  int rc = prescan(text, n, "", &s);
+  if (rc != CLHS_OK) return rc;
   yaml_parser_t parser;
-  if (!yaml_parser_initialize(&parser)) {
-    fclose(f);
-    return clhs_error_set(err, CLHS_ENOMEM, "%s: out of memory starting the YAML parser", path);
-  }
-  yaml_parser_set_input_file(&parser, f);
-  src s = {path, 1, err};
+  if (!yaml_parser_initialize(&parser))
+    return clhs_error_set(err, CLHS_ENOMEM, "%s: out of memory starting the YAML parser", name);
+  yaml_parser_set_input_string(&parser, (const unsigned char *)text, n);
   clhs_config work;
-  int rc = copy_config(&work, cfg, err);
+  rc = copy_config(&work, cfg, err);
   if (rc != CLHS_OK) {
     yaml_parser_delete(&parser);
-    fclose(f);
     return rc;
   }
   yaml_document_t doc;
@@ -819,8 +1012,65 @@ static int load_stream(clhs_config *cfg, FILE *f, const char *path, clhs_error *
     }
   }
   yaml_parser_delete(&parser);
-  fclose(f);
   return commit(cfg, &work, rc);
+}
+
+int clhs_config_load_file(clhs_config *cfg, const char *path, clhs_error *err) {
+  char name[600];
+  printable(path, name, sizeof name);
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return clhs_error_set(err, CLHS_EINPUT, "%s: cannot open the configuration file: %s", name,
+                          strerror(errno));
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+    fclose(f);
+    return clhs_error_set(err, CLHS_EINPUT,
+                          "%s: is a directory, not a configuration file (give the YAML file in "
+                          "it, e.g. %s/run.yml)",
+                          name, name);
+  }
+  /* Read it whole (it is small), so that the YAML is parsed twice: checked, then loaded. */
+  size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 && (size_t)st.st_size <= FILE_MAX
+                   ? (size_t)st.st_size + 1
+                   : 4096,
+         n = 0;
+  char *buf = malloc(cap);
+  int rc = buf ? CLHS_OK : clhs_error_set(err, CLHS_ENOMEM, "%s: out of memory", name);
+  while (rc == CLHS_OK) {
+    if (n == cap) {
+      size_t ncap = cap * 2 > FILE_MAX + 1 ? FILE_MAX + 1 : cap * 2;
+      char *q = ncap > cap ? realloc(buf, ncap) : NULL;
+      if (!q) {
+        rc = ncap > cap ? clhs_error_set(err, CLHS_ENOMEM, "%s: out of memory", name)
+                        : clhs_error_set(err, CLHS_EINPUT,
+                                         "%s: the configuration file is larger than %zu MiB; a "
+                                         "configuration is a few kB of YAML",
+                                         name, FILE_MAX >> 20);
+        break;
+      }
+      buf = q;
+      cap = ncap;
+    }
+    errno = 0;
+    size_t got = fread(buf + n, 1, cap - n, f);
+    n += got;
+    if (got == 0) {
+      if (ferror(f))
+        rc = clhs_error_set(err, CLHS_EINPUT, "%s: cannot read the configuration file: %s", name,
+                            strerror(errno ? errno : EIO));
+      break;
+    }
+  }
+  fclose(f);
+  if (rc == CLHS_OK) rc = load_buffer(cfg, buf, n, name, err);
+  free(buf);
+  return rc;
+}
+
+int clhs_config_load_text(clhs_config *cfg, const char *text, const char *name, clhs_error *err) {
+  char label[600];
+  return load_buffer(cfg, text, strlen(text), printable(name, label, sizeof label), err);
 }
 
 /* Parse @p text as a YAML value and set @p e (or, for a group, apply it as a mapping). */
@@ -832,7 +1082,8 @@ static int apply_text(clhs_config *cfg, const clhs_config_entry *e, const char *
                           s->name);
   yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
   yaml_document_t doc;
-  int rc = load_document(&parser, &doc, s);
+  int rc = prescan(text, strlen(text), e ? e->key : group, s);
+  if (rc == CLHS_OK) rc = load_document(&parser, &doc, s);
   if (rc == CLHS_OK) {
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root)
@@ -849,7 +1100,8 @@ static int apply_text(clhs_config *cfg, const clhs_config_entry *e, const char *
 
 int clhs_config_override(clhs_config *cfg, const char *assignment, clhs_error *err) {
   char label[600];
-  snprintf(label, sizeof label, "-P %s", assignment);
+  memcpy(label, "-P ", 3);
+  printable(assignment, label + 3, sizeof label - 3);
   src s = {label, 0, err};
   const char *eq = strchr(assignment, '=');
   if (!eq)
@@ -871,6 +1123,7 @@ int clhs_config_override(clhs_config *cfg, const char *assignment, clhs_error *e
     value++;
 
   const clhs_config_entry *e = find_entry(key);
+  if (!e && !is_group(key) && leaf_above(key)) return unknown_key(&s, NULL, "", key, key);
   if (!e && !is_group(key)) {
     /* Name the first unknown level: "levers.foo.on" is an unknown lever, not an unknown key. */
     char part[KEY_MAX], prefix[KEY_MAX] = "";
@@ -967,7 +1220,7 @@ static int check_entry(clhs_config *cfg, const clhs_config_entry *e, const src *
     if (!memchr(t, '\0', e->aux) || !t[0])
       return fail(s, NULL, e->key, "expected a non-empty %s of at most %zu characters", e->unit,
                   e->aux - 1);
-    return CLHS_OK;
+    return check_string_text(e, t, NULL, s); /* the same checks, e.g. of -o PATH */
   }
   case CLHS_CK_DATE:
   case CLHS_CK_DATE_OR_STEP: {
@@ -1011,6 +1264,34 @@ static int check_entry(clhs_config *cfg, const clhs_config_entry *e, const src *
   }
 }
 
+/*
+ * A lever whose `on` was set (it differs from the built-in default) to a date or step after
+ * the run's last date, run.start_date + 7 x run.steps days, never acts: most likely a typo in
+ * a year or a forgotten run.steps. Not an error (a long scenario may be cut short on purpose),
+ * so a warning on stderr. Defaults are not reported: a short run leaves most of the
+ * ImproveCareNow levers after its end, and nobody asked for them.
+ */
+static void warn_late_levers(const clhs_config *cfg) {
+  int64_t d0;
+  if (clhs_date_parse(cfg->run.start_date, &d0) != 0) return;
+  char last[16];
+  clhs_date_format(d0 + 7 * cfg->run.steps, last);
+  for (int l = 0; l < CLHS_NLEVERS; l++) {
+    const clhs_lever_cfg *lv = &cfg->levers[l];
+    char key[64];
+    snprintf(key, sizeof key, "levers.%s.on", clhs_lever_names[l]);
+    const clhs_config_entry *e = find_entry(key);
+    if (!e || strcmp(lv->on, e->def) == 0 || !(lv->on_step > (double)cfg->run.steps)) continue;
+    int64_t v;
+    const int step = parse_i64(lv->on, &v) == 0;
+    fprintf(stderr,
+            "clhsim: warning: %s = %s%s is after the run's last date %s (run.start_date %s + 7 x "
+            "run.steps %" PRId64 " days): the %s lever never acts in this run\n",
+            key, lv->on, step ? " (a step number)" : "", last, cfg->run.start_date, cfg->run.steps,
+            clhs_lever_names[l]);
+  }
+}
+
 int clhs_config_finalize(clhs_config *cfg, clhs_error *err) {
   src s = {NULL, 0, err};
   for (size_t i = 0; i < clhs_config_table_len; i++) {
@@ -1042,6 +1323,7 @@ int clhs_config_finalize(clhs_config *cfg, clhs_error *err) {
                   cfg->run.start_date);
     }
   }
+  warn_late_levers(cfg);
   return CLHS_OK;
 }
 

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -961,6 +963,256 @@ static void test_pack(void **state) {
   clhs_config_free(&a);
 }
 
+/* ---- hostile input (issue 10) ------------------------------------------------------------ */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* @p head, then @p unit @p n times, then @p tail: a malloc'd string. */
+static char *repeat(const char *head, const char *unit, size_t n, const char *tail) {
+  size_t lh = strlen(head), lu = strlen(unit), lt = strlen(tail);
+  char *t = malloc(lh + lu * n + lt + 1);
+  assert_non_null(t);
+  memcpy(t, head, lh);
+  for (size_t i = 0; i < n; i++)
+    memcpy(t + lh + i * lu, unit, lu);
+  memcpy(t + lh + lu * n, tail, lt + 1);
+  return t;
+}
+
+/*
+ * 100,000 levels of nesting took libyaml over 30 s (its time is quadratic in the depth):
+ * anything deeper than 64 levels is refused at once, naming the file, line, key and limit.
+ */
+static void test_deep_nesting(void **state) {
+  fixture *f = *state;
+  const size_t deep = 100000;
+  char *text = repeat("run:\n  steps: ", "[", deep, "\n");
+  double t0 = now_s();
+  expect_file_error(f, text, 2, "run.steps", "nesting deeper than 64 levels");
+  free(text);
+  text = repeat("care:\n  h_rel: ", "{a: ", deep, "\n");
+  expect_file_error(f, text, 2, "care.h_rel.a.a.a", "nesting deeper than 64 levels");
+  free(text);
+  text = repeat("", "- ", deep, "x\n"); /* block sequences, all on line 1 */
+  expect_file_error(f, text, 1, "(top level)", "nesting deeper than 64 levels");
+  free(text);
+  /* Block mappings, one level a line: the 65th level is on line 65. */
+  text = malloc(2 * 1000 * 1000 + 16 * 1000);
+  assert_non_null(text);
+  size_t o = 0;
+  for (int i = 0; i < 1000; i++)
+    o += (size_t)sprintf(text + o, "%*sk%d:\n", 2 * i, "", i);
+  expect_file_error(f, text, 65, "k0.k1.k2", "nesting deeper than 64 levels");
+  free(text);
+  /* The same through -P and through the text stored in a checkpoint. */
+  text = repeat("network.attend=", "[", deep, "");
+  expect_override_error(text, "network.attend: YAML nesting deeper than 64 levels");
+  free(text);
+  text = repeat("care: {h_rel: 0.1}\nrun: ", "[", deep, "");
+  clhs_config c;
+  clhs_error err;
+  clhs_config_defaults(&c);
+  clhs_error_clear(&err);
+  assert_int_equal(clhs_config_load_text(&c, text, "ckpt.h5", &err), CLHS_EINPUT);
+  if (!strstr(err.msg, "ckpt.h5:2: run: YAML nesting deeper than 64")) print_error("%s\n", err.msg);
+  assert_non_null(strstr(err.msg, "ckpt.h5:2: run: YAML nesting deeper than 64"));
+  free(text);
+  double dt = now_s() - t0;
+  if (dt > 5) print_error("refusing six deep documents took %.1f s\n", dt);
+  assert_true(dt < 5); /* before the limit: minutes */
+
+  /* 64 levels (two mappings, 62 sequences) are still read, then judged as values; 65 not. */
+  text = repeat("run:\n  steps: ", "[", 62, "");
+  char *closed = repeat(text, "]", 62, "\n");
+  expect_file_error(f, closed, 2, "run.steps", "expected an integer, got a sequence");
+  free(text);
+  free(closed);
+  text = repeat("run:\n  steps: ", "[", 63, "");
+  closed = repeat(text, "]", 63, "\n");
+  expect_file_error(f, closed, 2, "run.steps", "nesting deeper than 64 levels");
+  free(text);
+  free(closed);
+  clhs_config_free(&c);
+}
+
+/* Only the core-schema tags, each on its kind of node; everything else names file, line, key. */
+static void test_tags(void **state) {
+  fixture *f = *state;
+  expect_file_error(f, "run:\n  steps: !foo 5\n", 2, "run.steps", "tag '!foo'");
+  expect_file_error(f, "run:\n  steps: !!binary aGVsbG8=\n", 2, "run.steps", "'!!binary'");
+  expect_file_error(f, "run:\n  seed: ! 5\n", 2, "run.seed", "tag '!'");
+  expect_file_error(f, "care:\n  h_rel: 0.1\n  h_rem: !<tag:example.com,2024:x> 0.1\n", 3,
+                    "care.h_rem", "tag:example.com,2024:x");
+  expect_file_error(f, "%TAG !! tag:example.com,2024:\n---\nrun:\n  steps: !!int 5\n", 4,
+                    "run.steps", "tag:example.com,2024:int");
+  expect_file_error(f, "network:\n  attend: !!set [0.1, 0.2, 0.3]\n", 2, "network.attend",
+                    "'!!set'");
+  expect_file_error(f, "network:\n  attend: [0.1, !!python/object 0.2, 0.3]\n", 2, "network.attend",
+                    "'!!python/object'");
+  expect_file_error(f, "levers:\n  ehr: !lever\n    on: 5\n", 2, "levers.ehr", "'!lever'");
+  expect_file_error(f, "run:\n  !key steps: 5\n", 2, "run.steps", "'!key'");
+  expect_file_error(f, "run:\n  steps: !!map 5\n", 2, "run.steps", "'!!map'");
+  expect_file_error(f, "run: !!seq\n  steps: 5\n", 1, "run", "'!!seq'");
+  expect_file_error(f, "run:\n  steps: 5\n---\nrun: !x {}\n", 4, "run", "'!x'");
+  expect_override_error("run.steps=!foo 5", "run.steps: YAML tag '!foo'");
+  expect_override_error("levers.ehr={on: !!timestamp 2011-01-01}", "levers.ehr.on: YAML tag");
+
+  /* The core tags are accepted where they fit. */
+  char path[512];
+  write_file(f,
+             "!!map\nrun: !!map\n  steps: !!int 52\n  seed: !!str 7\n"
+             "network:\n  attend: !!seq [!!float 0.1, 0.2, !!float 0.3]\n"
+             "levers:\n  ehr:\n    centres: !!null\n",
+             path, sizeof path);
+  clhs_config c;
+  clhs_config_defaults(&c);
+  load_ok(&c, path);
+  assert_int_equal(c.run.steps, 52);
+  assert_true(c.run.seed == 7 && c.network.attend[2] == 0.3);
+  override_ok(&c, "run.steps=!!int 60");
+  assert_int_equal(c.run.steps, 60);
+  clhs_config_free(&c);
+}
+
+/* A key below a value says that the value is a value, and does not suggest itself. */
+static void test_key_below_value(void **state) {
+  fixture *f = *state;
+  const char *cases[] = {"run.steps.x=5", "levers.ehr.on.date=2011-01-01", "network.attend.0=0.3"};
+  const char *leaf[] = {"run.steps is a value", "levers.ehr.on is a value",
+                        "network.attend is a value"};
+  for (int i = 0; i < 3; i++) {
+    clhs_config c;
+    clhs_error err;
+    clhs_config_defaults(&c);
+    clhs_error_clear(&err);
+    assert_int_equal(clhs_config_override(&c, cases[i], &err), CLHS_EINPUT);
+    if (!strstr(err.msg, leaf[i]) || strstr(err.msg, "did you mean"))
+      print_error("-P %s: %s\n", cases[i], err.msg);
+    assert_non_null(strstr(err.msg, leaf[i]));
+    assert_non_null(strstr(err.msg, "not a section"));
+    assert_null(strstr(err.msg, "did you mean"));
+    clhs_config_free(&c);
+  }
+  expect_override_error("run.steps.x=5", "run.steps.x: no such key: run.steps is a value");
+  expect_file_error(f, "run:\n  steps.x: 5\n", 2, "run.steps.x", "run.steps is a value");
+  expect_file_error(f, "levers:\n  ehr:\n    on.x: 1\n", 3, "levers.ehr.on.x",
+                    "levers.ehr.on is a value");
+  /* Unknown keys that are not below a value keep their suggestion. */
+  expect_override_error("run.stesp=5", "did you mean 'run.steps'");
+}
+
+/* A directory, a device that never ends, an unreadable file: each a clear refusal. */
+static void test_bad_files(void **state) {
+  fixture *f = *state;
+  clhs_config c;
+  clhs_error err;
+  clhs_config_defaults(&c);
+  char *before = clhs_config_to_yaml(&c, 0);
+  clhs_error_clear(&err);
+  assert_int_equal(clhs_config_load_file(&c, f->dir, &err), CLHS_EINPUT);
+  if (!strstr(err.msg, "is a directory")) print_error("directory: %s\n", err.msg);
+  assert_non_null(strstr(err.msg, f->dir));
+  assert_non_null(strstr(err.msg, "is a directory"));
+  assert_null(strstr(err.msg, "invalid YAML"));
+  clhs_error_clear(&err);
+  assert_int_equal(clhs_config_load_file(&c, "/dev/zero", &err), CLHS_EINPUT);
+  assert_non_null(strstr(err.msg, "larger than 16 MiB"));
+  clhs_error_clear(&err);
+  assert_int_equal(clhs_config_load_file(&c, "/dev/null", &err), CLHS_OK); /* empty: no change */
+  char *after = clhs_config_to_yaml(&c, 0);
+  assert_string_equal(before, after);
+  free(before);
+  free(after);
+  clhs_config_free(&c);
+}
+
+/* Paths with control characters are refused; values are quoted without raw control bytes. */
+static void test_control_characters(void **state) {
+  (void)state;
+  clhs_config c;
+  clhs_error err;
+  clhs_config_defaults(&c);
+  clhs_error_clear(&err);
+  assert_int_equal(clhs_config_override(&c, "output.path=a\nb.h5", &err), CLHS_EINPUT);
+  assert_non_null(strstr(err.msg, "-P output.path=a\\x0ab.h5: output.path: path 'a\\x0ab.h5' "
+                                  "holds a control character"));
+  assert_string_equal(c.output.path, "clhsim.h5");
+  clhs_error_clear(&err);
+  assert_int_equal(clhs_config_override(&c, "checkpoint.dir=ck\x1b[31m", &err), CLHS_EINPUT);
+  assert_null(strchr(err.msg, '\x1b'));
+  assert_non_null(strstr(err.msg, "'ck\\x1b[31m'"));
+  clhs_error_clear(&err);
+  assert_int_equal(clhs_config_override(&c, "care.h_rel=\"\x1b[2J\"", &err), CLHS_EINPUT);
+  assert_null(strchr(err.msg, '\x1b'));
+  assert_non_null(strstr(err.msg, "\\x1b[2J"));
+  /* A program (-o) that sets the path directly is checked by finalize. */
+  snprintf(c.output.path, sizeof c.output.path, "out\tput.h5");
+  expect_finalize_error(&c, "output.path", "control character");
+  clhs_config_free(&c);
+}
+
+/* Run finalize with stderr sent to a file; returns what it wrote (malloc'd). */
+static char *finalize_stderr(fixture *f, clhs_config *c, int *rc) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/stderr.txt", f->dir);
+  fflush(stderr);
+  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600), saved = dup(2);
+  assert_true(fd >= 0 && saved >= 0);
+  assert_true(dup2(fd, 2) == 2);
+  clhs_error err;
+  clhs_error_clear(&err);
+  *rc = clhs_config_finalize(c, &err);
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  char *text = calloc(1, 8192);
+  assert_non_null(text);
+  assert_true(lseek(fd, 0, SEEK_SET) == 0);
+  assert_true(read(fd, text, 8191) >= 0);
+  close(fd);
+  remove(path);
+  return text;
+}
+
+/* A lever set to start after the run's last date never acts: a warning, not an error. */
+static void test_late_lever_warning(void **state) {
+  fixture *f = *state;
+  clhs_config c;
+  int rc;
+  clhs_config_defaults(&c);
+  override_ok(&c, "levers.ehr.on=2030-01-01");
+  override_ok(&c, "levers.commons.on=800");
+  char *w = finalize_stderr(f, &c, &rc);
+  assert_int_equal(rc, CLHS_OK);
+  /* 2007-01-01 + 7 x 730 days = 2020-12-28 */
+  if (!strstr(w, "clhsim: warning: levers.ehr.on = 2030-01-01") || !strstr(w, "2020-12-28"))
+    print_error("stderr: %s\n", w);
+  assert_non_null(strstr(w, "clhsim: warning: levers.ehr.on = 2030-01-01 is after the run's "
+                            "last date 2020-12-28"));
+  assert_non_null(strstr(w, "clhsim: warning: levers.commons.on = 800 (a step number)"));
+  assert_null(strstr(w, "levers.registry")); /* defaults inside the run: nothing */
+  free(w);
+  /* Within the run (or exactly at its end): silent; short runs say nothing of the defaults. */
+  override_ok(&c, "levers.ehr.on=2020-12-28");
+  override_ok(&c, "levers.commons.on=730");
+  w = finalize_stderr(f, &c, &rc);
+  assert_int_equal(rc, CLHS_OK);
+  assert_string_equal(w, "");
+  free(w);
+  override_ok(&c, "run.steps=10");
+  w = finalize_stderr(f, &c, &rc);
+  assert_int_equal(rc, CLHS_OK);
+  assert_non_null(strstr(w, "levers.ehr.on = 2020-12-28 is after the run's last date 2007-03-12"));
+  assert_non_null(strstr(w, "levers.commons.on = 730"));
+  assert_null(strstr(w, "levers.roles")); /* a default: not reported */
+  free(w);
+  clhs_config_free(&c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults),
@@ -975,6 +1227,12 @@ int main(void) {
       cmocka_unit_test(test_constants_defaults),
       cmocka_unit_test_setup_teardown(test_constants_fixed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_markdown, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_deep_nesting, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_tags, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_key_below_value, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
+      cmocka_unit_test(test_control_characters),
+      cmocka_unit_test_setup_teardown(test_late_lever_warning, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
