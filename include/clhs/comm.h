@@ -90,6 +90,13 @@ void clhs_comm_alltoallv(const clhs_comm *c, const void *send, const int64_t *se
 void *clhs_comm_route(const clhs_comm *c, const void *items, const int *dest, int64_t n,
                       size_t size, int64_t *nrecv, int *oom);
 
+/**
+ * Gather @p nbytes from every rank on this node (the local_size ranks of the shared-memory
+ * domain) into @p out (local_size * nbytes bytes), in local_rank order, on each of them.
+ * Collective: every rank calls it (each with its own node's ranks).
+ */
+void clhs_comm_node_allgather(const clhs_comm *c, const void *local, size_t nbytes, void *out);
+
 void clhs_comm_barrier(const clhs_comm *c);
 double clhs_comm_wtime(void);
 

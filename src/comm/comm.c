@@ -21,6 +21,8 @@ static MPI_Comm world_comm = MPI_COMM_NULL;
 /* A private copy of the world for the sparse exchange: its point-to-point messages can
  * never match anything else. */
 static MPI_Comm nbx_comm = MPI_COMM_NULL;
+/* The ranks on this node (shared-memory domain), for clhs_comm_node_allgather. */
+static MPI_Comm node_comm = MPI_COMM_NULL;
 
 void clhs_comm_init(int *argc, char ***argv, clhs_comm *c) {
   int provided = 0;
@@ -36,17 +38,14 @@ void clhs_comm_init(int *argc, char ***argv, clhs_comm *c) {
   MPI_Comm_dup(world_comm, &nbx_comm);
   c->threads = omp_get_max_threads();
   c->stats = NULL;
-  {
-    MPI_Comm node = MPI_COMM_NULL;
-    c->local_rank = 0;
-    c->local_size = 1;
-    if (MPI_Comm_split_type(world_comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node) ==
-            MPI_SUCCESS &&
-        node != MPI_COMM_NULL) {
-      MPI_Comm_rank(node, &c->local_rank);
-      MPI_Comm_size(node, &c->local_size);
-      MPI_Comm_free(&node);
-    }
+  c->local_rank = 0;
+  c->local_size = 1;
+  if (MPI_Comm_split_type(world_comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node_comm) !=
+      MPI_SUCCESS)
+    node_comm = MPI_COMM_NULL;
+  if (node_comm != MPI_COMM_NULL) {
+    MPI_Comm_rank(node_comm, &c->local_rank);
+    MPI_Comm_size(node_comm, &c->local_size);
   }
   if (provided < MPI_THREAD_FUNNELED && c->rank == 0)
     fprintf(stderr, "clhsim: warning: MPI provides thread level %d < FUNNELED\n", provided);
@@ -57,6 +56,7 @@ void clhs_comm_finalize(void) {
   MPI_Finalized(&fin);
   if (fin) return;
   if (nbx_comm != MPI_COMM_NULL) MPI_Comm_free(&nbx_comm);
+  if (node_comm != MPI_COMM_NULL) MPI_Comm_free(&node_comm);
   MPI_Finalize();
 }
 
@@ -324,6 +324,16 @@ void *clhs_comm_route(const clhs_comm *c, const void *items, const int *dest, in
   free(sorted);
   *nrecv = nbytes / (int64_t)size;
   return recv;
+}
+
+void clhs_comm_node_allgather(const clhs_comm *c, const void *local, size_t nbytes, void *out) {
+  if (node_comm == MPI_COMM_NULL || c->local_size <= 1) {
+    if (nbytes > 0) memcpy(out, local, nbytes);
+    return;
+  }
+  if (nbytes > (size_t)INT_MAX)
+    clhs_comm_abort(c, 1, "node gather of %zu bytes is too large", nbytes);
+  MPI_Allgather(local, (int)nbytes, MPI_BYTE, out, (int)nbytes, MPI_BYTE, node_comm);
 }
 
 void clhs_comm_barrier(const clhs_comm *c) {
