@@ -5,6 +5,7 @@
  * depend on the order MPI combines ranks in); floating-point aggregates are
  * formed from per-centre values gathered in centre order.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "clhs/comm.h"
 
 #include <limits.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clhs/error.h"
 
@@ -358,4 +360,54 @@ void clhs_comm_mpi_version(char *buf, size_t len) {
   char *nl = strchr(lib, '\n');
   if (nl) *nl = '\0';
   snprintf(buf, len, "%s", lib);
+}
+
+int clhs_comm_agree_io(const clhs_comm *c, int status, char *msg, size_t msglen, double timeout_s,
+                       const char *cleanup) {
+  /* Non-blocking on every rank (a blocking collective may not match a non-blocking one). */
+  int in = status, worst = 0;
+  MPI_Request rq;
+  MPI_Iallreduce(&in, &worst, 1, MPI_INT, MPI_MAX, world_comm, &rq);
+  if (status == CLHS_OK) {
+    MPI_Wait(&rq, MPI_STATUS_IGNORE);
+  } else {
+    const char *env = getenv("CLHS_IO_AGREE_TIMEOUT");
+    if (env && atof(env) > 0) timeout_s = atof(env);
+    const double t0 = MPI_Wtime();
+    int done = 0;
+    while (!done) {
+      MPI_Test(&rq, &done, MPI_STATUS_IGNORE);
+      if (done) break;
+      if (MPI_Wtime() - t0 > timeout_s) {
+        fprintf(stderr,
+                "clhsim: error on rank %d: %s\nclhsim: the other ranks did not reach the error "
+                "check within %.0f s (they are still inside a collective I/O call that failed "
+                "on this rank): ending the job%s%s\n",
+                c->rank, msg ? msg : "", timeout_s, cleanup ? "; removed " : "",
+                cleanup ? cleanup : "");
+        fflush(stderr);
+        if (cleanup) remove(cleanup);
+        MPI_Abort(world_comm, 1);
+      }
+      struct timespec ts = {0, 1000000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  if (worst == CLHS_OK) return CLHS_OK;
+  /* Every rank is here: the rest of the agreement (who failed first, the message) as usual. */
+  int first = INT_MAX, me = status != CLHS_OK ? c->rank : INT_MAX;
+  MPI_Allreduce(&me, &first, 1, MPI_INT, MPI_MIN, world_comm);
+  if (msg && msglen > 0) {
+    if (c->rank == first && first != 0 && strncmp(msg, "rank ", 5) != 0) {
+      char *copy = malloc(msglen);
+      if (copy) {
+        memcpy(copy, msg, msglen);
+        snprintf(msg, msglen, "rank %d: %s", first, copy);
+        free(copy);
+      }
+    }
+    MPI_Bcast(msg, (int)msglen, MPI_CHAR, first, world_comm);
+    msg[msglen - 1] = '\0';
+  }
+  return worst;
 }
