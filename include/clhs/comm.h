@@ -111,11 +111,11 @@ void clhs_comm_mpi_version(char *buf, size_t len);
  * others still wait inside it (parallel HDF5 does not promise that every rank fails the
  * same way). A rank that failed waits at most @p timeout_s seconds (the environment
  * variable CLHS_IO_AGREE_TIMEOUT overrides it) for the others to reach the agreement; if
- * they do not, it prints its message, removes @p cleanup (its temporary file, if not NULL)
- * and ends the job with MPI_Abort (status 1) instead of waiting forever. Ranks that did not
- * fail wait as clhs_comm_agree does.
+ * they do not, it prints its message, removes the files in @p cleanup (a NULL-terminated
+ * list of its temporary files; may be NULL) and ends the job with MPI_Abort (status 1)
+ * instead of waiting forever. Ranks that did not fail wait as clhs_comm_agree does.
  */
 int clhs_comm_agree_io(const clhs_comm *c, int status, char *msg, size_t msglen, double timeout_s,
-                       const char *cleanup);
+                       const char *const *cleanup);
 
 #endif

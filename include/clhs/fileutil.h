@@ -7,6 +7,7 @@
 #define CLHS_FILEUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "clhs/error.h"
 
@@ -47,6 +48,13 @@ void clhs_lock_release(clhs_lock *lk, int remove_file);
 /** @p ndigits random lowercase hex digits and a NUL (from /dev/urandom; returns 1 if it
  * had to fall back to the clock and pid). */
 int clhs_random_hex(char *out, int ndigits);
+
+/** CLHS_EIO "the disk is full ..." when the file system that holds @p path has less than
+ * @p need bytes free (for this process: root may use the reserved blocks); CLHS_OK when it
+ * has enough or cannot tell. Checked before collective writes, so that a full disk is
+ * agreed by every rank before any of them enters a collective HDF5 call that would fail
+ * on some ranks only. */
+int clhs_check_space(const char *path, uint64_t need, const char *what, clhs_error *err);
 
 /** Make a folder (and its parents) if missing. */
 int clhs_mkdir_p(const char *path, clhs_error *err);

@@ -363,7 +363,7 @@ void clhs_comm_mpi_version(char *buf, size_t len) {
 }
 
 int clhs_comm_agree_io(const clhs_comm *c, int status, char *msg, size_t msglen, double timeout_s,
-                       const char *cleanup) {
+                       const char *const *cleanup) {
   /* Non-blocking on every rank (a blocking collective may not match a non-blocking one). */
   int in = status, worst = 0;
   MPI_Request rq;
@@ -383,10 +383,11 @@ int clhs_comm_agree_io(const clhs_comm *c, int status, char *msg, size_t msglen,
                 "clhsim: error on rank %d: %s\nclhsim: the other ranks did not reach the error "
                 "check within %.0f s (they are still inside a collective I/O call that failed "
                 "on this rank): ending the job%s%s\n",
-                c->rank, msg ? msg : "", timeout_s, cleanup ? "; removed " : "",
-                cleanup ? cleanup : "");
+                c->rank, msg ? msg : "", timeout_s,
+                cleanup && cleanup[0] ? "; removing its temporary files" : "", "");
         fflush(stderr);
-        if (cleanup) remove(cleanup);
+        for (int k = 0; cleanup && cleanup[k]; k++)
+          remove(cleanup[k]);
         MPI_Abort(world_comm, 1);
       }
       struct timespec ts = {0, 1000000};

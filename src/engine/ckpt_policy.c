@@ -393,7 +393,10 @@ int clhs_ckpt_save(clhs_ckpt_ctx *c, const clhs_config *cfg, clhs_world *w, clhs
   strftime(meta.created_utc, sizeof meta.created_utc, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
   st = clhs_checkpoint_write(w, state, &meta, err);
   free(meta.config_yaml);
-  if (st) return st;
+  if (st) {
+    if (comm->rank == 0) unlink(snap); /* this run's, just made: no snapshot without state */
+    return st;
+  }
   /* 3. The pointer, then 4. the old ones. */
   if (comm->rank == 0) {
     char latest[4200], text[4200];

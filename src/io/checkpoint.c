@@ -124,11 +124,7 @@ _Static_assert(sizeof(clhs_centre_counts) == CK_NCOUNTS * sizeof(int64_t),
 /** Every rank returns the worst status and the first failing rank's message (which
  * replaces this rank's own, so all ranks report the same). */
 static int agree(const clhs_comm *comm, int st, clhs_error *err) {
-  char msg[sizeof err->msg];
-  snprintf(msg, sizeof msg, "%s", st != CLHS_OK ? err->msg : "");
-  int worst = clhs_comm_agree(comm, st, msg, sizeof msg);
-  if (worst != CLHS_OK) clhs_error_set(err, worst, "%s", msg); /* unless it holds its own */
-  return worst;
+  return clhs_h5_agree(comm, st, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1090,9 +1086,17 @@ int clhs_checkpoint_write(const clhs_world *w, const char *path, const clhs_ckpt
   if (!st) st = pst;
   st = agree(comm, st, err);
 
-  int tried = 0; /* PATH.tmp may exist (the same on every rank: the status was agreed) */
+  /* Room for it (about the world's bytes), agreed before any collective HDF5 call. */
+  int64_t need = (int64_t)clhs_world_bytes(w);
+  clhs_comm_sum_i64(comm, &need, 1);
+  if (!st && comm->rank == 0)
+    st = clhs_check_space(tmp, (uint64_t)need + (1u << 20), "the checkpoint", err);
+  st = agree(comm, st, err);
+
+  int tried = 0; /* the temporary file may exist (the same on every rank: agreed) */
   if (!st) {
     tried = 1;
+    clhs_h5_tmp_register(tmp);
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     MPI_Comm mc = *(const MPI_Comm *)clhs_comm_mpi_handle(comm);
     if (fapl < 0 || H5Pset_fapl_mpio(fapl, mc, MPI_INFO_NULL) < 0 ||
@@ -1124,6 +1128,14 @@ int clhs_checkpoint_write(const clhs_world *w, const char *path, const clhs_ckpt
   }
   if (!st) st = write_body(&f, w, &wm, &p, err);
   clhs_h5_close(&f.dxpl);
+  if (st && f.file >= 0) {
+    /* Failed (a full disk, say): empty the file before closing it, so that HDF5's closing
+     * writes cannot fail too and leave it a half-closed file to crash on at exit. */
+    clhs_comm_barrier(comm);
+    if (comm->rank == 0 && truncate(tmp, 0) != 0) { /* removed below anyway */
+    }
+    clhs_comm_barrier(comm);
+  }
   if (f.file >= 0) {
     int cst = CLHS_OK;
     if (H5Fclose(f.file) < 0)
@@ -1164,6 +1176,7 @@ int clhs_checkpoint_write(const clhs_world *w, const char *path, const clhs_ckpt
     if (stat(tmp, &sb) == 0 && S_ISREG(sb.st_mode)) remove(tmp);
   }
   if (st) clhs_comm_barrier(comm);
+  clhs_h5_tmp_unregister(tmp);
   wprep_free(&p);
   free(wm.m.config_yaml);
   free(tmp);

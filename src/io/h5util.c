@@ -1,7 +1,9 @@
 /* HDF5 error handling shared by the output and checkpoint modules. */
+#define _POSIX_C_SOURCE 200809L
 #include "h5util.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,10 +47,34 @@ int clhs_h5_fail(clhs_error *err, int code, const char *fmt, ...) {
   return clhs_error_set(err, code, "%s", ctx);
 }
 
+enum { NTMP = 4 };
+static char *tmp_files[NTMP + 1];
+
+void clhs_h5_tmp_register(const char *path) {
+  for (int k = 0; k < NTMP; k++)
+    if (!tmp_files[k]) {
+      tmp_files[k] = strdup(path);
+      return;
+    }
+}
+
+void clhs_h5_tmp_unregister(const char *path) {
+  for (int k = 0; k < NTMP; k++)
+    if (tmp_files[k] && !strcmp(tmp_files[k], path)) {
+      free(tmp_files[k]);
+      tmp_files[k] = NULL;
+    }
+}
+
 int clhs_h5_agree(const clhs_comm *comm, int st, clhs_error *err) {
   char msg[sizeof err->msg];
   snprintf(msg, sizeof msg, "%s", st != CLHS_OK ? err->msg : "");
-  int worst = clhs_comm_agree(comm, st, msg, sizeof msg);
+  const char *list[NTMP + 1];
+  int n = 0;
+  for (int k = 0; k < NTMP; k++)
+    if (tmp_files[k]) list[n++] = tmp_files[k];
+  list[n] = NULL;
+  int worst = clhs_comm_agree_io(comm, st, msg, sizeof msg, CLHS_IO_AGREE_TIMEOUT_S, list);
   if (worst != CLHS_OK && st == CLHS_OK) clhs_error_set(err, worst, "%s", msg);
   return worst;
 }

@@ -26,8 +26,17 @@ int clhs_h5_fail(clhs_error *err, int code, const char *fmt, ...)
 #endif
     ;
 
-/** Every rank returns the worst status and the first failing rank's message. */
+/** Every rank returns the worst status and the first failing rank's message. A rank that
+ * failed while the others stay inside a collective HDF5 call ends the job after a bounded
+ * wait, removing the registered temporary files (clhs_comm_agree_io). */
 int clhs_h5_agree(const clhs_comm *comm, int st, clhs_error *err);
+
+/** The temporary files being written (removed by a rank that has to end the job). */
+void clhs_h5_tmp_register(const char *path);
+void clhs_h5_tmp_unregister(const char *path);
+
+/** Seconds a failing rank waits for the others before ending the job. */
+#define CLHS_IO_AGREE_TIMEOUT_S 120.0
 
 /** Close any HDF5 identifier (file, group, dataset, space, type, attribute, list); set -1. */
 void clhs_h5_close(hid_t *id);

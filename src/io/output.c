@@ -481,6 +481,7 @@ static int close_all(clhs_output *o, clhs_error *err) {
 
 static void free_output(clhs_output *o) {
   if (!o) return;
+  if (o->tmp) clhs_h5_tmp_unregister(o->tmp);
   for (int v = 0; v < o->nvars; v++)
     free(o->vars[v].buf);
   free(o->vars);
@@ -493,6 +494,14 @@ static void free_output(clhs_output *o) {
 static void destroy(clhs_output *o) {
   clhs_error ignore;
   clhs_error_clear(&ignore);
+  if (o->created && o->file >= 0) {
+    /* Abandoned: empty the file first, so that closing it (HDF5 writes its metadata then)
+     * cannot fail for want of space, which would leave HDF5 a file it crashes on later. */
+    clhs_comm_barrier(&o->comm);
+    if (o->comm.rank == 0 && truncate(o->tmp, 0) != 0) { /* nothing more to do */
+    }
+    clhs_comm_barrier(&o->comm);
+  }
   close_all(o, &ignore);
   if (o->comm.rank == 0 && o->created && o->tmp) remove(o->tmp);
   clhs_comm_barrier(&o->comm);
@@ -663,6 +672,19 @@ static int write_block(clhs_output *o, hid_t dset, const char *name, int rank,
   hid_t fs = -1, ms = -1;
   herr_t st = 0;
   const char *step = "extend";
+  /* Fault injection for the tests: CLHS_FAULT_IO="RANK:N" makes that rank's N-th block
+   * write fail without entering HDF5, while the other ranks wait inside the collective
+   * call (what a disk that fills during a write does): the job must end, not hang. */
+  static long calls = 0;
+  const char *fault = getenv("CLHS_FAULT_IO");
+  int frank = -1;
+  long fn = -1;
+  calls++;
+  if (fault && sscanf(fault, "%d:%ld", &frank, &fn) == 2 && frank == o->comm.rank && fn == calls)
+    return clhs_error_set(err, CLHS_EIO,
+                          "output '%s': write of %s failed (injected by "
+                          "CLHS_FAULT_IO=%s)",
+                          o->tmp, name, fault);
   if (newdims && H5Dset_extent(dset, newdims) < 0) st = -1;
   if (st >= 0) {
     step = "select";
@@ -695,11 +717,30 @@ static int write_block(clhs_output *o, hid_t dset, const char *name, int rank,
 }
 
 /** Collective: write the buffered records. */
+/* Rank 0: is there room for a batch (a whole chunk row of every variable, with room for
+ * the metadata)? */
+static int check_batch_space(const clhs_output *o, clhs_error *err) {
+  uint64_t bytes = OUT_BATCH * sizeof(double);
+  for (int v = 0; v < o->nvars; v++) {
+    uint64_t rec = o->vars[v].esize;
+    for (int d = 1; d < o->vars[v].rank; d++)
+      rec *= (uint64_t)o->vars[v].gdims[d];
+    bytes += OUT_BATCH * rec;
+  }
+  return clhs_check_space(o->tmp, bytes + bytes / 8 + (1u << 20), "the output", err);
+}
+
+/* Collective: every variable's block of the batch; the ranks agree after each write (and
+ * before the first, on the free space), so none enters a collective call alone. */
 static int write_batch(clhs_output *o, clhs_error *err) {
   if (o->nbuf == 0) return CLHS_OK;
   hsize_t n = (hsize_t)o->nbuf, off = (hsize_t)o->nwritten, newlen = off + n;
-  int st = write_block(o, o->time, "/timeseries/time", 1, &newlen, &off, &n, o->comm.rank == 0,
-                       H5T_NATIVE_DOUBLE, o->tbuf, err);
+  int st = o->comm.rank == 0 ? check_batch_space(o, err) : CLHS_OK;
+  st = clhs_h5_agree(&o->comm, st, err);
+  if (st == CLHS_OK)
+    st = write_block(o, o->time, "/timeseries/time", 1, &newlen, &off, &n, o->comm.rank == 0,
+                     H5T_NATIVE_DOUBLE, o->tbuf, err);
+  st = clhs_h5_agree(&o->comm, st, err);
   for (int v = 0; v < o->nvars && st == CLHS_OK; v++) {
     out_var *ov = &o->vars[v];
     ov->gdims[0] = newlen;
@@ -709,6 +750,7 @@ static int write_batch(clhs_output *o, clhs_error *err) {
     snprintf(where, sizeof where, "/timeseries/%s", ov->v->name);
     st = write_block(o, ov->dset, where, ov->rank, ov->gdims, ov->start, ov->count,
                      ov->rec_elems > 0, ov->memtype, ov->buf, err);
+    st = clhs_h5_agree(&o->comm, st, err);
   }
   if (st == CLHS_OK) {
     o->nwritten = (int64_t)newlen;
@@ -1023,7 +1065,11 @@ static int open_body(clhs_output *o, const clhs_config *cfg, clhs_error *err) {
       H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V18) < 0)
     st =
         clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot set up parallel HDF5 file access", o->tmp);
+  if (st == CLHS_OK && o->comm.rank == 0)
+    st = clhs_check_space(o->tmp, 1u << 20, "the output", err);
+  st = clhs_h5_agree(&o->comm, st, err);
   if (st == CLHS_OK) {
+    clhs_h5_tmp_register(o->tmp);
     o->file = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (o->file < 0) {
       st = clhs_h5_fail(err, CLHS_EIO, "cannot create output file '%s'", o->tmp);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -214,4 +215,27 @@ int clhs_mkdir_p(const char *path, clhs_error *err) {
   if (stat(buf, &sb) != 0 || !S_ISDIR(sb.st_mode))
     return clhs_error_set(err, CLHS_EIO, "'%s' exists and is not a folder", buf);
   return CLHS_OK;
+}
+
+int clhs_check_space(const char *path, uint64_t need, const char *what, clhs_error *err) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash == dir)
+    dir[1] = '\0';
+  else if (slash)
+    *slash = '\0';
+  else
+    snprintf(dir, sizeof dir, ".");
+  struct statvfs v;
+  if (statvfs(dir, &v) != 0) return CLHS_OK; /* cannot tell: let the write find out */
+  /* For the tests: a disk that fills between this check and the write. */
+  if (getenv("CLHS_FAULT_NO_SPACE_CHECK")) return CLHS_OK;
+  const uint64_t blocks = geteuid() == 0 ? (uint64_t)v.f_bfree : (uint64_t)v.f_bavail;
+  const uint64_t avail = blocks * (uint64_t)(v.f_frsize ? v.f_frsize : v.f_bsize);
+  if (avail >= need) return CLHS_OK;
+  return clhs_error_set(err, CLHS_EIO,
+                        "the disk is full: writing %s '%s' needs about %.1f MB and its file "
+                        "system has %.1f MB free; free space there or write elsewhere",
+                        what, path, (double)need / 1e6, (double)avail / 1e6);
 }

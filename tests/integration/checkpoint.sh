@@ -27,7 +27,7 @@ decomposition)
   run 3 2 restart ck -P run.steps=20 -o part.h5 > restart.log || { cat restart.log; die "restart"; }
   same full.h5 part.h5
   # ... and again from the file itself, on 4x1, into another output.
-  run 4 1 restart "ck/$(cat ck/latest)" -P run.steps=20 -o part2.h5 > restart2.log ||
+  run 4 1 restart ck/ckpt_00000010.h5 -P run.steps=20 -o part2.h5 > restart2.log ||
     die "restart from a file"
   same full.h5 part2.h5
   ;;
@@ -56,7 +56,8 @@ kill)
     fi
     killed=$((killed + 1))
     echo "killed at +${delay}s after the first checkpoint; left: $(ls ck | tr '\n' ' ')"
-    from=$(cat ck/latest)
+    from=$(head -n1 ck/latest)
+    rm -f resumed.h5 # the previous kill's resumed run is another run's output
     run 3 1 restart ck -P checkpoint.every=0 -o resumed.h5 > resumed.log 2>&1 ||
       { cat resumed.log; die "resume after a kill at +${delay}s"; }
     grep -h "warning" resumed.log || true
@@ -71,7 +72,7 @@ corrupt)
   # a folder whose newest checkpoint is damaged falls back to an older one, with a warning.
   run 2 1 run --quiet "$cfg" -P run.steps=12 -P checkpoint.every=4 -P checkpoint.keep=3 \
     -P checkpoint.dir=ck -o base.h5 > base.log || die "base run"
-  newest=ck/$(cat ck/latest)
+  newest=ck/$(head -n1 ck/latest)
   size=$(stat -c %s "$newest")
   cp "$newest" trunc.h5 && truncate -s $((size / 2)) trunc.h5
   run 2 1 restart trunc.h5 -o x.h5 > trunc.out 2> trunc.err
