@@ -21,6 +21,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,8 +134,11 @@ static int folder_owner(const char *dir, char *id, size_t len) {
   return n > 0 || access(p, F_OK) == 0 ? 2 : 0;
 }
 
-/* Rank 0: can folder @p dir be used (created if missing)? */
-static int check_folder(const char *dir, clhs_error *err) {
+/* Rank 0: can folder @p dir be used (created if missing)? Tried for real: the first
+ * missing folder is made and removed again, or a probe file is made and removed in an
+ * existing one (permission bits do not tell root the truth about /proc, read-only or
+ * root-squashed file systems). */
+static int check_folder(const char *dir, const char *run_id, clhs_error *err) {
   struct stat sb;
   if (!dir[0])
     return clhs_error_set(err, CLHS_EINPUT, "checkpoint.dir is empty: set a folder name");
@@ -144,19 +148,25 @@ static int check_folder(const char *dir, clhs_error *err) {
                             "checkpoint.dir '%s' exists and is not a folder: choose another "
                             "(-P checkpoint.dir=...)",
                             dir);
-    if (access(dir, W_OK | X_OK) != 0)
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/.clhsim-probe-%s", dir, run_id);
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
       return clhs_error_set(err, CLHS_EINPUT,
                             "checkpoint.dir '%s' is not writable (%s): choose another "
                             "(-P checkpoint.dir=...) or fix its permissions",
                             dir, strerror(errno));
+    close(fd);
+    unlink(probe);
     return CLHS_OK;
   }
   if (errno != ENOENT)
     return clhs_error_set(err, CLHS_EINPUT, "checkpoint.dir '%s' cannot be used (%s)", dir,
                           strerror(errno));
-  /* Missing: the nearest existing folder above it must let us create it. */
-  char up[4096];
+  /* Missing: find the first missing folder on the way down, and try to make it. */
+  char up[4096], first[4096];
   snprintf(up, sizeof up, "%s", dir);
+  snprintf(first, sizeof first, "%s", dir);
   for (;;) {
     char *slash = strrchr(up, '/');
     while (slash && slash > up && slash[1] == '\0') { /* trailing slashes */
@@ -173,12 +183,19 @@ static int check_folder(const char *dir, clhs_error *err) {
     if (errno != ENOENT || !strcmp(up, ".") || !strcmp(up, "/"))
       return clhs_error_set(err, CLHS_EINPUT, "checkpoint.dir '%s' cannot be created: '%s' (%s)",
                             dir, up, strerror(errno));
+    snprintf(first, sizeof first, "%s", up);
   }
-  if (!S_ISDIR(sb.st_mode) || access(up, W_OK | X_OK) != 0)
+  if (!S_ISDIR(sb.st_mode))
     return clhs_error_set(err, CLHS_EINPUT,
-                          "checkpoint.dir '%s' cannot be created: '%s' is %s; choose another "
+                          "checkpoint.dir '%s' cannot be created: '%s' is not a folder; choose "
+                          "another (-P checkpoint.dir=...)",
+                          dir, up);
+  if (mkdir(first, 0755) != 0)
+    return clhs_error_set(err, CLHS_EINPUT,
+                          "checkpoint.dir '%s' cannot be created in '%s' (%s); choose another "
                           "(-P checkpoint.dir=...)",
-                          dir, up, S_ISDIR(sb.st_mode) ? "not writable" : "not a folder");
+                          dir, up, strerror(errno));
+  rmdir(first); /* made only to try: a run that never checkpoints leaves no folder */
   return CLHS_OK;
 }
 
@@ -202,7 +219,7 @@ static int choose_folder(clhs_ckpt_ctx *c, const char *dir, clhs_error *err) {
   char owner[64];
   snprintf(c->dir, sizeof c->dir, "%s", dir);
   for (int attempt = 0; attempt < 2; attempt++) {
-    int st = check_folder(c->dir, err);
+    int st = check_folder(c->dir, c->run_id, err);
     if (st) return st;
     char probe[4200];
     snprintf(probe, sizeof probe, "%s/ckpt_00000000.out.h5.%s.tmp", c->dir, c->run_id);
