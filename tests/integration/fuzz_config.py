@@ -422,7 +422,7 @@ def main():
     kinds = dict(keys)
 
     # ---- P: -P key=value ----
-    # Every settable key with two values (one of the values no key may take, in turn, and one
+    # Every settable key with two values (one of a short list of the worst, in turn, and one
     # drawn from all), every value on keys of two kinds, and a sample of the fixed constants
     # (they share one refusal). About 460 cases: a start costs 0.03-0.06 s on 2 cores.
     cases = []  # (mode, key, value[, file or argv])
