@@ -133,6 +133,11 @@ void clhs_output_abandon(clhs_output *out);
  */
 int clhs_output_check_path(const char *path, clhs_error *err);
 
+/** Before MPI_Finalize: close every HDF5 object (dataset, group, type, attribute) still open,
+ * so that HDF5's own shutdown does not report an "infinite loop closing library" after an
+ * error path left one. Not collective; files are left to HDF5. */
+void clhs_io_shutdown(void);
+
 /**
  * Any process, serial HDF5, no MPI: the `run_id` attribute of the root group of a file
  * clhsim wrote (an output, a snapshot, a checkpoint) into @p buf. Returns 1 if found, 0 if

@@ -19,6 +19,7 @@
 #include "clhs/checkpoint.h"
 #include "clhs/engine.h"
 #include "clhs/launch.h"
+#include "clhs/output.h"
 #include "clhs/signals.h"
 #include "engine/ckpt_policy.h"
 #include "clhs/error.h"
@@ -326,6 +327,12 @@ static int restart(const cli *c, const clhs_comm *comm, clhs_error *err) {
   return st;
 }
 
+/* HDF5's leftovers closed, then MPI finalised. */
+static void finish(void) {
+  clhs_io_shutdown();
+  clhs_comm_finalize();
+}
+
 int main(int argc, char **argv) {
   clhs_comm comm;
   clhs_comm_stats stats = {0, 0, 0, 0};
@@ -355,28 +362,28 @@ int main(int argc, char **argv) {
   if (st != CLHS_OK) {
     if (comm.rank == 0) fprintf(stderr, "clhsim: error: %s\n", err.msg);
     clhs_config_free(&cfg);
-    clhs_comm_finalize();
+    finish();
     return clhs_exit_status(st);
   }
   if (c.help) {
     if (comm.rank == 0) usage(stdout);
-    clhs_comm_finalize();
+    finish();
     return 0;
   }
   if (!strcmp(c.command, "variables")) {
     if (comm.rank == 0) clhs_write_variables_markdown(stdout);
-    clhs_comm_finalize();
+    finish();
     return 0;
   }
   if (!strcmp(c.command, "version")) {
     if (comm.rank == 0) print_version(&comm);
-    clhs_comm_finalize();
+    finish();
     return 0;
   }
   clhs_signals_install();
   if (!strcmp(c.command, "restart")) {
     st = restart(&c, &comm, &err);
-    clhs_comm_finalize();
+    finish();
     return clhs_exit_status(st);
   }
   packed = clhs_comm_bcast_alloc(&comm, packed, &nbytes, 0);
@@ -388,7 +395,7 @@ int main(int argc, char **argv) {
   st = clhs_comm_agree(&comm, err.code, err.msg, sizeof err.msg);
   if (st != CLHS_OK) {
     if (comm.rank == 0) fprintf(stderr, "clhsim: error: %s\n", err.msg);
-    clhs_comm_finalize();
+    finish();
     return clhs_exit_status(st);
   }
 
@@ -400,7 +407,7 @@ int main(int argc, char **argv) {
         clhs_config_write_yaml(&cfg, stdout, 1);
     }
     clhs_config_free(&cfg);
-    clhs_comm_finalize();
+    finish();
     return 0;
   }
 
@@ -410,6 +417,6 @@ int main(int argc, char **argv) {
   if (st != CLHS_OK && st != CLHS_STOPPED && comm.rank == 0)
     fprintf(stderr, "clhsim: error: %s\n", err.msg);
   clhs_config_free(&cfg);
-  clhs_comm_finalize();
+  finish();
   return clhs_exit_status(st);
 }

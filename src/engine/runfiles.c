@@ -39,6 +39,26 @@ int clhs_output_claim(const char *path, const char *run_id, const char *const *i
                           "creates (it never replaces links, devices or folders); choose another "
                           "-o / output.path",
                           path, kind_of(sb.st_mode));
+  /* Not the checkpoint folder itself, nor a folder on its way (the same text, trailing
+   * slashes and a leading ./ aside: the folder is made only at the first checkpoint). */
+  if (ckpt_dir && ckpt_dir[0]) {
+    const char *a = path, *b = ckpt_dir;
+    while (!strncmp(a, "./", 2))
+      a += 2;
+    while (!strncmp(b, "./", 2))
+      b += 2;
+    size_t la = strlen(a), lb = strlen(b);
+    while (la > 1 && a[la - 1] == '/')
+      la--;
+    while (lb > 1 && b[lb - 1] == '/')
+      lb--;
+    if (la <= lb && !strncmp(a, b, la) && (la == lb || b[la] == '/'))
+      return clhs_error_set(err, CLHS_EINPUT,
+                            "output '%s' and checkpoint.dir '%s' are the same path (or the "
+                            "checkpoint folder would be made inside the output's name): give "
+                            "them different names",
+                            path, ckpt_dir);
+  }
   /* Not in the checkpoint folder (its files are the run's checkpoints). */
   struct stat cd, od;
   char folder[4200];

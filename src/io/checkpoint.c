@@ -2,7 +2,7 @@
  * Checkpoints (include/clhs/checkpoint.h): the dynamic state of the world in one HDF5
  * file whose layout does not depend on the decomposition that wrote it.
  *
- * File layout (CLHS_CKPT_FORMAT 2). Rows are global: a file written on P ranks is read
+ * File layout (CLHS_CKPT_FORMAT 3). Rows are global: a file written on P ranks is read
  * on any Q. "[n]" is a 1-D dataset of n rows, "[n, k]" a 2-D one.
  *
  *   /  attributes
@@ -12,6 +12,9 @@
  *      output_records  int64   records in the output file at this step
  *      digest          uint64  clhs_world_digest at this step (the engine compares it)
  *      output_snapshot, parent, created_utc   string
+ *      run_id, parent_run_id                  string  the run that wrote it; a fork's source
+ *      output_snapshot_size int64, output_snapshot_checksum uint64: the snapshot's bytes and
+ *                      whole-file checksum (clhs_file_checksum), verified before a restart
  *      config_yaml     string  the effective configuration; when longer than CK_ATTR_MAX
  *                              bytes it is the scalar string dataset /config_yaml instead
  *      nagents, ncentres, npatients           int64
@@ -63,13 +66,13 @@
  * byte anywhere in the file is therefore refused (and several with probability
  * 1 - 2^-64).
  *
- * Writing: every rank opens PATH.tmp with the MPI-IO driver (collective metadata,
- * HDF5-1.8-readable format); attributes carry rank 0's values (broadcast first, since an
+ * Writing: every rank opens PATH.RUNID.tmp (the temporary name) with the MPI-IO driver (collective
+ * metadata, HDF5-1.8-readable format); attributes carry rank 0's values (broadcast first, since an
  * attribute written with different values on different ranks is undefined); each
  * dataset is written with one collective H5Dwrite, in which every rank writes its
  * contiguous block of rows and a rank with nothing to write selects none (filters work
  * only with collective writes in parallel HDF5 1.10). Then `complete`, H5Fflush (which
- * syncs the file), close, barrier, and rank 0 renames PATH.tmp to PATH and fsyncs the
+ * syncs the file), close, barrier, and rank 0 renames the temporary file to PATH and fsyncs the
  * folder. Ranks agree on the status after every dataset, so all take the same path.
  *
  * After the close every rank hashes a range of the file's blocks (a read-back, in
@@ -185,7 +188,7 @@ static hid_t str_type(size_t len) {
 typedef struct ckf {
   const clhs_comm *comm;
   const char *path;  /* the checkpoint's name, for messages */
-  const char *fname; /* the file open: PATH.tmp while writing */
+  const char *fname; /* the file open: PATH.RUNID.tmp while writing */
   hid_t file, dxpl;
   int code; /* status of an HDF5 failure: CLHS_EIO writing, CLHS_EINPUT reading */
 } ckf;

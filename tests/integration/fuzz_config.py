@@ -340,14 +340,7 @@ EDGE_RUNS = [
 
 # Failures whose cause lies outside src/config (reported as KNOWN, not failed, unless
 # CLHS_FUZZ_STRICT=1): (mode, key, value) -> the problem. Empty it as they are fixed.
-KNOWN = {
-    ("R", "checkpoint.dir", "out.h5"):
-        "checkpoint.dir equal to the output path: the run creates the folder, then cannot "
-        "rename its output onto it (exit 1, a .tmp left); should be refused before the first "
-        "step (exit 2)",
-    ("R", "output.path", "ck"):
-        "output.path equal to checkpoint.dir: the same (exit 1, a .tmp left)",
-}
+KNOWN = {}
 
 # ---- running cases ----------------------------------------------------------------------------
 
