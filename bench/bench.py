@@ -36,7 +36,7 @@ def run_one(binary, agents, ranks, threads, steps, outdir, cfgs, extra, warmup=0
     cmd = ["mpiexec", "-n", str(ranks), "--bind-to", "none", binary, "run", "--quiet",
            "--warmup", str(warmup)] + cfgs + [
            "-P", f"population.centres={centres}", "-P", f"run.steps={steps}",
-           "-P", f"output.every={steps}", "-o", out] + extra
+           "-P", f"output.every={steps}", "-o", out, "--overwrite"] + extra
     t0 = time.time()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.time() - t0

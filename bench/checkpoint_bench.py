@@ -15,6 +15,7 @@ import argparse
 import glob
 import json
 import os
+import shutil
 import platform
 import re
 import subprocess
@@ -67,6 +68,7 @@ def main():
           f"{'read s':>7} {'read GB/s':>9} {'restart s':>9} {'dd w GB/s':>9} {'dd r GB/s':>9}")
     for n in a.agents:
         d = os.path.join(base, f"a{int(n)}")
+        shutil.rmtree(d, ignore_errors=True)  # the harness's own scratch folder: a fresh run
         os.makedirs(d, exist_ok=True)
         centres = max(1, int(round(n / 580.0)))
         common = [cfg, "-P", f"population.centres={centres}", "-P", f"checkpoint.dir={d}/ck",

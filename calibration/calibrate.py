@@ -252,7 +252,7 @@ class Runner:
             return r
         out = keep or os.path.join(RAW, f"{key}.h5")
         cmd = (["nice", "-n", "10", self.binary, "run", SCENARIO] + pargs(ov)
-               + ["-P", f"run.seed={seed}", "-o", out, "--quiet"])
+               + ["-P", f"run.seed={seed}", "-o", out, "--quiet", "--overwrite"])
         env = dict(os.environ, OMP_NUM_THREADS="1")
         t0 = time.time()
         p = subprocess.run(cmd, env=env, capture_output=True, text=True)
