@@ -91,7 +91,8 @@ output)
     fi
     grep -q "being written by another clhsim run" $loser.err || bad "unclear refusal: $(cat $loser.err)"
     [ "$(attr same.h5 /run seed)" = $seed ] || bad "/run seed is not the winner's"
-    attr same.h5 /parameters yaml | grep -q "seed: $seed" || bad "/parameters is not the winner's"
+    yaml=$(attr same.h5 /parameters yaml)
+    grep -q "seed: $seed" <<< "$yaml" || bad "/parameters is not the winner's"
     [ ! -e same.h5.lock ] || bad "the lock file was left behind"
     ls same.h5.*.tmp 2> /dev/null && bad "temporary files left behind"
     ok "two runs on one output ($r rank(s)): one refused, the file is the other's alone"
@@ -278,7 +279,7 @@ diskfull)
       ls full/ck | grep -q "tmp\|ckpt_" && bad "left in the checkpoint folder: $(ls full/ck)"
       rm -rf full/*
       # The disk fills inside HDF5's collective call (the free-space check bypassed).
-      CLHS_FAULT_NO_SPACE_CHECK=1 CLHS_IO_AGREE_TIMEOUT=5 run $r run "$cfg" -P run.steps=120 \
+      CLHS_FAULT_NO_SPACE_CHECK=1 CLHS_IO_AGREE_TIMEOUT=5 run $r run "$cfg" -P run.steps=1500 \
         -o full/o.h5 > df.out 2> df.err
       st=$?
       { [ $st -eq 1 ] && grep -q "file write failed\|cannot" df.err; } || bad "HDF5 write failure, $r rank(s): status $st: $(cat df.err)"
