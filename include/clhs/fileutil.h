@@ -11,6 +11,9 @@
 
 #include "clhs/error.h"
 
+/** The folder part of @p path into @p dir: "." if it has none, "/" for "/name". */
+void clhs_folder_of(const char *path, char *dir, size_t len);
+
 /** fsync the folder that holds @p path (so a rename in it is durable). */
 void clhs_fsync_folder_of(const char *path);
 

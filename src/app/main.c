@@ -23,6 +23,7 @@
 #include "clhs/signals.h"
 #include "engine/ckpt_policy.h"
 #include "clhs/error.h"
+#include "clhs/fileutil.h"
 #include "clhs_build_info.h"
 
 static void usage(FILE *f) {
@@ -194,7 +195,7 @@ static int build_restart_config(const cli *c, const char *yaml, const char *ckpt
     dir_given |= !strncmp(c->overrides[i], "checkpoint.dir=", 15);
   if (!dir_given && !is_fork(c)) {
     char dir[sizeof cfg->checkpoint.dir];
-    clhs_ckpt_folder_of(ckpt, dir, sizeof dir);
+    clhs_folder_of(ckpt, dir, sizeof dir);
     memcpy(cfg->checkpoint.dir, dir, sizeof dir);
   }
   return clhs_config_finalize(cfg, err);

@@ -74,25 +74,28 @@ _Noreturn void clhs_comm_abort(const clhs_comm *c, int status, const char *fmt, 
   exit(status ? status : 1); /* not reached */
 }
 
+/* The message of rank @p first (the lowest that failed) to every rank, naming that rank
+ * when it is not rank 0 (whose errors are usually input). */
+static void share_msg(const clhs_comm *c, int first, char *msg, size_t msglen) {
+  if (!msg || msglen == 0) return;
+  if (c->rank == first && first != 0 && strncmp(msg, "rank ", 5) != 0) {
+    char *copy = malloc(msglen);
+    if (copy) {
+      memcpy(copy, msg, msglen);
+      snprintf(msg, msglen, "rank %d: %s", first, copy);
+      free(copy);
+    }
+  }
+  MPI_Bcast(msg, (int)msglen, MPI_CHAR, first, world_comm);
+  msg[msglen - 1] = '\0';
+}
+
 int clhs_comm_agree(const clhs_comm *c, int status, char *msg, size_t msglen) {
   int in[2] = {status, status != CLHS_OK ? c->rank : INT_MAX}, worst = 0, first = INT_MAX;
   MPI_Allreduce(&in[0], &worst, 1, MPI_INT, MPI_MAX, world_comm);
   if (worst == CLHS_OK) return CLHS_OK;
   MPI_Allreduce(&in[1], &first, 1, MPI_INT, MPI_MIN, world_comm);
-  if (msg && msglen > 0) {
-    int n = (int)msglen;
-    /* Name the rank that failed when it is not rank 0 (whose errors are usually input). */
-    if (c->rank == first && first != 0 && strncmp(msg, "rank ", 5) != 0) {
-      char *copy = malloc(msglen);
-      if (copy) {
-        memcpy(copy, msg, msglen);
-        snprintf(msg, msglen, "rank %d: %s", first, copy);
-        free(copy);
-      }
-    }
-    MPI_Bcast(msg, n, MPI_CHAR, first, world_comm);
-    msg[msglen - 1] = '\0';
-  }
+  share_msg(c, first, msg, msglen);
   return worst;
 }
 
@@ -398,17 +401,6 @@ int clhs_comm_agree_io(const clhs_comm *c, int status, char *msg, size_t msglen,
   /* Every rank is here: the rest of the agreement (who failed first, the message) as usual. */
   int first = INT_MAX, me = status != CLHS_OK ? c->rank : INT_MAX;
   MPI_Allreduce(&me, &first, 1, MPI_INT, MPI_MIN, world_comm);
-  if (msg && msglen > 0) {
-    if (c->rank == first && first != 0 && strncmp(msg, "rank ", 5) != 0) {
-      char *copy = malloc(msglen);
-      if (copy) {
-        memcpy(copy, msg, msglen);
-        snprintf(msg, msglen, "rank %d: %s", first, copy);
-        free(copy);
-      }
-    }
-    MPI_Bcast(msg, (int)msglen, MPI_CHAR, first, world_comm);
-    msg[msglen - 1] = '\0';
-  }
+  share_msg(c, first, msg, msglen);
   return worst;
 }

@@ -524,13 +524,3 @@ void clhs_ckpt_snapshot_path(const char *state, const char *snapshot_name, char 
   else
     snprintf(buf, len, "%s", snapshot_name);
 }
-
-void clhs_ckpt_folder_of(const char *state, char *buf, size_t len) {
-  const char *slash = strrchr(state, '/');
-  if (!slash)
-    snprintf(buf, len, ".");
-  else if (slash == state)
-    snprintf(buf, len, "/");
-  else
-    snprintf(buf, len, "%.*s", (int)(slash - state), state);
-}

@@ -50,7 +50,4 @@ int clhs_ckpt_candidates(const char *path, char ***list, int *n, char *note, siz
 /** The output snapshot's path, beside the state file. */
 void clhs_ckpt_snapshot_path(const char *state, const char *snapshot_name, char *buf, size_t len);
 
-/** The folder of a checkpoint file ("." if none). */
-void clhs_ckpt_folder_of(const char *state, char *buf, size_t len);
-
 #endif

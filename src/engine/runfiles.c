@@ -62,14 +62,7 @@ int clhs_output_claim(const char *path, const char *run_id, const char *const *i
   /* Not in the checkpoint folder (its files are the run's checkpoints). */
   struct stat cd, od;
   char folder[4200];
-  snprintf(folder, sizeof folder, "%s", path);
-  char *slash = strrchr(folder, '/');
-  if (!slash)
-    snprintf(folder, sizeof folder, ".");
-  else if (slash == folder)
-    folder[1] = '\0';
-  else
-    *slash = '\0';
+  clhs_folder_of(path, folder, sizeof folder);
   if (ckpt_dir && ckpt_dir[0] && stat(ckpt_dir, &cd) == 0 && stat(folder, &od) == 0 &&
       cd.st_dev == od.st_dev && cd.st_ino == od.st_ino)
     return clhs_error_set(err, CLHS_EINPUT,

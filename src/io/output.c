@@ -1354,6 +1354,16 @@ int64_t clhs_output_records(const clhs_output *o) {
   return o ? o->nrecords : 0;
 }
 
+/** The /run group (made at its first use); -1 and a message in @p err if it cannot be. */
+static hid_t open_run_group(clhs_output *o, int *st, clhs_error *err) {
+  htri_t exists = H5Lexists(o->file, "run", H5P_DEFAULT);
+  hid_t g = exists > 0    ? H5Gopen2(o->file, "run", H5P_DEFAULT)
+            : exists == 0 ? H5Gcreate2(o->file, "run", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
+                          : -1;
+  if (g < 0) *st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create group /run", o->tmp);
+  return g;
+}
+
 int clhs_output_write_run(clhs_output *o, const char *const *num_keys, const double *num_vals,
                           int nnum, const char *const *str_keys, const char *const *str_vals,
                           int nstr, clhs_error *err) {
@@ -1385,11 +1395,7 @@ int clhs_output_write_run(clhs_output *o, const char *const *num_keys, const dou
   memcpy(counts, buf, sizeof counts);
   size_t pos = sizeof counts;
   int st = CLHS_OK;
-  htri_t exists = H5Lexists(o->file, "run", H5P_DEFAULT);
-  hid_t g = exists > 0    ? H5Gopen2(o->file, "run", H5P_DEFAULT)
-            : exists == 0 ? H5Gcreate2(o->file, "run", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
-                          : -1;
-  if (g < 0) st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create group /run", o->tmp);
+  hid_t g = open_run_group(o, &st, err);
   for (uint64_t i = 0; i < counts[0] && st == CLHS_OK; i++) {
     double val;
     if (pos + sizeof val > n) break;
@@ -1494,11 +1500,7 @@ int clhs_output_write_run_u64(clhs_output *o, const char *key, uint64_t value, c
   h5quiet q;
   clhs_h5_quiet_on(&q);
   int st = CLHS_OK;
-  htri_t exists = H5Lexists(o->file, "run", H5P_DEFAULT);
-  hid_t g = exists > 0    ? H5Gopen2(o->file, "run", H5P_DEFAULT)
-            : exists == 0 ? H5Gcreate2(o->file, "run", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
-                          : -1;
-  if (g < 0) st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create group /run", o->tmp);
+  hid_t g = open_run_group(o, &st, err);
   if (st == CLHS_OK && put_attr(g, key, H5T_STD_U64LE, H5T_NATIVE_UINT64, &value, 1, "/run", err))
     st = err->code;
   clhs_h5_close(&g);

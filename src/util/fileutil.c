@@ -15,16 +15,20 @@
 #include <time.h>
 #include <unistd.h>
 
-void clhs_fsync_folder_of(const char *path) {
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s", path);
+void clhs_folder_of(const char *path, char *dir, size_t len) {
+  snprintf(dir, len, "%s", path);
   char *slash = strrchr(dir, '/');
   if (slash == dir)
     dir[1] = '\0';
   else if (slash)
     *slash = '\0';
   else
-    snprintf(dir, sizeof dir, ".");
+    snprintf(dir, len, ".");
+}
+
+void clhs_fsync_folder_of(const char *path) {
+  char dir[4096];
+  clhs_folder_of(path, dir, sizeof dir);
   int fd = open(dir, O_RDONLY | O_DIRECTORY);
   if (fd >= 0) {
     (void)fsync(fd); /* some file systems refuse: the rename is done anyway */
@@ -219,14 +223,7 @@ int clhs_mkdir_p(const char *path, clhs_error *err) {
 
 int clhs_check_space(const char *path, uint64_t need, const char *what, clhs_error *err) {
   char dir[4096];
-  snprintf(dir, sizeof dir, "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (slash == dir)
-    dir[1] = '\0';
-  else if (slash)
-    *slash = '\0';
-  else
-    snprintf(dir, sizeof dir, ".");
+  clhs_folder_of(path, dir, sizeof dir);
   struct statvfs v;
   if (statvfs(dir, &v) != 0) return CLHS_OK; /* cannot tell: let the write find out */
   /* For the tests: a disk that fills between this check and the write. */
