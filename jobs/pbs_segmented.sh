@@ -7,7 +7,9 @@
 # KILL), so the first segment sets clhsim's run.max_wall_time to the walltime less
 # CLHSIM_MARGIN seconds (default 300: start-up, MPI shutdown, the qsub); clhsim anticipates
 # its last step and checkpoint itself. The checkpoint keeps that setting, so every segment must
-# have the same walltime. A TERM (or USR1) to the job still asks clhsim to checkpoint and stop.
+# have the same walltime. `qsig -s USR1 JOB` asks clhsim to checkpoint and stop now, and the
+# next segment continues; a TERM to the job shell checkpoints and ends the chain (status 3;
+# resubmit the same command to continue); jobs/README.md, "Stopping a run: signals and launchers".
 # Environment (optional; qsub -V carries it to every segment):
 #   CONFIG, CLHSIM_ARGS  the first segment's configuration and run arguments (see pbs_hybrid.sh)
 #   CLHSIM               the program (default build/release/clhsim)
@@ -65,14 +67,71 @@ walltime_s() {
     print s }'
 }
 
+# Stop requests (jobs/README.md, "Stopping a run: signals and launchers"): a USR1, TERM or INT
+# to this shell becomes one USR1 to mpirun, which passes it to every rank: clhsim checkpoints
+# and exits 3. A USR1 (qsig -s USR1) is "stop now, continue in the next segment"; a TERM or
+# INT not preceded by a USR1 is "stop": no next segment is submitted. Where PBS signals every
+# process (qdel, the walltime) mpirun gets the TERM itself and kills the job: the ranks, which
+# get it too, have odls_base_sigkill_timeout seconds until mpirun's TERM and as many again
+# until its KILL (10 s here; an exit with status 3 then takes twice that longer); mpirun then
+# exits 1.
+export OMPI_MCA_odls_base_sigkill_timeout=${OMPI_MCA_odls_base_sigkill_timeout:-10}
+warned=0 stop_chain=0
+# The launcher runs in the background (a trap would wait for a foreground command to end),
+# started by a subshell that ignores TERM, INT, HUP and USR1 (so that its wait is never
+# interrupted), waits for it and writes its exit status to a file: bash's wait, interrupted
+# by a trapped signal just as the launcher ends, can return 128 + the signal (or -1) instead.
+tmpd=$(mktemp -d "${TMPDIR:-/tmp}/clhsim-job.XXXXXX") || exit 1
+trap 'rm -rf "$tmpd"' EXIT
+PID="" early="" forwarded=0
 # shellcheck disable=SC2317 # called from the traps
 forward() {
+  if [ "$1" = USR1 ]; then
+    warned=1
+  elif [ "$warned" -eq 0 ]; then
+    stop_chain=1
+  fi
+  if [ -z "$PID" ]; then # still starting: stopped as soon as its pid is known
+    early=$1
+    return
+  fi
+  if [ "$forwarded" -eq 1 ]; then # once: a launcher dies of a USR1 that comes as it ends
+    echo "clhsim: job $JOB received $1: already stopping"
+    return
+  fi
+  forwarded=1
   echo "clhsim: job $JOB received $1: asking clhsim to checkpoint and stop"
-  [ -n "$PID" ] && kill -USR1 "$PID" 2> /dev/null # mpirun passes USR1 to every rank
+  kill -USR1 "$PID" 2> /dev/null
 }
-PID=
 trap 'forward TERM' TERM
+trap 'forward INT' INT
 trap 'forward USR1' USR1
+# launch CMD...: run the launcher CMD as above; its exit status in $status.
+launch() {
+  local sub
+  (
+    trap '' TERM INT HUP USR1 # never interrupted (the launcher resets them)
+    "$@" < /dev/null &
+    echo $! > "$tmpd/pid"
+    wait $!
+    echo $? > "$tmpd/status"
+  ) &
+  sub=$!
+  until [ -s "$tmpd/pid" ] || ! kill -0 "$sub" 2> /dev/null; do sleep 0.01; done
+  read -r PID < "$tmpd/pid" 2> /dev/null
+  if [ -n "$early" ] && [ -n "$PID" ]; then # nothing computed yet; USR1 may not be handled yet
+    echo "clhsim: job $JOB received $early while starting: stopping"
+    kill -TERM "$PID" 2> /dev/null
+  fi
+  while kill -0 "$sub" 2> /dev/null; do
+    wait "$sub"
+    [ $? -eq 127 ] && break # not a child (any more)
+  done
+  trap '' TERM INT USR1 # it has ended: later requests must not cut the reading short
+  status=""
+  read -r status < "$tmpd/status" 2> /dev/null
+  status=${status:-1}
+}
 
 if [ -f "$CKPT/latest" ]; then
   echo "clhsim: segment $SEGMENT (job $JOB): restart from $CKPT/$(cat "$CKPT/latest")"
@@ -92,20 +151,17 @@ else
 fi
 
 echo "clhsim: $ranks rank(s) ($per_node per node) x $threads thread(s)"
-mpirun -n "$ranks" --map-by "ppr:$per_node:node:PE=$threads" --bind-to core \
-  "$CLHSIM" "${cmd[@]}" &
-PID=$!
-status=0
-wait "$PID" || status=$?
-while [ "$status" -gt 128 ] && kill -0 "$PID" 2> /dev/null; do
-  status=0
-  wait "$PID" || status=$?
-done
+launch mpirun -n "$ranks" --map-by "ppr:$per_node:node:PE=$threads" --bind-to core \
+  "$CLHSIM" "${cmd[@]}"
 echo "clhsim: segment $SEGMENT (job $JOB): clhsim exit status $status"
 
 if [ "$status" -ne 3 ]; then
   [ "$status" -eq 0 ] && echo "clhsim: run complete: $OUT"
   exit "$status"
+fi
+if [ "$stop_chain" -eq 1 ]; then
+  echo "clhsim: stopped on request: not submitting another segment; resubmit the same command to continue"
+  exit 3
 fi
 if [ "$SEGMENT" -ge "$MAX_SEGMENTS" ]; then
   echo "clhsim: $SEGMENT segments (CLHSIM_MAX_SEGMENTS): not submitting another" >&2

@@ -18,6 +18,9 @@
 # partition, account) are carried to the next segment; others belong in #SBATCH lines.
 # Adapt to your site (jobs/README.md). --signal: USR1 to the batch shell (B:) 600 s before the
 # time limit; allow for one step plus one checkpoint write of your largest run.
+# Stopping by hand: `scancel -b -s USR1 JOB` checkpoints and continues in a next segment;
+# `scancel JOB` (or `scancel -b -s TERM JOB`) checkpoints and ends the chain (status 3; resubmit
+# the same command to continue); jobs/README.md, "Stopping a run: signals and launchers".
 #SBATCH --job-name=clhsim-seg
 #SBATCH --nodes=1
 #SBATCH --ntasks-per-node=2
@@ -43,16 +46,68 @@ export OMP_PLACES=cores OMP_PROC_BIND=close
 export SRUN_CPUS_PER_TASK=${SLURM_CPUS_PER_TASK:-1} # Slurm >= 22.05: srun does not inherit it
 export HDF5_USE_FILE_LOCKING=${HDF5_USE_FILE_LOCKING:-FALSE}
 
-# Slurm's warning (USR1, from --signal=B:USR1@...) or a TERM reaches this shell only: ask
-# clhsim to checkpoint and stop by sending USR1 to srun, which passes it to every rank.
-PID=
+# Stop requests (jobs/README.md, "Stopping a run: signals and launchers"): Slurm's warning
+# (USR1, from --signal=B:USR1@...), or a TERM or INT, reaches this shell only; it asks clhsim
+# to checkpoint and stop by sending one USR1 to srun, which passes it to every rank. A USR1 is
+# "stop now, continue in the next segment"; a TERM or INT not preceded by a USR1 (scancel,
+# scancel -b -s TERM) is "stop": clhsim still checkpoints and exits 3, but no next segment is
+# submitted (resubmit the same command to continue).
+warned=0 stop_chain=0
+# The launcher runs in the background (a trap would wait for a foreground command to end),
+# started by a subshell that ignores TERM, INT, HUP and USR1 (so that its wait is never
+# interrupted), waits for it and writes its exit status to a file: bash's wait, interrupted
+# by a trapped signal just as the launcher ends, can return 128 + the signal (or -1) instead.
+tmpd=$(mktemp -d "${TMPDIR:-/tmp}/clhsim-job.XXXXXX") || exit 1
+trap 'rm -rf "$tmpd"' EXIT
+PID="" early="" forwarded=0
 # shellcheck disable=SC2317 # called from the traps
 forward() {
+  if [ "$1" = USR1 ]; then
+    warned=1
+  elif [ "$warned" -eq 0 ]; then
+    stop_chain=1
+  fi
+  if [ -z "$PID" ]; then # still starting: stopped as soon as its pid is known
+    early=$1
+    return
+  fi
+  if [ "$forwarded" -eq 1 ]; then # once: a launcher dies of a USR1 that comes as it ends
+    echo "clhsim: job $JOB received $1: already stopping"
+    return
+  fi
+  forwarded=1
   echo "clhsim: job $JOB received $1: asking clhsim to checkpoint and stop"
-  [ -n "$PID" ] && kill -USR1 "$PID" 2> /dev/null
+  kill -USR1 "$PID" 2> /dev/null
 }
-trap 'forward USR1' USR1
 trap 'forward TERM' TERM
+trap 'forward INT' INT
+trap 'forward USR1' USR1
+# launch CMD...: run the launcher CMD as above; its exit status in $status.
+launch() {
+  local sub
+  (
+    trap '' TERM INT HUP USR1 # never interrupted (the launcher resets them)
+    "$@" < /dev/null &
+    echo $! > "$tmpd/pid"
+    wait $!
+    echo $? > "$tmpd/status"
+  ) &
+  sub=$!
+  until [ -s "$tmpd/pid" ] || ! kill -0 "$sub" 2> /dev/null; do sleep 0.01; done
+  read -r PID < "$tmpd/pid" 2> /dev/null
+  if [ -n "$early" ] && [ -n "$PID" ]; then # nothing computed yet; USR1 may not be handled yet
+    echo "clhsim: job $JOB received $early while starting: stopping"
+    kill -TERM "$PID" 2> /dev/null
+  fi
+  while kill -0 "$sub" 2> /dev/null; do
+    wait "$sub"
+    [ $? -eq 127 ] && break # not a child (any more)
+  done
+  trap '' TERM INT USR1 # it has ended: later requests must not cut the reading short
+  status=""
+  read -r status < "$tmpd/status" 2> /dev/null
+  status=${status:-1}
+}
 
 args=("$@") # this submission's arguments, for the next segment
 if [ -f "$CKPT/latest" ]; then
@@ -65,15 +120,7 @@ else
 fi
 
 echo "clhsim: ${SLURM_NTASKS:-?} rank(s) x $OMP_NUM_THREADS thread(s) on ${SLURM_JOB_NODELIST:-?}"
-srun --mpi=pmix --cpu-bind=cores "$CLHSIM" "${cmd[@]}" &
-PID=$!
-# A trapped signal interrupts wait (status > 128) while srun goes on: wait again.
-status=0
-wait "$PID" || status=$?
-while [ "$status" -gt 128 ] && kill -0 "$PID" 2> /dev/null; do
-  status=0
-  wait "$PID" || status=$?
-done
+launch srun --mpi=pmix --cpu-bind=cores "$CLHSIM" "${cmd[@]}"
 echo "clhsim: segment $SEGMENT (job $JOB): clhsim exit status $status"
 
 if [ "$status" -ne 3 ]; then
@@ -81,7 +128,11 @@ if [ "$status" -ne 3 ]; then
   exit "$status" # 0: done; anything else: the job reads FAILED
 fi
 
-# Status 3: stopped early with a checkpoint. Chain the next segment.
+# Status 3: stopped early with a checkpoint. Chain the next segment, unless told to stop.
+if [ "$stop_chain" -eq 1 ]; then
+  echo "clhsim: stopped on request: not submitting another segment; resubmit the same command to continue"
+  exit 3
+fi
 if [ "$SEGMENT" -ge "$MAX_SEGMENTS" ]; then
   echo "clhsim: $SEGMENT segments (CLHSIM_MAX_SEGMENTS): not submitting another" >&2
   exit 3
