@@ -386,12 +386,101 @@ static uint64_t host_hash(char *name, size_t len) {
   return h;
 }
 
+static int env_flag(const char *name) {
+  const char *v = getenv(name);
+  return v && *v && strcmp(v, "0") != 0;
+}
+
+/* What one node offers the job: the least of the sources present, described. */
+typedef struct node_offer {
+  double avail;     /* -1: unknown */
+  char src[192];    /* the source that limits */
+  char others[448]; /* the other sources */
+} node_offer;
+
+static void offer_of(double memavail, double node_rss, int cg_version, double cg_limit,
+                     double cg_usage, double env_limit, node_offer *o) {
+  char sb[3][192] = {"", "", ""};
+  double v[3] = {-1, -1, -1};
+  char x[32], y[32], z[32];
+  /* The ranks' own resident memory counts as available: it is in the estimate, and in the
+   * usage (not in MemAvailable). */
+  fmt_bytes(node_rss, z, sizeof z);
+  if (memavail >= 0) {
+    v[0] = memavail + node_rss;
+    fmt_bytes(memavail, x, sizeof x);
+    snprintf(sb[0], sizeof sb[0], "MemAvailable %s + %s its ranks hold", x, z);
+  }
+  if (cg_version > 0) {
+    v[1] = cg_limit - cg_usage + node_rss;
+    fmt_bytes(cg_limit, x, sizeof x);
+    fmt_bytes(cg_usage, y, sizeof y);
+    snprintf(sb[1], sizeof sb[1], "cgroup v%d %s %s less %s in use + %s its ranks hold", cg_version,
+             cg_version == 2 ? "memory.max" : "memory.limit_in_bytes", x, y, z);
+  }
+  if (env_limit >= 0) {
+    v[2] = env_limit;
+    fmt_bytes(env_limit, x, sizeof x);
+    snprintf(sb[2], sizeof sb[2], "CLHS_MEMORY_LIMIT %s", x);
+  }
+  int best = -1;
+  for (int k = 0; k < 3; k++)
+    if (v[k] >= 0 && (best < 0 || v[k] < v[best])) best = k;
+  o->avail = best >= 0 ? v[best] : -1;
+  snprintf(o->src, sizeof o->src, "%s", best >= 0 ? sb[best] : "");
+  o->others[0] = '\0';
+  size_t ol = 0;
+  for (int k = 0; k < 3; k++)
+    if (v[k] >= 0 && k != best && ol < sizeof o->others)
+      ol += (size_t)snprintf(o->others + ol, sizeof o->others - ol, "%s%s", ol ? "; " : "", sb[k]);
+}
+
+static const char *const advice =
+    "use more nodes (or ranks on other nodes), or a smaller population (population.centres, "
+    "population.patients_median) or a shorter run (run.steps); CLHS_SKIP_MEMORY_CHECK=1 runs "
+    "anyway, CLHS_MEMORY_REPORT=1 itemises the estimate";
+
+/* The refusal for a node: @p what ("an estimated" or "at least"), @p need on the node. */
+static int refuse_node(clhs_error *err, const char *what, double need, const char *host,
+                       const char *ranks, const char *run, const node_offer *o) {
+  char nd[32], av[32];
+  fmt_bytes(need, nd, sizeof nd);
+  fmt_bytes(o->avail, av, sizeof av);
+  return clhs_error_set(err, CLHS_EINPUT,
+                        "the run needs %s %s of memory on node %s (%s; %s) but %s is available "
+                        "to the job there (%s%s%s), and a run may use at most %.0f %% of it: %s",
+                        what, nd, host, ranks, run, av, o->src, *o->others ? "; also " : "",
+                        o->others, 100 * CLHS_MEM_MARGIN, advice);
+}
+
+/*
+ * A lower bound of each rank's need from the sizes of the configuration alone (no centre
+ * sized): every rank holds 60 bytes per centre while the world is built (offsets, owners,
+ * join steps, sizes), and the busiest rank at least its share of the smallest possible
+ * population (patients_min patients, their clinicians, qis_base staff per centre, and the
+ * researchers) at the world's bytes per agent and patient. Refusing on it first keeps an
+ * absurd population (2^31 centres, 10^9 researchers) from being sized for minutes.
+ */
+static double lower_bound(const clhs_config *cfg, const clhs_comm *comm, double rss,
+                          double *nagents) {
+  const double C = (double)cfg->population.centres, P = comm->size;
+  const double pmin = (double)cfg->population.patients_min;
+  const double ppc = (double)cfg->population.patients_per_clinician;
+  double R = floor(cfg->population.researchers_per_centre * C + 0.5);
+  if (R < (double)cfg->population.researchers_min) R = (double)cfg->population.researchers_min;
+  const double agents = C * (pmin + ceil(pmin / ppc) + (double)cfg->population.qis_base) + R;
+  *nagents = agents;
+  const double patients = C * pmin;
+  const double hm = (double)cfg->resources.held_max;
+  const double per_agent = 5 + 4 + 24 + 32 + hm * 10 + 2 + 4, per_patient = 37;
+  return rss + (double)CLHS_MEM_LIBS + 60 * C + (agents * per_agent + patients * per_patient) / P;
+}
+
 /* One rank's contribution to the allgather (integers only: it crosses MPI). */
 enum {
   NR_HOST = 0,
   NR_EST,
   NR_RSS,
-  NR_LOCAL_SIZE,
   NR_MEMAVAIL,
   NR_CG_LIMIT,
   NR_CG_USAGE,
@@ -401,35 +490,50 @@ enum {
   NR_LEN
 };
 
-static int env_flag(const char *name) {
-  const char *v = getenv(name);
-  return v && *v && strcmp(v, "0") != 0;
-}
-
 int clhs_memory_check(const clhs_config *cfg, const clhs_comm *comm, int64_t *estimate,
                       clhs_error *err) {
   if (estimate) *estimate = 0;
+  const int skip_here = env_flag("CLHS_SKIP_MEMORY_CHECK");
+  char host[256];
+  const uint64_t hh = host_hash(host, sizeof host);
+  clhs_mem_avail a;
+  int st = clhs_memory_available("", &a, err); /* fills every field anyway */
+  const int64_t rss = a.vm_rss > 0 ? a.vm_rss : self_rss();
+  char run[128];
+
+  /* 1. The lower bound against what this rank's node offers (local view: the node's ranks
+   * are taken to hold what this one holds); one agreement. */
+  if (st == CLHS_OK && !skip_here) {
+    double lba = 0;
+    const double lb = lower_bound(cfg, comm, (double)rss, &lba);
+    const double ls = comm->local_size;
+    node_offer o;
+    offer_of((double)a.mem_available, ls * (double)rss, a.cgroup_version, (double)a.cgroup_limit,
+             (double)a.cgroup_usage, (double)a.env_limit, &o);
+    if (o.avail >= 0 && ls * lb > CLHS_MEM_MARGIN * o.avail) {
+      char ranks[64];
+      snprintf(ranks, sizeof ranks, "%d rank%s", comm->local_size, comm->local_size > 1 ? "s" : "");
+      snprintf(run, sizeof run, "at least %.0f agents in %lld centres", lba,
+               (long long)cfg->population.centres);
+      st = refuse_node(err, "at least", ls * lb, host, ranks, run, &o);
+    }
+  }
+  st = clhs_comm_agree(comm, st, err->msg, sizeof err->msg);
+  if (st != CLHS_OK) {
+    err->code = st;
+    return st;
+  }
+
+  /* 2. The estimate on every rank, gathered with what each node offers. */
   clhs_mem_block b;
-  int st = clhs_memory_block(cfg, comm, &b, err);
+  st = clhs_memory_block(cfg, comm, &b, err);
   clhs_mem_estimate e;
   memset(&e, 0, sizeof e);
-  if (st == CLHS_OK) clhs_memory_estimate(cfg, comm, &b, 0, &e);
+  if (st == CLHS_OK) clhs_memory_estimate(cfg, comm, &b, rss, &e);
   if (estimate) *estimate = e.total;
-  clhs_mem_avail a;
-  const int avail_st = clhs_memory_available("", &a, err); /* fills every field anyway */
-  if (st == CLHS_OK) st = avail_st;
-  char host[256];
-  const int64_t rss = a.vm_rss > 0 ? a.vm_rss : self_rss();
-  int64_t mine[NR_LEN] = {(int64_t)host_hash(host, sizeof host),
-                          e.total,
-                          rss,
-                          comm->local_size,
-                          a.mem_available,
-                          a.cgroup_limit,
-                          a.cgroup_usage,
-                          a.cgroup_version,
-                          a.env_limit,
-                          env_flag("CLHS_SKIP_MEMORY_CHECK")};
+  int64_t mine[NR_LEN] = {(int64_t)hh,      e.total,        rss,
+                          a.mem_available,  a.cgroup_limit, a.cgroup_usage,
+                          a.cgroup_version, a.env_limit,    skip_here};
   const int P = comm->size;
   int64_t *all = malloc(sizeof *all * NR_LEN * (size_t)P);
   if (!all) clhs_comm_abort(comm, 1, "out of memory gathering %d memory estimates", P);
@@ -444,7 +548,7 @@ int clhs_memory_check(const clhs_config *cfg, const clhs_comm *comm, int64_t *es
     const int64_t *r = all + (size_t)q * NR_LEN;
     if (r[NR_SKIP]) skip = 1;
     if ((double)r[NR_EST] > max_all) max_all = (double)r[NR_EST];
-    if (r[NR_HOST] != mine[NR_HOST]) continue;
+    if ((uint64_t)r[NR_HOST] != hh) continue;
     nranks++;
     node_est += (double)r[NR_EST];
     node_rss += (double)r[NR_RSS];
@@ -468,77 +572,19 @@ int clhs_memory_check(const clhs_config *cfg, const clhs_comm *comm, int64_t *es
     node_rss = (double)comm->local_size * (double)rss;
     est_max = max_all;
   }
-
-  /* What the node offers the job: the least of the sources present. The ranks' own
-   * resident memory counts as available (it is in the estimate and in the usage). */
-  double avail = -1;
-  const char *src = "";
-  char sbuf[3][192], detail[640] = "";
-  size_t dl = 0;
-  if (memavail >= 0) {
-    const double v = memavail + node_rss;
-    char x[32], y[32];
-    fmt_bytes(memavail, x, sizeof x);
-    fmt_bytes(node_rss, y, sizeof y);
-    snprintf(sbuf[0], sizeof sbuf[0], "MemAvailable %s + %s its ranks hold", x, y);
-    dl += (size_t)snprintf(detail + dl, sizeof detail - dl, "%s%s", dl ? "; " : "", sbuf[0]);
-    avail = v;
-    src = sbuf[0];
-  }
-  if (cg_version > 0) {
-    const double v = cg_free + node_rss;
-    char x[32], y[32], z[32];
-    fmt_bytes(cg_limit, x, sizeof x);
-    fmt_bytes(cg_usage, y, sizeof y);
-    fmt_bytes(node_rss, z, sizeof z);
-    snprintf(sbuf[1], sizeof sbuf[1], "cgroup v%d %s %s less %s in use + %s its ranks hold",
-             cg_version, cg_version == 2 ? "memory.max" : "memory.limit_in_bytes", x, y, z);
-    dl += (size_t)snprintf(detail + dl, sizeof detail - dl, "%s%s", dl ? "; " : "", sbuf[1]);
-    if (avail < 0 || v < avail) {
-      avail = v;
-      src = sbuf[1];
-    }
-  }
-  if (env_limit >= 0) {
-    char x[32];
-    fmt_bytes(env_limit, x, sizeof x);
-    snprintf(sbuf[2], sizeof sbuf[2], "CLHS_MEMORY_LIMIT %s", x);
-    dl += (size_t)snprintf(detail + dl, sizeof detail - dl, "%s%s", dl ? "; " : "", sbuf[2]);
-    if (avail < 0 || env_limit < avail) {
-      avail = env_limit;
-      src = sbuf[2];
-    }
-  }
-
-  char es[32], em[32], av[32], agents[64];
-  fmt_bytes(node_est, es, sizeof es);
-  fmt_bytes(est_max, em, sizeof em);
-  snprintf(agents, sizeof agents, "%lld agents in %lld centres, %lld steps", (long long)b.nagents,
+  node_offer o;
+  offer_of(memavail, node_rss, cg_version, cg_limit, cg_usage, env_limit, &o);
+  snprintf(run, sizeof run, "%lld agents in %lld centres, %lld steps", (long long)b.nagents,
            (long long)b.ncentres, (long long)cfg->run.steps);
-  const char *advice =
-      "use more nodes (or ranks on other nodes), or a smaller population (population.centres, "
-      "population.patients_median) or a shorter run (run.steps); CLHS_SKIP_MEMORY_CHECK=1 runs "
-      "anyway, CLHS_MEMORY_REPORT=1 itemises the estimate";
-  char others[640] = ""; /* the sources other than the one that limits */
-  for (int k = 0, ol = 0; k < 3; k++) {
-    const int present = k == 0 ? memavail >= 0 : k == 1 ? cg_version > 0 : env_limit >= 0;
-    if (present && src != sbuf[k] && ol < (int)sizeof others - 1)
-      ol += snprintf(others + ol, sizeof others - (size_t)ol, "%s%s", ol ? "; " : "", sbuf[k]);
-  }
   int mystatus = st;
-  if (mystatus == CLHS_OK && avail >= 0 && node_est > CLHS_MEM_MARGIN * avail) {
-    fmt_bytes(avail, av, sizeof av);
-    char each[128];
+  if (mystatus == CLHS_OK && o.avail >= 0 && node_est > CLHS_MEM_MARGIN * o.avail) {
+    char ranks[96], em[32];
+    fmt_bytes(est_max, em, sizeof em);
     if (nranks > 1)
-      snprintf(each, sizeof each, "%d ranks, the largest %s", nranks, em);
+      snprintf(ranks, sizeof ranks, "%d ranks, the largest %s", nranks, em);
     else
-      snprintf(each, sizeof each, "1 rank");
-    mystatus = clhs_error_set(
-        err, CLHS_EINPUT,
-        "the run needs an estimated %s of memory on node %s (%s; %s) but %s is available to the "
-        "job there (%s%s%s), and a run may use at most %.0f %% of it: %s",
-        es, host, each, agents, av, src, *others ? "; also " : "", others, 100 * CLHS_MEM_MARGIN,
-        advice);
+      snprintf(ranks, sizeof ranks, "1 rank");
+    mystatus = refuse_node(err, "an estimated", node_est, host, ranks, run, &o);
   }
   /* Per-process limits: the address space (data) the rank will map, from what it maps
    * now plus what the estimate adds, and a stack and a malloc arena for each extra
@@ -554,7 +600,7 @@ int clhs_memory_check(const clhs_config *cfg, const clhs_comm *comm, int64_t *es
     if (rl[k].lim < 0 || rl[k].now < 0) continue;
     const double need = (double)rl[k].now + grow + per_thread;
     if (need > CLHS_MEM_MARGIN * (double)rl[k].lim) {
-      char nd[32], lm[32];
+      char nd[32], lm[32], em[32];
       fmt_bytes(need, nd, sizeof nd);
       fmt_bytes((double)rl[k].lim, lm, sizeof lm);
       fmt_bytes((double)e.total, em, sizeof em);
@@ -562,7 +608,7 @@ int clhs_memory_check(const clhs_config *cfg, const clhs_comm *comm, int64_t *es
           err, CLHS_EINPUT,
           "rank %d on node %s needs an estimated %s of memory (%s), %s of address space, but "
           "its %s is %s, and a run may use at most %.0f %% of it: raise the limit, %s",
-          comm->rank, host, em, agents, nd, rl[k].name, lm, 100 * CLHS_MEM_MARGIN, advice);
+          comm->rank, host, em, run, nd, rl[k].name, lm, 100 * CLHS_MEM_MARGIN, advice);
     }
   }
   st = clhs_comm_agree(comm, mystatus, err->msg, sizeof err->msg);
@@ -572,21 +618,24 @@ int clhs_memory_check(const clhs_config *cfg, const clhs_comm *comm, int64_t *es
                            "resources", "commons", "output",     "transient", "total"};
     const int64_t vals[] = {e.process,   e.world,   e.replicated, e.ties,      e.halo,
                             e.resources, e.commons, e.output,     e.transient, e.total};
+    const size_t nv = sizeof vals / sizeof vals[0];
     fprintf(stderr, "clhsim: memory estimate, rank 0 (%lld agents, %lld patients, %lld centres):",
             (long long)b.n, (long long)b.npat, (long long)b.c_count);
-    for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++) {
+    for (size_t k = 0; k < nv; k++) {
       char x[32];
       fmt_bytes((double)vals[k], x, sizeof x);
-      fprintf(stderr, " %s %s%s", names[k], x, k + 1 < sizeof vals / sizeof vals[0] ? ";" : "");
+      fprintf(stderr, " %s %s%s", names[k], x, k + 1 < nv ? ";" : "");
     }
-    fmt_bytes(avail, av, sizeof av);
+    char es[32], av[32];
+    fmt_bytes(node_est, es, sizeof es);
+    fmt_bytes(o.avail, av, sizeof av);
     fprintf(stderr,
             "\nclhsim: memory estimate on node %s: %s for %d rank(s) (%lld bytes on rank 0, "
-            "%lld on the largest rank); available %s (%s)\n",
-            host, es, nranks, (long long)e.total, (long long)max_all, avail >= 0 ? av : "unknown",
-            *detail ? detail : "no source");
+            "%lld on the largest rank); available %s (%s%s%s)\n",
+            host, es, nranks, (long long)e.total, (long long)max_all, o.avail >= 0 ? av : "unknown",
+            *o.src ? o.src : "no source", *o.others ? "; also " : "", o.others);
   }
-  if (st != CLHS_OK && skip && st == CLHS_EINPUT) {
+  if (st == CLHS_EINPUT && skip) {
     if (comm->rank == 0)
       fprintf(stderr, "clhsim: warning: %s (CLHS_SKIP_MEMORY_CHECK is set: running anyway)\n",
               err->msg);

@@ -82,7 +82,7 @@ for np in 1 2; do
     "needs an estimated [0-9.]+ GiB@407640000 agents in 200000 centres@(available to the job|RLIMIT_AS)@CLHS_SKIP_MEMORY_CHECK=1" \
     -- "${huge[@]}"
   refuse "limit_np$np" "$np" \
-    "needs an estimated [0-9.]+ MiB@but 32.0 MiB is available to the job@CLHS_MEMORY_LIMIT 32.0 MiB" \
+    "needs (an estimated|at least) [0-9.]+ MiB@but 32.0 MiB is available to the job@CLHS_MEMORY_LIMIT 32.0 MiB" \
     CLHS_MEMORY_LIMIT=32M -- run -P run.steps=5
   pass "normal_np$np" "$np" -- run -P run.steps=5
   pass "generous_limit_np$np" "$np" CLHS_MEMORY_LIMIT=4G -- run -P run.steps=5
