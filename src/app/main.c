@@ -27,38 +27,39 @@
 #include "clhs_build_info.h"
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: clhsim COMMAND [options]\n"
-          "\n"
-          "commands:\n"
-          "  run [CONFIG.yml ...]     run a simulation (no file: the built-in ICN-sized scenario)\n"
-          "  restart CKPT             continue from a checkpoint file, or from the newest valid\n"
-          "                           one in a checkpoint folder; with -P: a fork (only\n"
-          "                           parameters that may change after the start)\n"
-          "  config [CONFIG.yml ...]  print the effective configuration as annotated YAML\n"
-          "  version                  print version and build information\n"
-          "  variables                list the output's /timeseries variables (Markdown)\n"
-          "\n"
-          "options:\n"
-          "  -P section.key=value     override one configuration key (repeatable)\n"
-          "  -o PATH                  output file (default: output.path, clhsim.h5)\n"
-          "  --overwrite              replace an existing output file that another run wrote\n"
-          "                           (never a link, a device, a folder or the run's inputs)\n"
-          "  -q, --quiet              no progress lines (the final summary is still printed)\n"
-          "  --markdown               with config: print every key as Markdown tables (docs)\n"
-          "  --warmup N               with run/restart: time only the steps after the first N\n"
-          "  -h, --help, help         this help\n"
-          "  -V, --version            the same as the command version\n"
-          "\n"
-          "exit status: 0 success; 2 bad input (config, command line, unwritable output,\n"
-          "invalid checkpoint); 3 stopped early after writing a checkpoint (SIGUSR1, SIGTERM,\n"
-          "the stop file clhsim.stop in the run folder, or run.max_wall_time): continue with\n"
-          "'clhsim restart CHECKPOINT_DIR'; 1 other failure.\n"
-          "\n"
-          "files: an existing output file is never replaced unless the same run wrote it (a\n"
-          "restart) or --overwrite is given; a run's checkpoints go to checkpoint.dir unless it\n"
-          "holds another run's, then to DIR-RUNID (printed); a restart continues in the folder\n"
-          "of its checkpoint, a fork (a restart with model -P) in a folder of its own.\n");
+  fprintf(
+      f,
+      "usage: clhsim COMMAND [options]\n"
+      "\n"
+      "commands:\n"
+      "  run [CONFIG.yml ...]     run a simulation (no file: the built-in ICN-sized scenario)\n"
+      "  restart CKPT             continue from a checkpoint file, or from the newest valid\n"
+      "                           one in a checkpoint folder; with -P: a fork (only\n"
+      "                           parameters that may change after the start)\n"
+      "  config [CONFIG.yml ...]  print the effective configuration as annotated YAML\n"
+      "  version                  print version and build information\n"
+      "  variables                list the output's /timeseries variables (Markdown)\n"
+      "\n"
+      "options:\n"
+      "  -P section.key=value     override one configuration key (repeatable)\n"
+      "  -o PATH                  output file (default: output.path, clhsim.h5)\n"
+      "  --overwrite              replace an existing output file that another run wrote\n"
+      "                           (never a link, a device, a folder or the run's inputs)\n"
+      "  -q, --quiet              no progress lines (the final summary is still printed)\n"
+      "  --markdown               with config: print every key as Markdown tables (docs)\n"
+      "  --warmup N               with run/restart: time only the steps after the first N\n"
+      "  -h, --help, help         this help\n"
+      "  -V, --version            the same as the command version\n"
+      "\n"
+      "exit status: 0 success; 2 bad input (config, command line, unwritable output,\n"
+      "invalid checkpoint); 3 stopped early after writing a checkpoint (SIGUSR1, SIGTERM, SIGINT,\n"
+      "the stop file clhsim.stop in the run folder, or run.max_wall_time): continue with\n"
+      "'clhsim restart CHECKPOINT_DIR'; 1 other failure.\n"
+      "\n"
+      "files: an existing output file is never replaced unless the same run wrote it (a\n"
+      "restart) or --overwrite is given; a run's checkpoints go to checkpoint.dir unless it\n"
+      "holds another run's, then to DIR-RUNID (printed); a restart continues in the folder\n"
+      "of its checkpoint, a fork (a restart with model -P) in a folder of its own.\n");
 }
 
 typedef struct cli {
@@ -338,6 +339,7 @@ int main(int argc, char **argv) {
   clhs_comm comm;
   clhs_comm_stats stats = {0, 0, 0, 0};
   clhs_launch_preinit(argc, argv); /* before MPI and OpenMP start: may re-execute */
+  clhs_signals_install();          /* a stop request during MPI's start-up must not kill a rank */
   clhs_comm_init(&argc, &argv, &comm);
   comm.stats = &stats;
   clhs_error err;

@@ -318,7 +318,7 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
           if (req[1]) remove("clhsim.stop"); /* acted on: a restart must not stop at once */
           printf("clhsim: stopping at step %lld on %s; resume with: clhsim restart %s\n",
                  (long long)w.step,
-                 req[0]   ? (req[0] == SIGTERM ? "SIGTERM" : "SIGUSR1")
+                 req[0]   ? clhs_signal_name((int)req[0])
                  : req[1] ? "the stop file clhsim.stop"
                           : "the wall-time limit run.max_wall_time",
                  ck.dir);
