@@ -69,8 +69,11 @@ int clhs_memory_block(const clhs_config *cfg, const clhs_comm *comm, clhs_mem_bl
 /** The bytes clhs_world_bytes() reports for the world of block @p b right after creation. */
 int64_t clhs_memory_world_bytes(const clhs_config *cfg, const clhs_mem_block *b);
 
-/** Expected dynamic tie ends per agent after @p steps steps (fitted; see estimate.c). */
-double clhs_memory_tie_ends_per_agent(const clhs_config *cfg, double steps);
+/**
+ * Expected dynamic tie ends per agent after @p steps steps (fitted; see estimate.c);
+ * @p cross_part (may be NULL) receives the event and online part (ties across centres).
+ */
+double clhs_memory_tie_ends_per_agent(const clhs_config *cfg, double steps, double *cross_part);
 
 /** The parts of one rank's estimate, in bytes (see the file comment). */
 typedef struct clhs_mem_estimate {

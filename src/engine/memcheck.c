@@ -283,15 +283,17 @@ void clhs_memory_estimate(const clhs_config *cfg, const clhs_comm *comm, const c
   e->replicated = (int64_t)repl;
 
   /* Ties: 12 bytes an end; tables keep up to an eighth (+ 8 ends) of slack per centre. */
-  const double ends = clhs_memory_tie_ends_per_agent(cfg, S) * n;
+  double cross_pa = 0;
+  const double ends = clhs_memory_tie_ends_per_agent(cfg, S, &cross_pa) * n;
   e->ties = (int64_t)(12 * (1.05 * ends + 8 * nc));
-  /* Tie ends whose other end is on another rank: about a third of the ends times the share
-   * of agents on other ranks (event partners are drawn in proportion to degree, so hubs
-   * gather them: 2 ranks, 10^6 agents, network_on, 730 weeks: ~210,000 of 1.25 million);
-   * the halo holds the distinct remote neighbours, about a tenth (45,281): m, E, the held
-   * list and its qualities, with a quarter of slack. */
-  const double remote = P > 1 && N > 0 ? 0.35 * ends * (1 - n / N) : 0;
-  const double nh = P > 1 && N > 0 ? 0.1 * ends * (1 - n / N) : 0;
+  /* Tie ends whose other end is on another rank: event and online ties join centres (about
+   * half of their ends join different centres) and, from 2 ranks on, nearly all of those
+   * cross ranks (2 ranks, 10^6 agents, network_on, 730 weeks: 596,914 of 2.51 million ends,
+   * for 1.19 million event and online ends). The halo holds the distinct remote neighbours,
+   * about a sixth of them (event partners are drawn in proportion to degree: hubs): m, E,
+   * the held list and its qualities, with a quarter of slack. */
+  const double remote = P > 1 && N > n ? 0.55 * cross_pa * n : 0;
+  const double nh = 0.2 * remote;
   const double halo_rec = 4 + 1 + hm * 10;
   e->halo = (int64_t)(1.25 * nh * (8 + halo_rec));
   /* Resources: network_on creates about 6e-4 per agent-week late in a run (13,036 by week

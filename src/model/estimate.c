@@ -195,10 +195,12 @@ int64_t clhs_memory_world_bytes(const clhs_config *cfg, const clhs_mem_block *b)
  *  - the lifetime of an unreinforced tie, ln(prune_below / 0.5) / ln(1 - decay) weeks
  *    (229 at the defaults), stretches or shortens both (never pruned: linear growth).
  * The default scenario (levers switched on over the years) reaches 1.66 ends per agent at
- * 730 weeks, examples/icn.yml 2.1, bench/network_on.yml 2.38: the fit (2.45) is an upper
- * estimate of all three.
+ * 730 weeks, examples/icn.yml 2.1, bench/network_on.yml 2.38 (2.47 at 10^6 agents): the fit
+ * (2.45) is an upper estimate of all of them. *cross_part (may be NULL) receives the event
+ * and online ends, those that can join centres on different ranks.
  */
-double clhs_memory_tie_ends_per_agent(const clhs_config *cfg, double S) {
+double clhs_memory_tie_ends_per_agent(const clhs_config *cfg, double S, double *cross_part) {
+  if (cross_part) *cross_part = 0;
   if (!(S > 0)) return 0;
   const double T0 = log(0.1) / log(0.99); /* 229.1 weeks at the defaults */
   const double decay = cfg->network.decay, prune = cfg->network.prune_below;
@@ -228,5 +230,6 @@ double clhs_memory_tie_ends_per_agent(const clhs_config *cfg, double S) {
     peer = 1.3 * rho_peer * life * -expm1(-S / (100.0 * life));
     cross = rho_cross * fmin(0.0016 * S, 1.15 * pow(S / 730.0, 0.7) * pow(life, 0.7));
   }
+  if (cross_part) *cross_part = cross;
   return peer + cross;
 }

@@ -136,7 +136,7 @@ static void test_estimate_covers_stepped_world(void **state) {
            "per agent, estimated %.2f\n",
            (long long)b.nagents, (long long)cfg.run.steps, real, grown, grown / real,
            (double)ends / (double)b.nagents,
-           clhs_memory_tie_ends_per_agent(&cfg, (double)cfg.run.steps));
+           clhs_memory_tie_ends_per_agent(&cfg, (double)cfg.run.steps, NULL));
   CHECK(w.n == 0 || (grown >= real && grown <= 1.3 * real),
         "rank %d: world %.0f bytes after %lld steps, estimated %.0f", comm.rank, real,
         (long long)cfg.run.steps, grown);
@@ -153,24 +153,24 @@ static void test_tie_ends(void **state) {
   (void)state;
   clhs_config cfg;
   config_with(&cfg, NULL);
-  assert_true(clhs_memory_tie_ends_per_agent(&cfg, 0) == 0);
-  const double e30 = clhs_memory_tie_ends_per_agent(&cfg, 30);
-  const double e730 = clhs_memory_tie_ends_per_agent(&cfg, 730);
-  const double e2500 = clhs_memory_tie_ends_per_agent(&cfg, 2500);
+  assert_true(clhs_memory_tie_ends_per_agent(&cfg, 0, NULL) == 0);
+  const double e30 = clhs_memory_tie_ends_per_agent(&cfg, 30, NULL);
+  const double e730 = clhs_memory_tie_ends_per_agent(&cfg, 730, NULL);
+  const double e2500 = clhs_memory_tie_ends_per_agent(&cfg, 2500, NULL);
   assert_true(e30 > 0 && e30 < e730 && e730 < e2500);
   /* bench/network_on.yml measured 2.38 ends per agent at 730 weeks, 3.90 at 2,500. */
   assert_true(e730 > 2.38 && e730 < 2.38 * 1.2);
   assert_true(e2500 > 3.9 && e2500 < 3.9 * 1.3);
   cfg.network.peer_rate *= 2;
-  assert_true(clhs_memory_tie_ends_per_agent(&cfg, 730) > e730);
+  assert_true(clhs_memory_tie_ends_per_agent(&cfg, 730, NULL) > e730);
   cfg.network.peer_rate = 0;
   cfg.network.conference_ties = cfg.network.webinar_ties = cfg.network.online_rate = 0;
-  assert_true(clhs_memory_tie_ends_per_agent(&cfg, 730) == 0);
+  assert_true(clhs_memory_tie_ends_per_agent(&cfg, 730, NULL) == 0);
   config_with(&cfg, NULL);
   cfg.network.decay = 0; /* never pruned: grows without bound */
-  assert_true(clhs_memory_tie_ends_per_agent(&cfg, 5000) >
-              clhs_memory_tie_ends_per_agent(&cfg, 2500));
-  assert_true(clhs_memory_tie_ends_per_agent(&cfg, 730) > e730);
+  assert_true(clhs_memory_tie_ends_per_agent(&cfg, 5000, NULL) >
+              clhs_memory_tie_ends_per_agent(&cfg, 2500, NULL));
+  assert_true(clhs_memory_tie_ends_per_agent(&cfg, 730, NULL) > e730);
   clhs_config_free(&cfg);
 }
 
