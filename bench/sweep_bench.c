@@ -100,7 +100,7 @@ int main(int argc, char **argv) {
   }
   int32_t cmax = 0, dmax = 0;
   for (int64_t lc = 0; lc < w.c_count; lc++) {
-    if (clhs_care_max(&w, lc) > cmax) cmax = clhs_care_max(&w, lc);
+    if (clhs_careties_max(&w, lc) > cmax) cmax = clhs_careties_max(&w, lc);
     for (int32_t i = w.first[0][lc]; i < w.first[CLHS_NTYPES][lc]; i++)
       if (clhs_degree(&w, lc, i) > dmax) dmax = clhs_degree(&w, lc, i);
   }

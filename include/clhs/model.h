@@ -280,9 +280,11 @@ int64_t clhs_ties_count(const clhs_world *w);      /**< dynamic tie ends on this
 int64_t clhs_ties_cross_rank(const clhs_world *w); /**< ... whose other end is on another rank */
 int64_t clhs_tie_visits(const clhs_world *w);      /**< neighbour entries visited so far */
 size_t clhs_ties_bytes(const clhs_world *w);
-int32_t clhs_care_neighbours(const clhs_world *w, int64_t lc, int32_t i, int32_t *out);
-int32_t clhs_care_degree(const clhs_world *w, int64_t lc, int32_t i);
-int32_t clhs_care_max(const clhs_world *w, int64_t lc);
+/** The care-tie neighbours of local agent i of centre lc (local indices, gid order). */
+int32_t clhs_careties_neighbours(const clhs_world *w, int64_t lc, int32_t i, int32_t *out);
+int32_t clhs_careties_degree(const clhs_world *w, int64_t lc, int32_t i);
+/** Scratch entries enough for any agent's care-tie neighbours in centre lc. */
+int32_t clhs_careties_max(const clhs_world *w, int64_t lc);
 int32_t clhs_degree(const clhs_world *w, int64_t lc, int32_t i);
 int32_t clhs_neighbours(const clhs_world *w, int64_t lc, int32_t i, int32_t *care, clhs_nbr *nb);
 int64_t clhs_halo_find(const clhs_halo *h, int64_t gid);

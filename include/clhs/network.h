@@ -25,7 +25,7 @@ enum clhs_tie_kind {
   CLHS_TIE_ONLINE = 3
 };
 #define CLHS_NTIEKINDS 4
-#define CLHS_CARE_W 0.8f
+#define CLHS_CARETIES_W 0.8f /**< weight of every care tie (§4) */
 
 /** A tie end's key: neighbour gid and kind; sorting keys sorts by gid. */
 static inline uint64_t clhs_tie_key(int64_t gid, int kind) {

@@ -45,7 +45,7 @@ static int32_t max_neighbours(const clhs_world *w, int64_t lc) {
   uint32_t dmax = 0;
   for (int32_t r = 0; r < na; r++)
     if (ts->off[r + 1] - ts->off[r] > dmax) dmax = ts->off[r + 1] - ts->off[r];
-  return clhs_care_max(w, lc) + (int32_t)dmax;
+  return clhs_careties_max(w, lc) + (int32_t)dmax;
 }
 
 /*
@@ -159,8 +159,8 @@ void clhs_phase_motivation(clhs_world *w, int64_t t) {
         if (ts->off[i - i0] == ts->off[i - i0 + 1]) {
           /* Care ties only (most agents): they are local and listed in gid order already,
            * so the sums run over them directly, in the same order as the merged list. */
-          const int32_t nc = clhs_care_neighbours(w, lc, i, s.care);
-          const double cw = CLHS_CARE_W;
+          const int32_t nc = clhs_careties_neighbours(w, lc, i, s.care);
+          const double cw = CLHS_CARETIES_W;
           for (int32_t k = 0; k < nc; k++) {
             const int32_t j = s.care[k];
             sw += cw;
@@ -171,7 +171,7 @@ void clhs_phase_motivation(clhs_world *w, int64_t t) {
         } else {
           /* Care and dynamic ties merged in global-id order, as clhs_neighbours lists
            * them, summed on the way (no list is built). */
-          const int32_t nc = clhs_care_neighbours(w, lc, i, s.care);
+          const int32_t nc = clhs_careties_neighbours(w, lc, i, s.care);
           uint32_t d = ts->off[i - i0];
           const uint32_t d1 = ts->off[i - i0 + 1];
           const int64_t lo = w->gid_begin, hi = w->gid_begin + w->n;
@@ -183,7 +183,7 @@ void clhs_phase_motivation(clhs_world *w, int64_t t) {
             int Ej;
             if (gc < gd) {
               const int32_t j = s.care[c++];
-              wt = CLHS_CARE_W;
+              wt = CLHS_CARETIES_W;
               mj = w->m[j];
               Ej = w->E[j];
             } else {

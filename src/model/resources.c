@@ -162,7 +162,7 @@ static void *gather_threads(const scratch *sc, int nt, size_t member, size_t siz
 
 /* All neighbours of local agent i (centre lc) into s->nb; -1 if out of memory. */
 static int32_t neighbours(const clhs_world *w, int64_t lc, int32_t i, scratch *s) {
-  const int32_t cm = clhs_care_max(w, lc), deg = clhs_degree(w, lc, i);
+  const int32_t cm = clhs_careties_max(w, lc), deg = clhs_degree(w, lc, i);
   if (cm > s->care_cap) {
     int32_t *p = realloc(s->care, sizeof *p * (size_t)cm);
     if (!p) return -1;

@@ -75,7 +75,7 @@ void clhs_world_network_stats(const clhs_world *w, int64_t *v) {
       v[CLHS_NS_RL + ty] += fixed(w->Rl[i]);
       v[CLHS_NS_V + ty] += fixed(w->V[i]);
       v[CLHS_NS_ENGAGED] += w->E[i] >= 3;
-      const int32_t care = clhs_care_degree(w, lc, i);
+      const int32_t care = clhs_careties_degree(w, lc, i);
       const int32_t r = i - w->first[0][lc];
       const int32_t dyn = (int32_t)(ts->off[r + 1] - ts->off[r]);
       v[CLHS_NS_TIE_ENDS + CLHS_TIE_CARE] += care;

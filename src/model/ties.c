@@ -106,7 +106,7 @@ size_t clhs_ties_bytes(const clhs_world *w) {
  * the other staff; QIS, RES: the other staff. Returns the count; @p out must hold
  * (patients of the centre + staff of the centre) entries.
  */
-int32_t clhs_care_neighbours(const clhs_world *w, int64_t lc, int32_t i, int32_t *out) {
+int32_t clhs_careties_neighbours(const clhs_world *w, int64_t lc, int32_t i, int32_t *out) {
   int32_t n = 0;
   const int32_t s0 = w->first[CLHS_CLIN][lc], s1 = w->first[CLHS_NTYPES][lc];
   switch (w->type[i]) {
@@ -135,7 +135,7 @@ int32_t clhs_care_neighbours(const clhs_world *w, int64_t lc, int32_t i, int32_t
   return n;
 }
 
-int32_t clhs_care_degree(const clhs_world *w, int64_t lc, int32_t i) {
+int32_t clhs_careties_degree(const clhs_world *w, int64_t lc, int32_t i) {
   const int32_t staff = w->first[CLHS_NTYPES][lc] - w->first[CLHS_CLIN][lc];
   switch (w->type[i]) {
   case CLHS_PAT: {
@@ -153,7 +153,7 @@ int32_t clhs_care_degree(const clhs_world *w, int64_t lc, int32_t i) {
 }
 
 /* Scratch large enough for any agent's care neighbours in centre lc. */
-int32_t clhs_care_max(const clhs_world *w, int64_t lc) {
+int32_t clhs_careties_max(const clhs_world *w, int64_t lc) {
   return (w->first[CLHS_FAM][lc] - w->first[CLHS_PAT][lc]) +
          (w->first[CLHS_NTYPES][lc] - w->first[CLHS_CLIN][lc]) + 2;
 }
@@ -184,10 +184,10 @@ int64_t clhs_halo_find(const clhs_halo *h, int64_t gid) {
 /*
  * All neighbours of local agent i, care and dynamic, merged in global-id order:
  * nb[k].gid, .w, .kind and .loc (local agent index, or -1 - halo index for a remote
- * neighbour). @p care is scratch of clhs_care_max() entries. Returns the count.
+ * neighbour). @p care is scratch of clhs_careties_max() entries. Returns the count.
  */
 int32_t clhs_neighbours(const clhs_world *w, int64_t lc, int32_t i, int32_t *care, clhs_nbr *nb) {
-  const int32_t nc = clhs_care_neighbours(w, lc, i, care);
+  const int32_t nc = clhs_careties_neighbours(w, lc, i, care);
   const clhs_tieset *ts = &w->ties[lc];
   const int32_t r = i - w->first[0][lc];
   uint32_t d = ts->off[r];
@@ -199,7 +199,7 @@ int32_t clhs_neighbours(const clhs_world *w, int64_t lc, int32_t i, int32_t *car
     int64_t gd = d < d1 ? clhs_tie_gid(ts->key[d]) : INT64_MAX;
     if (gc < gd) {
       nb[n].gid = gc;
-      nb[n].w = CLHS_CARE_W;
+      nb[n].w = CLHS_CARETIES_W;
       nb[n].kind = CLHS_TIE_CARE;
       nb[n].loc = care[c];
       c++;
@@ -223,7 +223,7 @@ int32_t clhs_neighbours(const clhs_world *w, int64_t lc, int32_t i, int32_t *car
 int32_t clhs_degree(const clhs_world *w, int64_t lc, int32_t i) {
   const clhs_tieset *ts = &w->ties[lc];
   const int32_t r = i - w->first[0][lc];
-  return clhs_care_degree(w, lc, i) + (int32_t)(ts->off[r + 1] - ts->off[r]);
+  return clhs_careties_degree(w, lc, i) + (int32_t)(ts->off[r + 1] - ts->off[r]);
 }
 
 /* ------------------------------------------------------------ applying events */
@@ -602,7 +602,7 @@ int64_t clhs_ties_check(clhs_world *w, clhs_error *err) {
     const clhs_tieset *ts = &w->ties[lc];
     const int32_t a0 = w->first[0][lc], na = w->first[CLHS_NTYPES][lc] - a0;
     free(care);
-    care = malloc(sizeof(int32_t) * (size_t)clhs_care_max(w, lc));
+    care = malloc(sizeof(int32_t) * (size_t)clhs_careties_max(w, lc));
     for (int32_t r = 0; r < na && care; r++) {
       const int32_t i = a0 + r;
       const int64_t gi = lo + i;
@@ -611,7 +611,7 @@ int64_t clhs_ties_check(clhs_world *w, clhs_error *err) {
         float s = w->cover[(int64_t)i * CLHS_NEEDS + q];
         if (!(s >= 0 && s <= 1)) VIOLATION("agent %lld has coverage %g", (long long)gi, s);
       }
-      const int32_t nc = clhs_care_neighbours(w, lc, i, care);
+      const int32_t nc = clhs_careties_neighbours(w, lc, i, care);
       for (uint32_t d = ts->off[r]; d < ts->off[r + 1]; d++) {
         const int64_t g = clhs_tie_gid(ts->key[d]);
         const int kind = clhs_tie_kind_of(ts->key[d]);

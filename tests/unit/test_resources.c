@@ -230,7 +230,7 @@ static void set_held(clhs_world *w, int64_t i, const uint64_t *ids, int n) {
 
 static int is_neighbour(const clhs_world *w, int64_t i, int64_t g) {
   const int64_t lc = w->centre[i];
-  int32_t *care = malloc(sizeof(int32_t) * (size_t)clhs_care_max(w, lc));
+  int32_t *care = malloc(sizeof(int32_t) * (size_t)clhs_careties_max(w, lc));
   clhs_nbr *nb = malloc(sizeof(clhs_nbr) * (size_t)clhs_degree(w, lc, (int32_t)i));
   assert_non_null(care);
   assert_non_null(nb);

@@ -380,7 +380,7 @@ static void run_decay(clhs_config *cfg, clhs_world *w, double decay, double prun
   const int32_t nn = clhs_neighbours(w, 0, a, care, nb);
   assert_int_equal(nn, 2);
   for (int k = 0; k < nn; k++)
-    assert_true(nb[k].w == CLHS_CARE_W && nb[k].kind == CLHS_TIE_CARE);
+    assert_true(nb[k].w == CLHS_CARETIES_W && nb[k].kind == CLHS_TIE_CARE);
   assert_check_ok(w);
 }
 
@@ -412,7 +412,7 @@ static uint32_t rnd(uint32_t n) {
 static int care_tied(const clhs_world *w, int32_t a, int32_t b) {
   if (w->centre[a] != w->centre[b]) return 0;
   int32_t care[256];
-  const int32_t nc = clhs_care_neighbours(w, w->centre[a], a, care);
+  const int32_t nc = clhs_careties_neighbours(w, w->centre[a], a, care);
   for (int32_t k = 0; k < nc; k++)
     if (care[k] == b) return 1;
   return 0;
@@ -534,13 +534,13 @@ static void test_neighbours_patient(void **state) {
   apply(&w, ev, n);
   int32_t care[64];
   clhs_nbr nb[64];
-  assert_true(clhs_care_max(&w, 0) <= 64);
+  assert_true(clhs_careties_max(&w, 0) <= 64);
   const int32_t nn = clhs_neighbours(&w, 0, i, care, nb);
   assert_int_equal(nn, 5);
   const int32_t want[5] = {peer, fam, other_fam, clin, far};
   const int kind[5] = {CLHS_TIE_PEER, CLHS_TIE_CARE, CLHS_TIE_ONLINE, CLHS_TIE_CARE,
                        CLHS_TIE_EVENT};
-  const float wt[5] = {0.5f, CLHS_CARE_W, 0.3f, CLHS_CARE_W, 0.5f};
+  const float wt[5] = {0.5f, CLHS_CARETIES_W, 0.3f, CLHS_CARETIES_W, 0.5f};
   for (int k = 0; k < 5; k++) {
     assert_int_equal(nb[k].gid, gid(&w, want[k]));
     assert_int_equal(nb[k].loc, want[k]);
@@ -561,7 +561,7 @@ static void test_neighbours_patient(void **state) {
   for (int32_t s = w.first[CLHS_CLIN][0]; s < w.first[CLHS_NTYPES][0]; s++)
     if (s != clin) {
       assert_int_equal(nb[k].loc, s);
-      assert_true(nb[k].w == CLHS_CARE_W);
+      assert_true(nb[k].w == CLHS_CARETIES_W);
       k++;
     }
   assert_int_equal(nb[k].loc, far);
@@ -579,7 +579,7 @@ static void check_care_degrees(clhs_world *w) {
   int32_t care[256];
   for (int64_t lc = 0; lc < w->c_count; lc++) {
     const int32_t staff = w->first[CLHS_NTYPES][lc] - w->first[CLHS_CLIN][lc];
-    assert_true(clhs_care_max(w, lc) <= 256);
+    assert_true(clhs_careties_max(w, lc) <= 256);
     for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++) {
       int32_t want = 0;
       switch (w->type[i]) {
@@ -596,8 +596,8 @@ static void check_care_degrees(clhs_world *w) {
         break;
       default: want = staff - 1; break;
       }
-      assert_int_equal(clhs_care_degree(w, lc, i), want);
-      const int32_t nc = clhs_care_neighbours(w, lc, i, care);
+      assert_int_equal(clhs_careties_degree(w, lc, i), want);
+      const int32_t nc = clhs_careties_neighbours(w, lc, i, care);
       assert_int_equal(nc, want);
       for (int32_t k = 0; k < nc; k++) {
         assert_true(care[k] != i);
@@ -616,11 +616,11 @@ static void test_degrees(void **state) {
   tiny_world(&cfg, &w, 2, 10, 1.0); /* 3 clinicians with 4, 3 and 3 patients */
   const int32_t c0 = agent(&w, 0, CLHS_CLIN, 0), c2 = agent(&w, 0, CLHS_CLIN, 2);
   const int32_t staff0 = w.first[CLHS_NTYPES][0] - w.first[CLHS_CLIN][0];
-  assert_int_equal(clhs_care_degree(&w, 0, c0), 4 + staff0 - 1);
-  assert_int_equal(clhs_care_degree(&w, 0, c2), 3 + staff0 - 1);
-  assert_int_equal(clhs_care_degree(&w, 0, agent(&w, 0, CLHS_PAT, 3)), 2);
-  assert_int_equal(clhs_care_degree(&w, 0, agent(&w, 0, CLHS_FAM, 3)), 1);
-  assert_int_equal(clhs_care_degree(&w, 0, agent(&w, 0, CLHS_QIS, 2)), staff0 - 1);
+  assert_int_equal(clhs_careties_degree(&w, 0, c0), 4 + staff0 - 1);
+  assert_int_equal(clhs_careties_degree(&w, 0, c2), 3 + staff0 - 1);
+  assert_int_equal(clhs_careties_degree(&w, 0, agent(&w, 0, CLHS_PAT, 3)), 2);
+  assert_int_equal(clhs_careties_degree(&w, 0, agent(&w, 0, CLHS_FAM, 3)), 1);
+  assert_int_equal(clhs_careties_degree(&w, 0, agent(&w, 0, CLHS_QIS, 2)), staff0 - 1);
   check_care_degrees(&w);
   clhs_tie_event ev[16];
   int64_t n = 0;
@@ -636,7 +636,7 @@ static void test_degrees(void **state) {
   tiny_world(&cfg, &w, 2, 10, 0.0);
   for (int64_t lc = 0; lc < 2; lc++) {
     assert_int_equal(w.first[CLHS_CLIN][lc], w.first[CLHS_FAM][lc]);
-    assert_int_equal(clhs_care_degree(&w, lc, agent(&w, lc, CLHS_PAT, 0)), 1);
+    assert_int_equal(clhs_careties_degree(&w, lc, agent(&w, lc, CLHS_PAT, 0)), 1);
   }
   check_care_degrees(&w);
   done(&cfg, &w);

@@ -214,7 +214,7 @@ static void check_halo(clhs_world *w, int64_t expect_remote_ends) {
     CHECK(h->bytes_sent == 0, "bytes_sent %lld without cross-rank ties", (long long)h->bytes_sent);
   /* clhs_neighbours points remote neighbours at their halo entries. */
   for (int64_t lc = 0; lc < w->c_count; lc++) {
-    const int32_t cap = clhs_care_max(w, lc) + 16;
+    const int32_t cap = clhs_careties_max(w, lc) + 16;
     int32_t *care = malloc(sizeof(int32_t) * (size_t)cap);
     clhs_nbr *nb = malloc(sizeof(clhs_nbr) * (size_t)cap);
     assert_non_null(care);
