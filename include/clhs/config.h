@@ -236,7 +236,4 @@ int clhs_config_write_markdown(FILE *out);
 /** Free owned arrays (lever centre lists). */
 void clhs_config_free(clhs_config *cfg);
 
-/** Lever intensity at step @p t for centre @p c (0 for a centre not targeted). */
-double clhs_lever_intensity(const clhs_lever_cfg *lv, double t, int64_t centre);
-
 #endif

@@ -309,6 +309,9 @@ double clhs_care_p_escalate(const clhs_config *cfg, double g, double r, double I
 int64_t clhs_schedule_members(const clhs_config *cfg, int64_t t);
 /** Patients of centre c (LogNormal, redrawn into range; keyed by centre). */
 int32_t clhs_centre_patients(const clhs_config *cfg, int64_t c);
+/** Lever intensity at step @p t for centre @p centre (0 for a centre not targeted; centre < 0:
+ * the untargeted intensity) (MODEL.md §10; src/model/levers.c). */
+double clhs_lever_intensity(const clhs_lever_cfg *lv, double t, int64_t centre);
 /** Intensities for a centre at step t (all zero for a non-member). */
 void clhs_intensity_compute(const clhs_config *cfg, double t, int64_t centre, int member,
                             clhs_intensity *I);

@@ -1327,19 +1327,6 @@ int clhs_config_finalize(clhs_config *cfg, clhs_error *err) {
   return CLHS_OK;
 }
 
-double clhs_lever_intensity(const clhs_lever_cfg *lv, double t, int64_t centre) {
-  /* centre < 0 asks for the lever's untargeted intensity (network-wide uses). */
-  if (lv->ncentres > 0 && centre >= 0) {
-    if (centre > INT32_MAX) return 0.0;
-    int32_t c = (int32_t)centre;
-    if (!bsearch(&c, lv->centres, (size_t)lv->ncentres, sizeof c, cmp_i32)) return 0.0;
-  }
-  double x = t - lv->on_step;
-  if (!(x > 0)) return 0.0; /* MODEL.md §10: at `on` the intensity is 0 */
-  if (!(lv->ramp > 0) || x >= lv->ramp) return lv->max; /* ramp 0: a step after `on` */
-  return lv->max * (x / lv->ramp);
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* Writing.                                                                                   */
 

@@ -18,12 +18,7 @@
 #include <omp.h>
 #include <stdlib.h>
 
-#include "clhs/model.h"
-#include "clhs/rng.h"
-
-static inline double clamp01(double x) {
-  return x < 0 ? 0 : (x > 1 ? 1 : x);
-}
+#include "model_internal.h"
 
 /* Tier of a neighbour as at the start of the phase (local, or from the halo). */
 static inline int nbr_E(const clhs_world *w, const clhs_nbr *nb) {

@@ -20,6 +20,7 @@
 
 #include "clhs/config.h"
 #include "clhs/date.h"
+#include "clhs/model.h" /* clhs_lever_intensity */
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
