@@ -271,7 +271,7 @@ void clhs_phase_care(clhs_world *w, int64_t t);
 void clhs_phase_centres(clhs_world *w, int64_t t);
 int clhs_phase_turnover(clhs_world *w, int64_t t, clhs_error *err);
 
-/* ---- the tie store and halo (src/model/ties.c) ---- */
+/* ---- the tie store and the care ties (src/model/ties.c) ---- */
 int64_t clhs_centre_of_gid(const clhs_world *w, int64_t gid);
 int clhs_owner_of_gid(const clhs_world *w, int64_t gid);
 int clhs_ties_init(clhs_world *w, clhs_error *err);
@@ -287,17 +287,22 @@ int32_t clhs_careties_degree(const clhs_world *w, int64_t lc, int32_t i);
 int32_t clhs_careties_max(const clhs_world *w, int64_t lc);
 int32_t clhs_degree(const clhs_world *w, int64_t lc, int32_t i);
 int32_t clhs_neighbours(const clhs_world *w, int64_t lc, int32_t i, int32_t *care, clhs_nbr *nb);
-int64_t clhs_halo_find(const clhs_halo *h, int64_t gid);
-/** Halo index of remote neighbour @p gid of agent @p of; aborts every rank if missing. */
-int64_t clhs_halo_index(const clhs_world *w, int64_t gid, int64_t of);
 /** Apply events on local tie ends (sorted here; any order in). */
 int clhs_ties_apply_local(clhs_world *w, clhs_tie_event *ev, int64_t nev, clhs_error *err);
 /** Deliver events to the owners of their targets and apply them there (collective). */
 int clhs_ties_deliver(clhs_world *w, const clhs_tie_msg *msg, int64_t nmsg, clhs_error *err);
+int64_t clhs_ties_check(clhs_world *w, clhs_error *err);
+/** Decay and pruning of every dynamic tie (phase 3; src/model/decay.c). */
 void clhs_ties_decay(clhs_world *w);
+
+/* ---- the halo of remote neighbours (src/model/halo.c) ---- */
+/** Index of remote gid @p gid in the halo, or -1. */
+int64_t clhs_halo_find(const clhs_halo *h, int64_t gid);
+/** Halo index of remote neighbour @p gid of agent @p of; aborts every rank if missing. */
+int64_t clhs_halo_index(const clhs_world *w, int64_t gid, int64_t of);
+/** Receive m, E and held resources of every remote neighbour (collective). */
 int clhs_halo_exchange(clhs_world *w, clhs_error *err);
 void clhs_halo_free(clhs_halo *h);
-int64_t clhs_ties_check(clhs_world *w, clhs_error *err);
 
 /* ---- rules on single agents, exposed for unit tests ---- */
 /** Weekly relapse and remission hazards of MODEL.md §8. */

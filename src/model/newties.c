@@ -1,6 +1,6 @@
 /*
- * Phase 2 (MODEL.md §4): new peer, event and online ties; phase 3: decay, pruning and
- * the halo exchange.
+ * Phase 2 (MODEL.md §4): new peer, event and online ties (phase 3, decay and pruning,
+ * is in decay.c).
  *
  * Cross-centre partners are chosen without reference to the decomposition: every rank
  * learns, per centre in centre order, the integer weight of its candidates (event
@@ -696,10 +696,4 @@ int clhs_phase_new_ties(clhs_world *w, int64_t t, clhs_error *err) {
   int st = clhs_ties_deliver(w, all.v, all.n, err);
   free(all.v);
   return st;
-}
-
-int clhs_phase_decay(clhs_world *w, int64_t t, clhs_error *err) {
-  (void)t;
-  clhs_ties_decay(w);
-  return clhs_halo_exchange(w, err);
 }

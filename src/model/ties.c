@@ -1,8 +1,10 @@
 /*
- * The tie store: one compressed-row table of dynamic ties per local centre, rows sorted
- * by neighbour gid; changes gathered as events and applied at the end of a phase; the
- * implicit care ties; neighbour lists in global-id order; the halo of remote
- * neighbours; and the check that both ends of every tie agree.
+ * The tie store (MODEL.md §4): one compressed-row table of dynamic ties per local centre,
+ * rows sorted by neighbour gid; changes gathered as events and applied at the end of a
+ * phase; the implicit care ties; neighbour lists in global-id order; and the check that
+ * both ends of every tie agree. The rules that change ties are in newties.c (phase 2),
+ * decay.c (phase 3), resources.c (reinforcement) and turnover.c (drops); the halo of
+ * remote neighbours is in halo.c.
  *
  * Both ends of a tie see the same events in a step (each event is delivered to both
  * owners), and apply them by the same order-free rule, so their weights stay equal
@@ -12,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clhs/model.h"
+#include "model_internal.h"
 
 /* ------------------------------------------------------------ bookkeeping */
 
@@ -158,29 +160,6 @@ int32_t clhs_careties_max(const clhs_world *w, int64_t lc) {
          (w->first[CLHS_NTYPES][lc] - w->first[CLHS_CLIN][lc]) + 2;
 }
 
-int64_t clhs_halo_index(const clhs_world *w, int64_t gid, int64_t of) {
-  const int64_t hx = clhs_halo_find(&w->halo, gid);
-  /* The halo is rebuilt after every change to the ties (phase 3); a remote neighbour
-   * missing from it is a bug, not a state to read through. */
-  if (hx < 0)
-    clhs_comm_abort(w->comm, 1, "agent %lld: remote neighbour %lld is not in the halo",
-                    (long long)of, (long long)gid);
-  return hx;
-}
-
-/* Index of a remote gid in the halo, or -1. */
-int64_t clhs_halo_find(const clhs_halo *h, int64_t gid) {
-  int64_t lo = 0, hi = h->n;
-  while (lo < hi) {
-    int64_t mid = lo + (hi - lo) / 2;
-    if (h->gid[mid] < gid)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo < h->n && h->gid[lo] == gid ? lo : -1;
-}
-
 /*
  * All neighbours of local agent i, care and dynamic, merged in global-id order:
  * nb[k].gid, .w, .kind and .loc (local agent index, or -1 - halo index for a remote
@@ -210,7 +189,7 @@ int32_t clhs_neighbours(const clhs_world *w, int64_t lc, int32_t i, int32_t *car
       if (gd >= lo && gd < hi) {
         nb[n].loc = gd - lo;
       } else {
-        nb[n].loc = -1 - clhs_halo_index(w, gd, w->gid_begin + i);
+        nb[n].loc = -1 - halo_index(w, gd, w->gid_begin + i);
       }
       d++;
     }
@@ -402,181 +381,6 @@ int clhs_ties_deliver(clhs_world *w, const clhs_tie_msg *msg, int64_t nmsg, clhs
   int st = clhs_ties_apply_local(w, ev, nrecv, err);
   free(ev);
   return st;
-}
-
-/* ------------------------------------------------------------ decay */
-
-void clhs_ties_decay(clhs_world *w) {
-  const double keep = 1.0 - w->cfg->network.decay;
-  const float prune = (float)w->cfg->network.prune_below;
-#pragma omp parallel for schedule(dynamic, 4)
-  for (int64_t lc = 0; lc < w->c_count; lc++) {
-    clhs_tieset *ts = &w->ties[lc];
-    const int32_t na = w->first[CLHS_NTYPES][lc] - w->first[0][lc];
-    uint32_t out = 0, d = 0;
-    for (int32_t r = 0; r < na; r++) {
-      const uint32_t d1 = ts->off[r + 1];
-      ts->off[r] = out;
-      for (; d < d1; d++) {
-        float x = (float)((double)ts->w[d] * keep);
-        if (x < prune) continue; /* both ends compute the same x: both prune */
-        ts->key[out] = ts->key[d];
-        ts->w[out++] = x;
-      }
-    }
-    ts->off[na] = out;
-  }
-}
-
-/* ------------------------------------------------------------ the halo */
-
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return (x > y) - (x < y);
-}
-
-/* Pack one agent's halo record: m, E, held ids, held quality. */
-static size_t halo_record_bytes(const clhs_world *w) {
-  const size_t hm = (size_t)w->cfg->resources.held_max;
-  return sizeof(float) + 1 + hm * (sizeof(uint64_t) + sizeof(uint16_t));
-}
-
-int clhs_halo_exchange(clhs_world *w, clhs_error *err) {
-  clhs_halo *h = &w->halo;
-  const int P = w->comm->size;
-  const int64_t lo = w->gid_begin, hi = w->gid_begin + w->n;
-  const int64_t hm = w->cfg->resources.held_max;
-  /* 1. Remote tie ends: (remote gid, local agent); per-centre counts, then threads fill. */
-  int64_t *cstart = malloc(sizeof(int64_t) * (size_t)(w->c_count + 1));
-  if (!cstart) return clhs_error_set(err, CLHS_ENOMEM, "out of memory building the halo");
-  cstart[0] = 0;
-#pragma omp parallel for schedule(dynamic, 4)
-  for (int64_t lc = 0; lc < w->c_count; lc++) {
-    const clhs_tieset *ts = &w->ties[lc];
-    const int32_t na = w->first[CLHS_NTYPES][lc] - w->first[0][lc];
-    int64_t k = 0;
-    for (uint32_t d = 0; d < ts->off[na]; d++) {
-      int64_t g = clhs_tie_gid(ts->key[d]);
-      k += g < lo || g >= hi;
-    }
-    cstart[lc + 1] = k;
-  }
-  for (int64_t lc = 0; lc < w->c_count; lc++)
-    cstart[lc + 1] += cstart[lc];
-  const int64_t nrem = cstart[w->c_count];
-  int64_t *rg = malloc(sizeof(int64_t) * (size_t)(nrem ? nrem : 1));
-  int64_t *pairs = malloc(sizeof(int64_t) * 2 * (size_t)(nrem ? nrem : 1)); /* (rank, agent) */
-  if (!rg || !pairs) {
-    free(rg);
-    free(pairs);
-    free(cstart);
-    return clhs_error_set(err, CLHS_ENOMEM, "out of memory building the halo");
-  }
-#pragma omp parallel for schedule(dynamic, 4)
-  for (int64_t lc = 0; lc < w->c_count; lc++) {
-    const clhs_tieset *ts = &w->ties[lc];
-    const int32_t a0 = w->first[0][lc], na = w->first[CLHS_NTYPES][lc] - a0;
-    int64_t k = cstart[lc];
-    for (int32_t r = 0; r < na; r++)
-      for (uint32_t d = ts->off[r]; d < ts->off[r + 1]; d++) {
-        int64_t g = clhs_tie_gid(ts->key[d]);
-        if (g >= lo && g < hi) continue;
-        rg[k] = g;
-        /* (owner rank, local agent) packed so that sorting groups by rank, then gid. */
-        pairs[k] = (int64_t)clhs_owner_of_gid(w, g) * ((int64_t)1 << 40) + (a0 + r);
-        k++;
-      }
-  }
-  free(cstart);
-  qsort(rg, (size_t)nrem, sizeof *rg, cmp_i64);
-  qsort(pairs, (size_t)nrem, sizeof *pairs, cmp_i64);
-  int64_t nh = 0, ns = 0;
-  for (int64_t j = 0; j < nrem; j++) {
-    if (j == 0 || rg[j] != rg[j - 1]) rg[nh++] = rg[j];
-    if (j == 0 || pairs[j] != pairs[j - 1]) pairs[ns++] = pairs[j];
-  }
-  /* 2. Send each neighbour rank the records of our agents it has ties to, in gid
-   * order; by the symmetry of ties, that is exactly its halo entries owned by us. */
-  const size_t rb = halo_record_bytes(w);
-  unsigned char *sbuf = malloc(rb * (size_t)(ns ? ns : 1));
-  int64_t *scount = calloc((size_t)P, sizeof *scount);
-  if (!sbuf || !scount) {
-    free(rg);
-    free(pairs);
-    free(sbuf);
-    free(scount);
-    return clhs_error_set(err, CLHS_ENOMEM, "out of memory building the halo");
-  }
-  for (int64_t j = 0; j < ns; j++) {
-    const int rank = (int)(pairs[j] >> 40);
-    const int64_t a = pairs[j] & (((int64_t)1 << 40) - 1);
-    unsigned char *p = sbuf + (size_t)j * rb;
-    memcpy(p, &w->m[a], sizeof(float));
-    p[sizeof(float)] = w->E[a];
-    memcpy(p + sizeof(float) + 1, &w->held[a * hm], (size_t)hm * sizeof(uint64_t));
-    memcpy(p + sizeof(float) + 1 + (size_t)hm * sizeof(uint64_t), &w->held_q[a * hm],
-           (size_t)hm * sizeof(uint16_t));
-    scount[rank] += (int64_t)rb;
-  }
-  free(pairs);
-  h->bytes_sent = (int64_t)rb * ns;
-  void *recv = NULL;
-  int64_t nbytes = 0;
-  clhs_comm_alltoallv(w->comm, sbuf, scount, &recv, &nbytes);
-  free(sbuf);
-  free(scount);
-  if (nbytes != (int64_t)rb * nh) {
-    free(rg);
-    free(recv);
-    return clhs_error_set(err, CLHS_EFAIL,
-                          "halo exchange on rank %d: expected %lld records, received %lld bytes "
-                          "(the two ends of some tie disagree)",
-                          w->comm->rank, (long long)nh, (long long)nbytes);
-  }
-  /* 3. Unpack (received in rank order = gid order). */
-  if (nh > h->cap) {
-    int64_t cap = nh + nh / 4 + 16;
-    free(h->gid);
-    free(h->m);
-    free(h->E);
-    free(h->held);
-    free(h->held_q);
-    h->gid = malloc(sizeof(int64_t) * (size_t)cap);
-    h->m = malloc(sizeof(float) * (size_t)cap);
-    h->E = malloc((size_t)cap);
-    h->held = malloc(sizeof(uint64_t) * (size_t)(cap * hm));
-    h->held_q = malloc(sizeof(uint16_t) * (size_t)(cap * hm));
-    h->cap = cap;
-    if (!h->gid || !h->m || !h->E || !h->held || !h->held_q) {
-      free(rg);
-      free(recv);
-      h->cap = 0;
-      return clhs_error_set(err, CLHS_ENOMEM, "out of memory for %lld halo entries", (long long)nh);
-    }
-  }
-  h->n = nh;
-  if (nh) memcpy(h->gid, rg, sizeof(int64_t) * (size_t)nh);
-  const unsigned char *in = recv;
-  for (int64_t j = 0; j < nh; j++) {
-    const unsigned char *p = in + (size_t)j * rb;
-    memcpy(&h->m[j], p, sizeof(float));
-    h->E[j] = p[sizeof(float)];
-    memcpy(&h->held[j * hm], p + sizeof(float) + 1, (size_t)hm * sizeof(uint64_t));
-    memcpy(&h->held_q[j * hm], p + sizeof(float) + 1 + (size_t)hm * sizeof(uint64_t),
-           (size_t)hm * sizeof(uint16_t));
-  }
-  free(rg);
-  free(recv);
-  return CLHS_OK;
-}
-
-void clhs_halo_free(clhs_halo *h) {
-  free(h->gid);
-  free(h->m);
-  free(h->E);
-  free(h->held);
-  free(h->held_q);
-  memset(h, 0, sizeof *h);
 }
 
 /* ------------------------------------------------------------ invariants */
