@@ -1,6 +1,7 @@
 /*
  * Internal to src/model: small helpers that several rule files share (static inline, so
- * that the hot loops that call them keep them inlined). Not part of the public API in
+ * that the hot loops that call them keep them inlined), and the interface between
+ * phase 4 (resources.c) and the commons (commons.c). Not part of the public API in
  * include/clhs/model.h.
  */
 #ifndef CLHS_MODEL_INTERNAL_H
@@ -18,6 +19,13 @@ static inline double clamp01(double x) {
 }
 static inline double dmax(double a, double b) {
   return a > b ? a : b;
+}
+
+/* Whether the held list @p held[0, hm) holds resource @p id. */
+static inline int holds(const uint64_t *held, int64_t hm, uint64_t id) {
+  for (int64_t k = 0; k < hm; k++)
+    if (held[k] == id) return 1;
+  return 0;
 }
 
 /* ------------------------------------------------------------ the halo lookup */
@@ -47,5 +55,45 @@ static inline int64_t halo_index(const clhs_world *w, int64_t gid, int64_t of) {
                     (long long)of, (long long)gid);
   return hx;
 }
+
+/* ------------------------------------------------------------ the commons (commons.c) */
+
+/* A resource posted to the commons or created by research (crosses MPI: fixed layout). */
+typedef struct clhs_post {
+  uint64_t id;
+  uint16_t q;
+  uint8_t kind;
+  uint8_t pad[5];
+} clhs_post;
+
+/* Every rank's @p mine[0, n) gathered on every rank and sorted by id (collective; aborts
+ * every rank if out of memory, naming @p what). Sets *@p nall. */
+clhs_post *clhs_posts_allgather(clhs_world *w, const clhs_post *mine, int64_t n, int64_t *nall,
+                                const char *what);
+
+/* Posting (§7 sharing): this rank's resources [vb, ve) of res that were drawn for the
+ * commons, with every other rank's, appended to the commons in id order (collective).
+ * Returns CLHS_OK or CLHS_ENOMEM. */
+int clhs_commons_post(clhs_world *w, int64_t vb, int64_t ve);
+
+/* The commons by category: entries of category κ (commons indices, id order) and the
+ * running sums of their current quality (N_κ is the last). */
+typedef struct clhs_commons_index {
+  int64_t n[CLHS_NEEDS];
+  int64_t *idx[CLHS_NEEDS];
+  double *cum[CLHS_NEEDS];
+} clhs_commons_index;
+
+int clhs_commons_index_build(const clhs_world *w, int64_t t, clhs_commons_index *ci);
+void clhs_commons_index_free(clhs_commons_index *ci);
+
+/*
+ * Discovery through the commons (§7) by agent @p g searching for category @p k, with its
+ * centre's I_find @p find, its held list @p own[0, held_max) and the uniform @p u of the
+ * find: the hazard saturates with N_κ; a find is drawn ∝ v from @p r and redrawn if held
+ * or own. Returns the commons index of the resource found, or -1.
+ */
+int64_t clhs_commons_find(const clhs_world *w, const clhs_commons_index *ci, int k, double find,
+                          int64_t g, const uint64_t *own, double u, clhs_rng *r);
 
 #endif

@@ -3,8 +3,8 @@
  * what the ones before it wrote:
  *   1 creation (PAT/FAM with E >= 3, CLIN/QIS with E >= 2, of member centres);
  *   2 sharing: last step's new resources are offered over the creators' ties and posted
- *     to the commons (allgathered: the commons is identical on every rank);
- *   3 discovery through ties, else through the commons;
+ *     to the commons (allgathered: the commons is identical on every rank; commons.c);
+ *   3 discovery through ties, else through the commons (commons.c);
  *   4 adoption of the offered and found resources, in resource-id order;
  *   5 research (RES of member centres) and the evidence level E_tx;
  *   6 obsolescence of coverage.
@@ -42,8 +42,8 @@
  *    them through ties or the commons). Through ties: among the neighbours holding a
  *    κ-resource it lacks, the one with the largest tie weight (lowest gid on ties);
  *    from its held list, the largest id. Through the commons: a draw ∝ v among all
- *    κ-resources, rejected if held or own, at most COMMONS_TRIES draws (then nothing
- *    is found); the probability of a find uses the whole N_κ.
+ *    κ-resources, rejected if held or own, at most COMMONS_TRIES (commons.c) draws
+ *    (then nothing is found); the probability of a find uses the whole N_κ.
  *  - A resource both offered and found in the same week is one candidate (one
  *    adoption draw); it counts as from the commons if it was found there.
  *  - The share f counts neighbours (all ties, care included) that hold any resource of
@@ -58,11 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clhs/model.h"
-#include "clhs/rng.h"
-
-/** Draws ∝ v from the commons before giving up (rejections: held or own resources). */
-#define COMMONS_TRIES 16
+#include "model_internal.h"
 
 enum { SRC_OFFER = 0, SRC_TIE = 1, SRC_COMMONS = 2 };
 
@@ -75,14 +71,6 @@ typedef struct cand {
   uint8_t src; /**< SRC_* */
   uint8_t pad;
 } cand;
-
-/* A resource posted to the commons or created by research (crosses MPI). */
-typedef struct post {
-  uint64_t id;
-  uint16_t q;
-  uint8_t kind;
-  uint8_t pad[5];
-} post;
 
 /* An adoption, sent to the owner of the creator (crosses MPI). */
 typedef struct notice {
@@ -194,12 +182,6 @@ static const uint64_t *nbr_held(const clhs_world *w, const clhs_nbr *b, const ui
   return w->halo.held + h * hm;
 }
 
-static int holds(const uint64_t *held, int64_t hm, uint64_t id) {
-  for (int64_t k = 0; k < hm; k++)
-    if (held[k] == id) return 1;
-  return 0;
-}
-
 /* Largest unmet need u[κ] = n[κ](1 - s[κ]) of local agent i (lowest κ on ties). */
 static int largest_need(const clhs_world *w, int64_t i, double *u) {
   int best = 0;
@@ -254,11 +236,6 @@ static int cmp_cand(const void *pa, const void *pb) {
   return (a->src > b->src) - (a->src < b->src);
 }
 
-static int cmp_post(const void *pa, const void *pb) {
-  const post *a = pa, *b = pb;
-  return (a->id > b->id) - (a->id < b->id);
-}
-
 static int cmp_newres(const void *pa, const void *pb) {
   const newres *a = pa, *b = pb;
   return (a->id > b->id) - (a->id < b->id);
@@ -303,87 +280,12 @@ static int grow_res(clhs_restab *r, int64_t need) {
   return CLHS_OK;
 }
 
-static int grow_commons(clhs_commons *c, int64_t need) {
-  if (need <= c->cap) return CLHS_OK;
-  int64_t cap = need + need / 2 + 64;
-  uint64_t *id = realloc(c->id, sizeof *id * (size_t)cap);
-  if (id) c->id = id;
-  uint16_t *q = realloc(c->q, sizeof *q * (size_t)cap);
-  if (q) c->q = q;
-  uint8_t *kind = realloc(c->kind, (size_t)cap);
-  if (kind) c->kind = kind;
-  if (!id || !q || !kind) return CLHS_ENOMEM;
-  c->cap = cap;
-  return CLHS_OK;
-}
-
 /* Quality v0 of a new resource: Beta(quality_beta) (c0 + c1 K). */
 static uint16_t draw_quality(const clhs_config *cfg, clhs_rng *r, double K) {
   const struct clhs_constants *C = &cfg->constants;
   const double v = clhs_rng_beta(r, C->quality_beta[0], C->quality_beta[1]) *
                    (C->quality_base[0] + C->quality_base[1] * K);
   return clhs_quality_q(v);
-}
-
-/* The commons by category: entries of category κ (commons indices, id order) and the
- * running sums of their current quality (N_κ is the last). */
-typedef struct commons_index {
-  int64_t n[CLHS_NEEDS];
-  int64_t *idx[CLHS_NEEDS];
-  double *cum[CLHS_NEEDS];
-} commons_index;
-
-static int commons_index_build(const clhs_world *w, int64_t t, commons_index *ci) {
-  const clhs_commons *c = &w->commons;
-  const double keep = 1.0 - w->cfg->resources.decay;
-  memset(ci, 0, sizeof *ci);
-  for (int64_t e = 0; e < c->n; e++)
-    ci->n[clhs_res_cat(c->id[e])]++;
-  for (int k = 0; k < CLHS_NEEDS; k++) {
-    ci->idx[k] = malloc(sizeof(int64_t) * (size_t)(ci->n[k] ? ci->n[k] : 1));
-    ci->cum[k] = malloc(sizeof(double) * (size_t)(ci->n[k] ? ci->n[k] : 1));
-    if (!ci->idx[k] || !ci->cum[k]) return CLHS_ENOMEM;
-    ci->n[k] = 0;
-  }
-  double sum[CLHS_NEEDS] = {0, 0, 0, 0};
-  int64_t step = -1;
-  double factor = 1;
-  for (int64_t e = 0; e < c->n; e++) { /* id order = creation-step order */
-    const int64_t s = clhs_res_step(c->id[e]);
-    if (s != step) {
-      step = s;
-      factor = t > s ? pow(keep, (double)(t - s)) : 1.0;
-    }
-    const int k = clhs_res_cat(c->id[e]);
-    sum[k] += clhs_quality_v0(c->q[e]) * factor;
-    ci->idx[k][ci->n[k]] = e;
-    ci->cum[k][ci->n[k]++] = sum[k];
-  }
-  return CLHS_OK;
-}
-
-static void commons_index_free(commons_index *ci) {
-  for (int k = 0; k < CLHS_NEEDS; k++) {
-    free(ci->idx[k]);
-    free(ci->cum[k]);
-  }
-}
-
-static double commons_total(const commons_index *ci, int k) {
-  return ci->n[k] ? ci->cum[k][ci->n[k] - 1] : 0.0;
-}
-
-/* Index of the first running sum above x (x in [0, N_κ)). */
-static int64_t commons_pick(const commons_index *ci, int k, double x) {
-  int64_t lo = 0, hi = ci->n[k] - 1;
-  while (lo < hi) {
-    int64_t mid = lo + (hi - lo) / 2;
-    if (ci->cum[k][mid] > x)
-      hi = mid;
-    else
-      lo = mid + 1;
-  }
-  return ci->idx[k][lo];
 }
 
 /* ------------------------------------------------------------ sub-rules */
@@ -488,8 +390,8 @@ static int share(clhs_world *w, int64_t t, int64_t b, int64_t e, scratch *sc) {
 /* 3. Discovery, and the share f of every candidate's category among the neighbours
  * (both as at the start of the phase). Offers [0, noff) sorted by target get their f;
  * finds go to s->found. */
-static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff, const commons_index *ci,
-                     scratch *sc) {
+static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff,
+                     const clhs_commons_index *ci, scratch *sc) {
   const clhs_config *cfg = w->cfg;
   const int64_t hm = cfg->resources.held_max;
   const double p_tie = cfg->resources.p_tie;
@@ -597,20 +499,12 @@ static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff, const co
           if (s->nb[best].kind != CLHS_TIE_CARE && push_reinforce(&s->reinf, g, s->nb[best].gid))
             s->status = CLHS_ENOMEM;
         } else if (w->E[i] >= 2) {
-          const double N = commons_total(ci, kstar);
-          const double h =
-              cfg->resources.find_rate * w->I[lc].find * N / (1.0 + N / cfg->resources.saturation);
-          if (!(N > 0) || !clhs_hazard_event(u_com, h)) continue;
-          for (int tries = 0; tries < COMMONS_TRIES; tries++) {
-            const int64_t e = commons_pick(ci, kstar, clhs_rng_uniform(&r) * N);
-            const uint64_t id = w->commons.id[e];
-            if (clhs_res_creator(id) == g || holds(own, hm, id)) continue;
-            c.id = id;
-            c.q = w->commons.q[e];
-            c.src = SRC_COMMONS;
-            if (vec_push(&s->found, &c, sizeof c)) s->status = CLHS_ENOMEM;
-            break;
-          }
+          const int64_t e = clhs_commons_find(w, ci, kstar, w->I[lc].find, g, own, u_com, &r);
+          if (e < 0) continue;
+          c.id = w->commons.id[e];
+          c.q = w->commons.q[e];
+          c.src = SRC_COMMONS;
+          if (vec_push(&s->found, &c, sizeof c)) s->status = CLHS_ENOMEM;
         }
       }
     }
@@ -698,7 +592,7 @@ static void research(clhs_world *w, int64_t t, scratch *sc) {
           nr.id = clhs_res_id(t, g, j, 0);
           nr.q = draw_quality(cfg, &r, w->K[i]);
           nr.kind = CLHS_RES_KNOWLEDGE;
-          post p;
+          clhs_post p;
           memset(&p, 0, sizeof p);
           p.id = nr.id;
           p.q = nr.q;
@@ -734,14 +628,14 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
   int status = CLHS_OK, rc = CLHS_OK;
   scratch *sc = calloc((size_t)nt, sizeof *sc);
   cand *off = NULL, *cs = NULL, *found = NULL;
-  post *posts = NULL, *rposts = NULL, *allres = NULL;
+  clhs_post *rposts = NULL, *allres = NULL;
   notice *nts = NULL, *nin = NULL;
   clhs_tie_msg *reinf = NULL;
   newres *nr = NULL;
   int *dest = NULL;
-  commons_index ci;
+  clhs_commons_index ci;
   memset(&ci, 0, sizeof ci);
-  int64_t noff = 0, nposts = 0, nres_all = 0;
+  int64_t noff = 0, nres_all = 0;
   if (!sc) clhs_comm_abort(w->comm, 1, "out of memory in phase 4");
   if (t >= ((int64_t)1 << 20))
     status = clhs_error_set(err, CLHS_EINPUT,
@@ -781,42 +675,9 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
       sc[k].offers.n = 0;
     qsort(off, (size_t)noff, sizeof *off, cmp_cand);
   }
-  { /* posting: every rank appends the step's posts to its commons, in id order */
-    int64_t mine = 0;
-    for (int64_t k = vb; k < ve; k++)
-      mine += w->res.in_commons[k];
-    post *lp = malloc(sizeof *lp * (size_t)(mine ? mine : 1));
-    if (!lp) {
-      status = CLHS_ENOMEM;
-      mine = 0;
-    }
-    int64_t j = 0;
-    for (int64_t k = vb; k < ve && lp; k++) {
-      if (!w->res.in_commons[k]) continue;
-      memset(&lp[j], 0, sizeof lp[j]);
-      lp[j].id = w->res.id[k];
-      lp[j].q = w->res.q[k];
-      lp[j++].kind = w->res.kind[k];
-    }
-    nposts = mine;
-    clhs_comm_sum_i64(w->comm, &nposts, 1);
-    posts = malloc(sizeof *posts * (size_t)(nposts ? nposts : 1));
-    if (!posts)
-      clhs_comm_abort(w->comm, 1, "out of memory gathering %lld posts", (long long)nposts);
-    clhs_comm_allgatherv(w->comm, lp, mine, sizeof *lp, posts);
-    free(lp);
-    qsort(posts, (size_t)nposts, sizeof *posts, cmp_post);
-    if (grow_commons(&w->commons, w->commons.n + nposts)) {
-      status = CLHS_ENOMEM;
-    } else {
-      for (int64_t k = 0; k < nposts; k++) {
-        w->commons.id[w->commons.n] = posts[k].id;
-        w->commons.q[w->commons.n] = posts[k].q;
-        w->commons.kind[w->commons.n++] = posts[k].kind;
-      }
-    }
-  }
-  if (!status) status = commons_index_build(w, t, &ci);
+  /* posting: every rank appends the step's posts to its commons, in id order */
+  if (clhs_commons_post(w, vb, ve)) status = CLHS_ENOMEM;
+  if (!status) status = clhs_commons_index_build(w, t, &ci);
 
   /* 3. Discovery (and f of every candidate), then 4. adoption. */
   if (!status) {
@@ -876,16 +737,9 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
   if ((rc = agree(w, status, err)) != CLHS_OK) goto done;
   {
     int64_t mine = 0;
-    rposts = gather_threads(sc, nt, offsetof(scratch, research), sizeof(post), 0, &mine);
+    rposts = gather_threads(sc, nt, offsetof(scratch, research), sizeof(clhs_post), 0, &mine);
     if (!rposts) clhs_comm_abort(w->comm, 1, "out of memory in phase 4");
-    nres_all = mine;
-    clhs_comm_sum_i64(w->comm, &nres_all, 1);
-    allres = malloc(sizeof *allres * (size_t)(nres_all ? nres_all : 1));
-    if (!allres)
-      clhs_comm_abort(w->comm, 1, "out of memory gathering %lld research resources",
-                      (long long)nres_all);
-    clhs_comm_allgatherv(w->comm, rposts, mine, sizeof *rposts, allres);
-    qsort(allres, (size_t)nres_all, sizeof *allres, cmp_post);
+    allres = clhs_posts_allgather(w, rposts, mine, &nres_all, "research resources");
     for (int64_t k = 0; k < nres_all; k++)
       w->E_tx += w->cfg->resources.evidence_gain * clhs_quality_v0(allres[k].q) * (1.0 - w->E_tx);
   }
@@ -924,14 +778,13 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
   rc = agree(w, status, err);
 
 done:
-  commons_index_free(&ci);
+  clhs_commons_index_free(&ci);
   for (int k = 0; k < nt; k++)
     scratch_free(&sc[k]);
   free(sc);
   free(off);
   free(cs);
   free(found);
-  free(posts);
   free(rposts);
   free(allres);
   free(nts);

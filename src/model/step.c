@@ -1,8 +1,8 @@
 /*
  * One step of the model: the phases of MODEL.md §10a in order, each timed:
  *   1 levers and joins (levers.c); 2 events and new ties (newties.c); 3 tie decay and
- *   pruning, then the halo exchange (decay.c, halo.c); 4 resources (resources.c);
- *   5 motivation and 6 engagement (motivation.c); 7 care (care.c);
+ *   pruning, then the halo exchange (decay.c, halo.c); 4 resources (resources.c,
+ *   commons.c); 5 motivation and 6 engagement (motivation.c); 7 care (care.c);
  *   8 centres (centres.c); 9 turnover (turnover.c); 10 records (the network-wide
  *   counters here; the records themselves are written by the engine).
  *
