@@ -2,9 +2,12 @@
  * @file comm.h
  * @brief The communication layer: the only module that calls MPI (CoMD's rule).
  *
- * Model rules never communicate; they call these few collective operations
- * through the engine. Everything here is collective over all ranks unless said
- * otherwise. The I/O module receives the raw communicator through
+ * No other module calls MPI: the model's phases (src/model), the engine, the I/O module
+ * and the launcher call the functions declared here. The model calls them directly
+ * wherever a rule needs other ranks (exact integer sums, the routing of tie events,
+ * partner requests, offers and adoption notices, the halo exchange, the commons'
+ * allgather, agreeing on an error). Everything here is collective over all ranks unless
+ * said otherwise. The I/O module receives the raw communicator through
  * clhs_comm_mpi_handle() only to hand it to HDF5's MPI-IO driver.
  */
 #ifndef CLHS_COMM_H

@@ -256,19 +256,27 @@ void clhs_world_network_stats(const clhs_world *w, int64_t *v);
 /** 64-bit digest of the whole state, identical for any decomposition (collective). */
 uint64_t clhs_world_digest(const clhs_world *w);
 
-/* ---- the rules, one function per phase (src/model/step.c) ---- */
+/* ---- the rules: one function per phase of MODEL.md §10a, each in the file named for its
+ * phase; clhs_world_step (src/model/step.c) calls them in order. docs/model.md maps every
+ * section of MODEL.md to its file and function. ---- */
+/** Phase 1 (src/model/levers.c): joins, membership and the lever intensities. */
 void clhs_phase_levers_joins(clhs_world *w, int64_t t);
-/** Phase 2: peer, event and online ties (collective). Sets CLHS_F_TRAINED on attendees. */
+/** Phase 2 (src/model/newties.c): peer, event and online ties (collective). Sets
+ * CLHS_F_TRAINED on attendees. */
 int clhs_phase_new_ties(clhs_world *w, int64_t t, clhs_error *err);
-/** Phase 3: decay and pruning, then the halo exchange (collective). */
+/** Phase 3 (src/model/decay.c): decay and pruning, then the halo exchange (collective). */
 int clhs_phase_decay(clhs_world *w, int64_t t, clhs_error *err);
-/** Phase 4: creation, sharing, discovery, adoption, research, obsolescence (collective). */
+/** Phase 4 (src/model/resources.c, the commons in commons.c): creation, sharing,
+ * discovery, adoption, research, obsolescence (collective). */
 int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err);
-/** Phase 5: motivation; phase 6: engagement. */
+/** Phase 5: motivation; phase 6: engagement (src/model/motivation.c). */
 void clhs_phase_motivation(clhs_world *w, int64_t t);
 void clhs_phase_engagement(clhs_world *w, int64_t t);
+/** Phase 7 (src/model/care.c): care and outcomes. */
 void clhs_phase_care(clhs_world *w, int64_t t);
+/** Phase 8 (src/model/centres.c): reliability, QI skill, registry completeness. */
 void clhs_phase_centres(clhs_world *w, int64_t t);
+/** Phase 9 (src/model/turnover.c): patient turnover (collective: drops ties). */
 int clhs_phase_turnover(clhs_world *w, int64_t t, clhs_error *err);
 
 /* ---- the tie store and the care ties (src/model/ties.c) ---- */
@@ -305,23 +313,24 @@ int clhs_halo_exchange(clhs_world *w, clhs_error *err);
 void clhs_halo_free(clhs_halo *h);
 
 /* ---- rules on single agents, exposed for unit tests ---- */
-/** Weekly relapse and remission hazards of MODEL.md §8. */
+/** Weekly relapse and remission hazards of MODEL.md §8 (src/model/care.c). */
 double clhs_care_h_rel(const clhs_config *cfg, double a, double T, double S);
 double clhs_care_h_rem(const clhs_config *cfg, double a, double T, int ind);
-/** Escalation probability at a visit with pga = ACT. */
+/** Escalation probability at a visit with pga = ACT (src/model/care.c). */
 double clhs_care_p_escalate(const clhs_config *cfg, double g, double r, double I_pvp, double d);
-/** Number of members at step t under the schedule rule. */
+/** Number of members at step t under the schedule rule (src/model/world.c). */
 int64_t clhs_schedule_members(const clhs_config *cfg, int64_t t);
-/** Patients of centre c (LogNormal, redrawn into range; keyed by centre). */
+/** Patients of centre c (LogNormal, redrawn into range; keyed by centre; src/model/world.c). */
 int32_t clhs_centre_patients(const clhs_config *cfg, int64_t c);
 /** Lever intensity at step @p t for centre @p centre (0 for a centre not targeted; centre < 0:
  * the untargeted intensity) (MODEL.md §10; src/model/levers.c). */
 double clhs_lever_intensity(const clhs_lever_cfg *lv, double t, int64_t centre);
-/** Intensities for a centre at step t (all zero for a non-member). */
+/** Intensities for a centre at step t (all zero for a non-member; src/model/levers.c). */
 void clhs_intensity_compute(const clhs_config *cfg, double t, int64_t centre, int member,
                             clhs_intensity *I);
 
-/** Initialise (or renew, on turnover) the state of one agent from a keyed stream. */
+/** Initialise (or renew, on turnover) the state of one agent from a keyed stream
+ * (src/model/world.c). */
 void clhs_agent_fresh(clhs_world *w, int64_t i, uint32_t step, uint32_t purpose);
 
 #endif
