@@ -14,70 +14,14 @@ so the script sets population.centres = agents / 580.
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
 
-import h5py
+from clhsim_analysis import runner  # bench/clhsim_analysis: a link to analysis/clhsim_analysis
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-AGENTS_PER_CENTRE = 580.0
-
-
-def run_one(binary, agents, ranks, threads, steps, outdir, cfgs, extra, warmup=0):
-    centres = max(1, int(round(agents / AGENTS_PER_CENTRE)))
-    out = os.path.join(outdir, f"bench_{int(agents)}_{ranks}x{threads}.h5")
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OMPI_MCA_rmaps_base_oversubscribe="1")
-    if os.geteuid() == 0:
-        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    cmd = ["mpiexec", "-n", str(ranks), "--bind-to", "none", binary, "run", "--quiet",
-           "--warmup", str(warmup)] + cfgs + [
-           "-P", f"population.centres={centres}", "-P", f"run.steps={steps}",
-           "-P", f"output.every={steps}", "-o", out, "--overwrite"] + extra
-    t0 = time.time()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    wall = time.time() - t0
-    if proc.returncode != 0:
-        sys.exit(f"run failed ({' '.join(cmd)}):\n{proc.stdout}\n{proc.stderr}")
-    with h5py.File(out, "r") as f:
-        run = {k: (v.item() if hasattr(v, "item") else v) for k, v in f["run"].attrs.items()}
-        code = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in f["code"].attrs.items()}
-        digest = int(f["timeseries/state_digest"][-1])
-    os.remove(out)
-    cores = ranks * threads
-    rec = {
-        "host": platform.node(), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "code": code, "ranks": ranks, "threads": threads, "centres": centres,
-        "agents": int(run["agents"]), "steps": steps,
-        "warmup_steps": warmup, "timed_steps": int(run.get("timed_steps", steps)),
-        "config": cfgs, "overrides": extra,
-        "host_cores": os.cpu_count(), "load_before": os.getloadavg()[0],
-        "loop_time_s": run["loop_time_s"], "wall_time_s": run["wall_time_s"],
-        "process_wall_s": wall,
-        "agent_steps_per_s": run["agent_steps_per_s"],
-        "agent_steps_per_core_s": run["agent_steps_per_s"] / cores,
-        "state_bytes_per_agent": run["bytes_per_agent"],
-        "peak_rss_bytes_max_rank": run["peak_rss_bytes_max"],
-        "peak_rss_per_agent": run["peak_rss_bytes_max"] * ranks / run["agents"],
-        "final_state_digest": f"{digest:016x}",
-        "tie_ends": int(run["tie_ends"]),
-        "tie_ends_cross_rank": int(run["tie_ends_cross_rank"]),
-        "bytes_per_tie_end": run["bytes_per_tie_end"],
-        "tie_visits": int(run["tie_visits"]),
-        "tie_visits_per_core_s": run["tie_visits_per_core_s"],
-        "bytes_exchanged_per_step": run["bytes_exchanged_per_step"],
-        "bytes_gathered_per_step": run.get("bytes_gathered_per_step", float("nan")),
-        "phase_mean_s": {k[5:-7]: v for k, v in run.items() if k.startswith("time_") and k.endswith("_mean_s")},
-        "phase_max_s": {k[5:-6]: v for k, v in run.items() if k.startswith("time_") and k.endswith("_max_s")},
-    }
-    net = sum(rec["phase_mean_s"].get(p, 0) for p in ("new_ties", "decay_halo", "resources", "motivation", "engagement"))
-    rec["network_time_s"] = net
-    rec["exchange_share_of_step"] = rec["phase_mean_s"].get("communication", 0) / rec["loop_time_s"] if rec["loop_time_s"] else 0
-    rec["exchange_share_of_network"] = rec["phase_mean_s"].get("communication", 0) / net if net else 0
-    return rec
 
 
 def main():
@@ -107,7 +51,7 @@ def main():
         for n in a.agents:
             for r in a.ranks:
                 for t in a.threads:
-                    rec = run_one(a.binary, n, r, t, a.steps, tmp, cfgs, extra, a.warmup)
+                    rec = runner.bench_record(a.binary, n, r, t, a.steps, tmp, cfgs, extra, a.warmup)
                     name = f"{time.strftime('%Y%m%dT%H%M%S')}_{rec['agents']}_{r}x{t}.json"
                     with open(os.path.join(a.results, name), "w") as f:
                         json.dump(rec, f, indent=1)

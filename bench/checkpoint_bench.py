@@ -17,23 +17,15 @@ import json
 import os
 import shutil
 import platform
-import re
 import subprocess
 import sys
 import tempfile
 import time
 
-import h5py
+from clhsim_analysis import runner  # bench/clhsim_analysis: a link to analysis/clhsim_analysis
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-
-
-def env_for(threads):
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OMPI_MCA_rmaps_base_oversubscribe="1")
-    if os.geteuid() == 0:
-        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    return env
 
 
 def dd_bandwidth(folder, mib):
@@ -63,35 +55,31 @@ def main():
     os.makedirs(a.results, exist_ok=True)
     base = a.folder or tempfile.mkdtemp(prefix="ckpt_bench_", dir=HERE)
     cfg = os.path.join(HERE, "network_on.yml")
-    mpi = ["mpiexec", "-n", str(a.ranks), "--bind-to", "none", a.binary]
     print(f"{'agents':>10} {'ckpt MB':>8} {'B/agent':>8} {'write s':>8} {'write GB/s':>10} "
           f"{'read s':>7} {'read GB/s':>9} {'restart s':>9} {'dd w GB/s':>9} {'dd r GB/s':>9}")
     for n in a.agents:
         d = os.path.join(base, f"a{int(n)}")
         shutil.rmtree(d, ignore_errors=True)  # the harness's own scratch folder: a fresh run
         os.makedirs(d, exist_ok=True)
-        centres = max(1, int(round(n / 580.0)))
+        centres = max(1, int(round(n / runner.AGENTS_PER_CENTRE)))
         common = [cfg, "-P", f"population.centres={centres}", "-P", f"checkpoint.dir={d}/ck",
                   "-P", f"output.every={a.steps}"]
-        run = subprocess.run(mpi + ["run", "--quiet"] + common + [
+        run, _ = runner.run(a.binary, ["run", "--quiet"] + common + [
             "-P", f"run.steps={a.steps}", "-P", f"checkpoint.every={a.steps}", "-o", f"{d}/a.h5"],
-            env=env_for(a.threads), capture_output=True, text=True)
+            a.ranks, a.threads)
         if run.returncode != 0:
             sys.exit(run.stdout + run.stderr)
-        with h5py.File(f"{d}/a.h5", "r") as f:
-            w_s = float(f["run"].attrs["checkpoint_write_s"])
-            agents = int(f["run"].attrs["agents"])
+        attrs = runner.read_run(f"{d}/a.h5")
+        w_s = float(attrs["checkpoint_write_s"])
+        agents = int(attrs["agents"])
         ck = sorted(glob.glob(f"{d}/ck/ckpt_*[0-9].h5"))[-1]
         size = os.path.getsize(ck)
-        t0 = time.time()
-        rs = subprocess.run(mpi + ["restart", f"{d}/ck", "-P", f"run.steps={a.steps + 1}",
-                                   "-P", "checkpoint.every=0", "-o", f"{d}/b.h5"],
-                            env=env_for(a.threads), capture_output=True, text=True)
-        restart_wall = time.time() - t0
+        rs, restart_wall = runner.run(a.binary, ["restart", f"{d}/ck", "-P", f"run.steps={a.steps + 1}",
+                                                 "-P", "checkpoint.every=0", "-o", f"{d}/b.h5"],
+                                      a.ranks, a.threads)
         if rs.returncode != 0:
             sys.exit(rs.stdout + rs.stderr)
-        with h5py.File(f"{d}/b.h5", "r") as f:
-            r_s = float(f["run"].attrs["restart_read_s"])
+        r_s = float(runner.read_run(f"{d}/b.h5")["restart_read_s"])
         ddw, ddr = dd_bandwidth(d, max(256, min(4096, size // 1048576 * 2)))
         rec = {"host": platform.node(), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
                "agents": agents, "ranks": a.ranks, "threads": a.threads, "steps": a.steps,

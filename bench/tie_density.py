@@ -18,36 +18,37 @@ by least squares over the runs: 1/b is the marginal rate of the neighbour sweeps
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench  # noqa: E402  (run_one: one clhsim run -> one record)
+from clhsim_analysis import runner  # bench/clhsim_analysis: a link to analysis/clhsim_analysis
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--binary", default=os.path.join(bench.ROOT, "build", "release", "clhsim"))
+    ap.add_argument("--binary", default=os.path.join(ROOT, "build", "release", "clhsim"))
     ap.add_argument("--agents", type=float, default=1e6)
     ap.add_argument("--scales", nargs="+", type=float, default=[1, 20, 80, 200],
                     help="multipliers of network.peer_rate (0.5) and network.online_rate (0.01, "
                          "capped at 1)")
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--warmup", type=int, default=10)
-    ap.add_argument("--results", default=os.path.join(bench.HERE, "results", "tie_density"))
+    ap.add_argument("--results", default=os.path.join(HERE, "results", "tie_density"))
     a = ap.parse_args()
     os.makedirs(a.results, exist_ok=True)
-    cfgs = [os.path.join(bench.HERE, "network_on.yml")]
+    cfgs = [os.path.join(HERE, "network_on.yml")]
     rows = []
     print(f"{'scale':>6} {'visits/agent/step':>17} {'net ms/step':>11} {'visits/core-s':>13}")
     with tempfile.TemporaryDirectory() as tmp:
         for s in a.scales:
             extra = ["-P", f"network.peer_rate={0.5 * s}",
                      "-P", f"network.online_rate={min(1.0, 0.01 * s)}"]
-            rec = bench.run_one(a.binary, a.agents, 1, 1, a.steps, tmp, cfgs, extra, a.warmup)
+            rec = runner.bench_record(a.binary, a.agents, 1, 1, a.steps, tmp, cfgs, extra, a.warmup)
             rec["tie_density_scale"] = s
             name = f"{time.strftime('%Y%m%dT%H%M%S')}_{rec['agents']}_scale{s:g}.json"
             with open(os.path.join(a.results, name), "w") as f:

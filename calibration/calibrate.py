@@ -26,7 +26,6 @@ import hashlib
 import json
 import math
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -62,8 +61,8 @@ FINAL_OVERRIDES = {"output.every": 1}       # the final table: weekly records, a
 # row, ... 1 for remission after escalation). A one-sided band ("staying >= 80 %", "over
 # 1 000") has no centre: its z is measured in SCALE below the band.
 # ---------------------------------------------------------------------------------------------
-sys.path.insert(0, os.path.join(ROOT, "analysis"))
-from clhsim_analysis import load as _load                      # noqa: E402
+# (calibration/clhsim_analysis: a link to analysis/clhsim_analysis)
+from clhsim_analysis import load as _load, runner               # noqa: E402
 from clhsim_analysis.targets import TARGETS as _TARGETS, evaluate as _evaluate  # noqa: E402
 
 SCALE = {"remission_2019": 0.03, "commons_users_2019": 250.0}
@@ -214,13 +213,14 @@ def pargs(overrides):
 
 
 def config_key(binary, overrides, seed):
-    txt = subprocess.run([binary, "config", SCENARIO] + pargs(overrides) + ["-P",
-                         f"run.seed={seed}"], check=True, capture_output=True, text=True).stdout
+    p, _ = runner.run(binary, ["config", SCENARIO] + pargs(overrides) + ["-P", f"run.seed={seed}"])
+    p.check_returncode()
+    txt = p.stdout
     return hashlib.sha1(txt.encode()).hexdigest()[:16]
 
 
 def binary_has_v1(binary):
-    v = subprocess.run([binary, "variables"], capture_output=True, text=True).stdout
+    v = runner.run(binary, ["variables"])[0].stdout
     return "escalation_outcomes" in v
 
 
@@ -251,13 +251,12 @@ class Runner:
         if self._valid(r) and (keep is None or os.path.exists(keep)):
             return r
         out = keep or os.path.join(RAW, f"{key}.h5")
-        cmd = (["nice", "-n", "10", self.binary, "run", SCENARIO] + pargs(ov)
-               + ["-P", f"run.seed={seed}", "-o", out, "--quiet", "--overwrite"])
-        env = dict(os.environ, OMP_NUM_THREADS="1")
         t0 = time.time()
-        p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        p, _ = runner.run(self.binary, ["run", SCENARIO] + pargs(ov)
+                          + ["-P", f"run.seed={seed}", "-o", out, "--quiet", "--overwrite"],
+                          threads=1, prefix=["nice", "-n", "10"])
         if p.returncode != 0:
-            raise RuntimeError(f"run failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr}")
+            raise RuntimeError(f"run failed ({p.returncode}): {' '.join(p.args)}\n{p.stderr}")
         sim = simulated(out)
         if keep is None:
             os.remove(out)

@@ -20,14 +20,12 @@ results/tension.png:
 import argparse
 import json
 import os
-import sys
 
 import h5py
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import calibrate as cal  # noqa: E402
+import calibrate as cal  # calibration/calibrate.py, beside this script
 
 SEEDS = [1, 2, 3]
 LATE_LEVERS_OFF = {f"levers.{n}.max": "0" for n in ("commons", "roles", "engagement",

@@ -5,11 +5,11 @@
         --results DIR --launcher "srun --mpi=pmix --cpu-bind=cores" [-- -P key=value ...]
     scaling.py summary DIR [--study strong]
 
-`run` measures with bench/bench.py's run_one (the same JSON record as bench/results/*.json:
-agent-steps per second, per-phase max and mean times over ranks, memory, ...) but launches
-clhsim with the job's launcher instead of mpiexec, and adds the study's fields: study,
-nodes, ranks_per_node, agents_per_rank, job id, launcher. Agent counts are approximate:
-population.centres = agents / 580 (bench.py). `--agents` is the total for a strong study
+`run` measures as bench/bench.py does (clhsim_analysis.runner.bench_record: the same JSON
+record as bench/results/*.json: agent-steps per second, per-phase max and mean times over
+ranks, memory, ...) but launches clhsim with the job's launcher instead of mpiexec, and adds
+the study's fields: study, nodes, ranks_per_node, agents_per_rank, job id, launcher. Agent
+counts are approximate: population.centres = agents / 580 (runner.AGENTS_PER_CENTRE). `--agents` is the total for a strong study
 and the count per rank for a weak one. One record per run: DIR/STUDY_NODESn_RxT_JOB.json.
 
 `summary` prints a study's records with the speed-up and parallel efficiency relative to the
@@ -19,28 +19,11 @@ import argparse
 import glob
 import json
 import os
-import shlex
-import subprocess
 import sys
 
+from clhsim_analysis import runner  # jobs/clhsim_analysis: a link to analysis/clhsim_analysis
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "bench"))
-import bench  # noqa: E402  (bench/bench.py)
-
-
-def with_launcher(launcher, binary):
-    """subprocess.run for bench.run_one: its `mpiexec -n R --bind-to none BINARY ...` becomes
-    `LAUNCHER -n R BINARY ...` (srun: one task per rank, bound as the job says)."""
-    real = subprocess.run
-
-    def run(cmd, **kw):
-        if cmd and cmd[0] == "mpiexec" and binary in cmd:
-            i = cmd.index(binary)
-            cmd = shlex.split(launcher) + ["-n", cmd[cmd.index("-n") + 1]] + cmd[i:]
-            print("scaling: " + " ".join(shlex.quote(c) for c in cmd), flush=True)
-        return real(cmd, **kw)
-
-    return run
 
 
 def do_run(a):
@@ -51,9 +34,10 @@ def do_run(a):
     # The output goes to the results folder (a shared file system: every rank writes to it).
     outdir = os.path.join(a.results, f".out-{a.job}")
     os.makedirs(outdir, exist_ok=True)
-    bench.subprocess.run = with_launcher(a.launcher, binary)
     cfgs = [a.config] if a.config else []
-    rec = bench.run_one(binary, agents, ranks, a.threads, a.steps, outdir, cfgs, a.extra)
+    # `LAUNCHER -n RANKS BINARY ...` (srun: one task per rank, bound as the job says).
+    rec = runner.bench_record(binary, agents, ranks, a.threads, a.steps, outdir, cfgs, a.extra,
+                              launcher=a.launcher, echo="scaling")
     os.rmdir(outdir)
     rec.update(study=a.study, nodes=nodes, ranks_per_node=ranks / nodes,
                agents_per_rank=rec["agents"] / ranks, job_id=a.job, launcher=a.launcher)

@@ -28,11 +28,8 @@ import h5py
 import numpy as np
 import pandas as pd
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "analysis"))
-
-import clhsim_analysis as ca  # noqa: E402
-from clhsim_analysis.targets import Target  # noqa: E402
+import clhsim_analysis as ca  # analysis/ on PYTHONPATH (tests/CMakeLists.txt)
+from clhsim_analysis.targets import Target
 
 
 def fail(msg):

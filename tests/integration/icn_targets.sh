@@ -62,8 +62,7 @@ echo "runs: $(( $(date +%s) - t0 )) s"
 import json, math, sys
 import numpy as np
 root, final, d, seeds = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-sys.path.insert(0, f"{root}/analysis")
-from clhsim_analysis import load
+from clhsim_analysis import load            # analysis/ on PYTHONPATH (tests/CMakeLists.txt)
 from clhsim_analysis.targets import evaluate
 
 HEADLINE = ["members_2007-01-01", "members_2009-06-01", "members_2012-03-01",
