@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hdf5.h>
-
 #include "clhs/comm.h"
 #include "clhs/config.h"
 #include "clhs/checkpoint.h"
@@ -219,14 +217,13 @@ static int build_config(const cli *c, clhs_config *cfg, clhs_error *err) {
 }
 
 static void print_version(const clhs_comm *comm) {
-  char mpi[256];
-  unsigned maj, min, rel;
+  char mpi[256], hdf5[64];
   clhs_comm_mpi_version(mpi, sizeof mpi);
-  H5get_libversion(&maj, &min, &rel);
-  printf("clhsim %s (git %s, %s build)\n  compiler: %s\n  flags: %s\n  MPI: %s\n  HDF5: %u.%u.%u "
-         "(parallel)\n  ranks: %d, threads per rank: %d\n",
+  clhs_io_hdf5_version(hdf5, sizeof hdf5);
+  printf("clhsim %s (git %s, %s build)\n  compiler: %s\n  flags: %s\n  MPI: %s\n  HDF5: %s\n"
+         "  ranks: %d, threads per rank: %d\n",
          CLHS_VERSION, CLHS_GIT_REVISION, CLHS_BUILD_TYPE, CLHS_COMPILER, CLHS_COMPILE_FLAGS, mpi,
-         maj, min, rel, comm->size, comm->threads);
+         hdf5, comm->size, comm->threads);
 }
 
 /* Broadcast a string that only rank 0 knows (NULL elsewhere); returns a malloc'd copy. */

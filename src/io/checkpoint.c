@@ -102,6 +102,7 @@
 #include "h5util.h"
 #include <mpi.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,7 @@
 #include <unistd.h>
 
 #include "clhs/fileutil.h"
+#include "clhs/hash.h"
 #include "clhs/network.h"
 
 #define CK_CHUNK_BYTES (1 << 20) /* target chunk size */
@@ -133,54 +135,17 @@ static int agree(const clhs_comm *comm, int st, clhs_error *err) {
 /* ------------------------------------------------------------------------ */
 /* Element types                                                             */
 
-enum { T_U8, T_U16, T_U32, T_U64, T_I32, T_I64, T_F32 };
-
-static hid_t ftype_of(int t) {
-  switch (t) {
-  case T_U8: return H5T_STD_U8LE;
-  case T_U16: return H5T_STD_U16LE;
-  case T_U32: return H5T_STD_U32LE;
-  case T_U64: return H5T_STD_U64LE;
-  case T_I32: return H5T_STD_I32LE;
-  case T_I64: return H5T_STD_I64LE;
-  default: return H5T_IEEE_F32LE;
-  }
-}
-
-static hid_t mtype_of(int t) {
-  switch (t) {
-  case T_U8: return H5T_NATIVE_UINT8;
-  case T_U16: return H5T_NATIVE_UINT16;
-  case T_U32: return H5T_NATIVE_UINT32;
-  case T_U64: return H5T_NATIVE_UINT64;
-  case T_I32: return H5T_NATIVE_INT32;
-  case T_I64: return H5T_NATIVE_INT64;
-  default: return H5T_NATIVE_FLOAT;
-  }
-}
-
-static size_t esize_of(int t) {
-  switch (t) {
-  case T_U8: return 1;
-  case T_U16: return 2;
-  case T_U32:
-  case T_I32:
-  case T_F32: return 4;
-  default: return 8;
-  }
-}
-
-/** A fixed-length, NUL-padded ASCII string type of @p len bytes (1 at least). */
-static hid_t str_type(size_t len) {
-  hid_t t = H5Tcopy(H5T_C_S1);
-  if (t < 0) return -1;
-  if (H5Tset_size(t, len ? len : 1) < 0 || H5Tset_strpad(t, H5T_STR_NULLPAD) < 0 ||
-      H5Tset_cset(t, H5T_CSET_ASCII) < 0) {
-    H5Tclose(t);
-    return -1;
-  }
-  return t;
-}
+/* The checkpoint's short names for the element types (enum clhs_dtype, mapped to HDF5 types
+ * by h5util). */
+enum {
+  T_U8 = CLHS_U8,
+  T_U16 = CLHS_U16,
+  T_U32 = CLHS_U32,
+  T_U64 = CLHS_U64,
+  T_I32 = CLHS_I32,
+  T_I64 = CLHS_I64,
+  T_F32 = CLHS_F32
+};
 
 /* ------------------------------------------------------------------------ */
 /* The open file                                                             */
@@ -196,29 +161,23 @@ typedef struct ckf {
 /* ------------------------------------------------------------------------ */
 /* Attributes                                                                */
 
+/** "checkpoint 'FILE'", the context of a writing message. */
+static void ck_where(const ckf *f, char *buf, size_t len) {
+  snprintf(buf, len, "checkpoint '%s'", f->fname);
+}
+
 static int put_attr(const ckf *f, hid_t obj, const char *name, hid_t ftype, hid_t mtype,
                     const void *val, clhs_error *err) {
-  hid_t s = H5Screate(H5S_SCALAR), a = -1;
-  herr_t st = -1;
-  if (s >= 0) a = H5Acreate2(obj, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT);
-  if (a >= 0) st = H5Awrite(a, mtype, val);
-  clhs_h5_close(&a);
-  clhs_h5_close(&s);
-  if (st < 0)
-    return clhs_h5_fail(err, f->code, "checkpoint '%s': cannot write attribute '%s'", f->fname,
-                        name);
-  return CLHS_OK;
+  char where[sizeof err->msg];
+  ck_where(f, where, sizeof where);
+  return clhs_h5_put_attr(obj, name, ftype, mtype, val, 1, where, f->code, err);
 }
 
 static int put_attr_str(const ckf *f, hid_t obj, const char *name, const char *val,
                         clhs_error *err) {
-  size_t len = strlen(val);
-  hid_t t = str_type(len);
-  if (t < 0)
-    return clhs_h5_fail(err, f->code, "checkpoint '%s': cannot make a string type", f->fname);
-  int st = put_attr(f, obj, name, t, t, len ? val : "", err);
-  H5Tclose(t);
-  return st;
+  char where[sizeof err->msg];
+  ck_where(f, where, sizeof where);
+  return clhs_h5_put_attr_str(obj, name, val, where, f->code, err);
 }
 
 /** Read a numeric scalar attribute (converted to @p mtype); CLHS_EINPUT if missing. */
@@ -240,29 +199,6 @@ static int get_attr(const ckf *f, hid_t obj, const char *where, const char *name
   return CLHS_OK;
 }
 
-/** A fixed-length string from attribute or dataset @p id (malloc'd into *out). */
-static int read_str(hid_t id, int is_attr, char **out) {
-  *out = NULL;
-  hid_t t = is_attr ? H5Aget_type(id) : H5Dget_type(id), mt = -1;
-  herr_t st = -1;
-  if (t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) == 0) {
-    size_t len = H5Tget_size(t);
-    char *buf = malloc(len + 1);
-    mt = str_type(len);
-    if (buf && mt >= 0) {
-      st = is_attr ? H5Aread(id, mt, buf) : H5Dread(id, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-      buf[len] = '\0';
-    }
-    if (st >= 0)
-      *out = buf;
-    else
-      free(buf);
-  }
-  clhs_h5_close(&mt);
-  clhs_h5_close(&t);
-  return st < 0 ? -1 : 0;
-}
-
 static int get_attr_str(const ckf *f, hid_t obj, const char *name, char **out, clhs_error *err) {
   *out = NULL;
   htri_t ex = H5Aexists(obj, name);
@@ -270,7 +206,7 @@ static int get_attr_str(const ckf *f, hid_t obj, const char *name, char **out, c
     return clhs_error_set(err, CLHS_EINPUT, "checkpoint '%s': attribute /%s is missing", f->path,
                           name);
   hid_t a = ex > 0 ? H5Aopen(obj, name, H5P_DEFAULT) : -1;
-  int st = a >= 0 ? read_str(a, 1, out) : -1;
+  int st = a >= 0 ? clhs_h5_read_str(a, 1, SIZE_MAX, out) : -1;
   clhs_h5_close(&a);
   if (st < 0)
     return clhs_h5_fail(err, CLHS_EINPUT, "checkpoint '%s': cannot read attribute /%s as a string",
@@ -295,7 +231,7 @@ static int put_rows(const ckf *f, hid_t g, const char *gname, const char *name, 
                     int64_t nrows, int64_t ncols, int64_t row0, int64_t nloc, const void *buf,
                     clhs_error *err) {
   const int rank = ncols > 0 ? 2 : 1;
-  const size_t rowb = esize_of(type) * (size_t)(ncols > 0 ? ncols : 1);
+  const size_t rowb = clhs_h5_dtype_size(type) * (size_t)(ncols > 0 ? ncols : 1);
   hsize_t dims[2] = {(hsize_t)nrows, (hsize_t)ncols};
   hsize_t maxd[2] = {H5S_UNLIMITED, (hsize_t)ncols};
   hsize_t chunk[2] = {CK_CHUNK_BYTES / rowb, (hsize_t)ncols};
@@ -307,7 +243,7 @@ static int put_rows(const ckf *f, hid_t g, const char *gname, const char *name, 
   herr_t st = -1;
   /* Fletcher32 is the only filter, hence the last of the chain. */
   if (s >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, rank, chunk) >= 0 && H5Pset_fletcher32(dcpl) >= 0)
-    d = H5Dcreate2(g, name, ftype_of(type), s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    d = H5Dcreate2(g, name, clhs_h5_file_type(type), s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   if (d >= 0) {
     st = 0;
     step = "write";
@@ -328,7 +264,7 @@ static int put_rows(const ckf *f, hid_t g, const char *gname, const char *name, 
           H5Sselect_none(ms) < 0)
         st = -1;
     }
-    if (st >= 0) st = H5Dwrite(d, mtype_of(type), ms, fs, f->dxpl, buf);
+    if (st >= 0) st = H5Dwrite(d, clhs_h5_mem_type(type), ms, fs, f->dxpl, buf);
   }
   clhs_h5_close(&ms);
   clhs_h5_close(&fs);
@@ -397,7 +333,7 @@ static int get_rows(const ckf *f, const char *dname, int type, int64_t nrows, in
   herr_t st = -1;
   if (fs >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
       (ms = H5Screate_simple(rank, count, NULL)) >= 0)
-    st = H5Dread(d, mtype_of(type), ms, fs, f->dxpl, buf);
+    st = H5Dread(d, clhs_h5_mem_type(type), ms, fs, f->dxpl, buf);
   clhs_h5_close(&ms);
   clhs_h5_close(&fs);
   clhs_h5_close(&d);
@@ -410,19 +346,10 @@ static int get_rows(const ckf *f, const char *dname, int type, int64_t nrows, in
 /* ------------------------------------------------------------------------ */
 /* The whole-file checksum in the user block                                 */
 
-static uint64_t ck_mix64(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
-
 /* Hash of block @p index (@p n bytes): every step of the chain is a bijection of the
  * running value and of the word folded in, so changing one word always changes it. */
 static uint64_t block_hash(const unsigned char *p, size_t n, uint64_t index) {
-  uint64_t h = ck_mix64(index ^ 0x243f6a8885a308d3ULL);
+  uint64_t h = clhs_mix64(index ^ 0x243f6a8885a308d3ULL);
   size_t k = 0;
   for (; k + 8 <= n; k += 8) {
     uint64_t wd;
@@ -430,15 +357,15 @@ static uint64_t block_hash(const unsigned char *p, size_t n, uint64_t index) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
     wd = __builtin_bswap64(wd);
 #endif
-    h = (h ^ wd) * 0x9fb21c651e98df25ULL;
+    h = clhs_fold64(h, wd);
   }
   if (k < n) {
     uint64_t wd = 0;
     for (size_t b = 0; k + b < n; b++)
       wd |= (uint64_t)p[k + b] << (8 * b);
-    h = (h ^ wd) * 0x9fb21c651e98df25ULL;
+    h = clhs_fold64(h, wd);
   }
-  return ck_mix64(h ^ (uint64_t)n);
+  return clhs_mix64(h ^ (uint64_t)n);
 }
 
 /**
@@ -910,7 +837,7 @@ static int write_root(const ckf *f, const clhs_world *w, const wmeta *wm, clhs_e
   if (wm->yaml_len <= CK_ATTR_MAX) return put_attr_str(f, root, "config_yaml", yaml, err);
   /* Too long for an attribute in the HDF5-1.8 format: a scalar string dataset that
    * rank 0 writes (collectively: the others select nothing). */
-  hid_t t = str_type(wm->yaml_len), s = H5Screate(H5S_SCALAR), d = -1, fs = -1, ms = -1;
+  hid_t t = clhs_h5_str_type(wm->yaml_len), s = H5Screate(H5S_SCALAR), d = -1, fs = -1, ms = -1;
   herr_t hs = -1;
   if (t >= 0 && s >= 0)
     d = H5Dcreate2(root, "config_yaml", t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -1243,7 +1170,7 @@ static int get_root_text(const ckf *f, const char *name, char **out, clhs_error 
   if (H5Lexists(f->file, name, H5P_DEFAULT) <= 0)
     return clhs_error_set(err, CLHS_EINPUT, "checkpoint '%s': /%s is missing", f->path, name);
   hid_t d = H5Dopen2(f->file, name, H5P_DEFAULT);
-  int st = d >= 0 ? read_str(d, 0, out) : -1;
+  int st = d >= 0 ? clhs_h5_read_str(d, 0, SIZE_MAX, out) : -1;
   clhs_h5_close(&d);
   if (st < 0)
     return clhs_h5_fail(err, CLHS_EINPUT, "checkpoint '%s': dataset /%s is corrupted", f->path,
@@ -1335,7 +1262,7 @@ static int read_state(const ckf *f, clhs_world *w, clhs_error *err) {
   for (int k = 0; k < nc && !st; k++) {
     char dname[128];
     snprintf(dname, sizeof dname, "/%s/%s", c[k].group, c[k].name);
-    const size_t bytes = esize_of(c[k].type) * (size_t)(c[k].ncols > 0 ? c[k].ncols : 1) *
+    const size_t bytes = clhs_h5_dtype_size(c[k].type) * (size_t)(c[k].ncols > 0 ? c[k].ncols : 1) *
                          (size_t)(c[k].nloc > 0 ? c[k].nloc : 1);
     void *dst = c[k].data, *tmp = NULL;
     if (c[k].structure) {

@@ -25,6 +25,7 @@
 
 #include "clhs/output.h"
 #include "clhs/fileutil.h"
+#include "clhs/strbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -110,53 +111,14 @@ static void append_msg(clhs_error *err, const char *text) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* A growable byte buffer for packing what rank 0 broadcasts                 */
-
-typedef struct sbuf {
-  char *p;
-  size_t n, cap;
-  int oom;
-} sbuf;
-
-static void sbuf_put(sbuf *b, const void *data, size_t len) {
-  if (b->oom) return;
-  if (b->n + len > b->cap) {
-    size_t cap = b->cap ? b->cap : 1024;
-    while (cap < b->n + len)
-      cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->oom = 1;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->n, data, len);
-  b->n += len;
-}
-
-/** Append a string with its terminating NUL. */
-static void sbuf_str(sbuf *b, const char *s) {
-  sbuf_put(b, s ? s : "", strlen(s ? s : "") + 1);
-}
-
-/** Read the next NUL-terminated string of a packed buffer; NULL when exhausted. */
-static const char *unpack_str(const char *buf, size_t n, size_t *pos) {
-  if (*pos >= n) return NULL;
-  const char *s = buf + *pos;
-  const void *nul = memchr(s, '\0', n - *pos);
-  if (!nul) return NULL;
-  *pos = (size_t)((const char *)nul - buf) + 1;
-  return s;
-}
+/* What rank 0 packs (clhs_strbuf), for every rank                           */
 
 /**
  * Broadcast rank 0's packed buffer to every rank. Takes over rank 0's buffer;
  * returns a buffer owned by the caller (NULL or of size 0 if rank 0's packing
  * ran out of memory) and sets *n.
  */
-static char *bcast_packed(const clhs_comm *comm, sbuf *b, size_t *n) {
+static char *bcast_packed(const clhs_comm *comm, clhs_strbuf *b, size_t *n) {
   size_t len = 0;
   char dummy = '\0';
   void *p = &dummy;
@@ -178,57 +140,19 @@ static char *bcast_packed(const clhs_comm *comm, sbuf *b, size_t *n) {
 /* ------------------------------------------------------------------------ */
 /* Attributes                                                                */
 
-/** A fixed-length, NUL-padded ASCII string type of @p len bytes (1 at least). */
-static hid_t str_type(size_t len) {
-  hid_t t = H5Tcopy(H5T_C_S1);
-  if (t < 0) return -1;
-  if (H5Tset_size(t, len ? len : 1) < 0 || H5Tset_strpad(t, H5T_STR_NULLPAD) < 0 ||
-      H5Tset_cset(t, H5T_CSET_ASCII) < 0) {
-    H5Tclose(t);
-    return -1;
-  }
-  return t;
-}
-
-/** Create (or replace) attribute @p name with @p n values (1: a scalar; 0: empty). */
-static int put_attr(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const void *vals,
-                    hsize_t n, const char *where, clhs_error *err) {
-  hid_t s = -1, a = -1;
-  herr_t st = -1;
-  htri_t exists = H5Aexists(obj, name);
-  if (exists > 0 && H5Adelete(obj, name) < 0) exists = -1;
-  if (exists >= 0)
-    s = n == 0   ? H5Screate(H5S_NULL)
-        : n == 1 ? H5Screate(H5S_SCALAR)
-                 : H5Screate_simple(1, &n, NULL);
-  if (s >= 0) a = H5Acreate2(obj, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT);
-  if (a >= 0) st = n == 0 ? 0 : H5Awrite(a, mtype, vals);
-  clhs_h5_close(&a);
-  clhs_h5_close(&s);
-  if (st < 0) return clhs_h5_fail(err, CLHS_EIO, "%s: cannot write attribute '%s'", where, name);
-  return CLHS_OK;
-}
-
 static int attr_str(hid_t obj, const char *name, const char *val, const char *where,
                     clhs_error *err) {
-  size_t len = strlen(val);
-  hid_t t = str_type(len);
-  if (t < 0)
-    return clhs_h5_fail(err, CLHS_EIO, "%s: cannot make a string type for attribute '%s'", where,
-                        name);
-  int st = put_attr(obj, name, t, t, len ? val : "", 1, where, err);
-  H5Tclose(t);
-  return st;
+  return clhs_h5_put_attr_str(obj, name, val, where, CLHS_EIO, err);
 }
 
 static int attr_f64(hid_t obj, const char *name, const double *v, hsize_t n, const char *where,
                     clhs_error *err) {
-  return put_attr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v, n, where, err);
+  return clhs_h5_put_attr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v, n, where, CLHS_EIO, err);
 }
 
 static int attr_i64(hid_t obj, const char *name, const int64_t *v, hsize_t n, const char *where,
                     clhs_error *err) {
-  return put_attr(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, v, n, where, err);
+  return clhs_h5_put_attr(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, v, n, where, CLHS_EIO, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -345,7 +269,7 @@ static int attr_config_value(hid_t g, const char *key, const char *val, int want
   }
   if (kind == 1 && (want == 'i' || want == 0)) return attr_i64(g, key, &i, 1, where, err);
   if (kind == 2 && (want == 'u' || want == 0))
-    return put_attr(g, key, H5T_STD_U64LE, H5T_NATIVE_UINT64, &u, 1, where, err);
+    return clhs_h5_put_attr(g, key, H5T_STD_U64LE, H5T_NATIVE_UINT64, &u, 1, where, CLHS_EIO, err);
   if (kind != 0 && (want == 'd' || want == 0)) return attr_f64(g, key, &d, 1, where, err);
   if (want == 'D' || want == 'I' || (want == 0 && len > 2 && s[0] == '[')) {
     int64_t *iv;
@@ -508,34 +432,6 @@ static void destroy(clhs_output *o) {
   free_output(o);
 }
 
-static size_t dtype_size(int dtype) {
-  switch (dtype) {
-  case CLHS_F64: return sizeof(double);
-  case CLHS_I64: return sizeof(int64_t);
-  case CLHS_U64: return sizeof(uint64_t);
-  case CLHS_I8: return sizeof(int8_t);
-  default: return 0;
-  }
-}
-
-static hid_t dtype_mem(int dtype) {
-  switch (dtype) {
-  case CLHS_F64: return H5T_NATIVE_DOUBLE;
-  case CLHS_I64: return H5T_NATIVE_INT64;
-  case CLHS_U64: return H5T_NATIVE_UINT64;
-  default: return H5T_NATIVE_INT8;
-  }
-}
-
-static hid_t dtype_file(int dtype) {
-  switch (dtype) {
-  case CLHS_F64: return H5T_IEEE_F64LE;
-  case CLHS_I64: return H5T_STD_I64LE;
-  case CLHS_U64: return H5T_STD_U64LE;
-  default: return H5T_STD_I8LE;
-  }
-}
-
 /** Check the variables and collect their axes (same result on every rank). */
 static int validate(clhs_output *o, const clhs_out_var *vars, int nvars, clhs_error *err) {
   const char *p = o->path;
@@ -553,7 +449,7 @@ static int validate(clhs_output *o, const clhs_out_var *vars, int nvars, clhs_er
       if (strcmp(vars[w].name, var->name) == 0)
         return clhs_error_set(err, CLHS_EINPUT, "output '%s': variable '%s' is declared twice", p,
                               var->name);
-    if (dtype_size(var->dtype) == 0)
+    if (clhs_h5_dtype_size(var->dtype) == 0)
       return clhs_error_set(err, CLHS_EINPUT, "output '%s': variable '%s' has unknown dtype %d", p,
                             var->name, var->dtype);
     if (var->ndims < 0 || var->ndims > CLHS_OUT_MAXDIMS)
@@ -889,7 +785,8 @@ static int make_var(clhs_output *o, out_var *ov, clhs_error *err) {
   if (s < 0 || dcpl < 0 || H5Pset_chunk(dcpl, ov->rank, chunk) < 0 ||
       (v->dtype == CLHS_F64 && H5Pset_fill_value(dcpl, H5T_NATIVE_DOUBLE, &fillnan) < 0))
     st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot prepare dataset %s", o->tmp, where);
-  if (st == CLHS_OK && (ov->dset = make_dset(o, v->name, dtype_file(v->dtype), s, dcpl, err)) < 0)
+  if (st == CLHS_OK &&
+      (ov->dset = make_dset(o, v->name, clhs_h5_file_type(v->dtype), s, dcpl, err)) < 0)
     st = CLHS_EIO;
   clhs_h5_close(&s);
   clhs_h5_close(&dcpl);
@@ -914,8 +811,8 @@ static int prepare_vars(clhs_output *o, const clhs_out_var *vars, clhs_error *er
     out_var *ov = &o->vars[v];
     ov->v = &vars[v];
     ov->dset = -1;
-    ov->esize = dtype_size(vars[v].dtype);
-    ov->memtype = dtype_mem(vars[v].dtype);
+    ov->esize = clhs_h5_dtype_size(vars[v].dtype);
+    ov->memtype = clhs_h5_mem_type(vars[v].dtype);
     ov->rank = 1 + vars[v].ndims;
     ov->caxis = -1;
     size_t elems = 1;
@@ -947,24 +844,24 @@ static int prepare_vars(clhs_output *o, const clhs_out_var *vars, clhs_error *er
 }
 
 typedef struct kv_pack {
-  sbuf *b;
+  clhs_strbuf *b;
   uint64_t n;
 } kv_pack;
 
 static void pack_kv(const char *key, const char *value, void *user) {
   kv_pack *k = user;
-  sbuf_str(k->b, key);
-  sbuf_str(k->b, value);
+  clhs_strbuf_putz(k->b, key);
+  clhs_strbuf_putz(k->b, value);
   k->n++;
 }
 
 /** /parameters: rank 0's YAML and keys, broadcast, then written by every rank. */
 static int write_parameters(clhs_output *o, hid_t file, const clhs_config *cfg, clhs_error *err) {
-  sbuf b = {0};
+  clhs_strbuf b = {0};
   if (o->comm.rank == 0) {
     char *yaml = clhs_config_to_yaml(cfg, 0);
     if (!yaml) b.oom = 1;
-    sbuf_str(&b, yaml);
+    clhs_strbuf_putz(&b, yaml);
     free(yaml);
     kv_pack k = {&b, 0};
     if (!b.oom) clhs_config_foreach(cfg, pack_kv, &k);
@@ -982,12 +879,12 @@ static int write_parameters(clhs_output *o, hid_t file, const clhs_config *cfg, 
   if (g < 0)
     st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create group /parameters", o->tmp);
   size_t pos = 0;
-  const char *yaml = unpack_str(buf, n, &pos);
+  const char *yaml = clhs_strbuf_next(buf, n, &pos);
   if (st == CLHS_OK && yaml && strlen(yaml) <= OUT_ATTR_MAX) {
     st = attr_str(g, "yaml", yaml, "/parameters", err);
   } else if (st == CLHS_OK && yaml) {
     /* Too long for an attribute in the HDF5-1.8 format: a scalar string dataset. */
-    hid_t t = str_type(strlen(yaml)), s = H5Screate(H5S_SCALAR), d = -1;
+    hid_t t = clhs_h5_str_type(strlen(yaml)), s = H5Screate(H5S_SCALAR), d = -1;
     if (t >= 0 && s >= 0) d = H5Dcreate2(g, "yaml", t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (d < 0)
       st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create dataset /parameters/yaml",
@@ -1000,8 +897,8 @@ static int write_parameters(clhs_output *o, hid_t file, const clhs_config *cfg, 
     clhs_h5_close(&t);
   }
   while (st == CLHS_OK) {
-    const char *key = unpack_str(buf, n, &pos);
-    const char *val = key ? unpack_str(buf, n, &pos) : NULL;
+    const char *key = clhs_strbuf_next(buf, n, &pos);
+    const char *val = key ? clhs_strbuf_next(buf, n, &pos) : NULL;
     if (!key || !val) break;
     st = attr_config_value(g, key, val, clhs_config_key_kind(key), "/parameters", err);
   }
@@ -1012,12 +909,10 @@ static int write_parameters(clhs_output *o, hid_t file, const clhs_config *cfg, 
 
 static int write_code(clhs_output *o, hid_t file, clhs_error *err) {
   char mpi[512] = "", hdf5[64];
-  unsigned maj = 0, min = 0, rel = 0;
   if (o->comm.rank == 0) clhs_comm_mpi_version(mpi, sizeof mpi);
   clhs_comm_bcast(&o->comm, mpi, sizeof mpi, 0);
   mpi[sizeof mpi - 1] = '\0';
-  H5get_libversion(&maj, &min, &rel);
-  snprintf(hdf5, sizeof hdf5, "%u.%u.%u (parallel)", maj, min, rel);
+  clhs_io_hdf5_version(hdf5, sizeof hdf5);
   static const char *const keys[] = {"version",       "git_revision", "build_type",  "compiler",
                                      "compile_flags", "mpi_version",  "hdf5_version"};
   const char *vals[] = {CLHS_VERSION,  CLHS_GIT_REVISION,  CLHS_BUILD_TYPE,
@@ -1370,17 +1265,17 @@ int clhs_output_write_run(clhs_output *o, const char *const *num_keys, const dou
   if (!o) return clhs_error_set(err, CLHS_EINPUT, "clhs_output_write_run: no output");
   if (o->failed) return failed_error(o, err);
   /* Rank 0's keys and values for everyone: wall times differ between ranks. */
-  sbuf b = {0};
+  clhs_strbuf b = {0};
   if (o->comm.rank == 0) {
     uint64_t counts[2] = {(uint64_t)(nnum > 0 ? nnum : 0), (uint64_t)(nstr > 0 ? nstr : 0)};
-    sbuf_put(&b, counts, sizeof counts);
+    clhs_strbuf_put(&b, counts, sizeof counts);
     for (int i = 0; i < nnum; i++) {
-      sbuf_put(&b, &num_vals[i], sizeof(double));
-      sbuf_str(&b, num_keys[i]);
+      clhs_strbuf_put(&b, &num_vals[i], sizeof(double));
+      clhs_strbuf_putz(&b, num_keys[i]);
     }
     for (int i = 0; i < nstr; i++) {
-      sbuf_str(&b, str_keys[i]);
-      sbuf_str(&b, str_vals[i]);
+      clhs_strbuf_putz(&b, str_keys[i]);
+      clhs_strbuf_putz(&b, str_vals[i]);
     }
   }
   size_t n = 0;
@@ -1401,13 +1296,13 @@ int clhs_output_write_run(clhs_output *o, const char *const *num_keys, const dou
     if (pos + sizeof val > n) break;
     memcpy(&val, buf + pos, sizeof val);
     pos += sizeof val;
-    const char *key = unpack_str(buf, n, &pos);
+    const char *key = clhs_strbuf_next(buf, n, &pos);
     if (!key) break;
     st = attr_f64(g, key, &val, 1, "/run", err);
   }
   for (uint64_t i = 0; i < counts[1] && st == CLHS_OK; i++) {
-    const char *key = unpack_str(buf, n, &pos);
-    const char *val = key ? unpack_str(buf, n, &pos) : NULL;
+    const char *key = clhs_strbuf_next(buf, n, &pos);
+    const char *val = key ? clhs_strbuf_next(buf, n, &pos) : NULL;
     if (!val) break;
     st = attr_str(g, key, val, "/run", err);
   }
@@ -1471,19 +1366,12 @@ int clhs_h5_peek_run_id(const char *path, char *buf, size_t len) {
     found = 0;
     if (H5Aexists(f, "run_id") > 0) {
       hid_t a = H5Aopen(f, "run_id", H5P_DEFAULT);
-      hid_t t = a >= 0 ? H5Aget_type(a) : -1;
-      if (t >= 0 && H5Tget_class(t) == H5T_STRING && !H5Tis_variable_str(t)) {
-        size_t n = H5Tget_size(t);
-        char *tmp = n > 0 && n < 4096 ? calloc(1, n + 1) : NULL;
-        hid_t mt = tmp ? H5Tcopy(t) : -1;
-        if (mt >= 0 && H5Aread(a, mt, tmp) >= 0) {
-          snprintf(buf, len, "%s", tmp);
-          found = 1;
-        }
-        clhs_h5_close(&mt);
-        free(tmp);
+      char *id = NULL;
+      if (a >= 0 && clhs_h5_read_str(a, 1, 4095, &id) == 0) {
+        snprintf(buf, len, "%s", id);
+        found = 1;
       }
-      clhs_h5_close(&t);
+      free(id);
       clhs_h5_close(&a);
     }
     H5Fclose(f);
@@ -1501,8 +1389,9 @@ int clhs_output_write_run_u64(clhs_output *o, const char *key, uint64_t value, c
   clhs_h5_quiet_on(&q);
   int st = CLHS_OK;
   hid_t g = open_run_group(o, &st, err);
-  if (st == CLHS_OK && put_attr(g, key, H5T_STD_U64LE, H5T_NATIVE_UINT64, &value, 1, "/run", err))
-    st = err->code;
+  if (st == CLHS_OK)
+    st = clhs_h5_put_attr(g, key, H5T_STD_U64LE, H5T_NATIVE_UINT64, &value, 1, "/run", CLHS_EIO,
+                          err);
   clhs_h5_close(&g);
   st = clhs_h5_agree(&o->comm, st, err);
   clhs_h5_quiet_off(&q);
