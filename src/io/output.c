@@ -44,8 +44,6 @@
 #include <unistd.h>
 
 #include "clhs_build_info.h"
-/* The config module's key table (private to src/config): read here only for the
- * declared kind of each key, so /parameters attributes have stable types. */
 
 #define OUT_BATCH 64              /* records per collective write = time chunk length */
 #define OUT_CHUNK_BYTES (1 << 20) /* target chunk size for centre-distributed variables */
@@ -153,152 +151,6 @@ static int attr_f64(hid_t obj, const char *name, const double *v, hsize_t n, con
 static int attr_i64(hid_t obj, const char *name, const int64_t *v, hsize_t n, const char *where,
                     clhs_error *err) {
   return clhs_h5_put_attr(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, v, n, where, CLHS_EIO, err);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Typed configuration values                                                */
-
-static const char *skip_ws(const char *s) {
-  while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-    s++;
-  return s;
-}
-
-/** Parse a whole number token [s, e): 1 int64, 2 uint64, 3 double, 0 not a number. */
-static int parse_num(const char *s, const char *e, int64_t *i, uint64_t *u, double *d) {
-  char tok[64];
-  while (s < e && (*s == ' ' || *s == '\t'))
-    s++;
-  while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-    e--;
-  size_t len = (size_t)(e - s);
-  if (len == 0 || len >= sizeof tok) return 0;
-  memcpy(tok, s, len);
-  tok[len] = '\0';
-  char *end;
-  errno = 0;
-  long long ll = strtoll(tok, &end, 10);
-  if (*end == '\0' && errno == 0) {
-    *i = ll;
-    *d = (double)ll;
-    return 1;
-  }
-  if (tok[0] != '-' && errno == ERANGE) {
-    errno = 0;
-    unsigned long long ull = strtoull(tok, &end, 10);
-    if (*end == '\0' && errno == 0) {
-      *u = ull;
-      *d = (double)ull;
-      return 2;
-    }
-  }
-  /* Letters other than an exponent, inf and nan keep the value a string
-   * (dates, names, "0x..." which strtod would accept). */
-  for (const char *c = tok; *c; c++)
-    if (!strchr("0123456789+-.eE", *c) && strcmp(tok, "inf") != 0 && strcmp(tok, "-inf") != 0 &&
-        strcmp(tok, ".inf") != 0 && strcmp(tok, "-.inf") != 0 && strcmp(tok, "nan") != 0 &&
-        strcmp(tok, ".nan") != 0)
-      return 0;
-  if (strcmp(tok, ".inf") == 0)
-    *d = HUGE_VAL;
-  else if (strcmp(tok, "-.inf") == 0)
-    *d = -HUGE_VAL;
-  else if (strcmp(tok, ".nan") == 0)
-    *d = NAN;
-  else {
-    errno = 0;
-    *d = strtod(tok, &end);
-    if (*end != '\0') return 0;
-  }
-  return 3;
-}
-
-/**
- * Parse a flow list "[a, b, c]" of numbers into malloc'd arrays (*iv and *dv,
- * n values). Returns 1 if every item is a number (*allint: every item an
- * int64), 0 otherwise. "[]" gives n = 0.
- */
-static int parse_list(const char *s, size_t len, int64_t **iv, double **dv, size_t *n,
-                      int *allint) {
-  *iv = NULL;
-  *dv = NULL;
-  *n = 0;
-  *allint = 1;
-  if (len < 2 || s[0] != '[' || s[len - 1] != ']') return 0;
-  const char *p = skip_ws(s + 1), *end = s + len - 1;
-  if (p == end) return 1;
-  size_t cnt = 1;
-  for (const char *c = p; c < end; c++)
-    cnt += *c == ',';
-  *iv = malloc(cnt * sizeof **iv);
-  *dv = malloc(cnt * sizeof **dv);
-  if (!*iv || !*dv) return 0;
-  uint64_t u;
-  for (size_t k = 0; k < cnt; k++) {
-    const char *c = p;
-    while (c < end && *c != ',')
-      c++;
-    int kk = parse_num(p, c, &(*iv)[k], &u, &(*dv)[k]);
-    if (kk == 0 || kk == 2) return 0;
-    if (kk != 1) *allint = 0;
-    p = c + 1;
-  }
-  *n = cnt;
-  return 1;
-}
-
-/**
- * Write one configuration key as an attribute of its declared kind (@p want,
- * see config_key_kind): numbers and numeric lists as numbers, the rest as
- * text. A value that does not parse as declared is kept as text. Text too
- * long for an attribute is cut short with a note (the full text is in `yaml`).
- */
-static int attr_config_value(hid_t g, const char *key, const char *val, int want, const char *where,
-                             clhs_error *err) {
-  int64_t i = 0;
-  uint64_t u = 0;
-  double d = 0;
-  const char *s = skip_ws(val);
-  size_t len = strlen(s);
-  while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\n'))
-    len--;
-  int kind = want == 's' ? 0 : parse_num(s, s + len, &i, &u, &d);
-  if (kind == 1 && want == 'u' && i >= 0) {
-    u = (uint64_t)i;
-    kind = 2;
-  }
-  if (kind == 1 && (want == 'i' || want == 0)) return attr_i64(g, key, &i, 1, where, err);
-  if (kind == 2 && (want == 'u' || want == 0))
-    return clhs_h5_put_attr(g, key, H5T_STD_U64LE, H5T_NATIVE_UINT64, &u, 1, where, CLHS_EIO, err);
-  if (kind != 0 && (want == 'd' || want == 0)) return attr_f64(g, key, &d, 1, where, err);
-  if (want == 'D' || want == 'I' || (want == 0 && len > 2 && s[0] == '[')) {
-    int64_t *iv;
-    double *dv;
-    size_t n;
-    int allint, st = -1;
-    int ok = parse_list(s, len, &iv, &dv, &n, &allint);
-    if (want == 'I' && !allint) ok = 0;
-    if (want == 0 && n == 0) ok = 0;
-    if (ok && n * sizeof(double) <= OUT_ATTR_MAX) {
-      if (want == 'I' || (want == 0 && allint))
-        st = attr_i64(g, key, iv, (hsize_t)n, where, err);
-      else
-        st = attr_f64(g, key, dv, (hsize_t)n, where, err);
-    }
-    free(iv);
-    free(dv);
-    if (st >= 0) return st;
-  }
-  if (strlen(val) > OUT_ATTR_MAX) {
-    char *cut = malloc(OUT_ATTR_MAX + 64);
-    if (!cut) return clhs_error_set(err, CLHS_ENOMEM, "%s: out of memory for '%s'", where, key);
-    snprintf(cut, OUT_ATTR_MAX + 64, "%.*s ... (cut short; the full value is in attribute yaml)",
-             OUT_ATTR_MAX - 100, val);
-    int st = attr_str(g, key, cut, where, err);
-    free(cut);
-    return st;
-  }
-  return attr_str(g, key, val, where, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -843,46 +695,64 @@ static int prepare_vars(clhs_output *o, const clhs_out_var *vars, clhs_error *er
   return CLHS_OK;
 }
 
-typedef struct kv_pack {
-  clhs_strbuf *b;
-  uint64_t n;
-} kv_pack;
+typedef struct param_sink {
+  hid_t group;
+  clhs_error *err;
+} param_sink;
 
-static void pack_kv(const char *key, const char *value, void *user) {
-  kv_pack *k = user;
-  clhs_strbuf_putz(k->b, key);
-  clhs_strbuf_putz(k->b, value);
-  k->n++;
+/** One /parameters attribute in the key's declared type: numbers and numeric lists as numbers
+ * (a one-element list as a scalar, an empty one as an empty attribute), the rest as text. Text
+ * too long for an attribute (a list too) is cut short with a note: the full text is in `yaml`. */
+static int put_parameter(const clhs_config_value *v, void *user) {
+  const param_sink *ps = user;
+  const hid_t g = ps->group;
+  const char *where = "/parameters";
+  switch (v->kind) {
+  case 'i': return attr_i64(g, v->key, v->i, 1, where, ps->err);
+  case 'u':
+    return clhs_h5_put_attr(g, v->key, H5T_STD_U64LE, H5T_NATIVE_UINT64, v->u, 1, where, CLHS_EIO,
+                            ps->err);
+  case 'd': return attr_f64(g, v->key, v->d, 1, where, ps->err);
+  case 'D':
+    if (v->n * sizeof(double) <= OUT_ATTR_MAX)
+      return attr_f64(g, v->key, v->d, (hsize_t)v->n, where, ps->err);
+    break;
+  case 'I':
+    if (v->n * sizeof(int64_t) <= OUT_ATTR_MAX)
+      return attr_i64(g, v->key, v->i, (hsize_t)v->n, where, ps->err);
+    break;
+  default: break;
+  }
+  if (strlen(v->text) <= OUT_ATTR_MAX) return attr_str(g, v->key, v->text, where, ps->err);
+  char *cut = malloc(OUT_ATTR_MAX + 64);
+  if (!cut)
+    return clhs_error_set(ps->err, CLHS_ENOMEM, "%s: out of memory for '%s'", where, v->key);
+  snprintf(cut, OUT_ATTR_MAX + 64, "%.*s ... (cut short; the full value is in attribute yaml)",
+           OUT_ATTR_MAX - 100, v->text);
+  int st = attr_str(g, v->key, cut, where, ps->err);
+  free(cut);
+  return st;
 }
 
-/** /parameters: rank 0's YAML and keys, broadcast, then written by every rank. */
+/** /parameters: the configuration's YAML and one attribute per key, written by every rank
+ * from its own copy of the configuration (the same bytes everywhere: rank 0's, unpacked). */
 static int write_parameters(clhs_output *o, hid_t file, const clhs_config *cfg, clhs_error *err) {
-  clhs_strbuf b = {0};
-  if (o->comm.rank == 0) {
-    char *yaml = clhs_config_to_yaml(cfg, 0);
-    if (!yaml) b.oom = 1;
-    clhs_strbuf_putz(&b, yaml);
+  char *yaml = clhs_config_to_yaml(cfg, 0);
+  int st = yaml ? CLHS_OK
+                : clhs_error_set(err, CLHS_ENOMEM,
+                                 "output '%s': could not render the configuration for /parameters",
+                                 o->path);
+  st = clhs_h5_agree(&o->comm, st, err);
+  if (st != CLHS_OK) {
     free(yaml);
-    kv_pack k = {&b, 0};
-    if (!b.oom) clhs_config_foreach(cfg, pack_kv, &k);
+    return st;
   }
-  size_t n = 0;
-  char *buf = bcast_packed(&o->comm, &b, &n);
-  if (n == 0) {
-    free(buf);
-    return clhs_error_set(err, CLHS_ENOMEM,
-                          "output '%s': could not render the configuration for /parameters",
-                          o->path);
-  }
-  int st = CLHS_OK;
   hid_t g = H5Gcreate2(file, "parameters", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0)
     st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create group /parameters", o->tmp);
-  size_t pos = 0;
-  const char *yaml = clhs_strbuf_next(buf, n, &pos);
-  if (st == CLHS_OK && yaml && strlen(yaml) <= OUT_ATTR_MAX) {
+  if (st == CLHS_OK && strlen(yaml) <= OUT_ATTR_MAX) {
     st = attr_str(g, "yaml", yaml, "/parameters", err);
-  } else if (st == CLHS_OK && yaml) {
+  } else if (st == CLHS_OK) {
     /* Too long for an attribute in the HDF5-1.8 format: a scalar string dataset. */
     hid_t t = clhs_h5_str_type(strlen(yaml)), s = H5Screate(H5S_SCALAR), d = -1;
     if (t >= 0 && s >= 0) d = H5Dcreate2(g, "yaml", t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -896,14 +766,10 @@ static int write_parameters(clhs_output *o, hid_t file, const clhs_config *cfg, 
     clhs_h5_close(&s);
     clhs_h5_close(&t);
   }
-  while (st == CLHS_OK) {
-    const char *key = clhs_strbuf_next(buf, n, &pos);
-    const char *val = key ? clhs_strbuf_next(buf, n, &pos) : NULL;
-    if (!key || !val) break;
-    st = attr_config_value(g, key, val, clhs_config_key_kind(key), "/parameters", err);
-  }
+  param_sink ps = {g, err};
+  if (st == CLHS_OK) st = clhs_config_foreach_typed(cfg, put_parameter, &ps);
   clhs_h5_close(&g);
-  free(buf);
+  free(yaml);
   return st;
 }
 
@@ -923,7 +789,10 @@ static int write_code(clhs_output *o, hid_t file, clhs_error *err) {
   if (g < 0) st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create group /code", o->tmp);
   for (size_t i = 0; i < sizeof keys / sizeof keys[0] && st == CLHS_OK; i++) {
     char v[1024]; /* trimmed: CMake's flags often start with a blank */
-    snprintf(v, sizeof v, "%s", skip_ws(vals[i]));
+    const char *t = vals[i];
+    while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r')
+      t++;
+    snprintf(v, sizeof v, "%s", t);
     for (size_t n = strlen(v); n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\n'); n--)
       v[n - 1] = '\0';
     st = attr_str(g, keys[i], v, "/code", err);
