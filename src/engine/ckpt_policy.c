@@ -1,7 +1,7 @@
 /*
  * Checkpoint policy (the engine's side): where checkpoints go and what they are called,
  * which run owns a folder, the `latest` pointer, keeping the last K, and finding the newest
- * valid one to restart from. The file format itself is src/io/checkpoint.c.
+ * valid one to restart from (clhs_restart). The file format itself is src/io/checkpoint.c.
  *
  * A checkpoint at step S is two files in the run's checkpoint folder:
  *   ckpt_SSSSSSSS.h5       the state (clhs_checkpoint_write: tmp, flush, close, rename)
@@ -32,6 +32,8 @@
 #include "clhs/checkpoint.h"
 #include "clhs/fileutil.h"
 #include "clhs/launch.h"
+#include "clhs/restart.h"
+
 static void ckpt_names(const char *dir, int64_t step, char *state, char *snap, size_t len) {
   snprintf(state, len, "%s/ckpt_%08lld.h5", dir, (long long)step);
   snprintf(snap, len, "%s/ckpt_%08lld.out.h5", dir, (long long)step);
@@ -523,4 +525,96 @@ void clhs_ckpt_snapshot_path(const char *state, const char *snapshot_name, char 
     snprintf(buf, len, "%.*s/%s", (int)(slash - state), state, snapshot_name);
   else
     snprintf(buf, len, "%s", snapshot_name);
+}
+
+/* Broadcast a string that only rank 0 knows (NULL elsewhere); returns a malloc'd copy. */
+static char *bcast_string(const clhs_comm *comm, const char *s) {
+  size_t n = comm->rank == 0 ? strlen(s) + 1 : 0;
+  char *buf = NULL;
+  if (comm->rank == 0) {
+    buf = malloc(n);
+    if (buf) memcpy(buf, s, n);
+  }
+  return clhs_comm_bcast_alloc(comm, buf, &n, 0);
+}
+
+int clhs_restart(const clhs_comm *comm, const char *where, const clhs_run_opts *opts,
+                 clhs_restart_config_fn make_config, void *arg, clhs_error *err) {
+  char **cands = NULL;
+  int ncand = 0, st = CLHS_OK;
+  char note[4400] = "";
+  if (comm->rank == 0) st = clhs_ckpt_candidates(where, &cands, &ncand, note, sizeof note, err);
+  if (comm->rank == 0 && st == CLHS_OK && note[0] && !opts->quiet) printf("clhsim: %s\n", note);
+  st = clhs_comm_agree(comm, st, err->msg, sizeof err->msg);
+  if (st) {
+    if (comm->rank == 0) fprintf(stderr, "clhsim: error: %s\n", err->msg);
+    return st;
+  }
+  int64_t n = ncand;
+  clhs_comm_sum_i64(comm, &n, 1); /* only rank 0 counted */
+  clhs_error last;
+  clhs_error_clear(&last);
+  for (int64_t k = 0; k < n; k++) {
+    char *path = bcast_string(comm, comm->rank == 0 ? cands[k] : NULL);
+    clhs_ckpt_meta meta;
+    memset(&meta, 0, sizeof meta);
+    clhs_error_clear(err);
+    st = clhs_checkpoint_read_meta(comm, path, &meta, err); /* agreed: the same everywhere */
+    if (st != CLHS_OK) { /* this checkpoint is unusable: try the next */
+      if (comm->rank == 0)
+        fprintf(stderr, "clhsim: warning: skipping checkpoint %s: %s\n", path, err->msg);
+      last = *err;
+      free(path);
+      continue;
+    }
+    clhs_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    void *packed = NULL;
+    size_t nbytes = 0;
+    if (comm->rank == 0 && make_config(meta.config_yaml, path, &cfg, arg, err) == CLHS_OK)
+      packed = clhs_config_pack(&cfg, &nbytes);
+    free(meta.config_yaml);
+    /* A configuration that cannot be made is a bad request, not a bad checkpoint: stop. */
+    if (clhs_comm_agree(comm, err->code, err->msg, sizeof err->msg) != CLHS_OK) {
+      if (comm->rank == 0) fprintf(stderr, "clhsim: error: %s\n", err->msg);
+      free(packed);
+      free(path);
+      clhs_config_free(&cfg);
+      st = CLHS_EINPUT;
+      break;
+    }
+    packed = clhs_comm_bcast_alloc(comm, packed, &nbytes, 0);
+    if (comm->rank != 0) {
+      clhs_config_defaults(&cfg);
+      clhs_config_unpack(&cfg, packed, nbytes, err);
+    }
+    free(packed);
+    clhs_run_opts o = *opts;
+    o.resume = path;
+    clhs_run_result res;
+    clhs_error_clear(err);
+    st = clhs_run(&cfg, comm, &o, &res, err);
+    clhs_config_free(&cfg);
+    free(path);
+    if (st != CLHS_OK && res.bad_checkpoint && k + 1 < n) {
+      if (comm->rank == 0)
+        fprintf(stderr, "clhsim: warning: skipping checkpoint %s: %s\n", cands[k], err->msg);
+      last = *err;
+      continue;
+    }
+    if (st != CLHS_OK && st != CLHS_STOPPED && comm->rank == 0)
+      fprintf(stderr, "clhsim: error: %s\n", err->msg);
+    last.code = CLHS_OK;
+    break;
+  }
+  if (last.code != CLHS_OK) { /* every candidate failed */
+    if (comm->rank == 0)
+      fprintf(stderr, "clhsim: error: no usable checkpoint in '%s'; the last problem: %s\n", where,
+              last.msg);
+    st = CLHS_EINPUT;
+  }
+  for (int k = 0; k < ncand; k++)
+    free(cands[k]);
+  free(cands);
+  return st;
 }

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clhs/hash.h"
@@ -245,21 +246,83 @@ static int diagnose(const char *path, const char *fallback, clhs_error *err) {
   return clhs_error_set(err, CLHS_EINPUT, "%s", fallback);
 }
 
+/*
+ * The last file this process verified, so that a restart hashes its checkpoint once: it
+ * reads the metadata to choose a checkpoint, again in clhs_run, then the state. Rank 0
+ * keeps it and decides for every rank. A file counts as the same if its path, device,
+ * inode, size, user block checksum, modification and change times are; and it is
+ * remembered only if it last changed at least CK_RECENT_S before its verification began,
+ * so that a change after the verification cannot share a timestamp with the one before
+ * (coarse or one-second file system clocks): a file written moments ago is verified again
+ * at every read, as before.
+ */
+#define CK_RECENT_S 2
+
+typedef struct ck_verified {
+  char *path; /* NULL: nothing remembered */
+  struct stat sb;
+  uint64_t sum;
+} ck_verified;
+
+static ck_verified last_verified;
+static int64_t verifications; /* whole-file hashes done by ck_verify_file */
+
+static void forget_verified(void) {
+  free(last_verified.path);
+  memset(&last_verified, 0, sizeof last_verified);
+}
+
+static int same_time(struct timespec a, struct timespec b) {
+  return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+/** Rank 0: @p sb (taken before the file was read) and @p sum describe the file verified last. */
+static int is_verified(const char *path, const struct stat *sb, uint64_t sum) {
+  const ck_verified *v = &last_verified;
+  return v->path && !strcmp(v->path, path) && v->sb.st_dev == sb->st_dev &&
+         v->sb.st_ino == sb->st_ino && v->sb.st_size == sb->st_size && v->sum == sum &&
+         same_time(v->sb.st_mtim, sb->st_mtim) && same_time(v->sb.st_ctim, sb->st_ctim);
+}
+
+/** Rank 0, after a successful verification that began at @p t0 with the file as @p sb. */
+static void remember_verified(const char *path, const struct stat *sb, uint64_t sum,
+                              struct timespec t0) {
+  forget_verified();
+  const time_t changed =
+      sb->st_mtim.tv_sec > sb->st_ctim.tv_sec ? sb->st_mtim.tv_sec : sb->st_ctim.tv_sec;
+  if (changed + 1 + CK_RECENT_S > t0.tv_sec) return; /* too recent to tell a later change */
+  last_verified.path = strdup(path);
+  last_verified.sb = *sb;
+  last_verified.sum = sum;
+}
+
+int64_t ck_verify_count(void) {
+  return verifications;
+}
+
 int ck_verify_file(const clhs_comm *comm, const char *path, clhs_error *err) {
-  uint64_t ub[2] = {0, 0}; /* size, checksum */
+  uint64_t ub[3] = {0, 0, 0}; /* size, checksum, 1: verified already */
   int st = CLHS_OK, resized = 0;
+  struct stat sb;
+  struct timespec t0 = {0, 0};
   if (comm->rank == 0) {
     clhs_error why;
     clhs_error_clear(&why);
+    clock_gettime(CLOCK_REALTIME, &t0);
+    const int have_sb = stat(path, &sb) == 0; /* before reading: a later change shows */
     st = ub_check(path, &ub[0], &ub[1], &resized, &why);
     if (st && resized)
       st = diagnose(path, why.msg, err); /* e.g. changed by a tool */
     else if (st)
       clhs_error_set(err, why.code, "%s", why.msg);
+    if (st || !have_sb) forget_verified();
+    ub[2] = !st && have_sb && is_verified(path, &sb, ub[1]);
   }
   st = clhs_h5_agree(comm, st, err);
   if (st) return st;
   clhs_comm_bcast(comm, ub, sizeof ub, 0);
+  if (ub[2]) return CLHS_OK;
+  verifications++;
   uint64_t sum = 0;
   st = ck_file_sum(comm, path, ub[0], &sum, CLHS_EINPUT, err);
   if (!st && sum != ub[1] && comm->rank == 0) {
@@ -270,5 +333,12 @@ int ck_verify_file(const clhs_comm *comm, const char *path, clhs_error *err) {
              path);
     st = diagnose(path, msg, err);
   }
-  return clhs_h5_agree(comm, st, err);
+  st = clhs_h5_agree(comm, st, err);
+  if (comm->rank == 0) {
+    if (st)
+      forget_verified();
+    else
+      remember_verified(path, &sb, sum, t0);
+  }
+  return st;
 }

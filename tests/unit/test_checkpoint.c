@@ -11,6 +11,8 @@
  *  - Decomposition: at 1 rank (--write FILE) a checkpoint and the digest 5 steps later
  *    are stored; at 2 and 3 ranks (--check FILE) the file is read and continued, and
  *    the digests must match.
+ *  - Verified once: the metadata read twice and the state read hash an unchanged file once
+ *    (a file changed moments before at every read), and a change is still refused.
  *  - Refusals, all CLHS_EINPUT on every rank, never a crash: a truncated copy, a copy
  *    with one byte flipped inside a chunk of /agents/held (Fletcher32), a copy whose
  *    format attribute was rewritten, one without the completeness marker, a file that
@@ -31,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -39,6 +42,7 @@
 #include "clhs/config.h"
 #include "clhs/model.h"
 #include "clhs/network.h"
+#include "io/checkpoint_int.h" /* ck_verify_count */
 
 static clhs_comm comm;
 static const char *fixture_path = NULL;
@@ -698,6 +702,52 @@ static void test_other_configuration(void **state) {
   expect_refusal(base_file(), 9, 0, "configuration builds");
 }
 
+/* A restart reads a checkpoint's metadata twice (to choose it, then in clhs_run) and then its
+ * state: the whole file is hashed once if it has not changed. A file that changed moments
+ * before it was verified is verified at every read; a damaged one is still refused. */
+static void test_verified_once(void **state) {
+  (void)state;
+  const char *base = base_file();
+  char path[256];
+  snprintf(path, sizeof path, "ckpt_once_np%d.h5", comm.size);
+  if (comm.rank == 0) CHECK(copy_file(base, path, -1) == 0, "cannot copy %s", base);
+  clhs_comm_barrier(&comm);
+  assert_no_failures("copy");
+  clhs_error err;
+  int at_meta = 0;
+  int64_t n0 = ck_verify_count();
+  CHECK(try_load(path, 8, &err, &at_meta) == CLHS_OK, "%s: %s", path, err.msg);
+  CHECK(ck_verify_count() == n0 + 2, "a file written moments ago: %lld verifications, not 2",
+        (long long)(ck_verify_count() - n0));
+  /* Older than the file system clock can confuse (checkpoint_verify.c: CK_RECENT_S). */
+  const struct timespec wait = {3, 200000000};
+  nanosleep(&wait, NULL);
+  n0 = ck_verify_count();
+  clhs_ckpt_meta m;
+  CHECK(clhs_checkpoint_read_meta(&comm, path, &m, &err) == CLHS_OK, "%s: %s", path, err.msg);
+  free(m.config_yaml);
+  CHECK(try_load(path, 8, &err, &at_meta) == CLHS_OK, "%s: %s", path, err.msg);
+  CHECK(ck_verify_count() == n0 + 1, "an unchanged file: %lld verifications, not 1",
+        (long long)(ck_verify_count() - n0));
+  assert_no_failures("verified once");
+  if (comm.rank == 0) { /* one byte in the middle: only the whole-file checksum sees it */
+    FILE *fp = fopen(path, "r+b");
+    CHECK(fp != NULL, "cannot open %s", path);
+    if (fp) {
+      fseek(fp, 0, SEEK_END);
+      const long mid = ftell(fp) / 2;
+      fseek(fp, mid, SEEK_SET);
+      const int c = fgetc(fp);
+      fseek(fp, mid, SEEK_SET);
+      fputc(c ^ 0x5a, fp);
+      fclose(fp);
+    }
+  }
+  clhs_comm_barrier(&comm);
+  assert_no_failures("damaged");
+  expect_refusal(path, 8, 1, path);
+}
+
 int main(int argc, char **argv) {
   clhs_comm_init(&argc, &argv, &comm);
   for (int k = 1; k + 1 < argc; k++) {
@@ -713,6 +763,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_flipped_byte),         cmocka_unit_test(test_format),
       cmocka_unit_test(test_incomplete),           cmocka_unit_test(test_flip_anywhere),
       cmocka_unit_test(test_not_a_checkpoint),     cmocka_unit_test(test_other_configuration),
+      cmocka_unit_test(test_verified_once),
   };
   const int rc = cmocka_run_group_tests(all, NULL, NULL);
   clhs_comm_finalize();
