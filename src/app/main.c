@@ -187,7 +187,7 @@ static int build_restart_config(const cli *c, const char *yaml, const char *ckpt
   }
   /* A continued run writes its checkpoints beside the one it continues (a copied folder
    * continues in the copy), unless told otherwise; a fork keeps the stored folder, which
-   * belongs to the run it forks from, so it gets a folder of its own (ckpt_policy.c). */
+   * belongs to the run it forks from, so it gets a folder of its own (checkpoint_policy.c). */
   int dir_given = 0;
   for (int i = 0; i < c->noverrides; i++)
     dir_given |= !strncmp(c->overrides[i], "checkpoint.dir=", 15);

@@ -2,12 +2,12 @@
  * Checkpoints (include/clhs/checkpoint.h): the dynamic state of the world in one HDF5
  * file whose layout does not depend on the decomposition that wrote it.
  *
- * File layout (CLHS_CKPT_FORMAT 3). Rows are global: a file written on P ranks is read
+ * File layout (CLHS_CHECKPOINT_FORMAT 3). Rows are global: a file written on P ranks is read
  * on any Q. "[n]" is a 1-D dataset of n rows, "[n, k]" a 2-D one.
  *
  *   /  attributes
- *      magic           string  CLHS_CKPT_MAGIC
- *      format          int32   CLHS_CKPT_FORMAT
+ *      magic           string  CLHS_CHECKPOINT_MAGIC
+ *      format          int32   CLHS_CHECKPOINT_FORMAT
  *      step            int64   steps completed
  *      output_records  int64   records in the output file at this step
  *      digest          uint64  clhs_world_digest at this step (the engine compares it)
@@ -310,18 +310,18 @@ int ck_check_header(const ckf *f, int *format, clhs_error *err) {
                         "'%s' is an HDF5 file but not a clhsim checkpoint (no attribute 'magic')",
                         f->path);
   if (!st) st = ck_get_attr_str(f, f->file, "magic", &magic, err);
-  if (!st && strcmp(magic, CLHS_CKPT_MAGIC) != 0)
+  if (!st && strcmp(magic, CLHS_CHECKPOINT_MAGIC) != 0)
     st = clhs_error_set(err, CLHS_EINPUT,
                         "'%s' is not a clhsim checkpoint (magic '%.64s', expected '%s')", f->path,
-                        magic, CLHS_CKPT_MAGIC);
+                        magic, CLHS_CHECKPOINT_MAGIC);
   free(magic);
   int32_t fmt = -1, complete = 0;
   if (!st) st = ck_get_attr(f, f->file, "/", "format", H5T_NATIVE_INT32, &fmt, err);
-  if (!st && fmt != CLHS_CKPT_FORMAT)
+  if (!st && fmt != CLHS_CHECKPOINT_FORMAT)
     st = clhs_error_set(err, CLHS_EINPUT,
                         "checkpoint '%s': checkpoint format %d, this clhsim reads %d (restart it "
                         "with the clhsim version that wrote it)",
-                        f->path, (int)fmt, CLHS_CKPT_FORMAT);
+                        f->path, (int)fmt, CLHS_CHECKPOINT_FORMAT);
   if (!st) {
     htri_t ex = H5Aexists(f->file, "complete");
     if (ex > 0) st = ck_get_attr(f, f->file, "/", "complete", H5T_NATIVE_INT32, &complete, err);

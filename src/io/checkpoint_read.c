@@ -60,7 +60,7 @@ static int get_root_text(const ckf *f, const char *name, char **out, clhs_error 
 }
 
 /** Rank 0, serial HDF5: the metadata. */
-static int meta_local(const char *path, clhs_ckpt_meta *m, clhs_error *err) {
+static int meta_local(const char *path, clhs_checkpoint_meta *m, clhs_error *err) {
   ckf f = {NULL, path, path, -1, -1, CLHS_EINPUT};
   f.file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f.file < 0) {
@@ -103,7 +103,7 @@ static int meta_local(const char *path, clhs_ckpt_meta *m, clhs_error *err) {
   return st;
 }
 
-int clhs_checkpoint_read_meta(const clhs_comm *comm, const char *path, clhs_ckpt_meta *meta,
+int clhs_checkpoint_read_meta(const clhs_comm *comm, const char *path, clhs_checkpoint_meta *meta,
                               clhs_error *err) {
   h5quiet q;
   clhs_h5_quiet_on(&q);

@@ -8,7 +8,8 @@
  * The first CK_UB bytes of the file are an HDF5 user block (ignored by HDF5 and its
  * tools) holding, in ASCII,
  *
- *     clhsim-checkpoint\nformat <CLHS_CKPT_FORMAT>\nsize <file bytes>\nchecksum <16 hex digits>\n
+ *     clhsim-checkpoint\nformat <CLHS_CHECKPOINT_FORMAT>\nsize <file bytes>\nchecksum <16 hex
+ * digits>\n
  *
  * then NULs: the checksum of bytes [CK_UB, size), written after HDF5 has closed the
  * file and before it is renamed. Bytes are hashed in blocks of CK_SUM_BLOCK, each by a
@@ -134,7 +135,7 @@ static void ub_make(unsigned char *ub, int format, uint64_t size, uint64_t sum) 
            "%s\nformat %d\nsize %llu\nchecksum %016llx\n"
            "(a clhsim checkpoint: HDF5 from byte %d on; this block holds the checksum of the "
            "rest of the file)\n",
-           CLHS_CKPT_MAGIC, format, (unsigned long long)size, (unsigned long long)sum, CK_UB);
+           CLHS_CHECKPOINT_MAGIC, format, (unsigned long long)size, (unsigned long long)sum, CK_UB);
 }
 
 /**
@@ -153,7 +154,7 @@ static int ub_check(const char *path, uint64_t *size, uint64_t *sum, int *resize
   int fs = fseek(fp, 0, SEEK_END);
   const long actual = fs == 0 ? ftell(fp) : -1;
   fclose(fp);
-  const size_t ml = strlen(CLHS_CKPT_MAGIC);
+  const size_t ml = strlen(CLHS_CHECKPOINT_MAGIC);
   static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
   size_t zeros = 0;
   while (zeros < got && ub[zeros] == 0)
@@ -170,22 +171,22 @@ static int ub_check(const char *path, uint64_t *size, uint64_t *sum, int *resize
     }
     if (fp) fclose(fp);
   }
-  if (got < ml + 1 || memcmp(ub, CLHS_CKPT_MAGIC, ml) != 0 || ub[ml] != '\n')
+  if (got < ml + 1 || memcmp(ub, CLHS_CHECKPOINT_MAGIC, ml) != 0 || ub[ml] != '\n')
     return clhs_error_set(err, CLHS_EINPUT,
                           "'%s' is not a clhsim checkpoint (it does not begin with '%s'), or its "
                           "first bytes are damaged",
-                          path, CLHS_CKPT_MAGIC);
+                          path, CLHS_CHECKPOINT_MAGIC);
   memcpy(text, ub, got);
   text[got] = '\0';
   int format = -1;
   unsigned long long sz = 0, cs = 0;
   if (sscanf(text + ml + 1, "format %d", &format) != 1)
     return clhs_error_set(err, CLHS_EINPUT, "checkpoint '%s': its header block is damaged", path);
-  if (format != CLHS_CKPT_FORMAT)
+  if (format != CLHS_CHECKPOINT_FORMAT)
     return clhs_error_set(err, CLHS_EINPUT,
                           "checkpoint '%s': checkpoint format %d, this clhsim reads %d (restart "
                           "it with the clhsim version that wrote it)",
-                          path, format, CLHS_CKPT_FORMAT);
+                          path, format, CLHS_CHECKPOINT_FORMAT);
   const char *p = strchr(text + ml + 1, '\n');
   if (got < CK_UB || !p || sscanf(p + 1, "size %llu\nchecksum %llx", &sz, &cs) != 2)
     return clhs_error_set(err, CLHS_EINPUT,
@@ -208,7 +209,7 @@ static int ub_check(const char *path, uint64_t *size, uint64_t *sum, int *resize
 
 int ck_ub_write(const char *fname, uint64_t size, uint64_t sum, clhs_error *err) {
   unsigned char ub[CK_UB];
-  ub_make(ub, CLHS_CKPT_FORMAT, size, sum);
+  ub_make(ub, CLHS_CHECKPOINT_FORMAT, size, sum);
   int fd = open(fname, O_WRONLY);
   if (fd < 0)
     return clhs_error_set(err, CLHS_EIO, "cannot open checkpoint '%s' to complete it (%s)", fname,

@@ -32,7 +32,7 @@
 
 /** What rank 0 says about the checkpoint, identical on every rank. */
 typedef struct wmeta {
-  clhs_ckpt_meta m; /* config_yaml: the broadcast copy */
+  clhs_checkpoint_meta m; /* config_yaml: the broadcast copy */
   size_t yaml_len;
 } wmeta;
 
@@ -158,8 +158,8 @@ static int prepare(const clhs_world *w, wprep *p, clhs_error *err) {
 /** Root attributes (rank 0's values, so the same on every rank). */
 static int write_root(const ckf *f, const clhs_world *w, const wmeta *wm, clhs_error *err) {
   hid_t root = f->file;
-  const int32_t format = CLHS_CKPT_FORMAT;
-  int st = ck_put_attr_str(f, root, "magic", CLHS_CKPT_MAGIC, err);
+  const int32_t format = CLHS_CHECKPOINT_FORMAT;
+  int st = ck_put_attr_str(f, root, "magic", CLHS_CHECKPOINT_MAGIC, err);
   if (!st) st = ck_put_attr(f, root, "format", H5T_STD_I32LE, H5T_NATIVE_INT32, &format, err);
   if (!st) st = ck_put_attr(f, root, "step", H5T_STD_I64LE, H5T_NATIVE_INT64, &wm->m.step, err);
   if (!st)
@@ -321,7 +321,7 @@ static int write_body(const ckf *f, const clhs_world *w, const wmeta *wm, const 
 }
 
 /** Rank 0's metadata, broadcast (created_utc filled in if empty). */
-static void share_meta(const clhs_comm *comm, const clhs_ckpt_meta *meta, wmeta *wm) {
+static void share_meta(const clhs_comm *comm, const clhs_checkpoint_meta *meta, wmeta *wm) {
   memset(wm, 0, sizeof *wm);
   if (comm->rank == 0 && meta) {
     wm->m = *meta;
@@ -354,7 +354,7 @@ static void share_meta(const clhs_comm *comm, const clhs_ckpt_meta *meta, wmeta 
   wm->yaml_len = strlen(copy);
 }
 
-int clhs_checkpoint_write(const clhs_world *w, const char *path, const clhs_ckpt_meta *meta,
+int clhs_checkpoint_write(const clhs_world *w, const char *path, const clhs_checkpoint_meta *meta,
                           clhs_error *err) {
   const clhs_comm *comm = w->comm;
   h5quiet q;

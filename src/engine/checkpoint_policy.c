@@ -17,7 +17,7 @@
  * so. A continued run keeps its run id (and so its folder); a fork gets a new one.
  */
 #define _DEFAULT_SOURCE
-#include "ckpt_policy.h"
+#include "checkpoint_policy.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -34,7 +34,7 @@
 #include "clhs/launch.h"
 #include "clhs/restart.h"
 
-static void ckpt_names(const char *dir, int64_t step, char *state, char *snap, size_t len) {
+static void checkpoint_names(const char *dir, int64_t step, char *state, char *snap, size_t len) {
   snprintf(state, len, "%s/ckpt_%08lld.h5", dir, (long long)step);
   snprintf(snap, len, "%s/ckpt_%08lld.out.h5", dir, (long long)step);
 }
@@ -54,7 +54,7 @@ static int cmp_str_desc(const void *a, const void *b) {
 }
 
 /* The state files in @p dir, newest first (names sort by step). Rank 0 only. */
-static int list_ckpts(const char *dir, char ***names, int *n) {
+static int list_checkpoints(const char *dir, char ***names, int *n) {
   *names = NULL;
   *n = 0;
   DIR *d = opendir(dir);
@@ -117,7 +117,7 @@ static int folder_owner(const char *dir, char *id, size_t len) {
   if (id[0]) return 1;
   char **names;
   int n;
-  if (list_ckpts(dir, &names, &n) != 0) return 0;
+  if (list_checkpoints(dir, &names, &n) != 0) return 0;
   int mixed = 0;
   for (int k = 0; k < n && !mixed; k++) {
     char one[64];
@@ -217,7 +217,7 @@ static int alt_name(const char *dir, const char *run_id, char *out, size_t len) 
 }
 
 /* Rank 0: the folder this run will use: @p dir if free or its own, else DIR-RUNID8. */
-static int choose_folder(clhs_ckpt_ctx *c, const char *dir, clhs_error *err) {
+static int choose_folder(clhs_checkpoint_ctx *c, const char *dir, clhs_error *err) {
   char owner[64];
   snprintf(c->dir, sizeof c->dir, "%s", dir);
   for (int attempt = 0; attempt < 2; attempt++) {
@@ -244,14 +244,16 @@ static int choose_folder(clhs_ckpt_ctx *c, const char *dir, clhs_error *err) {
                         c->moved_from, c->dir);
 }
 
-void clhs_ckpt_ctx_init(clhs_ckpt_ctx *c, const char *run_id, const char *parent_run_id) {
+void clhs_checkpoint_ctx_init(clhs_checkpoint_ctx *c, const char *run_id,
+                              const char *parent_run_id) {
   memset(c, 0, sizeof *c);
   snprintf(c->run_id, sizeof c->run_id, "%s", run_id);
   snprintf(c->parent_run_id, sizeof c->parent_run_id, "%s", parent_run_id ? parent_run_id : "");
   clhs_lock_init(&c->owner);
 }
 
-int clhs_ckpt_prepare(clhs_ckpt_ctx *c, const clhs_comm *comm, const char *dir, clhs_error *err) {
+int clhs_checkpoint_prepare(clhs_checkpoint_ctx *c, const clhs_comm *comm, const char *dir,
+                            clhs_error *err) {
   int st = CLHS_OK;
   if (comm->rank == 0) st = choose_folder(c, dir, err);
   st = clhs_comm_agree(comm, st, err->msg, sizeof err->msg);
@@ -265,7 +267,7 @@ int clhs_ckpt_prepare(clhs_ckpt_ctx *c, const clhs_comm *comm, const char *dir, 
 
 /* Rank 0: make the folder and take it: lock `owner`, check or write the run id. Returns 1
  * when the folder belongs to another run (or is held by a live process), 0 when taken. */
-static int claim(clhs_ckpt_ctx *c, clhs_error *err) {
+static int claim(clhs_checkpoint_ctx *c, clhs_error *err) {
   if (clhs_mkdir_p(c->dir, err)) return -1;
   char path[4200], holder[512], info[512], host[256] = "?";
   snprintf(path, sizeof path, "%s/owner", c->dir);
@@ -318,11 +320,11 @@ static int claim(clhs_ckpt_ctx *c, clhs_error *err) {
 /* Rank 0, folder claimed: delete this run's checkpoints but the newest @p keep, and what it
  * left behind when killed (its temporary files; its snapshots without a state file, older
  * than the newest checkpoint). Files of any other run are never touched. */
-static void prune(const clhs_ckpt_ctx *c, int64_t keep) {
+static void prune(const clhs_checkpoint_ctx *c, int64_t keep) {
   const char *dir = c->dir;
   char **names;
   int n;
-  if (list_ckpts(dir, &names, &n) != 0) return;
+  if (list_checkpoints(dir, &names, &n) != 0) return;
   char tag[40], id[64];
   snprintf(tag, sizeof tag, ".%s.tmp", c->run_id);
   DIR *d = n > 0 ? opendir(dir) : NULL;
@@ -357,8 +359,9 @@ static void prune(const clhs_ckpt_ctx *c, int64_t keep) {
   clhs_fsync_folder_of(dir);
 }
 
-int clhs_ckpt_save(clhs_ckpt_ctx *c, const clhs_config *cfg, clhs_world *w, clhs_output *out,
-                   const char *parent, char *written, size_t written_len, clhs_error *err) {
+int clhs_checkpoint_save(clhs_checkpoint_ctx *c, const clhs_config *cfg, clhs_world *w,
+                         clhs_output *out, const char *parent, char *written, size_t written_len,
+                         clhs_error *err) {
   const clhs_comm *comm = w->comm;
   int st = CLHS_OK;
   if (!c->claimed && comm->rank == 0) {
@@ -389,11 +392,11 @@ int clhs_ckpt_save(clhs_ckpt_ctx *c, const clhs_config *cfg, clhs_world *w, clhs
   }
   const char *dir = c->dir;
   char state[4200], snap[4200];
-  ckpt_names(dir, w->step, state, snap, sizeof state);
+  checkpoint_names(dir, w->step, state, snap, sizeof state);
   /* 1. A consistent copy of the output at this step, and its checksum (read back). */
   st = clhs_output_snapshot(out, snap, err);
   if (st) return st;
-  clhs_ckpt_meta meta;
+  clhs_checkpoint_meta meta;
   memset(&meta, 0, sizeof meta);
   st = clhs_file_checksum(comm, snap, &meta.snapshot_size, &meta.snapshot_sum, CLHS_EIO, err);
   if (st) return st;
@@ -407,7 +410,7 @@ int clhs_ckpt_save(clhs_ckpt_ctx *c, const clhs_config *cfg, clhs_world *w, clhs
   snprintf(meta.run_id, sizeof meta.run_id, "%s", c->run_id);
   snprintf(meta.parent_run_id, sizeof meta.parent_run_id, "%s", c->parent_run_id);
   meta.config_yaml = clhs_config_to_yaml(cfg, 0);
-  meta.format = CLHS_CKPT_FORMAT;
+  meta.format = CLHS_CHECKPOINT_FORMAT;
   time_t now = time(NULL);
   strftime(meta.created_utc, sizeof meta.created_utc, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
   st = clhs_checkpoint_write(w, state, &meta, err);
@@ -430,7 +433,7 @@ int clhs_ckpt_save(clhs_ckpt_ctx *c, const clhs_config *cfg, clhs_world *w, clhs
   return CLHS_OK;
 }
 
-void clhs_ckpt_release(clhs_ckpt_ctx *c) {
+void clhs_checkpoint_release(clhs_checkpoint_ctx *c) {
   clhs_lock_release(&c->owner, 0); /* the owner file stays: it says whose folder this is */
 }
 
@@ -442,8 +445,8 @@ static void printable(const char *in, char *out, size_t len) {
   out[k] = '\0';
 }
 
-int clhs_ckpt_candidates(const char *path, char ***out, int *n, char *note, size_t note_len,
-                         clhs_error *err) {
+int clhs_checkpoint_candidates(const char *path, char ***out, int *n, char *note, size_t note_len,
+                               clhs_error *err) {
   struct stat sb;
   *out = NULL;
   *n = 0;
@@ -465,7 +468,7 @@ int clhs_ckpt_candidates(const char *path, char ***out, int *n, char *note, size
    * first. `latest` may only name a checkpoint file in this folder. */
   char **names;
   int m;
-  if (list_ckpts(path, &names, &m) != 0)
+  if (list_checkpoints(path, &names, &m) != 0)
     return clhs_error_set(err, CLHS_EINPUT, "restart: cannot read the folder '%s' (%s)", path,
                           strerror(errno));
   char owner[64] = "", text[4200], latest[4200] = "", lp[4200];
@@ -519,7 +522,8 @@ int clhs_ckpt_candidates(const char *path, char ***out, int *n, char *note, size
   return CLHS_OK;
 }
 
-void clhs_ckpt_snapshot_path(const char *state, const char *snapshot_name, char *buf, size_t len) {
+void clhs_checkpoint_snapshot_path(const char *state, const char *snapshot_name, char *buf,
+                                   size_t len) {
   const char *slash = strrchr(state, '/');
   if (slash)
     snprintf(buf, len, "%.*s/%s", (int)(slash - state), state, snapshot_name);
@@ -543,7 +547,8 @@ int clhs_restart(const clhs_comm *comm, const char *where, const clhs_run_opts *
   char **cands = NULL;
   int ncand = 0, st = CLHS_OK;
   char note[4400] = "";
-  if (comm->rank == 0) st = clhs_ckpt_candidates(where, &cands, &ncand, note, sizeof note, err);
+  if (comm->rank == 0)
+    st = clhs_checkpoint_candidates(where, &cands, &ncand, note, sizeof note, err);
   if (comm->rank == 0 && st == CLHS_OK && note[0] && !opts->quiet) printf("clhsim: %s\n", note);
   st = clhs_comm_agree(comm, st, err->msg, sizeof err->msg);
   if (st) {
@@ -556,7 +561,7 @@ int clhs_restart(const clhs_comm *comm, const char *where, const clhs_run_opts *
   clhs_error_clear(&last);
   for (int64_t k = 0; k < n; k++) {
     char *path = bcast_string(comm, comm->rank == 0 ? cands[k] : NULL);
-    clhs_ckpt_meta meta;
+    clhs_checkpoint_meta meta;
     memset(&meta, 0, sizeof meta);
     clhs_error_clear(err);
     st = clhs_checkpoint_read_meta(comm, path, &meta, err); /* agreed: the same everywhere */
