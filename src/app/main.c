@@ -170,9 +170,11 @@ static int is_fork(const cli *c) {
   return 0;
 }
 
-/* Rank 0: a restart's configuration: the checkpoint's, then allowed overrides, then -o. */
-static int build_restart_config(const cli *c, const char *yaml, const char *ckpt, clhs_config *cfg,
-                                clhs_error *err) {
+/* Rank 0 (clhs_restart's callback, @p arg the command line): a restart's configuration: the
+ * checkpoint's, then allowed overrides, then -o. */
+static int restart_config(const char *yaml, const char *ckpt, clhs_config *cfg, void *arg,
+                          clhs_error *err) {
+  const cli *c = arg;
   clhs_config_defaults(cfg);
   if (clhs_config_load_text(cfg, yaml, ckpt, err)) return err->code;
   for (int i = 0; i < c->noverrides; i++)
@@ -223,12 +225,6 @@ static void print_version(const clhs_comm *comm) {
          "  ranks: %d, threads per rank: %d\n",
          CLHS_VERSION, CLHS_GIT_REVISION, CLHS_BUILD_TYPE, CLHS_COMPILER, CLHS_COMPILE_FLAGS, mpi,
          hdf5, comm->size, comm->threads);
-}
-
-/* clhs_restart's rank-0 callback: the restart's configuration from the checkpoint's text. */
-static int restart_config(const char *yaml, const char *ckpt, clhs_config *cfg, void *arg,
-                          clhs_error *err) {
-  return build_restart_config(arg, yaml, ckpt, cfg, err);
 }
 
 /* HDF5's leftovers closed, then MPI finalised. */
