@@ -22,11 +22,11 @@
 #include "clhs/error.h"
 #include "clhs/model.h"
 
-#define CLHS_CKPT_FORMAT 3 /**< bump on any change of layout; older files are refused */
-#define CLHS_CKPT_MAGIC "clhsim-checkpoint"
+#define CLHS_CHECKPOINT_FORMAT 3 /**< bump on any change of layout; older files are refused */
+#define CLHS_CHECKPOINT_MAGIC "clhsim-checkpoint"
 
 /** What a checkpoint says about itself (beyond the state). */
-typedef struct clhs_ckpt_meta {
+typedef struct clhs_checkpoint_meta {
   int64_t step;               /**< steps completed */
   int64_t output_records;     /**< records in the output file at this step */
   uint64_t digest;            /**< clhs_world_digest at this step */
@@ -39,7 +39,7 @@ typedef struct clhs_ckpt_meta {
   char parent_run_id[24]; /**< a fork: the run it was forked from ("" otherwise) */
   int64_t snapshot_size;  /**< bytes of the output snapshot */
   uint64_t snapshot_sum;  /**< its whole-file checksum (clhs_file_checksum) */
-} clhs_ckpt_meta;
+} clhs_checkpoint_meta;
 
 /**
  * Collective: the size of the file @p path (rank 0 looks) and the checksum of all its bytes,
@@ -54,14 +54,14 @@ int clhs_file_checksum(const clhs_comm *comm, const char *path, int64_t *size, u
  * barrier, then rank 0 renames it to PATH and fsyncs the folder. Nothing else is deleted. Returns
  * CLHS_EIO with a message on failure (the temporary file is removed).
  */
-int clhs_checkpoint_write(const clhs_world *w, const char *path, const clhs_ckpt_meta *meta,
+int clhs_checkpoint_write(const clhs_world *w, const char *path, const clhs_checkpoint_meta *meta,
                           clhs_error *err);
 
 /**
  * Read only the metadata (collective: rank 0 reads and broadcasts). Checks the magic,
  * format version and completeness marker; fills @p meta (caller frees meta->config_yaml).
  */
-int clhs_checkpoint_read_meta(const clhs_comm *comm, const char *path, clhs_ckpt_meta *meta,
+int clhs_checkpoint_read_meta(const clhs_comm *comm, const char *path, clhs_checkpoint_meta *meta,
                               clhs_error *err);
 
 /**

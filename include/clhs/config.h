@@ -221,6 +221,25 @@ void clhs_config_foreach(const clhs_config *cfg,
  */
 int clhs_config_key_kind(const char *key);
 
+/** One key's value in its declared type (clhs_config_foreach_typed). */
+typedef struct clhs_config_value {
+  const char *key;   /**< "section.key" */
+  int kind;          /**< as clhs_config_key_kind: 'i', 'u', 'd', 'D', 'I' or 's' */
+  size_t n;          /**< values: the list's length for 'D' and 'I' (may be 0), else 1 */
+  const int64_t *i;  /**< 'i', 'I' (an integer list widened to int64) */
+  const uint64_t *u; /**< 'u' */
+  const double *d;   /**< 'd', 'D' */
+  const char *text;  /**< every kind: the value as clhs_config_foreach renders it */
+} clhs_config_value;
+
+/**
+ * Visit every key, in table order, with its value in its declared type (for typed
+ * attributes: a double that happens to be 1 stays a double). Stops at the first non-zero
+ * return of @p fn and returns it (0 if none). The pointers are valid during the call only.
+ */
+int clhs_config_foreach_typed(const clhs_config *cfg,
+                              int (*fn)(const clhs_config_value *v, void *user), void *user);
+
 /** Serialise/deserialise (for broadcast): a malloc'd flat buffer. */
 void *clhs_config_pack(const clhs_config *cfg, size_t *nbytes);
 int clhs_config_unpack(clhs_config *cfg, const void *buf, size_t nbytes, clhs_error *err);

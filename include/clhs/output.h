@@ -26,7 +26,20 @@
 #include "clhs/config.h"
 #include "clhs/error.h"
 
-enum clhs_out_dtype { CLHS_F64 = 0, CLHS_I64, CLHS_U64, CLHS_I8 };
+/** Element types of stored arrays: output variables use the first four, checkpoints the
+ * others too (one mapping to HDF5 types for both). */
+enum clhs_dtype {
+  CLHS_F64 = 0,
+  CLHS_I64,
+  CLHS_U64,
+  CLHS_I8,
+  CLHS_U8,
+  CLHS_U16,
+  CLHS_U32,
+  CLHS_I32,
+  CLHS_F32,
+  CLHS_NDTYPES
+};
 
 #define CLHS_OUT_MAXDIMS 3 /**< extra axes after `time` */
 
@@ -50,7 +63,7 @@ typedef struct clhs_out_var {
   const char *name;
   const char *long_name;
   const char *units; /**< CF units; "1" for fractions and counts */
-  int dtype;         /**< enum clhs_out_dtype */
+  int dtype;         /**< enum clhs_dtype */
   int ndims;         /**< extra axes after time: 0..CLHS_OUT_MAXDIMS */
   clhs_out_dim dims[CLHS_OUT_MAXDIMS];
 } clhs_out_var;
@@ -144,5 +157,8 @@ void clhs_io_shutdown(void);
  * the file is HDF5 without one, -1 if it cannot be opened as HDF5.
  */
 int clhs_h5_peek_run_id(const char *path, char *buf, size_t len);
+
+/** The HDF5 library's version as "MAJOR.MINOR.RELEASE (parallel)" (clhsim version, /code). */
+void clhs_io_hdf5_version(char *buf, size_t len);
 
 #endif

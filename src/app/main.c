@@ -12,18 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hdf5.h>
-
 #include "clhs/comm.h"
 #include "clhs/config.h"
-#include "clhs/checkpoint.h"
 #include "clhs/engine.h"
-#include "clhs/launch.h"
-#include "clhs/output.h"
-#include "clhs/signals.h"
-#include "engine/ckpt_policy.h"
 #include "clhs/error.h"
 #include "clhs/fileutil.h"
+#include "clhs/launch.h"
+#include "clhs/output.h"
+#include "clhs/restart.h"
+#include "clhs/signals.h"
 #include "clhs_build_info.h"
 
 static void usage(FILE *f) {
@@ -173,9 +170,11 @@ static int is_fork(const cli *c) {
   return 0;
 }
 
-/* Rank 0: a restart's configuration: the checkpoint's, then allowed overrides, then -o. */
-static int build_restart_config(const cli *c, const char *yaml, const char *ckpt, clhs_config *cfg,
-                                clhs_error *err) {
+/* Rank 0 (clhs_restart's callback, @p arg the command line): a restart's configuration: the
+ * checkpoint's, then allowed overrides, then -o. */
+static int restart_config(const char *yaml, const char *ckpt, clhs_config *cfg, void *arg,
+                          clhs_error *err) {
+  const cli *c = arg;
   clhs_config_defaults(cfg);
   if (clhs_config_load_text(cfg, yaml, ckpt, err)) return err->code;
   for (int i = 0; i < c->noverrides; i++)
@@ -190,7 +189,7 @@ static int build_restart_config(const cli *c, const char *yaml, const char *ckpt
   }
   /* A continued run writes its checkpoints beside the one it continues (a copied folder
    * continues in the copy), unless told otherwise; a fork keeps the stored folder, which
-   * belongs to the run it forks from, so it gets a folder of its own (ckpt_policy.c). */
+   * belongs to the run it forks from, so it gets a folder of its own (checkpoint_policy.c). */
   int dir_given = 0;
   for (int i = 0; i < c->noverrides; i++)
     dir_given |= !strncmp(c->overrides[i], "checkpoint.dir=", 15);
@@ -219,114 +218,13 @@ static int build_config(const cli *c, clhs_config *cfg, clhs_error *err) {
 }
 
 static void print_version(const clhs_comm *comm) {
-  char mpi[256];
-  unsigned maj, min, rel;
+  char mpi[256], hdf5[64];
   clhs_comm_mpi_version(mpi, sizeof mpi);
-  H5get_libversion(&maj, &min, &rel);
-  printf("clhsim %s (git %s, %s build)\n  compiler: %s\n  flags: %s\n  MPI: %s\n  HDF5: %u.%u.%u "
-         "(parallel)\n  ranks: %d, threads per rank: %d\n",
+  clhs_io_hdf5_version(hdf5, sizeof hdf5);
+  printf("clhsim %s (git %s, %s build)\n  compiler: %s\n  flags: %s\n  MPI: %s\n  HDF5: %s\n"
+         "  ranks: %d, threads per rank: %d\n",
          CLHS_VERSION, CLHS_GIT_REVISION, CLHS_BUILD_TYPE, CLHS_COMPILER, CLHS_COMPILE_FLAGS, mpi,
-         maj, min, rel, comm->size, comm->threads);
-}
-
-/* Broadcast a string that only rank 0 knows (NULL elsewhere); returns a malloc'd copy. */
-static char *bcast_string(const clhs_comm *comm, const char *s) {
-  size_t n = comm->rank == 0 ? strlen(s) + 1 : 0;
-  char *buf = NULL;
-  if (comm->rank == 0) {
-    buf = malloc(n);
-    if (buf) memcpy(buf, s, n);
-  }
-  return clhs_comm_bcast_alloc(comm, buf, &n, 0);
-}
-
-/*
- * clhsim restart PATH: try the candidates best first (a folder's `latest`, then older
- * ones), skipping invalid checkpoints with a warning, and continue the run from the
- * first that loads. Collective.
- */
-static int restart(const cli *c, const clhs_comm *comm, clhs_error *err) {
-  char **cands = NULL;
-  int ncand = 0, st = CLHS_OK;
-  char note[4400] = "";
-  if (comm->rank == 0)
-    st = clhs_ckpt_candidates(c->files[0], &cands, &ncand, note, sizeof note, err);
-  if (comm->rank == 0 && st == CLHS_OK && note[0] && !c->quiet) printf("clhsim: %s\n", note);
-  st = clhs_comm_agree(comm, st, err->msg, sizeof err->msg);
-  if (st) {
-    if (comm->rank == 0) fprintf(stderr, "clhsim: error: %s\n", err->msg);
-    return st;
-  }
-  int64_t n = ncand;
-  clhs_comm_sum_i64(comm, &n, 1); /* only rank 0 counted */
-  clhs_error last;
-  clhs_error_clear(&last);
-  for (int64_t k = 0; k < n; k++) {
-    char *path = bcast_string(comm, comm->rank == 0 ? cands[k] : NULL);
-    clhs_ckpt_meta meta;
-    memset(&meta, 0, sizeof meta);
-    clhs_error_clear(err);
-    st = clhs_checkpoint_read_meta(comm, path, &meta, err);
-    clhs_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    void *packed = NULL;
-    size_t nbytes = 0;
-    if (st == CLHS_OK && comm->rank == 0) {
-      if (build_restart_config(c, meta.config_yaml, path, &cfg, err) == CLHS_OK)
-        packed = clhs_config_pack(&cfg, &nbytes);
-      st = err->code;
-      if (st) st = CLHS_EINPUT + 100; /* a bad request, not a bad checkpoint: stop trying */
-    }
-    free(meta.config_yaml);
-    int agreed = clhs_comm_agree(comm, st, err->msg, sizeof err->msg);
-    if (agreed >= 100) {
-      if (comm->rank == 0) fprintf(stderr, "clhsim: error: %s\n", err->msg);
-      free(path);
-      clhs_config_free(&cfg);
-      st = CLHS_EINPUT;
-      break;
-    }
-    if (agreed != CLHS_OK) { /* this checkpoint is unusable: try the next */
-      if (comm->rank == 0)
-        fprintf(stderr, "clhsim: warning: skipping checkpoint %s: %s\n", path, err->msg);
-      last = *err;
-      free(path);
-      st = agreed;
-      continue;
-    }
-    packed = clhs_comm_bcast_alloc(comm, packed, &nbytes, 0);
-    if (comm->rank != 0) {
-      clhs_config_defaults(&cfg);
-      clhs_config_unpack(&cfg, packed, nbytes, err);
-    }
-    free(packed);
-    clhs_run_opts opts = {c->quiet, 2.0, path, is_fork(c), c->warmup, c->overwrite, NULL, 0};
-    clhs_run_result res;
-    clhs_error_clear(err);
-    st = clhs_run(&cfg, comm, &opts, &res, err);
-    clhs_config_free(&cfg);
-    free(path);
-    if (st != CLHS_OK && res.bad_checkpoint && k + 1 < n) {
-      if (comm->rank == 0)
-        fprintf(stderr, "clhsim: warning: skipping checkpoint %s: %s\n", cands[k], err->msg);
-      last = *err;
-      continue;
-    }
-    if (st != CLHS_OK && st != CLHS_STOPPED && comm->rank == 0)
-      fprintf(stderr, "clhsim: error: %s\n", err->msg);
-    last.code = CLHS_OK;
-    break;
-  }
-  if (last.code != CLHS_OK) { /* every candidate failed */
-    if (comm->rank == 0)
-      fprintf(stderr, "clhsim: error: no usable checkpoint in '%s'; the last problem: %s\n",
-              c->files[0], last.msg);
-    st = CLHS_EINPUT;
-  }
-  for (int k = 0; k < ncand; k++)
-    free(cands[k]);
-  free(cands);
-  return st;
+         hdf5, comm->size, comm->threads);
 }
 
 /* HDF5's leftovers closed, then MPI finalised. */
@@ -385,7 +283,10 @@ int main(int argc, char **argv) {
   }
   clhs_signals_install();
   if (!strcmp(c.command, "restart")) {
-    st = restart(&c, &comm, &err);
+    /* The candidates best first (a folder's `latest`, then older ones), invalid ones
+     * skipped with a warning; the run continues from the first that loads. */
+    clhs_run_opts opts = {c.quiet, 2.0, NULL, is_fork(&c), c.warmup, c.overwrite, NULL, 0};
+    st = clhs_restart(&comm, c.files[0], &opts, restart_config, &c, &err);
     finish();
     return clhs_exit_status(st);
   }

@@ -23,7 +23,7 @@
 #include "clhs/memcheck.h"
 #include "clhs/model.h"
 #include "clhs/output.h"
-#include "ckpt_policy.h"
+#include "checkpoint_policy.h"
 #include "clhs/checkpoint.h"
 #include "clhs/signals.h"
 #include "records.h"
@@ -78,8 +78,8 @@ static void new_run_id(const clhs_comm *comm, char *id, size_t len) {
  * size and checksum the checkpoint recorded, and was written by the same run. Problems are
  * CLHS_EINPUT: a checkpoint is the pair of files, and a user can copy or damage either.
  */
-static int verify_snapshot(const clhs_comm *comm, const char *state, const clhs_ckpt_meta *meta,
-                           const char *snap, clhs_error *err) {
+static int verify_snapshot(const clhs_comm *comm, const char *state,
+                           const clhs_checkpoint_meta *meta, const char *snap, clhs_error *err) {
   int st = CLHS_OK;
   if (comm->rank == 0 && access(snap, F_OK) != 0)
     st = clhs_error_set(err, CLHS_EINPUT,
@@ -116,7 +116,7 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
   clhs_recorder *rc = NULL;
   clhs_output *out = NULL;
   clhs_lock out_lock;
-  clhs_ckpt_ctx ck;
+  clhs_checkpoint_ctx ck;
   clhs_lock_init(&out_lock);
   memset(res, 0, sizeof *res);
   memset(&w, 0, sizeof w);
@@ -124,7 +124,7 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
   clhs_lock_init(&ck.owner);
   const double t0 = clhs_comm_wtime();
   const int root = comm->rank == 0;
-  clhs_ckpt_meta meta;
+  clhs_checkpoint_meta meta;
   memset(&meta, 0, sizeof meta);
   char snap[4200] = "";
 
@@ -137,7 +137,7 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
       res->bad_checkpoint = 1;
       return err->code;
     }
-    clhs_ckpt_snapshot_path(opts->resume, meta.output_snapshot, snap, sizeof snap);
+    clhs_checkpoint_snapshot_path(opts->resume, meta.output_snapshot, snap, sizeof snap);
     if (verify_snapshot(comm, opts->resume, &meta, snap, err) != CLHS_OK) {
       free(meta.config_yaml);
       res->bad_checkpoint = 1;
@@ -163,8 +163,8 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
 
   /* Where the checkpoints go, and the output: both checked (and the output locked) before
    * any work; problems are bad input (status 2). */
-  clhs_ckpt_ctx_init(&ck, res->run_id, parent_run_id);
-  if (clhs_ckpt_prepare(&ck, comm, cfg->checkpoint.dir, err) != CLHS_OK) return err->code;
+  clhs_checkpoint_ctx_init(&ck, res->run_id, parent_run_id);
+  if (clhs_checkpoint_prepare(&ck, comm, cfg->checkpoint.dir, err) != CLHS_OK) return err->code;
   snprintf(res->checkpoint_dir, sizeof res->checkpoint_dir, "%s", ck.dir);
   if (root) {
     const char *inputs[80];
@@ -304,7 +304,8 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
       const int every = cfg->checkpoint.every > 0 && w.step % cfg->checkpoint.every == 0;
       if (stop || every || req[3]) {
         const double tc = clhs_comm_wtime();
-        if (clhs_ckpt_save(&ck, cfg, &w, out, parent, res->checkpoint, sizeof res->checkpoint, err))
+        if (clhs_checkpoint_save(&ck, cfg, &w, out, parent, res->checkpoint, sizeof res->checkpoint,
+                                 err))
           goto done;
         snprintf(res->checkpoint_dir, sizeof res->checkpoint_dir, "%s", ck.dir);
         ckpt_cost = clhs_comm_wtime() - tc;
@@ -527,7 +528,7 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
 done:
   if (out) clhs_output_abandon(out);
   if (root) clhs_output_unclaim(&out_lock);
-  clhs_ckpt_release(&ck);
+  clhs_checkpoint_release(&ck);
   clhs_recorder_free(rc);
   clhs_world_free(&w);
   return err->code;

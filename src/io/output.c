@@ -25,6 +25,7 @@
 
 #include "clhs/output.h"
 #include "clhs/fileutil.h"
+#include "clhs/strbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,8 +44,6 @@
 #include <unistd.h>
 
 #include "clhs_build_info.h"
-/* The config module's key table (private to src/config): read here only for the
- * declared kind of each key, so /parameters attributes have stable types. */
 
 #define OUT_BATCH 64              /* records per collective write = time chunk length */
 #define OUT_CHUNK_BYTES (1 << 20) /* target chunk size for centre-distributed variables */
@@ -110,53 +109,14 @@ static void append_msg(clhs_error *err, const char *text) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* A growable byte buffer for packing what rank 0 broadcasts                 */
-
-typedef struct sbuf {
-  char *p;
-  size_t n, cap;
-  int oom;
-} sbuf;
-
-static void sbuf_put(sbuf *b, const void *data, size_t len) {
-  if (b->oom) return;
-  if (b->n + len > b->cap) {
-    size_t cap = b->cap ? b->cap : 1024;
-    while (cap < b->n + len)
-      cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->oom = 1;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->n, data, len);
-  b->n += len;
-}
-
-/** Append a string with its terminating NUL. */
-static void sbuf_str(sbuf *b, const char *s) {
-  sbuf_put(b, s ? s : "", strlen(s ? s : "") + 1);
-}
-
-/** Read the next NUL-terminated string of a packed buffer; NULL when exhausted. */
-static const char *unpack_str(const char *buf, size_t n, size_t *pos) {
-  if (*pos >= n) return NULL;
-  const char *s = buf + *pos;
-  const void *nul = memchr(s, '\0', n - *pos);
-  if (!nul) return NULL;
-  *pos = (size_t)((const char *)nul - buf) + 1;
-  return s;
-}
+/* What rank 0 packs (clhs_strbuf), for every rank                           */
 
 /**
  * Broadcast rank 0's packed buffer to every rank. Takes over rank 0's buffer;
  * returns a buffer owned by the caller (NULL or of size 0 if rank 0's packing
  * ran out of memory) and sets *n.
  */
-static char *bcast_packed(const clhs_comm *comm, sbuf *b, size_t *n) {
+static char *bcast_packed(const clhs_comm *comm, clhs_strbuf *b, size_t *n) {
   size_t len = 0;
   char dummy = '\0';
   void *p = &dummy;
@@ -178,203 +138,19 @@ static char *bcast_packed(const clhs_comm *comm, sbuf *b, size_t *n) {
 /* ------------------------------------------------------------------------ */
 /* Attributes                                                                */
 
-/** A fixed-length, NUL-padded ASCII string type of @p len bytes (1 at least). */
-static hid_t str_type(size_t len) {
-  hid_t t = H5Tcopy(H5T_C_S1);
-  if (t < 0) return -1;
-  if (H5Tset_size(t, len ? len : 1) < 0 || H5Tset_strpad(t, H5T_STR_NULLPAD) < 0 ||
-      H5Tset_cset(t, H5T_CSET_ASCII) < 0) {
-    H5Tclose(t);
-    return -1;
-  }
-  return t;
-}
-
-/** Create (or replace) attribute @p name with @p n values (1: a scalar; 0: empty). */
-static int put_attr(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const void *vals,
-                    hsize_t n, const char *where, clhs_error *err) {
-  hid_t s = -1, a = -1;
-  herr_t st = -1;
-  htri_t exists = H5Aexists(obj, name);
-  if (exists > 0 && H5Adelete(obj, name) < 0) exists = -1;
-  if (exists >= 0)
-    s = n == 0   ? H5Screate(H5S_NULL)
-        : n == 1 ? H5Screate(H5S_SCALAR)
-                 : H5Screate_simple(1, &n, NULL);
-  if (s >= 0) a = H5Acreate2(obj, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT);
-  if (a >= 0) st = n == 0 ? 0 : H5Awrite(a, mtype, vals);
-  clhs_h5_close(&a);
-  clhs_h5_close(&s);
-  if (st < 0) return clhs_h5_fail(err, CLHS_EIO, "%s: cannot write attribute '%s'", where, name);
-  return CLHS_OK;
-}
-
 static int attr_str(hid_t obj, const char *name, const char *val, const char *where,
                     clhs_error *err) {
-  size_t len = strlen(val);
-  hid_t t = str_type(len);
-  if (t < 0)
-    return clhs_h5_fail(err, CLHS_EIO, "%s: cannot make a string type for attribute '%s'", where,
-                        name);
-  int st = put_attr(obj, name, t, t, len ? val : "", 1, where, err);
-  H5Tclose(t);
-  return st;
+  return clhs_h5_put_attr_str(obj, name, val, where, CLHS_EIO, err);
 }
 
 static int attr_f64(hid_t obj, const char *name, const double *v, hsize_t n, const char *where,
                     clhs_error *err) {
-  return put_attr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v, n, where, err);
+  return clhs_h5_put_attr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v, n, where, CLHS_EIO, err);
 }
 
 static int attr_i64(hid_t obj, const char *name, const int64_t *v, hsize_t n, const char *where,
                     clhs_error *err) {
-  return put_attr(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, v, n, where, err);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Typed configuration values                                                */
-
-static const char *skip_ws(const char *s) {
-  while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-    s++;
-  return s;
-}
-
-/** Parse a whole number token [s, e): 1 int64, 2 uint64, 3 double, 0 not a number. */
-static int parse_num(const char *s, const char *e, int64_t *i, uint64_t *u, double *d) {
-  char tok[64];
-  while (s < e && (*s == ' ' || *s == '\t'))
-    s++;
-  while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-    e--;
-  size_t len = (size_t)(e - s);
-  if (len == 0 || len >= sizeof tok) return 0;
-  memcpy(tok, s, len);
-  tok[len] = '\0';
-  char *end;
-  errno = 0;
-  long long ll = strtoll(tok, &end, 10);
-  if (*end == '\0' && errno == 0) {
-    *i = ll;
-    *d = (double)ll;
-    return 1;
-  }
-  if (tok[0] != '-' && errno == ERANGE) {
-    errno = 0;
-    unsigned long long ull = strtoull(tok, &end, 10);
-    if (*end == '\0' && errno == 0) {
-      *u = ull;
-      *d = (double)ull;
-      return 2;
-    }
-  }
-  /* Letters other than an exponent, inf and nan keep the value a string
-   * (dates, names, "0x..." which strtod would accept). */
-  for (const char *c = tok; *c; c++)
-    if (!strchr("0123456789+-.eE", *c) && strcmp(tok, "inf") != 0 && strcmp(tok, "-inf") != 0 &&
-        strcmp(tok, ".inf") != 0 && strcmp(tok, "-.inf") != 0 && strcmp(tok, "nan") != 0 &&
-        strcmp(tok, ".nan") != 0)
-      return 0;
-  if (strcmp(tok, ".inf") == 0)
-    *d = HUGE_VAL;
-  else if (strcmp(tok, "-.inf") == 0)
-    *d = -HUGE_VAL;
-  else if (strcmp(tok, ".nan") == 0)
-    *d = NAN;
-  else {
-    errno = 0;
-    *d = strtod(tok, &end);
-    if (*end != '\0') return 0;
-  }
-  return 3;
-}
-
-/**
- * Parse a flow list "[a, b, c]" of numbers into malloc'd arrays (*iv and *dv,
- * n values). Returns 1 if every item is a number (*allint: every item an
- * int64), 0 otherwise. "[]" gives n = 0.
- */
-static int parse_list(const char *s, size_t len, int64_t **iv, double **dv, size_t *n,
-                      int *allint) {
-  *iv = NULL;
-  *dv = NULL;
-  *n = 0;
-  *allint = 1;
-  if (len < 2 || s[0] != '[' || s[len - 1] != ']') return 0;
-  const char *p = skip_ws(s + 1), *end = s + len - 1;
-  if (p == end) return 1;
-  size_t cnt = 1;
-  for (const char *c = p; c < end; c++)
-    cnt += *c == ',';
-  *iv = malloc(cnt * sizeof **iv);
-  *dv = malloc(cnt * sizeof **dv);
-  if (!*iv || !*dv) return 0;
-  uint64_t u;
-  for (size_t k = 0; k < cnt; k++) {
-    const char *c = p;
-    while (c < end && *c != ',')
-      c++;
-    int kk = parse_num(p, c, &(*iv)[k], &u, &(*dv)[k]);
-    if (kk == 0 || kk == 2) return 0;
-    if (kk != 1) *allint = 0;
-    p = c + 1;
-  }
-  *n = cnt;
-  return 1;
-}
-
-/**
- * Write one configuration key as an attribute of its declared kind (@p want,
- * see config_key_kind): numbers and numeric lists as numbers, the rest as
- * text. A value that does not parse as declared is kept as text. Text too
- * long for an attribute is cut short with a note (the full text is in `yaml`).
- */
-static int attr_config_value(hid_t g, const char *key, const char *val, int want, const char *where,
-                             clhs_error *err) {
-  int64_t i = 0;
-  uint64_t u = 0;
-  double d = 0;
-  const char *s = skip_ws(val);
-  size_t len = strlen(s);
-  while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\n'))
-    len--;
-  int kind = want == 's' ? 0 : parse_num(s, s + len, &i, &u, &d);
-  if (kind == 1 && want == 'u' && i >= 0) {
-    u = (uint64_t)i;
-    kind = 2;
-  }
-  if (kind == 1 && (want == 'i' || want == 0)) return attr_i64(g, key, &i, 1, where, err);
-  if (kind == 2 && (want == 'u' || want == 0))
-    return put_attr(g, key, H5T_STD_U64LE, H5T_NATIVE_UINT64, &u, 1, where, err);
-  if (kind != 0 && (want == 'd' || want == 0)) return attr_f64(g, key, &d, 1, where, err);
-  if (want == 'D' || want == 'I' || (want == 0 && len > 2 && s[0] == '[')) {
-    int64_t *iv;
-    double *dv;
-    size_t n;
-    int allint, st = -1;
-    int ok = parse_list(s, len, &iv, &dv, &n, &allint);
-    if (want == 'I' && !allint) ok = 0;
-    if (want == 0 && n == 0) ok = 0;
-    if (ok && n * sizeof(double) <= OUT_ATTR_MAX) {
-      if (want == 'I' || (want == 0 && allint))
-        st = attr_i64(g, key, iv, (hsize_t)n, where, err);
-      else
-        st = attr_f64(g, key, dv, (hsize_t)n, where, err);
-    }
-    free(iv);
-    free(dv);
-    if (st >= 0) return st;
-  }
-  if (strlen(val) > OUT_ATTR_MAX) {
-    char *cut = malloc(OUT_ATTR_MAX + 64);
-    if (!cut) return clhs_error_set(err, CLHS_ENOMEM, "%s: out of memory for '%s'", where, key);
-    snprintf(cut, OUT_ATTR_MAX + 64, "%.*s ... (cut short; the full value is in attribute yaml)",
-             OUT_ATTR_MAX - 100, val);
-    int st = attr_str(g, key, cut, where, err);
-    free(cut);
-    return st;
-  }
-  return attr_str(g, key, val, where, err);
+  return clhs_h5_put_attr(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, v, n, where, CLHS_EIO, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -508,34 +284,6 @@ static void destroy(clhs_output *o) {
   free_output(o);
 }
 
-static size_t dtype_size(int dtype) {
-  switch (dtype) {
-  case CLHS_F64: return sizeof(double);
-  case CLHS_I64: return sizeof(int64_t);
-  case CLHS_U64: return sizeof(uint64_t);
-  case CLHS_I8: return sizeof(int8_t);
-  default: return 0;
-  }
-}
-
-static hid_t dtype_mem(int dtype) {
-  switch (dtype) {
-  case CLHS_F64: return H5T_NATIVE_DOUBLE;
-  case CLHS_I64: return H5T_NATIVE_INT64;
-  case CLHS_U64: return H5T_NATIVE_UINT64;
-  default: return H5T_NATIVE_INT8;
-  }
-}
-
-static hid_t dtype_file(int dtype) {
-  switch (dtype) {
-  case CLHS_F64: return H5T_IEEE_F64LE;
-  case CLHS_I64: return H5T_STD_I64LE;
-  case CLHS_U64: return H5T_STD_U64LE;
-  default: return H5T_STD_I8LE;
-  }
-}
-
 /** Check the variables and collect their axes (same result on every rank). */
 static int validate(clhs_output *o, const clhs_out_var *vars, int nvars, clhs_error *err) {
   const char *p = o->path;
@@ -553,7 +301,7 @@ static int validate(clhs_output *o, const clhs_out_var *vars, int nvars, clhs_er
       if (strcmp(vars[w].name, var->name) == 0)
         return clhs_error_set(err, CLHS_EINPUT, "output '%s': variable '%s' is declared twice", p,
                               var->name);
-    if (dtype_size(var->dtype) == 0)
+    if (clhs_h5_dtype_size(var->dtype) == 0)
       return clhs_error_set(err, CLHS_EINPUT, "output '%s': variable '%s' has unknown dtype %d", p,
                             var->name, var->dtype);
     if (var->ndims < 0 || var->ndims > CLHS_OUT_MAXDIMS)
@@ -889,7 +637,8 @@ static int make_var(clhs_output *o, out_var *ov, clhs_error *err) {
   if (s < 0 || dcpl < 0 || H5Pset_chunk(dcpl, ov->rank, chunk) < 0 ||
       (v->dtype == CLHS_F64 && H5Pset_fill_value(dcpl, H5T_NATIVE_DOUBLE, &fillnan) < 0))
     st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot prepare dataset %s", o->tmp, where);
-  if (st == CLHS_OK && (ov->dset = make_dset(o, v->name, dtype_file(v->dtype), s, dcpl, err)) < 0)
+  if (st == CLHS_OK &&
+      (ov->dset = make_dset(o, v->name, clhs_h5_file_type(v->dtype), s, dcpl, err)) < 0)
     st = CLHS_EIO;
   clhs_h5_close(&s);
   clhs_h5_close(&dcpl);
@@ -914,8 +663,8 @@ static int prepare_vars(clhs_output *o, const clhs_out_var *vars, clhs_error *er
     out_var *ov = &o->vars[v];
     ov->v = &vars[v];
     ov->dset = -1;
-    ov->esize = dtype_size(vars[v].dtype);
-    ov->memtype = dtype_mem(vars[v].dtype);
+    ov->esize = clhs_h5_dtype_size(vars[v].dtype);
+    ov->memtype = clhs_h5_mem_type(vars[v].dtype);
     ov->rank = 1 + vars[v].ndims;
     ov->caxis = -1;
     size_t elems = 1;
@@ -946,48 +695,66 @@ static int prepare_vars(clhs_output *o, const clhs_out_var *vars, clhs_error *er
   return CLHS_OK;
 }
 
-typedef struct kv_pack {
-  sbuf *b;
-  uint64_t n;
-} kv_pack;
+typedef struct param_sink {
+  hid_t group;
+  clhs_error *err;
+} param_sink;
 
-static void pack_kv(const char *key, const char *value, void *user) {
-  kv_pack *k = user;
-  sbuf_str(k->b, key);
-  sbuf_str(k->b, value);
-  k->n++;
+/** One /parameters attribute in the key's declared type: numbers and numeric lists as numbers
+ * (a one-element list as a scalar, an empty one as an empty attribute), the rest as text. Text
+ * too long for an attribute (a list too) is cut short with a note: the full text is in `yaml`. */
+static int put_parameter(const clhs_config_value *v, void *user) {
+  const param_sink *ps = user;
+  const hid_t g = ps->group;
+  const char *where = "/parameters";
+  switch (v->kind) {
+  case 'i': return attr_i64(g, v->key, v->i, 1, where, ps->err);
+  case 'u':
+    return clhs_h5_put_attr(g, v->key, H5T_STD_U64LE, H5T_NATIVE_UINT64, v->u, 1, where, CLHS_EIO,
+                            ps->err);
+  case 'd': return attr_f64(g, v->key, v->d, 1, where, ps->err);
+  case 'D':
+    if (v->n * sizeof(double) <= OUT_ATTR_MAX)
+      return attr_f64(g, v->key, v->d, (hsize_t)v->n, where, ps->err);
+    break;
+  case 'I':
+    if (v->n * sizeof(int64_t) <= OUT_ATTR_MAX)
+      return attr_i64(g, v->key, v->i, (hsize_t)v->n, where, ps->err);
+    break;
+  default: break;
+  }
+  if (strlen(v->text) <= OUT_ATTR_MAX) return attr_str(g, v->key, v->text, where, ps->err);
+  char *cut = malloc(OUT_ATTR_MAX + 64);
+  if (!cut)
+    return clhs_error_set(ps->err, CLHS_ENOMEM, "%s: out of memory for '%s'", where, v->key);
+  snprintf(cut, OUT_ATTR_MAX + 64, "%.*s ... (cut short; the full value is in attribute yaml)",
+           OUT_ATTR_MAX - 100, v->text);
+  int st = attr_str(g, v->key, cut, where, ps->err);
+  free(cut);
+  return st;
 }
 
-/** /parameters: rank 0's YAML and keys, broadcast, then written by every rank. */
+/** /parameters: the configuration's YAML and one attribute per key, written by every rank
+ * from its own copy of the configuration (the same bytes everywhere: rank 0's, unpacked). */
 static int write_parameters(clhs_output *o, hid_t file, const clhs_config *cfg, clhs_error *err) {
-  sbuf b = {0};
-  if (o->comm.rank == 0) {
-    char *yaml = clhs_config_to_yaml(cfg, 0);
-    if (!yaml) b.oom = 1;
-    sbuf_str(&b, yaml);
+  char *yaml = clhs_config_to_yaml(cfg, 0);
+  int st = yaml ? CLHS_OK
+                : clhs_error_set(err, CLHS_ENOMEM,
+                                 "output '%s': could not render the configuration for /parameters",
+                                 o->path);
+  st = clhs_h5_agree(&o->comm, st, err);
+  if (st != CLHS_OK) {
     free(yaml);
-    kv_pack k = {&b, 0};
-    if (!b.oom) clhs_config_foreach(cfg, pack_kv, &k);
+    return st;
   }
-  size_t n = 0;
-  char *buf = bcast_packed(&o->comm, &b, &n);
-  if (n == 0) {
-    free(buf);
-    return clhs_error_set(err, CLHS_ENOMEM,
-                          "output '%s': could not render the configuration for /parameters",
-                          o->path);
-  }
-  int st = CLHS_OK;
   hid_t g = H5Gcreate2(file, "parameters", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0)
     st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create group /parameters", o->tmp);
-  size_t pos = 0;
-  const char *yaml = unpack_str(buf, n, &pos);
-  if (st == CLHS_OK && yaml && strlen(yaml) <= OUT_ATTR_MAX) {
+  if (st == CLHS_OK && strlen(yaml) <= OUT_ATTR_MAX) {
     st = attr_str(g, "yaml", yaml, "/parameters", err);
-  } else if (st == CLHS_OK && yaml) {
+  } else if (st == CLHS_OK) {
     /* Too long for an attribute in the HDF5-1.8 format: a scalar string dataset. */
-    hid_t t = str_type(strlen(yaml)), s = H5Screate(H5S_SCALAR), d = -1;
+    hid_t t = clhs_h5_str_type(strlen(yaml)), s = H5Screate(H5S_SCALAR), d = -1;
     if (t >= 0 && s >= 0) d = H5Dcreate2(g, "yaml", t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (d < 0)
       st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create dataset /parameters/yaml",
@@ -999,25 +766,19 @@ static int write_parameters(clhs_output *o, hid_t file, const clhs_config *cfg, 
     clhs_h5_close(&s);
     clhs_h5_close(&t);
   }
-  while (st == CLHS_OK) {
-    const char *key = unpack_str(buf, n, &pos);
-    const char *val = key ? unpack_str(buf, n, &pos) : NULL;
-    if (!key || !val) break;
-    st = attr_config_value(g, key, val, clhs_config_key_kind(key), "/parameters", err);
-  }
+  param_sink ps = {g, err};
+  if (st == CLHS_OK) st = clhs_config_foreach_typed(cfg, put_parameter, &ps);
   clhs_h5_close(&g);
-  free(buf);
+  free(yaml);
   return st;
 }
 
 static int write_code(clhs_output *o, hid_t file, clhs_error *err) {
   char mpi[512] = "", hdf5[64];
-  unsigned maj = 0, min = 0, rel = 0;
   if (o->comm.rank == 0) clhs_comm_mpi_version(mpi, sizeof mpi);
   clhs_comm_bcast(&o->comm, mpi, sizeof mpi, 0);
   mpi[sizeof mpi - 1] = '\0';
-  H5get_libversion(&maj, &min, &rel);
-  snprintf(hdf5, sizeof hdf5, "%u.%u.%u (parallel)", maj, min, rel);
+  clhs_io_hdf5_version(hdf5, sizeof hdf5);
   static const char *const keys[] = {"version",       "git_revision", "build_type",  "compiler",
                                      "compile_flags", "mpi_version",  "hdf5_version"};
   const char *vals[] = {CLHS_VERSION,  CLHS_GIT_REVISION,  CLHS_BUILD_TYPE,
@@ -1028,7 +789,10 @@ static int write_code(clhs_output *o, hid_t file, clhs_error *err) {
   if (g < 0) st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create group /code", o->tmp);
   for (size_t i = 0; i < sizeof keys / sizeof keys[0] && st == CLHS_OK; i++) {
     char v[1024]; /* trimmed: CMake's flags often start with a blank */
-    snprintf(v, sizeof v, "%s", skip_ws(vals[i]));
+    const char *t = vals[i];
+    while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r')
+      t++;
+    snprintf(v, sizeof v, "%s", t);
     for (size_t n = strlen(v); n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\n'); n--)
       v[n - 1] = '\0';
     st = attr_str(g, keys[i], v, "/code", err);
@@ -1370,17 +1134,17 @@ int clhs_output_write_run(clhs_output *o, const char *const *num_keys, const dou
   if (!o) return clhs_error_set(err, CLHS_EINPUT, "clhs_output_write_run: no output");
   if (o->failed) return failed_error(o, err);
   /* Rank 0's keys and values for everyone: wall times differ between ranks. */
-  sbuf b = {0};
+  clhs_strbuf b = {0};
   if (o->comm.rank == 0) {
     uint64_t counts[2] = {(uint64_t)(nnum > 0 ? nnum : 0), (uint64_t)(nstr > 0 ? nstr : 0)};
-    sbuf_put(&b, counts, sizeof counts);
+    clhs_strbuf_put(&b, counts, sizeof counts);
     for (int i = 0; i < nnum; i++) {
-      sbuf_put(&b, &num_vals[i], sizeof(double));
-      sbuf_str(&b, num_keys[i]);
+      clhs_strbuf_put(&b, &num_vals[i], sizeof(double));
+      clhs_strbuf_putz(&b, num_keys[i]);
     }
     for (int i = 0; i < nstr; i++) {
-      sbuf_str(&b, str_keys[i]);
-      sbuf_str(&b, str_vals[i]);
+      clhs_strbuf_putz(&b, str_keys[i]);
+      clhs_strbuf_putz(&b, str_vals[i]);
     }
   }
   size_t n = 0;
@@ -1401,13 +1165,13 @@ int clhs_output_write_run(clhs_output *o, const char *const *num_keys, const dou
     if (pos + sizeof val > n) break;
     memcpy(&val, buf + pos, sizeof val);
     pos += sizeof val;
-    const char *key = unpack_str(buf, n, &pos);
+    const char *key = clhs_strbuf_next(buf, n, &pos);
     if (!key) break;
     st = attr_f64(g, key, &val, 1, "/run", err);
   }
   for (uint64_t i = 0; i < counts[1] && st == CLHS_OK; i++) {
-    const char *key = unpack_str(buf, n, &pos);
-    const char *val = key ? unpack_str(buf, n, &pos) : NULL;
+    const char *key = clhs_strbuf_next(buf, n, &pos);
+    const char *val = key ? clhs_strbuf_next(buf, n, &pos) : NULL;
     if (!val) break;
     st = attr_str(g, key, val, "/run", err);
   }
@@ -1471,19 +1235,12 @@ int clhs_h5_peek_run_id(const char *path, char *buf, size_t len) {
     found = 0;
     if (H5Aexists(f, "run_id") > 0) {
       hid_t a = H5Aopen(f, "run_id", H5P_DEFAULT);
-      hid_t t = a >= 0 ? H5Aget_type(a) : -1;
-      if (t >= 0 && H5Tget_class(t) == H5T_STRING && !H5Tis_variable_str(t)) {
-        size_t n = H5Tget_size(t);
-        char *tmp = n > 0 && n < 4096 ? calloc(1, n + 1) : NULL;
-        hid_t mt = tmp ? H5Tcopy(t) : -1;
-        if (mt >= 0 && H5Aread(a, mt, tmp) >= 0) {
-          snprintf(buf, len, "%s", tmp);
-          found = 1;
-        }
-        clhs_h5_close(&mt);
-        free(tmp);
+      char *id = NULL;
+      if (a >= 0 && clhs_h5_read_str(a, 1, 4095, &id) == 0) {
+        snprintf(buf, len, "%s", id);
+        found = 1;
       }
-      clhs_h5_close(&t);
+      free(id);
       clhs_h5_close(&a);
     }
     H5Fclose(f);
@@ -1501,8 +1258,9 @@ int clhs_output_write_run_u64(clhs_output *o, const char *key, uint64_t value, c
   clhs_h5_quiet_on(&q);
   int st = CLHS_OK;
   hid_t g = open_run_group(o, &st, err);
-  if (st == CLHS_OK && put_attr(g, key, H5T_STD_U64LE, H5T_NATIVE_UINT64, &value, 1, "/run", err))
-    st = err->code;
+  if (st == CLHS_OK)
+    st = clhs_h5_put_attr(g, key, H5T_STD_U64LE, H5T_NATIVE_UINT64, &value, 1, "/run", CLHS_EIO,
+                          err);
   clhs_h5_close(&g);
   st = clhs_h5_agree(&o->comm, st, err);
   clhs_h5_quiet_off(&q);

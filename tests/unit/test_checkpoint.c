@@ -11,6 +11,8 @@
  *  - Decomposition: at 1 rank (--write FILE) a checkpoint and the digest 5 steps later
  *    are stored; at 2 and 3 ranks (--check FILE) the file is read and continued, and
  *    the digests must match.
+ *  - Verified once: the metadata read twice and the state read hash an unchanged file once
+ *    (a file changed moments before at every read), and a change is still refused.
  *  - Refusals, all CLHS_EINPUT on every rank, never a crash: a truncated copy, a copy
  *    with one byte flipped inside a chunk of /agents/held (Fletcher32), a copy whose
  *    format attribute was rewritten, one without the completeness marker, a file that
@@ -31,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -39,6 +42,7 @@
 #include "clhs/config.h"
 #include "clhs/model.h"
 #include "clhs/network.h"
+#include "io/checkpoint_int.h" /* ck_verify_count */
 
 static clhs_comm comm;
 static const char *fixture_path = NULL;
@@ -104,7 +108,7 @@ static void advance(clhs_world *w, int steps) {
   assert_no_failures("clhs_world_step");
 }
 
-static void meta_fill(clhs_ckpt_meta *m, const clhs_world *w, char *yaml) {
+static void meta_fill(clhs_checkpoint_meta *m, const clhs_world *w, char *yaml) {
   memset(m, 0, sizeof *m);
   m->step = w->step;
   m->output_records = 3;
@@ -113,7 +117,7 @@ static void meta_fill(clhs_ckpt_meta *m, const clhs_world *w, char *yaml) {
   m->config_yaml = yaml;
 }
 
-static void write_ok(const clhs_world *w, const char *path, const clhs_ckpt_meta *m) {
+static void write_ok(const clhs_world *w, const char *path, const clhs_checkpoint_meta *m) {
   clhs_error err;
   clhs_error_clear(&err);
   const int st = clhs_checkpoint_write(w, path, m, &err);
@@ -235,18 +239,18 @@ static void round_trip(int scenario, int64_t centres) {
     free(yaml);
     yaml = big;
   }
-  clhs_ckpt_meta m;
+  clhs_checkpoint_meta m;
   meta_fill(&m, &a, yaml);
   write_ok(&a, path, &m);
 
-  clhs_ckpt_meta r;
+  clhs_checkpoint_meta r;
   clhs_error err;
   clhs_error_clear(&err);
   int st = clhs_checkpoint_read_meta(&comm, path, &r, &err);
   CHECK(st == CLHS_OK, "read_meta: %s", err.msg);
   if (st == CLHS_OK) {
     CHECK(r.step == 10 && r.output_records == 3 && r.digest == m.digest, "meta values differ");
-    CHECK(r.format == CLHS_CKPT_FORMAT, "format %d", r.format);
+    CHECK(r.format == CLHS_CHECKPOINT_FORMAT, "format %d", r.format);
     CHECK(strcmp(r.output_snapshot, m.output_snapshot) == 0, "snapshot '%s'", r.output_snapshot);
     CHECK(r.parent[0] == '\0', "parent '%s'", r.parent);
     CHECK(strlen(r.created_utc) == 20, "created_utc '%s'", r.created_utc);
@@ -303,7 +307,7 @@ static void test_write_fails(void **state) {
   clhs_world w;
   world_make(&cfg, &w);
   char *yaml = clhs_config_to_yaml(&cfg, 0);
-  clhs_ckpt_meta m;
+  clhs_checkpoint_meta m;
   meta_fill(&m, &w, yaml);
   clhs_error err;
   clhs_error_clear(&err);
@@ -333,7 +337,7 @@ static void test_decomposition(void **state) {
   if (fixture_write) {
     advance(&w, 10);
     char *yaml = clhs_config_to_yaml(&cfg, 0);
-    clhs_ckpt_meta m;
+    clhs_checkpoint_meta m;
     meta_fill(&m, &w, yaml);
     write_ok(&w, fixture_path, &m);
     free(yaml);
@@ -346,7 +350,7 @@ static void test_decomposition(void **state) {
       fclose(f);
     }
   } else {
-    clhs_ckpt_meta m;
+    clhs_checkpoint_meta m;
     int st = clhs_checkpoint_read_meta(&comm, fixture_path, &m, &err);
     CHECK(st == CLHS_OK, "read_meta %s: %s", fixture_path, err.msg);
     assert_no_failures("read_meta of the 1-rank checkpoint");
@@ -388,7 +392,7 @@ static const char *base_file(void) {
   world_make(&cfg, &w);
   advance(&w, 10);
   char *yaml = clhs_config_to_yaml(&cfg, 0);
-  clhs_ckpt_meta m;
+  clhs_checkpoint_meta m;
   meta_fill(&m, &w, yaml);
   write_ok(&w, path, &m);
   free(yaml);
@@ -420,7 +424,7 @@ static int copy_file(const char *src, const char *dst, long keep) {
 /* Read meta, then (if that passes) the state into a fresh world: the agreed status. */
 static int try_load(const char *path, int64_t centres, clhs_error *err, int *at_meta) {
   clhs_error_clear(err);
-  clhs_ckpt_meta m;
+  clhs_checkpoint_meta m;
   int st = clhs_checkpoint_read_meta(&comm, path, &m, err);
   *at_meta = st != CLHS_OK;
   if (st == CLHS_OK) {
@@ -506,7 +510,7 @@ static int forge_user_block(const char *path) {
   snprintf(ub, sizeof ub,
            "clhsim-checkpoint\nformat %d\nsize %ld\nchecksum %016llx\n(a clhsim checkpoint: HDF5 "
            "from byte 512 on; this block holds the checksum of the rest of the file)\n",
-           CLHS_CKPT_FORMAT, size, (unsigned long long)sum);
+           CLHS_CHECKPOINT_FORMAT, size, (unsigned long long)sum);
   fseek(fp, 0, SEEK_SET);
   const int ok = fwrite(ub, 1, sizeof ub, fp) == sizeof ub;
   return fclose(fp) == 0 && ok ? 0 : -1;
@@ -579,7 +583,7 @@ static void test_format(void **state) {
   clhs_comm_barrier(&comm);
   assert_no_failures("format rewritten");
   char want[64];
-  snprintf(want, sizeof want, "checkpoint format 99, this clhsim reads %d", CLHS_CKPT_FORMAT);
+  snprintf(want, sizeof want, "checkpoint format 99, this clhsim reads %d", CLHS_CHECKPOINT_FORMAT);
   expect_refusal(path, 8, 1, want);
   /* The same check guards clhs_checkpoint_read on its own. */
   clhs_config cfg;
@@ -698,6 +702,52 @@ static void test_other_configuration(void **state) {
   expect_refusal(base_file(), 9, 0, "configuration builds");
 }
 
+/* A restart reads a checkpoint's metadata twice (to choose it, then in clhs_run) and then its
+ * state: the whole file is hashed once if it has not changed. A file that changed moments
+ * before it was verified is verified at every read; a damaged one is still refused. */
+static void test_verified_once(void **state) {
+  (void)state;
+  const char *base = base_file();
+  char path[256];
+  snprintf(path, sizeof path, "ckpt_once_np%d.h5", comm.size);
+  if (comm.rank == 0) CHECK(copy_file(base, path, -1) == 0, "cannot copy %s", base);
+  clhs_comm_barrier(&comm);
+  assert_no_failures("copy");
+  clhs_error err;
+  int at_meta = 0;
+  int64_t n0 = ck_verify_count();
+  CHECK(try_load(path, 8, &err, &at_meta) == CLHS_OK, "%s: %s", path, err.msg);
+  CHECK(ck_verify_count() == n0 + 2, "a file written moments ago: %lld verifications, not 2",
+        (long long)(ck_verify_count() - n0));
+  /* Older than the file system clock can confuse (checkpoint_verify.c: CK_RECENT_S). */
+  const struct timespec wait = {3, 200000000};
+  nanosleep(&wait, NULL);
+  n0 = ck_verify_count();
+  clhs_checkpoint_meta m;
+  CHECK(clhs_checkpoint_read_meta(&comm, path, &m, &err) == CLHS_OK, "%s: %s", path, err.msg);
+  free(m.config_yaml);
+  CHECK(try_load(path, 8, &err, &at_meta) == CLHS_OK, "%s: %s", path, err.msg);
+  CHECK(ck_verify_count() == n0 + 1, "an unchanged file: %lld verifications, not 1",
+        (long long)(ck_verify_count() - n0));
+  assert_no_failures("verified once");
+  if (comm.rank == 0) { /* one byte in the middle: only the whole-file checksum sees it */
+    FILE *fp = fopen(path, "r+b");
+    CHECK(fp != NULL, "cannot open %s", path);
+    if (fp) {
+      fseek(fp, 0, SEEK_END);
+      const long mid = ftell(fp) / 2;
+      fseek(fp, mid, SEEK_SET);
+      const int c = fgetc(fp);
+      fseek(fp, mid, SEEK_SET);
+      fputc(c ^ 0x5a, fp);
+      fclose(fp);
+    }
+  }
+  clhs_comm_barrier(&comm);
+  assert_no_failures("damaged");
+  expect_refusal(path, 8, 1, path);
+}
+
 int main(int argc, char **argv) {
   clhs_comm_init(&argc, &argv, &comm);
   for (int k = 1; k + 1 < argc; k++) {
@@ -713,6 +763,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_flipped_byte),         cmocka_unit_test(test_format),
       cmocka_unit_test(test_incomplete),           cmocka_unit_test(test_flip_anywhere),
       cmocka_unit_test(test_not_a_checkpoint),     cmocka_unit_test(test_other_configuration),
+      cmocka_unit_test(test_verified_once),
   };
   const int rc = cmocka_run_group_tests(all, NULL, NULL);
   clhs_comm_finalize();

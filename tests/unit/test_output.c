@@ -316,7 +316,10 @@ static void verify_file(const char *path, const clhs_config *cfg) {
   } typed[] = {{"run.seed", H5T_INTEGER, H5T_SGN_NONE},
                {"run.steps", H5T_INTEGER, H5T_SGN_2},
                {"run.max_wall_time", H5T_FLOAT, H5T_SGN_ERROR},
-               {"run.start_date", H5T_STRING, H5T_SGN_ERROR}};
+               {"run.start_date", H5T_STRING, H5T_SGN_ERROR},
+               {"network.attend", H5T_FLOAT, H5T_SGN_ERROR},
+               {"levers.registry.centres", H5T_INTEGER, H5T_SGN_2},
+               {"centres.join", H5T_STRING, H5T_SGN_ERROR}};
   for (size_t i = 0; i < sizeof typed / sizeof typed[0]; i++) {
     hid_t at = H5Aopen_by_name(f, "/parameters", typed[i].key, H5P_DEFAULT, H5P_DEFAULT);
     CHECK(at >= 0, "no /parameters attribute %s", typed[i].key);
@@ -332,6 +335,23 @@ static void verify_file(const char *path, const clhs_config *cfg) {
   }
   read_str_attr(f, "/parameters", "run.start_date", s, sizeof s);
   CHECK(strcmp(s, cfg->run.start_date) == 0, "run.start_date '%s'", s);
+  /* A vector is an array of its values; an empty list an empty attribute. */
+  double attend[3] = {-1, -1, -1};
+  hid_t va = H5Aopen_by_name(f, "/parameters", "network.attend", H5P_DEFAULT, H5P_DEFAULT);
+  hid_t vs = va >= 0 ? H5Aget_space(va) : -1;
+  CHECK(vs >= 0 && H5Sget_simple_extent_npoints(vs) == 3 &&
+            H5Aread(va, H5T_NATIVE_DOUBLE, attend) >= 0 &&
+            !memcmp(attend, cfg->network.attend, sizeof attend),
+        "/parameters network.attend is not the configuration's three values");
+  if (vs >= 0) H5Sclose(vs);
+  if (va >= 0) H5Aclose(va);
+  va = H5Aopen_by_name(f, "/parameters", "levers.registry.centres", H5P_DEFAULT, H5P_DEFAULT);
+  vs = va >= 0 ? H5Aget_space(va) : -1;
+  CHECK(cfg->levers[CLHS_LEV_REGISTRY].ncentres != 0 ||
+            (vs >= 0 && H5Sget_simple_extent_type(vs) == H5S_NULL),
+        "/parameters levers.registry.centres: an empty list is not an empty attribute");
+  if (vs >= 0) H5Sclose(vs);
+  if (va >= 0) H5Aclose(va);
   hid_t a = H5Aopen_by_name(f, "/run", "ranks", H5P_DEFAULT, H5P_DEFAULT);
   double ranks = -1;
   CHECK(a >= 0 && H5Aread(a, H5T_NATIVE_DOUBLE, &ranks) >= 0, "no /run ranks");

@@ -1,7 +1,7 @@
 /*
  * Checkpoint policy (the engine's side): where checkpoints go and what they are called,
  * which run owns a folder, the `latest` pointer, keeping the last K, and finding the newest
- * valid one to restart from. The file format itself is src/io/checkpoint.c.
+ * valid one to restart from (clhs_restart). The file format itself is src/io/checkpoint.c.
  *
  * A checkpoint at step S is two files in the run's checkpoint folder:
  *   ckpt_SSSSSSSS.h5       the state (clhs_checkpoint_write: tmp, flush, close, rename)
@@ -17,7 +17,7 @@
  * so. A continued run keeps its run id (and so its folder); a fork gets a new one.
  */
 #define _DEFAULT_SOURCE
-#include "ckpt_policy.h"
+#include "checkpoint_policy.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -32,7 +32,9 @@
 #include "clhs/checkpoint.h"
 #include "clhs/fileutil.h"
 #include "clhs/launch.h"
-static void ckpt_names(const char *dir, int64_t step, char *state, char *snap, size_t len) {
+#include "clhs/restart.h"
+
+static void checkpoint_names(const char *dir, int64_t step, char *state, char *snap, size_t len) {
   snprintf(state, len, "%s/ckpt_%08lld.h5", dir, (long long)step);
   snprintf(snap, len, "%s/ckpt_%08lld.out.h5", dir, (long long)step);
 }
@@ -52,7 +54,7 @@ static int cmp_str_desc(const void *a, const void *b) {
 }
 
 /* The state files in @p dir, newest first (names sort by step). Rank 0 only. */
-static int list_ckpts(const char *dir, char ***names, int *n) {
+static int list_checkpoints(const char *dir, char ***names, int *n) {
   *names = NULL;
   *n = 0;
   DIR *d = opendir(dir);
@@ -115,7 +117,7 @@ static int folder_owner(const char *dir, char *id, size_t len) {
   if (id[0]) return 1;
   char **names;
   int n;
-  if (list_ckpts(dir, &names, &n) != 0) return 0;
+  if (list_checkpoints(dir, &names, &n) != 0) return 0;
   int mixed = 0;
   for (int k = 0; k < n && !mixed; k++) {
     char one[64];
@@ -215,7 +217,7 @@ static int alt_name(const char *dir, const char *run_id, char *out, size_t len) 
 }
 
 /* Rank 0: the folder this run will use: @p dir if free or its own, else DIR-RUNID8. */
-static int choose_folder(clhs_ckpt_ctx *c, const char *dir, clhs_error *err) {
+static int choose_folder(clhs_checkpoint_ctx *c, const char *dir, clhs_error *err) {
   char owner[64];
   snprintf(c->dir, sizeof c->dir, "%s", dir);
   for (int attempt = 0; attempt < 2; attempt++) {
@@ -242,14 +244,16 @@ static int choose_folder(clhs_ckpt_ctx *c, const char *dir, clhs_error *err) {
                         c->moved_from, c->dir);
 }
 
-void clhs_ckpt_ctx_init(clhs_ckpt_ctx *c, const char *run_id, const char *parent_run_id) {
+void clhs_checkpoint_ctx_init(clhs_checkpoint_ctx *c, const char *run_id,
+                              const char *parent_run_id) {
   memset(c, 0, sizeof *c);
   snprintf(c->run_id, sizeof c->run_id, "%s", run_id);
   snprintf(c->parent_run_id, sizeof c->parent_run_id, "%s", parent_run_id ? parent_run_id : "");
   clhs_lock_init(&c->owner);
 }
 
-int clhs_ckpt_prepare(clhs_ckpt_ctx *c, const clhs_comm *comm, const char *dir, clhs_error *err) {
+int clhs_checkpoint_prepare(clhs_checkpoint_ctx *c, const clhs_comm *comm, const char *dir,
+                            clhs_error *err) {
   int st = CLHS_OK;
   if (comm->rank == 0) st = choose_folder(c, dir, err);
   st = clhs_comm_agree(comm, st, err->msg, sizeof err->msg);
@@ -263,7 +267,7 @@ int clhs_ckpt_prepare(clhs_ckpt_ctx *c, const clhs_comm *comm, const char *dir, 
 
 /* Rank 0: make the folder and take it: lock `owner`, check or write the run id. Returns 1
  * when the folder belongs to another run (or is held by a live process), 0 when taken. */
-static int claim(clhs_ckpt_ctx *c, clhs_error *err) {
+static int claim(clhs_checkpoint_ctx *c, clhs_error *err) {
   if (clhs_mkdir_p(c->dir, err)) return -1;
   char path[4200], holder[512], info[512], host[256] = "?";
   snprintf(path, sizeof path, "%s/owner", c->dir);
@@ -316,11 +320,11 @@ static int claim(clhs_ckpt_ctx *c, clhs_error *err) {
 /* Rank 0, folder claimed: delete this run's checkpoints but the newest @p keep, and what it
  * left behind when killed (its temporary files; its snapshots without a state file, older
  * than the newest checkpoint). Files of any other run are never touched. */
-static void prune(const clhs_ckpt_ctx *c, int64_t keep) {
+static void prune(const clhs_checkpoint_ctx *c, int64_t keep) {
   const char *dir = c->dir;
   char **names;
   int n;
-  if (list_ckpts(dir, &names, &n) != 0) return;
+  if (list_checkpoints(dir, &names, &n) != 0) return;
   char tag[40], id[64];
   snprintf(tag, sizeof tag, ".%s.tmp", c->run_id);
   DIR *d = n > 0 ? opendir(dir) : NULL;
@@ -355,8 +359,9 @@ static void prune(const clhs_ckpt_ctx *c, int64_t keep) {
   clhs_fsync_folder_of(dir);
 }
 
-int clhs_ckpt_save(clhs_ckpt_ctx *c, const clhs_config *cfg, clhs_world *w, clhs_output *out,
-                   const char *parent, char *written, size_t written_len, clhs_error *err) {
+int clhs_checkpoint_save(clhs_checkpoint_ctx *c, const clhs_config *cfg, clhs_world *w,
+                         clhs_output *out, const char *parent, char *written, size_t written_len,
+                         clhs_error *err) {
   const clhs_comm *comm = w->comm;
   int st = CLHS_OK;
   if (!c->claimed && comm->rank == 0) {
@@ -387,11 +392,11 @@ int clhs_ckpt_save(clhs_ckpt_ctx *c, const clhs_config *cfg, clhs_world *w, clhs
   }
   const char *dir = c->dir;
   char state[4200], snap[4200];
-  ckpt_names(dir, w->step, state, snap, sizeof state);
+  checkpoint_names(dir, w->step, state, snap, sizeof state);
   /* 1. A consistent copy of the output at this step, and its checksum (read back). */
   st = clhs_output_snapshot(out, snap, err);
   if (st) return st;
-  clhs_ckpt_meta meta;
+  clhs_checkpoint_meta meta;
   memset(&meta, 0, sizeof meta);
   st = clhs_file_checksum(comm, snap, &meta.snapshot_size, &meta.snapshot_sum, CLHS_EIO, err);
   if (st) return st;
@@ -405,7 +410,7 @@ int clhs_ckpt_save(clhs_ckpt_ctx *c, const clhs_config *cfg, clhs_world *w, clhs
   snprintf(meta.run_id, sizeof meta.run_id, "%s", c->run_id);
   snprintf(meta.parent_run_id, sizeof meta.parent_run_id, "%s", c->parent_run_id);
   meta.config_yaml = clhs_config_to_yaml(cfg, 0);
-  meta.format = CLHS_CKPT_FORMAT;
+  meta.format = CLHS_CHECKPOINT_FORMAT;
   time_t now = time(NULL);
   strftime(meta.created_utc, sizeof meta.created_utc, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
   st = clhs_checkpoint_write(w, state, &meta, err);
@@ -428,7 +433,7 @@ int clhs_ckpt_save(clhs_ckpt_ctx *c, const clhs_config *cfg, clhs_world *w, clhs
   return CLHS_OK;
 }
 
-void clhs_ckpt_release(clhs_ckpt_ctx *c) {
+void clhs_checkpoint_release(clhs_checkpoint_ctx *c) {
   clhs_lock_release(&c->owner, 0); /* the owner file stays: it says whose folder this is */
 }
 
@@ -440,8 +445,8 @@ static void printable(const char *in, char *out, size_t len) {
   out[k] = '\0';
 }
 
-int clhs_ckpt_candidates(const char *path, char ***out, int *n, char *note, size_t note_len,
-                         clhs_error *err) {
+int clhs_checkpoint_candidates(const char *path, char ***out, int *n, char *note, size_t note_len,
+                               clhs_error *err) {
   struct stat sb;
   *out = NULL;
   *n = 0;
@@ -463,7 +468,7 @@ int clhs_ckpt_candidates(const char *path, char ***out, int *n, char *note, size
    * first. `latest` may only name a checkpoint file in this folder. */
   char **names;
   int m;
-  if (list_ckpts(path, &names, &m) != 0)
+  if (list_checkpoints(path, &names, &m) != 0)
     return clhs_error_set(err, CLHS_EINPUT, "restart: cannot read the folder '%s' (%s)", path,
                           strerror(errno));
   char owner[64] = "", text[4200], latest[4200] = "", lp[4200];
@@ -517,10 +522,104 @@ int clhs_ckpt_candidates(const char *path, char ***out, int *n, char *note, size
   return CLHS_OK;
 }
 
-void clhs_ckpt_snapshot_path(const char *state, const char *snapshot_name, char *buf, size_t len) {
+void clhs_checkpoint_snapshot_path(const char *state, const char *snapshot_name, char *buf,
+                                   size_t len) {
   const char *slash = strrchr(state, '/');
   if (slash)
     snprintf(buf, len, "%.*s/%s", (int)(slash - state), state, snapshot_name);
   else
     snprintf(buf, len, "%s", snapshot_name);
+}
+
+/* Broadcast a string that only rank 0 knows (NULL elsewhere); returns a malloc'd copy. */
+static char *bcast_string(const clhs_comm *comm, const char *s) {
+  size_t n = comm->rank == 0 ? strlen(s) + 1 : 0;
+  char *buf = NULL;
+  if (comm->rank == 0) {
+    buf = malloc(n);
+    if (buf) memcpy(buf, s, n);
+  }
+  return clhs_comm_bcast_alloc(comm, buf, &n, 0);
+}
+
+int clhs_restart(const clhs_comm *comm, const char *where, const clhs_run_opts *opts,
+                 clhs_restart_config_fn make_config, void *arg, clhs_error *err) {
+  char **cands = NULL;
+  int ncand = 0, st = CLHS_OK;
+  char note[4400] = "";
+  if (comm->rank == 0)
+    st = clhs_checkpoint_candidates(where, &cands, &ncand, note, sizeof note, err);
+  if (comm->rank == 0 && st == CLHS_OK && note[0] && !opts->quiet) printf("clhsim: %s\n", note);
+  st = clhs_comm_agree(comm, st, err->msg, sizeof err->msg);
+  if (st) {
+    if (comm->rank == 0) fprintf(stderr, "clhsim: error: %s\n", err->msg);
+    return st;
+  }
+  int64_t n = ncand;
+  clhs_comm_sum_i64(comm, &n, 1); /* only rank 0 counted */
+  clhs_error last;
+  clhs_error_clear(&last);
+  for (int64_t k = 0; k < n; k++) {
+    char *path = bcast_string(comm, comm->rank == 0 ? cands[k] : NULL);
+    clhs_checkpoint_meta meta;
+    memset(&meta, 0, sizeof meta);
+    clhs_error_clear(err);
+    st = clhs_checkpoint_read_meta(comm, path, &meta, err); /* agreed: the same everywhere */
+    if (st != CLHS_OK) { /* this checkpoint is unusable: try the next */
+      if (comm->rank == 0)
+        fprintf(stderr, "clhsim: warning: skipping checkpoint %s: %s\n", path, err->msg);
+      last = *err;
+      free(path);
+      continue;
+    }
+    clhs_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    void *packed = NULL;
+    size_t nbytes = 0;
+    if (comm->rank == 0 && make_config(meta.config_yaml, path, &cfg, arg, err) == CLHS_OK)
+      packed = clhs_config_pack(&cfg, &nbytes);
+    free(meta.config_yaml);
+    /* A configuration that cannot be made is a bad request, not a bad checkpoint: stop. */
+    if (clhs_comm_agree(comm, err->code, err->msg, sizeof err->msg) != CLHS_OK) {
+      if (comm->rank == 0) fprintf(stderr, "clhsim: error: %s\n", err->msg);
+      free(packed);
+      free(path);
+      clhs_config_free(&cfg);
+      st = CLHS_EINPUT;
+      break;
+    }
+    packed = clhs_comm_bcast_alloc(comm, packed, &nbytes, 0);
+    if (comm->rank != 0) {
+      clhs_config_defaults(&cfg);
+      clhs_config_unpack(&cfg, packed, nbytes, err);
+    }
+    free(packed);
+    clhs_run_opts o = *opts;
+    o.resume = path;
+    clhs_run_result res;
+    clhs_error_clear(err);
+    st = clhs_run(&cfg, comm, &o, &res, err);
+    clhs_config_free(&cfg);
+    free(path);
+    if (st != CLHS_OK && res.bad_checkpoint && k + 1 < n) {
+      if (comm->rank == 0)
+        fprintf(stderr, "clhsim: warning: skipping checkpoint %s: %s\n", cands[k], err->msg);
+      last = *err;
+      continue;
+    }
+    if (st != CLHS_OK && st != CLHS_STOPPED && comm->rank == 0)
+      fprintf(stderr, "clhsim: error: %s\n", err->msg);
+    last.code = CLHS_OK;
+    break;
+  }
+  if (last.code != CLHS_OK) { /* every candidate failed */
+    if (comm->rank == 0)
+      fprintf(stderr, "clhsim: error: no usable checkpoint in '%s'; the last problem: %s\n", where,
+              last.msg);
+    st = CLHS_EINPUT;
+  }
+  for (int k = 0; k < ncand; k++)
+    free(cands[k]);
+  free(cands);
+  return st;
 }
