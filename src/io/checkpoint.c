@@ -677,54 +677,36 @@ typedef struct col {
   int64_t row0, nloc; /* this rank's rows */
   void *data;         /* this rank's rows in memory */
   int structure;      /* read only to compare with the world's (agent types) */
+  int replicated;     /* every rank holds every row: rank 0 writes them, every rank reads them */
 } col;
 
-#define CK_MAXCOLS 48
+#define CK_MAXCOLS CLHS_NFIELDS
 
+_Static_assert((int)T_U8 == CLHS_VT_U8 && (int)T_U16 == CLHS_VT_U16 && (int)T_U32 == CLHS_VT_U32 &&
+                   (int)T_U64 == CLHS_VT_U64 && (int)T_I32 == CLHS_VT_I32 &&
+                   (int)T_I64 == CLHS_VT_I64 && (int)T_F32 == CLHS_VT_F32,
+               "the checkpoint's element types are the table of fields' (include/clhs/fields.h)");
+
+/* The stored rows of the table of fields (include/clhs/fields.h), in its order. */
 static int state_columns(const clhs_world *w, col *c) {
   int n = 0;
-  const int64_t C = w->ncentres, cb = w->c_begin, hm = w->cfg->resources.held_max;
-#define COL(g, nm, ty, nc, rows, r0, nl, ptr, st)                                                  \
-  c[n++] = (col){g, nm, ty, nc, rows, r0, nl, (void *)(ptr), st}
-#define AG(nm, ty, nc, ptr) COL("agents", nm, ty, nc, w->nagents, w->gid_begin, w->n, ptr, 0)
-  COL("agents", "type", T_U8, 0, w->nagents, w->gid_begin, w->n, w->type, 1);
-  AG("E", T_U8, 0, w->E);
-  AG("E_wait", T_U8, 0, w->E_wait);
-  AG("flags", T_U8, 0, w->flags);
-  AG("m", T_F32, 0, w->m);
-  AG("A", T_F32, 0, w->A);
-  AG("K", T_F32, 0, w->K);
-  AG("Rl", T_F32, 0, w->Rl);
-  AG("V", T_F32, 0, w->V);
-  AG("need", T_F32, CLHS_NEEDS, w->need);
-  AG("cover", T_F32, CLHS_NEEDS, w->cover);
-  AG("held", T_U64, hm, w->held);
-  AG("held_q", T_U16, hm, w->held_q);
-  AG("succ", T_U16, 0, w->succ);
-#define PA(nm, ty, ptr)                                                                            \
-  COL("patients", nm, ty, 0, w->npatients, w->centre_pat0[cb], w->npat, ptr, 0)
-  PA("X", T_U8, w->X);
-  PA("pga", T_U8, w->pga);
-  PA("ster", T_U8, w->ster);
-  PA("ind", T_U8, w->ind);
-  PA("ster_weeks", T_U16, w->ster_weeks);
-  PA("rem_weeks", T_U16, w->rem_weeks);
-  PA("esc_wait", T_U8, w->esc_wait);
-  PA("adh", T_F32, w->adh);
-  PA("T", T_F32, w->T);
-  PA("next_visit", T_I32, w->next_visit);
-  PA("last_visit", T_I32, w->last_visit);
-  COL("staff", "g", T_F32, 0, w->centre_clin0[C], w->centre_clin0[cb], w->nclin, w->g, 0);
-  COL("staff", "q", T_F32, 0, w->centre_qis0[C], w->centre_qis0[cb], w->nqis, w->q, 0);
-#define CE(nm, ty, nc, ptr) COL("centres", nm, ty, nc, C, cb, w->c_count, ptr, 0)
-  CE("r", T_F32, 0, w->r);
-  CE("d", T_F32, 0, w->d);
-  CE("member", T_U8, 0, w->member);
-  CE("counts", T_I64, CK_NCOUNTS, w->counts);
-#undef CE
-#undef PA
-#undef AG
-#undef COL
+  const int64_t hm = w->cfg->resources.held_max;
+  for (int r = 0; r < CLHS_NFIELDS; r++) {
+    const clhs_field *f = &clhs_fields[r];
+    if (!clhs_field_stored(f)) continue;
+    const clhs_entity_info *e = &clhs_entities[f->entity];
+    const int64_t nv = clhs_field_values(f, hm);
+    c[n] = (col){.group = e->group,
+                 .name = f->name,
+                 .type = f->vtype,
+                 .data = clhs_field_array(w, f, 0),
+                 .structure = f->role == CLHS_ROLE_CHECKED,
+                 .replicated = e->replicated};
+    /* One value per row is a 1-D dataset; several (or an array of held_max) a 2-D one. */
+    c[n].ncols = f->per == CLHS_PER_1 && nv == 1 ? 0 : nv;
+    clhs_entity_rows(w, f->entity, &c[n].nrows, &c[n].row0, &c[n].nloc);
+    n++;
+  }
   return n;
 }
 
@@ -957,19 +939,15 @@ static int write_body(const ckf *f, const clhs_world *w, const wmeta *wm, const 
     int gi = 0;
     while (strcmp(ck_groups[gi], c[k].group) != 0)
       gi++;
+    const int64_t nloc = c[k].replicated && comm->rank != 0 ? 0 : c[k].nloc;
     st = agree(comm,
                put_rows(f, g[gi], c[k].group, c[k].name, c[k].type, c[k].nrows, c[k].ncols,
-                        c[k].row0, c[k].nloc, c[k].data, err),
+                        c[k].row0, nloc, c[k].data, err),
                err);
   }
   const int64_t C = w->ncentres;
   const int one0 = comm->rank == 0;
-  hid_t gc = g[3], gt = g[4], gr = g[5], gm = g[6], gn = g[7];
-  if (!st)
-    st = agree(
-        comm,
-        put_rows(f, gc, "centres", "join_step", T_I32, C, 0, 0, one0 ? C : 0, w->join_step, err),
-        err);
+  hid_t gt = g[4], gr = g[5], gm = g[6], gn = g[7];
   /* Ties. */
   if (!st)
     st = agree(
@@ -1357,13 +1335,7 @@ static int read_state(const ckf *f, clhs_world *w, clhs_error *err) {
     if (w->E[i] >= CLHS_TIERS || w->E_wait[i] >= CLHS_TIERS)
       st = clhs_error_set(err, CLHS_EINPUT, "checkpoint '%s': agent %lld has tier %d/%d", f->path,
                           (long long)(w->gid_begin + i), w->E[i], w->E_wait[i]);
-  st = agree(f->comm, st, err);
-  if (!st)
-    st = agree(
-        f->comm,
-        get_rows(f, "/centres/join_step", T_I32, w->ncentres, 0, 0, w->ncentres, w->join_step, err),
-        err);
-  return st;
+  return agree(f->comm, st, err);
 }
 
 /** The dynamic ties: degrees of this rank's agents give its slice of key and w. */
