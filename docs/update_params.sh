@@ -2,12 +2,15 @@
 # Regenerate the generated tables of the documentation from the code:
 #   docs/model.md   parameter tables  (clhsim config --markdown)
 #   docs/output.md  variable table    (clhsim variables)
+#   docs/checkpoint.md  the world's arrays and the checkpoint layout (clhsim state)
 #   docs/update_params.sh [CLHSIM]          rewrite them in place
-#   docs/update_params.sh CLHSIM --check    exit 1 if any is out of date
+#   docs/update_params.sh CLHSIM --check [MARKER ...]
+#                                           exit 1 if any (or any of the MARKERs) is out of date
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${1:-$here/../build/release/clhsim}
 mode=${2:-}
+only=" ${*:3} "
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 status=0
@@ -15,6 +18,7 @@ status=0
 section() {
   local doc=$1 marker=$2
   shift 2
+  [ "$only" = "  " ] || [[ "$only" == *" $marker "* ]] || return 0
   "$@" > "$tmp/gen"
   awk -v gen="$tmp/gen" -v m="$marker" '
     index($0, "<!-- BEGIN " m) { print; while ((getline line < gen) > 0) print line; skip = 1; next }
@@ -34,4 +38,5 @@ section() {
 }
 section "$here/model.md" PARAMETERS "$bin" config --markdown
 section "$here/output.md" VARIABLES "$bin" variables
+section "$here/checkpoint.md" STATE "$bin" state
 exit $status

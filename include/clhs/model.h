@@ -9,8 +9,9 @@
  * range of global ids, and local index i is global id gid_begin + i.
  *
  * Memory: every per-agent array is sized by the local agent count and uses the
- * most compact type that holds its range; clhs_world_bytes() reports the total,
- * which the run divides by the agent count and reports as bytes per agent.
+ * most compact type that holds its range; the arrays are the rows of one table
+ * (include/clhs/fields.h), from which clhs_world_bytes() reports the total, which the
+ * run divides by the agent count and reports as bytes per agent.
  *
  * Care ties (§4: PAT-CLIN, PAT-FAM and the staff clique of a centre) are fixed
  * and follow from the structure, so they are not stored: clinician and caregiver
@@ -25,6 +26,7 @@
 #include "clhs/comm.h"
 #include "clhs/config.h"
 #include "clhs/error.h"
+#include "clhs/fields.h"
 #include "clhs/network.h"
 
 #define CLHS_NEEDS 4         /**< need categories κ = 0..3 */
@@ -147,20 +149,17 @@ enum {
   CLHS_NS_LEN
 };
 
+/** Declares the member of one row of CLHS_WORLD_FIELDS: a pointer to its array. */
+#define CLHS_FIELD_MEMBER(name, ctype, ...) ctype *name;
+
 typedef struct clhs_world {
   const clhs_config *cfg;
   const clhs_comm *comm;
 
   /* ---- global structure (replicated on every rank; O(centres)) ---- */
   int64_t ncentres;
-  int64_t nagents;      /**< all agents in the run */
-  int64_t npatients;    /**< all patients in the run */
-  int64_t *centre_gid0; /**< [ncentres+1] global id of each centre's first agent */
-  /* [ncentres+1] global index of each centre's first patient, clinician, QIS: patients,
-   * clinicians and QIS are numbered network-wide in centre order too (checkpoints). */
-  int64_t *centre_pat0, *centre_clin0, *centre_qis0;
-  int32_t *join_step; /**< [ncentres] step the centre joins (0: member from the start) */
-  int *owner;         /**< [ncentres] rank that owns each centre */
+  int64_t nagents;   /**< all agents in the run */
+  int64_t npatients; /**< all patients in the run */
 
   /* ---- this rank's centres [c_begin, c_begin + c_count) ---- */
   int64_t c_begin, c_count;
@@ -169,60 +168,27 @@ typedef struct clhs_world {
    * the end of the centre. Patients p of centre c are the local patient indices
    * [pat_begin[c], pat_begin[c+1]). */
   int32_t *first[CLHS_NTYPES + 1];
-  int32_t *pat_begin;              /**< [c_count+1] */
-  int32_t *clin_begin, *qis_begin; /**< [c_count+1] index into g[] and q[] */
-  float *r, *d;                    /**< reliability and registry completeness */
-  uint8_t *member;                 /**< membership flag */
-  clhs_intensity *I;               /**< lever intensities this step */
-  clhs_centre_counts *counts;
 
   /* ---- this rank's agents: global ids [gid_begin, gid_begin + n) ---- */
   int64_t gid_begin, n;
-  uint8_t *type;   /**< enum clhs_type */
-  uint8_t *E;      /**< engagement tier 0..4 */
-  uint8_t *E_wait; /**< initial tier waiting for the centre to join (§3) */
-  int32_t *centre; /**< local centre index */
-  float *m, *A, *K, *Rl, *V;
-  float *need;        /**< [n * 4] needs n[κ] */
-  float *cover;       /**< [n * 4] coverage s[κ] */
-  uint64_t *held;     /**< [n * held_max] held resource ids, newest first; CLHS_RES_NONE empty */
-  uint16_t *held_q;   /**< [n * held_max] their quality v0 */
-  uint16_t *succ;     /**< own resources adopted by others + own adoptions, this week */
-  uint8_t *flags;     /**< CLHS_F_* */
-  float *tmp_f;       /**< scratch: next m (synchronous update) */
-  uint8_t *tmp_u8;    /**< scratch: next E (phase 5 fills it for phase 6), renewed flags */
   int64_t tmp_E_step; /**< the step whose phase 5 filled tmp_u8 with the next E (-1: none) */
+  /* ---- this rank's patients (local patient index p) and staff ---- */
+  int64_t npat, nclin, nqis;
 
-  /* ---- the network ---- */
-  clhs_tieset *ties;    /**< [c_count] dynamic ties of each local centre */
-  int32_t *fam_begin;   /**< [c_count+1] index into fam_patient[] */
-  int32_t *fam_patient; /**< local patient index of each caregiver */
+  /* ---- the arrays of agents, patients, staff and centres: one member per row of the
+   * table of fields (include/clhs/fields.h), which says what each holds ---- */
+  CLHS_WORLD_FIELDS(CLHS_FIELD_MEMBER)
+
+  /* ---- tables that grow as the run goes ---- */
   clhs_halo halo;
   clhs_restab res;
   clhs_commons commons;
 
-  /* ---- this rank's patients: local patient index p ---- */
-  int64_t npat;
-  int32_t *pat_agent; /**< local agent index of patient p */
-  int32_t *pat_clin;  /**< local agent index of the patient's clinician */
-  int32_t *pat_fam;   /**< local agent index of the caregiver, -1 if none */
-  uint8_t *X, *pga, *ster, *ind;
-  uint8_t *esc_wait; /**< weeks left in the window after an escalation (0: no window open) */
-  uint16_t *ster_weeks,
-      *rem_weeks; /**< weeks on the current course; consecutive weeks in remission on it */
-  float *adh, *T; /**< adherence a, treatment appropriateness T */
-  int32_t *next_visit, *last_visit;
-
-  /* ---- staff ---- */
-  int64_t nclin, nqis;
-  float *g; /**< guideline adherence per local clinician */
-  float *q; /**< QI skill per local QIS */
-
-  /* ---- network-wide state (identical on every rank) ---- */
   /* ---- timing (this rank; benchmarks) ---- */
   double t_phase[CLHS_NPHASES]; /**< seconds in each phase of §10a, summed over steps */
   int64_t *tie_visits; /**< [threads * 8] neighbour-list entries visited, per thread (padded) */
 
+  /* ---- network-wide state (identical on every rank) ---- */
   int64_t commons_users; /**< distinct agents that ever adopted from the commons */
   double E_tx;           /**< evidence level */
   int64_t N_rec;         /**< registry records */

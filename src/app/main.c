@@ -15,6 +15,7 @@
 #include "clhs/comm.h"
 #include "clhs/config.h"
 #include "clhs/engine.h"
+#include "clhs/fields.h"
 #include "clhs/error.h"
 #include "clhs/fileutil.h"
 #include "clhs/launch.h"
@@ -36,6 +37,7 @@ static void usage(FILE *f) {
       "  config [CONFIG.yml ...]  print the effective configuration as annotated YAML\n"
       "  version                  print version and build information\n"
       "  variables                list the output's /timeseries variables (Markdown)\n"
+      "  state                    list the world's arrays and the checkpoint layout (Markdown)\n"
       "\n"
       "options:\n"
       "  -P section.key=value     override one configuration key (repeatable)\n"
@@ -123,10 +125,11 @@ static int parse_cli(int argc, char **argv, cli *c, clhs_error *err) {
                           "no command given: try 'clhsim run' or 'clhsim --help'");
   if (c->command && strcmp(c->command, "run") && strcmp(c->command, "config") &&
       strcmp(c->command, "help") && strcmp(c->command, "version") &&
-      strcmp(c->command, "variables") && strcmp(c->command, "restart"))
+      strcmp(c->command, "variables") && strcmp(c->command, "state") &&
+      strcmp(c->command, "restart"))
     return clhs_error_set(err, CLHS_EINPUT,
                           "unknown command '%s': the commands are run, restart, config, "
-                          "variables and version",
+                          "variables, state and version",
                           c->command);
   if (c->command && !strcmp(c->command, "restart") && c->nfiles != 1)
     return clhs_error_set(err, CLHS_EINPUT,
@@ -251,7 +254,8 @@ int main(int argc, char **argv) {
   size_t nbytes = 0;
   if (comm.rank == 0) {
     if (parse_cli(argc, argv, &c, &err) == CLHS_OK && !c.help && strcmp(c.command, "version") &&
-        strcmp(c.command, "variables") && strcmp(c.command, "restart"))
+        strcmp(c.command, "variables") && strcmp(c.command, "state") &&
+        strcmp(c.command, "restart"))
       build_config(&c, &cfg, &err);
     if (err.code == CLHS_OK) packed = clhs_config_pack(&cfg, &nbytes);
   } else {
@@ -271,8 +275,13 @@ int main(int argc, char **argv) {
     finish();
     return 0;
   }
-  if (!strcmp(c.command, "variables")) {
-    if (comm.rank == 0) clhs_write_variables_markdown(stdout);
+  if (!strcmp(c.command, "variables") || !strcmp(c.command, "state")) {
+    if (comm.rank == 0) {
+      if (!strcmp(c.command, "state"))
+        clhs_fields_write_markdown(stdout);
+      else
+        clhs_write_variables_markdown(stdout);
+    }
     finish();
     return 0;
   }

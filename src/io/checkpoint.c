@@ -67,50 +67,39 @@ _Static_assert(sizeof(clhs_centre_counts) == CK_NCOUNTS * sizeof(int64_t),
 /* ------------------------------------------------------------------------ */
 /* The per-row state: one table drives both writing and reading             */
 
+/* The table of fields' element types as the checkpoint's (enum clhs_dtype). */
+static int dtype_of_vtype(int vt) {
+  switch (vt) {
+  case CLHS_VT_U8: return T_U8;
+  case CLHS_VT_U16: return T_U16;
+  case CLHS_VT_U32: return T_U32;
+  case CLHS_VT_U64: return T_U64;
+  case CLHS_VT_I32: return T_I32;
+  case CLHS_VT_I64: return T_I64;
+  case CLHS_VT_F32: return T_F32;
+  default: return CLHS_F64;
+  }
+}
+
 int state_columns(const clhs_world *w, col *c) {
   int n = 0;
-  const int64_t C = w->ncentres, cb = w->c_begin, hm = w->cfg->resources.held_max;
-#define COL(g, nm, ty, nc, rows, r0, nl, ptr, st)                                                  \
-  c[n++] = (col){g, nm, ty, nc, rows, r0, nl, (void *)(ptr), st}
-#define AG(nm, ty, nc, ptr) COL("agents", nm, ty, nc, w->nagents, w->gid_begin, w->n, ptr, 0)
-  COL("agents", "type", T_U8, 0, w->nagents, w->gid_begin, w->n, w->type, 1);
-  AG("E", T_U8, 0, w->E);
-  AG("E_wait", T_U8, 0, w->E_wait);
-  AG("flags", T_U8, 0, w->flags);
-  AG("m", T_F32, 0, w->m);
-  AG("A", T_F32, 0, w->A);
-  AG("K", T_F32, 0, w->K);
-  AG("Rl", T_F32, 0, w->Rl);
-  AG("V", T_F32, 0, w->V);
-  AG("need", T_F32, CLHS_NEEDS, w->need);
-  AG("cover", T_F32, CLHS_NEEDS, w->cover);
-  AG("held", T_U64, hm, w->held);
-  AG("held_q", T_U16, hm, w->held_q);
-  AG("succ", T_U16, 0, w->succ);
-#define PA(nm, ty, ptr)                                                                            \
-  COL("patients", nm, ty, 0, w->npatients, w->centre_pat0[cb], w->npat, ptr, 0)
-  PA("X", T_U8, w->X);
-  PA("pga", T_U8, w->pga);
-  PA("ster", T_U8, w->ster);
-  PA("ind", T_U8, w->ind);
-  PA("ster_weeks", T_U16, w->ster_weeks);
-  PA("rem_weeks", T_U16, w->rem_weeks);
-  PA("esc_wait", T_U8, w->esc_wait);
-  PA("adh", T_F32, w->adh);
-  PA("T", T_F32, w->T);
-  PA("next_visit", T_I32, w->next_visit);
-  PA("last_visit", T_I32, w->last_visit);
-  COL("staff", "g", T_F32, 0, w->centre_clin0[C], w->centre_clin0[cb], w->nclin, w->g, 0);
-  COL("staff", "q", T_F32, 0, w->centre_qis0[C], w->centre_qis0[cb], w->nqis, w->q, 0);
-#define CE(nm, ty, nc, ptr) COL("centres", nm, ty, nc, C, cb, w->c_count, ptr, 0)
-  CE("r", T_F32, 0, w->r);
-  CE("d", T_F32, 0, w->d);
-  CE("member", T_U8, 0, w->member);
-  CE("counts", T_I64, CK_NCOUNTS, w->counts);
-#undef CE
-#undef PA
-#undef AG
-#undef COL
+  const int64_t hm = w->cfg->resources.held_max;
+  for (int r = 0; r < CLHS_NFIELDS; r++) {
+    const clhs_field *f = &clhs_fields[r];
+    if (!clhs_field_stored(f)) continue;
+    const clhs_entity_info *e = &clhs_entities[f->entity];
+    const int64_t nv = clhs_field_values(f, hm);
+    c[n] = (col){.group = e->group,
+                 .name = f->name,
+                 .type = dtype_of_vtype(f->vtype),
+                 .data = clhs_field_array(w, f, 0),
+                 .structure = f->role == CLHS_ROLE_CHECKED,
+                 .replicated = e->replicated};
+    /* One value per row is a 1-D dataset; several (or an array of held_max) a 2-D one. */
+    c[n].ncols = f->per == CLHS_PER_1 && nv == 1 ? 0 : nv;
+    clhs_entity_rows(w, f->entity, &c[n].nrows, &c[n].row0, &c[n].nloc);
+    n++;
+  }
   return n;
 }
 

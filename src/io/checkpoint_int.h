@@ -14,6 +14,7 @@
 #include "clhs/checkpoint.h"
 #include "clhs/comm.h"
 #include "clhs/error.h"
+#include "clhs/fields.h"
 #include "clhs/model.h"
 #include "h5util.h"
 
@@ -55,11 +56,13 @@ typedef struct col {
   int64_t row0, nloc; /* this rank's rows */
   void *data;         /* this rank's rows in memory */
   int structure;      /* read only to compare with the world's (agent types) */
+  int replicated;     /* every rank holds every row: rank 0 writes them, every rank reads them */
 } col;
 
-#define CK_MAXCOLS 48
+#define CK_MAXCOLS CLHS_NFIELDS
 
-/** Fill @p c (CK_MAXCOLS at most) with the world's per-row state columns; returns the count. */
+/** Fill @p c (CK_MAXCOLS at most) with the stored rows of the table of fields
+ * (include/clhs/fields.h), in its order; returns the count. */
 int state_columns(const clhs_world *w, col *c);
 
 /** The groups of the file, in order. */

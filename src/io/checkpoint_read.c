@@ -165,13 +165,7 @@ static int read_state(const ckf *f, clhs_world *w, clhs_error *err) {
     if (w->E[i] >= CLHS_TIERS || w->E_wait[i] >= CLHS_TIERS)
       st = clhs_error_set(err, CLHS_EINPUT, "checkpoint '%s': agent %lld has tier %d/%d", f->path,
                           (long long)(w->gid_begin + i), w->E[i], w->E_wait[i]);
-  st = clhs_h5_agree(f->comm, st, err);
-  if (!st)
-    st = clhs_h5_agree(f->comm,
-                       ck_get_rows(f, "/centres/join_step", T_I32, w->ncentres, 0, 0, w->ncentres,
-                                   w->join_step, err),
-                       err);
-  return st;
+  return clhs_h5_agree(f->comm, st, err);
 }
 
 /** The dynamic ties: degrees of this rank's agents give its slice of key and w. */

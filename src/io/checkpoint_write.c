@@ -235,19 +235,15 @@ static int write_body(const ckf *f, const clhs_world *w, const wmeta *wm, const 
     int gi = 0;
     while (strcmp(ck_groups[gi], c[k].group) != 0)
       gi++;
+    const int64_t nloc = c[k].replicated && comm->rank != 0 ? 0 : c[k].nloc;
     st = clhs_h5_agree(comm,
                        ck_put_rows(f, g[gi], c[k].group, c[k].name, c[k].type, c[k].nrows,
-                                   c[k].ncols, c[k].row0, c[k].nloc, c[k].data, err),
+                                   c[k].ncols, c[k].row0, nloc, c[k].data, err),
                        err);
   }
   const int64_t C = w->ncentres;
   const int one0 = comm->rank == 0;
-  hid_t gc = g[3], gt = g[4], gr = g[5], gm = g[6], gn = g[7];
-  if (!st)
-    st = clhs_h5_agree(
-        comm,
-        ck_put_rows(f, gc, "centres", "join_step", T_I32, C, 0, 0, one0 ? C : 0, w->join_step, err),
-        err);
+  hid_t gt = g[4], gr = g[5], gm = g[6], gn = g[7];
   /* Ties. */
   if (!st)
     st = clhs_h5_agree(comm,

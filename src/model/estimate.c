@@ -161,24 +161,18 @@ int clhs_memory_block(const clhs_config *cfg, const clhs_comm *comm, clhs_mem_bl
 }
 
 int64_t clhs_memory_world_bytes(const clhs_config *cfg, const clhs_mem_block *b) {
-  /* The same terms as clhs_world_bytes() at step 0 (tests/unit/test_memcheck.c compares). */
-  const int64_t hm = cfg->resources.held_max;
-  const int64_t per_agent = 5 * (int64_t)sizeof(uint8_t) + (int64_t)sizeof(int32_t) +
-                            6 * (int64_t)sizeof(float) + 2 * CLHS_NEEDS * (int64_t)sizeof(float) +
-                            hm * (int64_t)(sizeof(uint64_t) + sizeof(uint16_t)) +
-                            (int64_t)sizeof(uint16_t);
-  const int64_t per_patient = 3 * (int64_t)sizeof(int32_t) + 5 * (int64_t)sizeof(uint8_t) +
-                              2 * (int64_t)sizeof(uint16_t) + 2 * (int64_t)sizeof(float) +
-                              2 * (int64_t)sizeof(int32_t);
-  const int64_t per_centre = (CLHS_NTYPES + 1 + 4) * (int64_t)sizeof(int32_t) +
-                             2 * (int64_t)sizeof(float) + (int64_t)sizeof(clhs_tieset) +
-                             (int64_t)sizeof(uint8_t) + (int64_t)sizeof(clhs_intensity) +
-                             (int64_t)sizeof(clhs_centre_counts);
+  /* The table's arrays, as clhs_world_bytes() counts them at step 0 (tests/unit/test_memcheck.c
+   * compares); replicated entities and centre bounds are not read. */
+  int64_t count[CLHS_NENTITIES] = {0};
+  count[CLHS_E_AGENT] = b->n;
+  count[CLHS_E_PATIENT] = b->npat;
+  count[CLHS_E_CLIN] = b->nclin;
+  count[CLHS_E_QIS] = b->nqis;
+  count[CLHS_E_FAM] = b->nfam;
+  count[CLHS_E_CENTRE] = b->c_count;
   /* Tie rows: one offset per agent plus one per centre; no tie ends yet. */
   const int64_t tie_rows = (b->n + b->c_count) * (int64_t)sizeof(uint32_t);
-  return b->n * per_agent + b->npat * per_patient + b->c_count * per_centre +
-         b->nfam * (int64_t)sizeof(int32_t) + (b->nclin + b->nqis) * (int64_t)sizeof(float) +
-         tie_rows;
+  return clhs_fields_bytes(count, cfg->resources.held_max) + tie_rows;
 }
 
 /*

@@ -125,24 +125,63 @@ static inline uint64_t dbits(double f) {
  * not resist forgery. */
 #define FOLD(h, v) ((h) = ((h) ^ (uint64_t)(v)) * 0x9fb21c651e98df25ULL)
 
+/* Bits of one value as folded: a float's bits, an int32 as its uint32, others widened. */
+// clang-format off
+#define BITS(x)                                                                                    \
+  _Generic((x), float: fbits(x), double: dbits(x), int32_t: (uint64_t)(uint32_t)(x),               \
+           default: (uint64_t)(x))
+// clang-format on
+
+/* The words of one entity's record, generated from the table of fields (fields.h, digest
+ * column). Each word is a loop over the row's entries per entity (one iteration for most)
+ * that folds one value per entry: a WORD or MASK row closes the loop of the word before it
+ * (folding that word) and opens its own; OR and XOR rows, which follow their word's first
+ * row directly (clhs_fields_check), combine into it. Rows of other entities get loops of
+ * no iteration, which the compiler removes (entity_ is a constant); so does the empty loop
+ * that the first row closes. */
+#define PER_1 1
+#define PER_NEEDS CLHS_NEEDS
+#define PER_HELD hm
+#define DG_OPEN(entity, n, val)                                                                    \
+  FOLD(h, v);                                                                                      \
+  }                                                                                                \
+  for (int64_t k = 0; k < (CLHS_E_##entity == entity_ ? (n) : 0); k++) {                           \
+    uint64_t v = (val);
+#define DG_NO(entity, name, n, arg)
+#define DG_WORD(entity, name, n, arg) DG_OPEN(entity, n, BITS(w->name[i * (n) + k]))
+#define DG_MASK(entity, name, n, arg)                                                              \
+  DG_OPEN(entity, n, BITS(w->name[i * (n) + k]) & (uint64_t)(arg))
+#define DG_OR(entity, name, n, arg) v |= BITS(w->name[i * (n) + k]) << (arg);
+#define DG_XOR(entity, name, n, arg) v ^= BITS(w->name[i * (n) + k]) << (arg);
+#define FOLD_ROW(name, ctype, entity, per, vtype, role, dig, arg, unit, meaning)                   \
+  DG_##dig(entity, name, PER_##per, arg)
+#define DEFINE_FOLD(fn, entity)                                                                    \
+  static uint64_t fn(const clhs_world *w, int64_t i, uint64_t h) {                                 \
+    const int entity_ = (entity);                                                                  \
+    const int64_t hm = w->cfg->resources.held_max;                                                 \
+    (void)hm;                                                                                      \
+    for (int64_t k = 0; k < 0; k++) {                                                              \
+      uint64_t v = 0;                                                                              \
+      CLHS_WORLD_FIELDS(FOLD_ROW)                                                                  \
+      FOLD(h, v);                                                                                  \
+    }                                                                                              \
+    return h;                                                                                      \
+  }
+DEFINE_FOLD(fold_agent, CLHS_E_AGENT)
+DEFINE_FOLD(fold_patient, CLHS_E_PATIENT)
+DEFINE_FOLD(fold_centre, CLHS_E_CENTRE)
+DEFINE_FOLD(fold_clin, CLHS_E_CLIN)
+DEFINE_FOLD(fold_qis, CLHS_E_QIS)
+
 uint64_t clhs_world_digest(const clhs_world *w) {
   uint64_t total = 0;
-  const int64_t hm = w->cfg->resources.held_max;
 #pragma omp parallel for schedule(dynamic, 4) reduction(+ : total)
   for (int64_t lc = 0; lc < w->c_count; lc++) {
     uint64_t acc = 0;
+    /* An agent's record: its arrays, then its dynamic tie ends. */
     for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++) {
       uint64_t h = mix64((uint64_t)(w->gid_begin + i) + 0x9e3779b97f4a7c15ULL);
-      FOLD(h, w->type[i] | (uint64_t)w->E[i] << 8 | (uint64_t)w->E_wait[i] << 16);
-      FOLD(h, fbits(w->m[i]) | fbits(w->A[i]) << 32);
-      FOLD(h, fbits(w->K[i]) | fbits(w->Rl[i]) << 32);
-      FOLD(h, fbits(w->V[i]));
-      for (int k = 0; k < CLHS_NEEDS; k++)
-        FOLD(h, fbits(w->need[(int64_t)i * CLHS_NEEDS + k]) |
-                    fbits(w->cover[(int64_t)i * CLHS_NEEDS + k]) << 32);
-      for (int64_t k = 0; k < hm; k++)
-        FOLD(h, w->held[i * hm + k] ^ (uint64_t)w->held_q[i * hm + k] << 48);
-      FOLD(h, w->flags[i] & CLHS_F_COMMONS);
+      h = fold_agent(w, i, h);
       const clhs_tieset *ts = &w->ties[lc];
       const int32_t r = i - w->first[0][lc];
       for (uint32_t d = ts->off[r]; d < ts->off[r + 1]; d++)
@@ -151,21 +190,15 @@ uint64_t clhs_world_digest(const clhs_world *w) {
     }
     for (int64_t p = w->pat_begin[lc]; p < w->pat_begin[lc + 1]; p++) {
       uint64_t h = mix64((uint64_t)(w->gid_begin + w->pat_agent[p]) ^ 0x5851f42d4c957f2dULL);
-      FOLD(h, w->X[p] | (uint64_t)w->pga[p] << 8 | (uint64_t)w->ster[p] << 16 |
-                  (uint64_t)w->ind[p] << 24 | (uint64_t)w->ster_weeks[p] << 32 |
-                  (uint64_t)w->rem_weeks[p] << 40 | (uint64_t)w->esc_wait[p] << 56);
-      FOLD(h, fbits(w->adh[p]) | fbits(w->T[p]) << 32);
-      FOLD(h, (uint64_t)(uint32_t)w->next_visit[p] | (uint64_t)(uint32_t)w->last_visit[p] << 32);
-      acc += mix64(h);
+      acc += mix64(fold_patient(w, p, h));
     }
+    /* A centre's record: its arrays, then its clinicians', then its QIS's. */
     const int64_t c = w->c_begin + lc;
-    uint64_t h = mix64((uint64_t)c ^ 0x2545f4914f6cdd1dULL);
-    FOLD(h, fbits(w->r[lc]) | fbits(w->d[lc]) << 32);
-    FOLD(h, w->member[lc]);
+    uint64_t h = fold_centre(w, lc, mix64((uint64_t)c ^ 0x2545f4914f6cdd1dULL));
     for (int32_t k = w->clin_begin[lc]; k < w->clin_begin[lc + 1]; k++)
-      FOLD(h, fbits(w->g[k]));
+      h = fold_clin(w, k, h);
     for (int32_t k = w->qis_begin[lc]; k < w->qis_begin[lc + 1]; k++)
-      FOLD(h, fbits(w->q[k]));
+      h = fold_qis(w, k, h);
     acc += mix64(h);
     total += acc;
   }

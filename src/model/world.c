@@ -135,6 +135,8 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
   memset(w, 0, sizeof *w);
   w->cfg = cfg;
   w->comm = comm;
+  const char *bad = clhs_fields_check();
+  if (bad) return clhs_error_set(err, CLHS_EFAIL, "%s", bad);
   const int64_t C = cfg->population.centres;
   w->ncentres = C;
   int32_t *cnt[CLHS_NTYPES] = {0};
@@ -165,12 +167,8 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
   }
 
   /* --- global ids and the decomposition --- */
-  ALLOC(w->centre_gid0, C + 1, "centre offsets");
-  ALLOC(w->centre_pat0, C + 1, "centre offsets");
-  ALLOC(w->centre_clin0, C + 1, "centre offsets");
-  ALLOC(w->centre_qis0, C + 1, "centre offsets");
-  ALLOC(w->owner, C, "centre owners");
-  ALLOC(w->join_step, C, "join steps");
+  if (clhs_fields_alloc(w, CLHS_E_ALL_BOUND, err) || clhs_fields_alloc(w, CLHS_E_ALL_CENTRE, err))
+    goto fail;
   for (int64_t c = 0; c < C; c++) {
     int64_t size = 0;
     for (int t = 0; t < CLHS_NTYPES; t++)
@@ -245,16 +243,8 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
 
   /* --- local centres --- */
   const int64_t nc = w->c_count;
-  for (int t = 0; t <= CLHS_NTYPES; t++)
-    ALLOC(w->first[t], nc + 1, "centre layout");
-  ALLOC(w->pat_begin, nc + 1, "centre layout");
-  ALLOC(w->clin_begin, nc + 1, "centre layout");
-  ALLOC(w->qis_begin, nc + 1, "centre layout");
-  ALLOC(w->r, nc, "reliability");
-  ALLOC(w->d, nc, "completeness");
-  ALLOC(w->member, nc, "membership");
-  ALLOC(w->I, nc, "intensities");
-  ALLOC(w->counts, nc, "centre counters");
+  if (clhs_fields_alloc(w, CLHS_E_BOUND, err) || clhs_fields_alloc(w, CLHS_E_CENTRE, err))
+    goto fail;
   {
     int32_t off = 0, pat = 0, clin = 0, qis = 0;
     for (int64_t lc = 0; lc < nc; lc++) {
@@ -285,49 +275,17 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
   }
 
   /* --- agents --- */
-  const int64_t n = w->n, hm = cfg->resources.held_max;
-  ALLOC(w->type, n, "agent types");
-  ALLOC(w->E, n, "engagement");
-  ALLOC(w->E_wait, n, "engagement");
-  ALLOC(w->centre, n, "agent centres");
-  ALLOC(w->m, n, "motivation");
-  ALLOC(w->A, n, "autonomy");
-  ALLOC(w->K, n, "competence");
-  ALLOC(w->Rl, n, "relatedness");
-  ALLOC(w->V, n, "value");
-  ALLOC(w->need, n * CLHS_NEEDS, "needs");
-  ALLOC(w->cover, n * CLHS_NEEDS, "coverage");
-  ALLOC(w->held, n * hm, "held resources");
-  ALLOC(w->held_q, n * hm, "held resources");
-  ALLOC(w->succ, n, "successes");
-  ALLOC(w->flags, n, "agent flags");
-  ALLOC(w->tmp_f, n, "scratch");
+  const int64_t n = w->n, np = w->npat;
+  if (clhs_fields_alloc(w, CLHS_E_AGENT, err) || clhs_fields_alloc(w, CLHS_E_PATIENT, err) ||
+      clhs_fields_alloc(w, CLHS_E_CLIN, err) || clhs_fields_alloc(w, CLHS_E_QIS, err))
+    goto fail;
   w->tmp_E_step = -1;
-  ALLOC(w->tmp_u8, n, "scratch");
-  const int64_t np = w->npat;
-  ALLOC(w->pat_agent, np, "patients");
-  ALLOC(w->pat_clin, np, "patients");
-  ALLOC(w->pat_fam, np, "patients");
-  ALLOC(w->X, np, "patients");
-  ALLOC(w->pga, np, "patients");
-  ALLOC(w->ster, np, "patients");
-  ALLOC(w->ind, np, "patients");
-  ALLOC(w->ster_weeks, np, "patients");
-  ALLOC(w->rem_weeks, np, "patients");
-  ALLOC(w->esc_wait, np, "patients");
-  ALLOC(w->adh, np, "patients");
-  ALLOC(w->T, np, "patients");
-  ALLOC(w->next_visit, np, "patients");
-  ALLOC(w->last_visit, np, "patients");
-  ALLOC(w->g, w->nclin, "clinicians");
-  ALLOC(w->q, w->nqis, "improvement staff");
   {
     int32_t maxpat = 1;
     for (int64_t lc = 0; lc < nc; lc++)
       if (cnt[CLHS_PAT][w->c_begin + lc] > maxpat) maxpat = cnt[CLHS_PAT][w->c_begin + lc];
     ALLOC(has_fam, maxpat, "caregiver flags");
   }
-  ALLOC(w->fam_begin, nc + 1, "caregivers");
   {
     int32_t nf = 0;
     for (int64_t lc = 0; lc < nc; lc++) {
@@ -335,7 +293,7 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
       nf += cnt[CLHS_FAM][w->c_begin + lc];
     }
     w->fam_begin[nc] = nf;
-    ALLOC(w->fam_patient, nf, "caregivers");
+    if (clhs_fields_alloc(w, CLHS_E_FAM, err)) goto fail;
   }
   for (int64_t lc = 0; lc < nc; lc++) {
     const int64_t c = w->c_begin + lc;
@@ -399,91 +357,28 @@ fail:
 }
 
 void clhs_world_free(clhs_world *w) {
-  free(w->centre_pat0);
-  free(w->centre_clin0);
-  free(w->centre_qis0);
-  void *ptrs[] = {w->centre_gid0,
-                  w->join_step,
-                  w->owner,
-                  w->pat_begin,
-                  w->clin_begin,
-                  w->qis_begin,
-                  w->r,
-                  w->d,
-                  w->member,
-                  w->I,
-                  w->counts,
-                  w->type,
-                  w->E,
-                  w->E_wait,
-                  w->centre,
-                  w->m,
-                  w->A,
-                  w->K,
-                  w->Rl,
-                  w->V,
-                  w->need,
-                  w->cover,
-                  w->held,
-                  w->pat_agent,
-                  w->pat_clin,
-                  w->pat_fam,
-                  w->X,
-                  w->pga,
-                  w->ster,
-                  w->ind,
-                  w->ster_weeks,
-                  w->rem_weeks,
-                  w->esc_wait,
-                  w->adh,
-                  w->T,
-                  w->next_visit,
-                  w->last_visit,
-                  w->g,
-                  w->q,
-                  w->held_q,
-                  w->succ,
-                  w->flags,
-                  w->tmp_f,
-                  w->tmp_u8,
-                  w->fam_begin,
-                  w->fam_patient,
-                  w->res.id,
-                  w->res.q,
-                  w->res.kind,
-                  w->res.in_commons,
-                  w->res.adoptions,
-                  w->commons.id,
-                  w->commons.q,
-                  w->commons.kind};
   clhs_ties_free(w);
   clhs_halo_free(&w->halo);
+  clhs_fields_free(w);
+  void *ptrs[] = {w->res.id,        w->res.q,      w->res.kind,  w->res.in_commons,
+                  w->res.adoptions, w->commons.id, w->commons.q, w->commons.kind};
   for (size_t k = 0; k < sizeof ptrs / sizeof ptrs[0]; k++)
     free(ptrs[k]);
-  for (int t = 0; t <= CLHS_NTYPES; t++)
-    free(w->first[t]);
   memset(w, 0, sizeof *w);
 }
 
 size_t clhs_world_bytes(const clhs_world *w) {
-  const size_t n = (size_t)w->n, np = (size_t)w->npat, nc = (size_t)w->c_count;
   const size_t hm = (size_t)w->cfg->resources.held_max;
-  /* type, E, E_wait, flags, tmp_u8; centre; m A K Rl V tmp_f; needs, coverage; held; succ */
-  size_t per_agent = 5 * sizeof(uint8_t) + sizeof(int32_t) + 6 * sizeof(float) +
-                     2 * CLHS_NEEDS * sizeof(float) + hm * (sizeof(uint64_t) + sizeof(uint16_t)) +
-                     sizeof(uint16_t);
-  size_t per_patient = 3 * sizeof(int32_t) + 5 * sizeof(uint8_t) + 2 * sizeof(uint16_t) +
-                       2 * sizeof(float) + 2 * sizeof(int32_t);
-  size_t per_centre = (CLHS_NTYPES + 1 + 4) * sizeof(int32_t) + 2 * sizeof(float) +
-                      sizeof(clhs_tieset) + sizeof(uint8_t) + sizeof(clhs_intensity) +
-                      sizeof(clhs_centre_counts);
-  size_t nfam = w->fam_begin ? (size_t)w->fam_begin[nc] : 0;
+  /* The table's arrays (include/clhs/fields.h), then the tie store. */
+  int64_t count[CLHS_NENTITIES];
+  for (int e = 0; e < CLHS_NENTITIES; e++)
+    count[e] = clhs_entity_count(w, e);
+  const size_t table = (size_t)clhs_fields_bytes(count, (int64_t)hm);
   /* Tables that grow as the run goes: this rank's resources, the commons, the halo. */
   const size_t res =
       (size_t)w->res.cap * (sizeof(uint64_t) + sizeof(uint16_t) + 2 + sizeof(uint32_t));
   const size_t com = (size_t)w->commons.cap * (sizeof(uint64_t) + sizeof(uint16_t) + 1);
   const size_t halo = (size_t)w->halo.cap * (sizeof(int64_t) + sizeof(float) + 1 +
                                              hm * (sizeof(uint64_t) + sizeof(uint16_t)));
-  return n * per_agent + np * per_patient + nc * per_centre + nfam * sizeof(int32_t) +
-         (size_t)(w->nclin + w->nqis) * sizeof(float) + clhs_ties_bytes(w) + res + com + halo;
+  return table + clhs_ties_bytes(w) + res + com + halo;
 }
