@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "clhs/hash.h"
 #include "clhs/model.h"
 
 void clhs_world_centre_stats(clhs_world *w, clhs_centre_stat *stat) {
@@ -97,16 +98,6 @@ void clhs_world_network_stats(const clhs_world *w, int64_t *v) {
   (void)hi;
 }
 
-/* splitmix64's finaliser: a bijective 64-bit mixer. */
-static inline uint64_t mix64(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
-
 static inline uint64_t fbits(float f) {
   uint32_t u;
   memcpy(&u, &f, sizeof u);
@@ -119,11 +110,10 @@ static inline uint64_t dbits(double f) {
   return u;
 }
 
-/* Fold one 64-bit field into a running hash: a multiply-xor chain (one multiply per
- * field); each record's hash is finished with mix64 so that the per-record hashes
- * summed below are well spread. Not cryptographic: it detects differences, it does
- * not resist forgery. */
-#define FOLD(h, v) ((h) = ((h) ^ (uint64_t)(v)) * 0x9fb21c651e98df25ULL)
+/* Fold one 64-bit field into a running hash (clhs_fold64: one multiply per field); each
+ * record's hash is finished with clhs_mix64 so that the per-record hashes summed below are
+ * well spread (include/clhs/hash.h). */
+#define FOLD(h, v) ((h) = clhs_fold64((h), (uint64_t)(v)))
 
 /* Bits of one value as folded: a float's bits, an int32 as its uint32, others widened. */
 // clang-format off
@@ -180,38 +170,38 @@ uint64_t clhs_world_digest(const clhs_world *w) {
     uint64_t acc = 0;
     /* An agent's record: its arrays, then its dynamic tie ends. */
     for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++) {
-      uint64_t h = mix64((uint64_t)(w->gid_begin + i) + 0x9e3779b97f4a7c15ULL);
+      uint64_t h = clhs_mix64((uint64_t)(w->gid_begin + i) + 0x9e3779b97f4a7c15ULL);
       h = fold_agent(w, i, h);
       const clhs_tieset *ts = &w->ties[lc];
       const int32_t r = i - w->first[0][lc];
       for (uint32_t d = ts->off[r]; d < ts->off[r + 1]; d++)
         FOLD(h, ts->key[d] ^ fbits(ts->w[d]) << 50);
-      acc += mix64(h);
+      acc += clhs_mix64(h);
     }
     for (int64_t p = w->pat_begin[lc]; p < w->pat_begin[lc + 1]; p++) {
-      uint64_t h = mix64((uint64_t)(w->gid_begin + w->pat_agent[p]) ^ 0x5851f42d4c957f2dULL);
-      acc += mix64(fold_patient(w, p, h));
+      uint64_t h = clhs_mix64((uint64_t)(w->gid_begin + w->pat_agent[p]) ^ 0x5851f42d4c957f2dULL);
+      acc += clhs_mix64(fold_patient(w, p, h));
     }
     /* A centre's record: its arrays, then its clinicians', then its QIS's. */
     const int64_t c = w->c_begin + lc;
-    uint64_t h = fold_centre(w, lc, mix64((uint64_t)c ^ 0x2545f4914f6cdd1dULL));
+    uint64_t h = fold_centre(w, lc, clhs_mix64((uint64_t)c ^ 0x2545f4914f6cdd1dULL));
     for (int32_t k = w->clin_begin[lc]; k < w->clin_begin[lc + 1]; k++)
       h = fold_clin(w, k, h);
     for (int32_t k = w->qis_begin[lc]; k < w->qis_begin[lc + 1]; k++)
       h = fold_qis(w, k, h);
-    acc += mix64(h);
+    acc += clhs_mix64(h);
     total += acc;
   }
   /* Resources created here: one hash each (ids are unique network-wide). */
   for (int64_t k = 0; k < w->res.n; k++) {
-    uint64_t h = mix64(w->res.id[k]);
+    uint64_t h = clhs_mix64(w->res.id[k]);
     FOLD(h, w->res.q[k] | (uint64_t)w->res.kind[k] << 16 | (uint64_t)w->res.in_commons[k] << 24 |
                 (uint64_t)w->res.adoptions[k] << 32);
-    total += mix64(h);
+    total += clhs_mix64(h);
   }
   clhs_comm_sum_u64(w->comm, &total, 1);
   /* Network-wide state, identical on every rank: folded in once, after the sum. */
-  uint64_t h = mix64(total);
+  uint64_t h = clhs_mix64(total);
   FOLD(h, dbits(w->E_tx));
   FOLD(h, (uint64_t)w->N_rec);
   FOLD(h, (uint64_t)w->step);
@@ -219,5 +209,5 @@ uint64_t clhs_world_digest(const clhs_world *w) {
   for (int64_t k = 0; k < w->commons.n; k++) /* the same on every rank, in id order */
     FOLD(h,
          w->commons.id[k] ^ (uint64_t)w->commons.q[k] << 48 ^ (uint64_t)w->commons.kind[k] << 40);
-  return mix64(h);
+  return clhs_mix64(h);
 }
