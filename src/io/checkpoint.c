@@ -20,20 +20,10 @@
  *      nagents, ncentres, npatients           int64
  *      complete        int32   1, written last, just before the file is closed: a file
  *                              without it is refused as incomplete
- *   /agents     rows = global agent id [nagents]
- *      type E E_wait flags uint8; m A K Rl V float32; need cover [nagents, 4] float32;
- *      held [nagents, held_max] uint64; held_q [nagents, held_max] uint16; succ uint16
- *      (type is structure: it is only compared with the world's)
- *   /patients   rows = network-wide patient index (centre by centre) [npatients]
- *      X pga ster ind esc_wait uint8; ster_weeks rem_weeks uint16; adh T float32;
- *      next_visit last_visit int32
- *   /staff      g float32 [clinicians] (rows from centre_clin0), q float32 [QIS] (centre_qis0)
- *   /centres    rows = centre index [ncentres]
- *      r d float32; member uint8; join_step int32;
- *      counts [ncentres, 14] int64: clhs_centre_counts flattened, its fields in order
- *      (visits, recalls, escalations, records, created[3], adoptions,
- *      commons_adoptions, new_commons_users, relapses, remission_weeks, esc_remitted,
- *      esc_not)
+ *   /agents, /patients, /staff, /centres: one dataset per stored row of the table of fields
+ *      (include/clhs/fields.h, in its order; rows = global agent id, network-wide patient,
+ *      clinician, QIS or centre index); the generated list with types and shapes is
+ *      docs/checkpoint.md "State datasets" (`clhsim state`, test docs_state_current)
  *   /ties       degree uint32 [nagents]: dynamic tie ends of each agent;
  *      key uint64, w float32 [tie ends]: in (agent gid, neighbour gid) order, so the ends
  *      of agent g are rows [sum of degree[0..g), + degree[g])
