@@ -113,7 +113,7 @@ static int verify_snapshot(const clhs_comm *comm, const char *state, const clhs_
 int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts *opts,
              clhs_run_result *res, clhs_error *err) {
   clhs_world w;
-  clhs_recorder *rc = NULL;
+  clhs_records *rc = NULL;
   clhs_output *out = NULL;
   clhs_lock out_lock;
   clhs_ckpt_ctx ck;
@@ -189,7 +189,7 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
 
   clhs_world_create(&w, cfg, comm, err);
   if (agree(comm, err)) goto done;
-  clhs_recorder_create(&rc, &w, err);
+  clhs_records_create(&rc, &w, err);
   if (agree(comm, err)) goto done;
 
   int64_t bytes_loc = (int64_t)clhs_world_bytes(&w);
@@ -244,9 +244,9 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
     clhs_output_open_run(&out, cfg->output.path, res->run_id, cfg, comm, &layout, vars, nvars, err);
     if (agree(comm, err)) goto done;
     /* Record 0: the initial state. */
-    clhs_record_compute(rc, &w);
-    res->remission_start = clhs_record_remission_observed(rc);
-    clhs_record_write(rc, out, &w, err);
+    clhs_records_compute(rc, &w);
+    res->remission_start = clhs_records_remission_observed(rc);
+    clhs_records_write(rc, out, &w, err);
     if (agree(comm, err)) goto done;
   }
 
@@ -282,8 +282,8 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
     if (agree(comm, err)) goto done;
     if (w.step % cfg->output.every == 0 || w.step == cfg->run.steps) {
       const double tr = clhs_comm_wtime();
-      clhs_record_compute(rc, &w);
-      clhs_record_write(rc, out, &w, err);
+      clhs_records_compute(rc, &w);
+      clhs_records_write(rc, out, &w, err);
       w.t_phase[CLHS_PH_RECORDS] += clhs_comm_wtime() - tr;
       if (agree(comm, err)) goto done;
     }
@@ -399,15 +399,15 @@ int clhs_run(const clhs_config *cfg, const clhs_comm *comm, const clhs_run_opts 
   res->wall_s = t_end - t0;
   const double loop_s = t_end - t_loop;
   res->agent_steps_per_s = loop_s > 0 ? (double)w.nagents * (double)res->timed_steps / loop_s : 0;
-  res->final_digest = clhs_record_digest(rc);
-  res->remission_end = clhs_record_remission_observed(rc);
+  res->final_digest = clhs_records_digest(rc);
+  res->remission_end = clhs_records_remission_observed(rc);
   double rss = peak_rss_bytes();
   clhs_comm_max_f64(comm, &rss, 1);
   res->peak_rss_bytes = rss;
   clhs_comm_bcast(comm, &res->remission_start, sizeof(double), 0);
   clhs_comm_bcast(comm, &res->remission_end, sizeof(double), 0);
-  int64_t end_figures[3] = {clhs_record_members(rc), clhs_record_engaged(rc),
-                            clhs_record_commons_users(rc)};
+  int64_t end_figures[3] = {clhs_records_members(rc), clhs_records_engaged(rc),
+                            clhs_records_commons_users(rc)};
   clhs_comm_bcast(comm, end_figures, sizeof end_figures, 0);
   const int64_t members_end = end_figures[0];
 
@@ -528,7 +528,7 @@ done:
   if (out) clhs_output_abandon(out);
   if (root) clhs_output_unclaim(&out_lock);
   clhs_ckpt_release(&ck);
-  clhs_recorder_free(rc);
+  clhs_records_free(rc);
   clhs_world_free(&w);
   return err->code;
 }
