@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the generated tables of the documentation from the code:
 #   docs/model.md   parameter tables  (clhsim config --markdown)
-#   docs/output.md  variable table    (clhsim variables)
+#   docs/output.md  variable and /run tables (clhsim variables)
 #   docs/update_params.sh [CLHSIM]          rewrite them in place
 #   docs/update_params.sh CLHSIM --check    exit 1 if any is out of date
 set -euo pipefail

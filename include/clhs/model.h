@@ -241,6 +241,11 @@ size_t clhs_world_bytes(const clhs_world *w);
  * CLHS_OK or an error agreed by every rank (the policy: the top of src/model/step.c). */
 int clhs_world_step(clhs_world *w, clhs_error *err);
 
+/** For the tests (the engine's CLHS_FAULT_INJECT=RANK:STEP:PHASE, on that rank): phase
+ * @p phase (5, 6, 7 or 9: those that report this rank's own status) fails in the step
+ * from step @p step. */
+void clhs_step_inject_fault(int64_t step, int phase);
+
 /**
  * Collect this rank's per-centre statistics into @p stat[c_count] (counters since the
  * last call are reset).

@@ -45,8 +45,21 @@ static int phase_error(clhs_error *err, int64_t t, int ph) {
   return err->code;
 }
 
-/* The first error of this rank's own (not yet agreed) statuses. */
-static int first_error(int status, int st, clhs_error *err, int64_t t, int ph) {
+/* Fault injection for the tests (clhs_step_inject_fault): phase number, step. */
+static int fault_phase = -1;
+static int64_t fault_step = -1;
+
+void clhs_step_inject_fault(int64_t step, int phase) {
+  fault_step = step;
+  fault_phase = phase;
+}
+
+/* The first error of this rank's own (not yet agreed) statuses, after phase @p ph's @p st. */
+static int first_error(const clhs_world *w, int status, int st, clhs_error *err, int64_t t,
+                       int ph) {
+  if (t == fault_step && ph + 1 == fault_phase && st == CLHS_OK)
+    st = clhs_error_set(err, CLHS_EFAIL, "fault injected by CLHS_FAULT_INJECT on rank %d",
+                        w->comm->rank);
   return status != CLHS_OK || st == CLHS_OK ? status : phase_error(err, t, ph);
 }
 
@@ -72,20 +85,20 @@ int clhs_world_step(clhs_world *w, clhs_error *err) {
   if (clhs_phase_resources(w, t, err)) return phase_error(err, t, CLHS_PH_RESOURCES); /* 4 */
   LAP(CLHS_PH_RESOURCES);
   /* 5-9: this rank's own statuses, agreed at the end of the step. */
-  int status = first_error(CLHS_OK, clhs_phase_motivation(w, t, err), err, t, /* 5 */
+  int status = first_error(w, CLHS_OK, clhs_phase_motivation(w, t, err), err, t, /* 5 */
                            CLHS_PH_MOTIVATION);
   LAP(CLHS_PH_MOTIVATION);
   status =
-      first_error(status, clhs_phase_engagement(w, t, err), err, t, CLHS_PH_ENGAGEMENT); /* 6 */
+      first_error(w, status, clhs_phase_engagement(w, t, err), err, t, CLHS_PH_ENGAGEMENT); /* 6 */
   LAP(CLHS_PH_ENGAGEMENT);
   int64_t rec_before = 0, rec_after = 0;
   for (int64_t lc = 0; lc < w->c_count; lc++)
     rec_before += w->counts[lc].records;
-  status = first_error(status, clhs_phase_care(w, t, err), err, t, CLHS_PH_CARE); /* 7 */
+  status = first_error(w, status, clhs_phase_care(w, t, err), err, t, CLHS_PH_CARE); /* 7 */
   LAP(CLHS_PH_CARE);
   clhs_phase_centres(w, t); /* 8 */
   LAP(CLHS_PH_CENTRES);
-  status = first_error(status, clhs_phase_turnover(w, t, err), err, t, CLHS_PH_TURNOVER); /* 9 */
+  status = first_error(w, status, clhs_phase_turnover(w, t, err), err, t, CLHS_PH_TURNOVER); /* 9 */
   for (int64_t lc = 0; lc < w->c_count; lc++)
     rec_after += w->counts[lc].records;
   /* 10: network-wide counters (exact integer reduction), and whether any rank failed. */
