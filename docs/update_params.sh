@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the generated tables of the documentation from the code:
 #   docs/model.md   parameter tables  (clhsim config --markdown)
-#   docs/output.md  variable table    (clhsim variables)
+#   docs/output.md  variable and /run tables (clhsim variables)
 #   docs/checkpoint.md  the world's arrays and the checkpoint layout (clhsim state)
 #   docs/update_params.sh [CLHSIM]          rewrite them in place
 #   docs/update_params.sh CLHSIM --check [MARKER ...]

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clhs/error.h"
+
 /** What this rank spent in communication (updated by every exchange; for benchmarks). */
 typedef struct clhs_comm_stats {
   double seconds;         /**< wall time inside exchanges and reductions */
@@ -38,8 +40,11 @@ void clhs_comm_init(int *argc, char ***argv, clhs_comm *c);
 void clhs_comm_finalize(void);
 
 /**
- * End every rank now with @p status, after printing a message that names the rank.
- * Use when an error is detected by one rank outside a collective point.
+ * End every rank now with @p status, after printing a message that names the rank. For a
+ * rank that can neither go on nor return alone: this layer uses it when it cannot finish a
+ * collective it is inside (a receive buffer it cannot allocate). The model's phases and the
+ * engine never call it: they return a status and the ranks agree it
+ * (clhs_comm_agree_error; the policy of a step is at the top of src/model/step.c).
  */
 _Noreturn void clhs_comm_abort(const clhs_comm *c, int status, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -48,9 +53,19 @@ _Noreturn void clhs_comm_abort(const clhs_comm *c, int status, const char *fmt, 
     ;
 
 /**
- * Agree on an error: every rank passes its local status; returns the largest
- * (worst) status over ranks, and if it is not CLHS_OK copies the message of the
- * lowest rank that failed into every rank's @p msg (size @p msglen).
+ * Agree on an error across ranks -- the one way the engine and the model do it. Every rank
+ * passes its own @p status (CLHS_OK or an error) and its error record; returns the worst
+ * (largest) status over ranks. If that is an error, every rank's @p err holds it, with the
+ * message of the lowest rank that failed ("rank N: " in front when N is not 0). A rank
+ * that fails without having recorded a message reports what its status means ("out of
+ * memory", ...). Costs one small reduction when every rank is fine.
+ */
+int clhs_comm_agree_error(const clhs_comm *c, int status, clhs_error *err);
+
+/**
+ * The same on a bare message buffer (the primitive under clhs_comm_agree_error): returns
+ * the worst status over ranks, and if it is not CLHS_OK copies the message of the lowest
+ * rank that failed into every rank's @p msg (size @p msglen; may be NULL).
  */
 int clhs_comm_agree(const clhs_comm *c, int status, char *msg, size_t msglen);
 
@@ -71,7 +86,14 @@ void clhs_comm_max_f64(const clhs_comm *c, double *vals, int n);
  */
 void clhs_comm_allgatherv(const clhs_comm *c, const void *local, int64_t nlocal, size_t itemsize,
                           void *out);
-/** Same, onto @p root only (@p out ignored elsewhere). */
+/**
+ * The same into a buffer allocated for the result (malloc'd, returned; the caller frees it),
+ * with the number of items gathered in *@p ntotal. A rank that cannot allocate it ends every
+ * rank (it is inside the collective and cannot return alone), as the exchanges below do.
+ */
+void *clhs_comm_allgatherv_alloc(const clhs_comm *c, const void *local, int64_t nlocal,
+                                 size_t itemsize, int64_t *ntotal);
+/** Same as clhs_comm_allgatherv, onto @p root only (@p out ignored elsewhere). */
 void clhs_comm_gatherv(const clhs_comm *c, const void *local, int64_t nlocal, size_t itemsize,
                        void *out, int root);
 

@@ -51,7 +51,8 @@ typedef struct clhs_run_result {
   double remission_start, remission_end; /**< observed remission, established members */
 } clhs_run_result;
 
-/** Write the /timeseries variables as a Markdown table (`clhsim variables`). */
+/** Write the /timeseries variables (and their axes) and the /run attributes as Markdown
+ * tables (`clhsim variables`; docs/output.md's tables are generated from them). */
 void clhs_write_variables_markdown(FILE *out);
 
 /**

@@ -40,6 +40,19 @@ int clhs_error_set(clhs_error *e, int code, const char *fmt, ...)
 #endif
     ;
 
+/**
+ * Put context in front of a recorded error's message (printf-style; e.g. the step and phase
+ * it happened in). Does nothing if @p e holds no error.
+ */
+void clhs_error_prefix(clhs_error *e, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/** What a status code means, in a few words ("out of memory", "bad input", ...). */
+const char *clhs_status_text(int code);
+
 /** The exit status of the process for a status code (2 for bad input). */
 int clhs_exit_status(int code);
 

@@ -203,8 +203,14 @@ void clhs_world_free(clhs_world *w);
 /** Bytes allocated for this rank's agents and centres (not the replicated O(centres) tables). */
 size_t clhs_world_bytes(const clhs_world *w);
 
-/** Advance one step (collective: joins and network-wide counters are reduced). */
+/** Advance one step (collective: joins and network-wide counters are reduced). Returns
+ * CLHS_OK or an error agreed by every rank (the policy: the top of src/model/step.c). */
 int clhs_world_step(clhs_world *w, clhs_error *err);
+
+/** For the tests (the engine's CLHS_FAULT_INJECT=RANK:STEP:PHASE, on that rank): phase
+ * @p phase (5, 6, 7 or 9: those that report this rank's own status) fails in the step
+ * from step @p step. */
+void clhs_step_inject_fault(int64_t step, int phase);
 
 /**
  * Collect this rank's per-centre statistics into @p stat[c_count] (counters since the
@@ -224,7 +230,9 @@ uint64_t clhs_world_digest(const clhs_world *w);
 
 /* ---- the rules: one function per phase of MODEL.md §10a, each in the file named for its
  * phase; clhs_world_step (src/model/step.c) calls them in order. docs/model.md maps every
- * section of MODEL.md to its file and function. ---- */
+ * section of MODEL.md to its file and function. A phase that can fail records the error in
+ * @p err and returns its status: phases 2-4 a status agreed on every rank, phases 5-7 and
+ * 9 this rank's own (clhs_world_step agrees them at the end of the step). ---- */
 /** Phase 1 (src/model/levers.c): joins, membership and the lever intensities. */
 void clhs_phase_levers_joins(clhs_world *w, int64_t t);
 /** Phase 2 (src/model/newties.c): peer, event and online ties (collective). Sets
@@ -236,10 +244,10 @@ int clhs_phase_decay(clhs_world *w, int64_t t, clhs_error *err);
  * discovery, adoption, research, obsolescence (collective). */
 int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err);
 /** Phase 5: motivation; phase 6: engagement (src/model/motivation.c). */
-void clhs_phase_motivation(clhs_world *w, int64_t t);
-void clhs_phase_engagement(clhs_world *w, int64_t t);
+int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err);
+int clhs_phase_engagement(clhs_world *w, int64_t t, clhs_error *err);
 /** Phase 7 (src/model/care.c): care and outcomes. */
-void clhs_phase_care(clhs_world *w, int64_t t);
+int clhs_phase_care(clhs_world *w, int64_t t, clhs_error *err);
 /** Phase 8 (src/model/centres.c): reliability, QI skill, registry completeness. */
 void clhs_phase_centres(clhs_world *w, int64_t t);
 /** Phase 9 (src/model/turnover.c): patient turnover (collective: drops ties). */
@@ -263,8 +271,11 @@ int32_t clhs_degree(const clhs_world *w, int64_t lc, int32_t i);
 int32_t clhs_neighbours(const clhs_world *w, int64_t lc, int32_t i, int32_t *care, clhs_nbr *nb);
 /** Apply events on local tie ends (sorted here; any order in). */
 int clhs_ties_apply_local(clhs_world *w, clhs_tie_event *ev, int64_t nev, clhs_error *err);
-/** Deliver events to the owners of their targets and apply them there (collective). */
+/** Deliver events to the owners of their targets and apply them there (collective; a rank
+ * that fails still takes part). Returns this rank's status (not agreed). */
 int clhs_ties_deliver(clhs_world *w, const clhs_tie_msg *msg, int64_t nmsg, clhs_error *err);
+/** The network's invariants (collective): violations on all ranks, 0 if none, -1 if the
+ * check could not be made (@p err says why on every rank); ties.c lists them. */
 int64_t clhs_ties_check(clhs_world *w, clhs_error *err);
 /** Decay and pruning of every dynamic tie (phase 3; src/model/decay.c). */
 void clhs_ties_decay(clhs_world *w);
@@ -274,7 +285,8 @@ void clhs_ties_decay(clhs_world *w);
 int64_t clhs_halo_find(const clhs_halo *h, int64_t gid);
 /** Halo index of remote neighbour @p gid of agent @p of; aborts every rank if missing. */
 int64_t clhs_halo_index(const clhs_world *w, int64_t gid, int64_t of);
-/** Receive m, E and held resources of every remote neighbour (collective). */
+/** Receive m, E and held resources of every remote neighbour (collective; returns a status
+ * agreed on every rank). */
 int clhs_halo_exchange(clhs_world *w, clhs_error *err);
 void clhs_halo_free(clhs_halo *h);
 

@@ -99,6 +99,14 @@ int clhs_comm_agree(const clhs_comm *c, int status, char *msg, size_t msglen) {
   return worst;
 }
 
+int clhs_comm_agree_error(const clhs_comm *c, int status, clhs_error *err) {
+  if (status != CLHS_OK && err->code == CLHS_OK)
+    clhs_error_set(err, status, "%s", clhs_status_text(status));
+  const int worst = clhs_comm_agree(c, status, err->msg, sizeof err->msg);
+  if (worst != CLHS_OK) err->code = worst;
+  return worst;
+}
+
 void clhs_comm_bcast(const clhs_comm *c, void *buf, size_t nbytes, int root) {
   (void)c;
   char *p = buf;
@@ -147,9 +155,10 @@ void clhs_comm_max_f64(const clhs_comm *c, double *vals, int n) {
 }
 
 /* Counts and displacements in bytes; a contiguous derived type keeps the
- * counts inside int range for large blocks. */
-static void gather_common(const clhs_comm *c, const void *local, int64_t nlocal, size_t itemsize,
-                          void *out, int root, int all) {
+ * counts inside int range for large blocks. With @p alloc, the result goes to a buffer
+ * allocated here once the total is known (returned; its item count in *@p ntotal). */
+static void *gather_common(const clhs_comm *c, const void *local, int64_t nlocal, size_t itemsize,
+                           void *out, int root, int all, int alloc, int64_t *ntotal) {
   const double t0 = MPI_Wtime();
   int64_t *counts = malloc(sizeof(int64_t) * (size_t)c->size);
   int *icounts = malloc(sizeof(int) * (size_t)c->size);
@@ -164,6 +173,13 @@ static void gather_common(const clhs_comm *c, const void *local, int64_t nlocal,
     idispl[r] = (int)total;
     total += counts[r];
   }
+  if (alloc) { /* inside the collective: a rank that cannot receive cannot leave alone */
+    out = malloc(itemsize * (size_t)(total ? total : 1));
+    if (!out)
+      clhs_comm_abort(c, 1, "out of memory receiving %lld gathered items of %zu bytes",
+                      (long long)total, itemsize);
+  }
+  if (ntotal) *ntotal = total;
   MPI_Datatype item;
   MPI_Type_contiguous((int)itemsize, MPI_BYTE, &item);
   MPI_Type_commit(&item);
@@ -180,16 +196,22 @@ static void gather_common(const clhs_comm *c, const void *local, int64_t nlocal,
   free(counts);
   free(icounts);
   free(idispl);
+  return out;
 }
 
 void clhs_comm_allgatherv(const clhs_comm *c, const void *local, int64_t nlocal, size_t itemsize,
                           void *out) {
-  gather_common(c, local, nlocal, itemsize, out, 0, 1);
+  gather_common(c, local, nlocal, itemsize, out, 0, 1, 0, NULL);
+}
+
+void *clhs_comm_allgatherv_alloc(const clhs_comm *c, const void *local, int64_t nlocal,
+                                 size_t itemsize, int64_t *ntotal) {
+  return gather_common(c, local, nlocal, itemsize, NULL, 0, 1, 1, ntotal);
 }
 
 void clhs_comm_gatherv(const clhs_comm *c, const void *local, int64_t nlocal, size_t itemsize,
                        void *out, int root) {
-  gather_common(c, local, nlocal, itemsize, out, root, 0);
+  gather_common(c, local, nlocal, itemsize, out, root, 0, 0, NULL);
 }
 
 /* One message received by the sparse exchange. */

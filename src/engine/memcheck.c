@@ -310,7 +310,7 @@ void clhs_memory_estimate(const clhs_config *cfg, const clhs_comm *comm, const c
   const double ncom = 3e-4 * sigma * post * S * N;
   e->commons = (int64_t)(ncom * (11 * 1.5 + 16));
 
-  /* Output: the recorder's one record and the output's batch of 64 records of every
+  /* Output: the records' one record and the output's batch of 64 records of every
    * variable (centre-distributed ones for this rank's block on every rank, the others on
    * rank 0), and the per-centre statistics of this rank's block. */
   {

@@ -232,7 +232,7 @@ static size_t dtype_size(int dt) {
   return dt == CLHS_I8 ? 1 : 8;
 }
 
-struct clhs_recorder {
+struct clhs_records {
   clhs_centre_stat *local, *all; /* all: rank 0 only */
   double *sorted;
   void *buf[R_COUNT]; /* one record of each variable (this rank's block for centre axes) */
@@ -247,8 +247,8 @@ static int64_t record_len(const clhs_out_var *v, const clhs_world *w) {
   return n;
 }
 
-int clhs_recorder_create(clhs_recorder **out, const clhs_world *w, clhs_error *err) {
-  clhs_recorder *rc = clhs_calloc(1, sizeof *rc, err, "recorder");
+int clhs_records_create(clhs_records **out, const clhs_world *w, clhs_error *err) {
+  clhs_records *rc = clhs_calloc(1, sizeof *rc, err, "the records");
   if (!rc) return err->code;
   *out = rc;
   rc->local = clhs_calloc((size_t)w->c_count, sizeof *rc->local, err, "centre statistics");
@@ -262,7 +262,7 @@ int clhs_recorder_create(clhs_recorder **out, const clhs_world *w, clhs_error *e
   return err->code;
 }
 
-void clhs_recorder_free(clhs_recorder *rc) {
+void clhs_records_free(clhs_records *rc) {
   if (!rc) return;
   free(rc->local);
   free(rc->all);
@@ -295,7 +295,7 @@ static double quantile_sorted(const double *v, int64_t n, double q) {
 }
 
 /* Care outcomes from the per-centre statistics (rank 0, centre order). */
-static void outcomes(clhs_recorder *rc, const clhs_world *w) {
+static void outcomes(clhs_records *rc, const clhs_world *w) {
   int64_t members = 0, est = 0, pat_m = 0, pat_e = 0, obs_e = 0, obs_m = 0, tr = 0, st = 0, sfr = 0,
           vis = 0, rcl = 0, esc = 0, nm = 0, relapses = 0, remw = 0, esc_rem = 0, esc_not = 0;
   double rel = 0, compl = 0;
@@ -304,7 +304,7 @@ static void outcomes(clhs_recorder *rc, const clhs_world *w) {
     vis += s->visits;
     rcl += s->recalls;
     esc += s->escalations;
-    relapses += s->relapses; /* counted in member centres only (src/model/step.c) */
+    relapses += s->relapses; /* counted in member centres only (src/model/care.c) */
     remw += s->remission_weeks;
     esc_rem += s->esc_remitted;
     esc_not += s->esc_not;
@@ -360,7 +360,7 @@ static void outcomes(clhs_recorder *rc, const clhs_world *w) {
 }
 
 /* The network figures from the exactly reduced integer statistics (any rank). */
-static void network(clhs_recorder *rc, const clhs_world *w) {
+static void network(clhs_records *rc, const clhs_world *w) {
   const int64_t *v = rc->ns;
   for (int ty = 0; ty < CLHS_NTYPES; ty++) {
     const int64_t n = v[CLHS_NS_COUNT + ty];
@@ -400,7 +400,7 @@ static void network(clhs_recorder *rc, const clhs_world *w) {
   F64(rc, R_EVIDENCE)[0] = w->E_tx;
 }
 
-void clhs_record_compute(clhs_recorder *rc, clhs_world *w) {
+void clhs_records_compute(clhs_records *rc, clhs_world *w) {
   clhs_world_network_stats(w, rc->ns); /* before centre_stats resets the counters */
   clhs_comm_sum_i64(w->comm, rc->ns, CLHS_NS_LEN);
   w->commons_users += rc->ns[CLHS_NS_NEW_COMMONS_USERS]; /* identical on every rank */
@@ -422,22 +422,22 @@ void clhs_record_compute(clhs_recorder *rc, clhs_world *w) {
   network(rc, w);
 }
 
-int clhs_record_write(clhs_recorder *rc, clhs_output *out, const clhs_world *w, clhs_error *err) {
+int clhs_records_write(clhs_records *rc, clhs_output *out, const clhs_world *w, clhs_error *err) {
   return clhs_output_append(out, 7.0 * (double)w->step, (const void *const *)rc->buf, err);
 }
 
-double clhs_record_remission_observed(const clhs_recorder *rc) {
+double clhs_records_remission_observed(const clhs_records *rc) {
   return F64(rc, R_REM_OBS)[0];
 }
-int64_t clhs_record_members(const clhs_recorder *rc) {
+int64_t clhs_records_members(const clhs_records *rc) {
   return I64(rc, R_MEMBERS)[0];
 }
-int64_t clhs_record_engaged(const clhs_recorder *rc) {
+int64_t clhs_records_engaged(const clhs_records *rc) {
   return I64(rc, R_ENGAGED)[0];
 }
-int64_t clhs_record_commons_users(const clhs_recorder *rc) {
+int64_t clhs_records_commons_users(const clhs_records *rc) {
   return I64(rc, R_COMMONS_USERS)[0];
 }
-uint64_t clhs_record_digest(const clhs_recorder *rc) {
+uint64_t clhs_records_digest(const clhs_records *rc) {
   return ((const uint64_t *)rc->buf[R_DIGEST])[0];
 }

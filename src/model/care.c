@@ -30,7 +30,7 @@ double clhs_care_p_escalate(const clhs_config *cfg, double g, double r, double I
 /* Sub-rules run in the order of §8 (adherence, guideline adherence, drift, visits,
  * disease, steroids); each reads what the sub-rules before it wrote. Clinicians'
  * g is updated for the whole rank before any patient reads it. */
-void clhs_phase_care(clhs_world *w, int64_t t) {
+int clhs_phase_care(clhs_world *w, int64_t t, clhs_error *err) {
   const clhs_config *cfg = w->cfg;
   const uint64_t seed = cfg->run.seed;
   const double E_tx = w->E_tx;
@@ -172,5 +172,7 @@ void clhs_phase_care(clhs_world *w, int64_t t) {
     }
     free(ud.v);
   }
-  if (oom) clhs_comm_abort(w->comm, 1, "out of memory for the draws of phase 7");
+  /* (a centre skipped for want of memory is left as it was: the step reports the error) */
+  if (oom) return clhs_error_set(err, CLHS_ENOMEM, "out of memory for the draws of phase 7");
+  return CLHS_OK;
 }

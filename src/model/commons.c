@@ -22,15 +22,9 @@ static int cmp_post(const void *pa, const void *pb) {
   return (a->id > b->id) - (a->id < b->id);
 }
 
-clhs_post *clhs_posts_allgather(clhs_world *w, const clhs_post *mine, int64_t n, int64_t *nall,
-                                const char *what) {
-  int64_t total = n;
-  clhs_comm_sum_i64(w->comm, &total, 1);
-  clhs_post *all = malloc(sizeof *all * (size_t)(total ? total : 1));
-  if (!all) clhs_comm_abort(w->comm, 1, "out of memory gathering %lld %s", (long long)total, what);
-  clhs_comm_allgatherv(w->comm, mine, n, sizeof *mine, all);
-  qsort(all, (size_t)total, sizeof *all, cmp_post);
-  *nall = total;
+clhs_post *clhs_posts_allgather(clhs_world *w, const clhs_post *mine, int64_t n, int64_t *nall) {
+  clhs_post *all = clhs_comm_allgatherv_alloc(w->comm, mine, n, sizeof *mine, nall);
+  qsort(all, (size_t)*nall, sizeof *all, cmp_post);
   return all;
 }
 
@@ -66,7 +60,7 @@ int clhs_commons_post(clhs_world *w, int64_t vb, int64_t ve) {
     lp[j].q = w->res.q[k];
     lp[j++].kind = w->res.kind[k];
   }
-  clhs_post *posts = clhs_posts_allgather(w, lp, mine, &nposts, "posts");
+  clhs_post *posts = clhs_posts_allgather(w, lp, mine, &nposts);
   free(lp);
   if (grow_commons(&w->commons, w->commons.n + nposts)) {
     status = CLHS_ENOMEM;

@@ -2,7 +2,8 @@
  * The halo (MODEL.md §13: neighbours' state as at the start of a phase): after phase 3
  * settles the ties, each rank receives, for every remote neighbour of its agents, that
  * agent's m, E and held resources, in one personalised exchange with the neighbouring
- * ranks; lookups by gid.
+ * ranks; lookups by gid. The ranks agree on a failure before the exchange and after it,
+ * so phase 3 returns a status agreed on every rank (src/model/step.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +34,14 @@ int clhs_halo_exchange(clhs_world *w, clhs_error *err) {
   const int P = w->comm->size;
   const int64_t lo = w->gid_begin, hi = w->gid_begin + w->n;
   const int64_t hm = w->cfg->resources.held_max;
+  const size_t rb = halo_record_bytes(w);
+  int st = CLHS_OK;
+  int64_t *cstart = NULL, *rg = NULL, *pairs = NULL, *scount = NULL, nh = 0, ns = 0, nbytes = 0;
+  unsigned char *sbuf = NULL;
+  void *recv = NULL;
   /* 1. Remote tie ends: (remote gid, local agent); per-centre counts, then threads fill. */
-  int64_t *cstart = malloc(sizeof(int64_t) * (size_t)(w->c_count + 1));
-  if (!cstart) return clhs_error_set(err, CLHS_ENOMEM, "out of memory building the halo");
+  cstart = malloc(sizeof(int64_t) * (size_t)(w->c_count + 1));
+  if (!cstart) goto packed;
   cstart[0] = 0;
 #pragma omp parallel for schedule(dynamic, 4)
   for (int64_t lc = 0; lc < w->c_count; lc++) {
@@ -51,14 +57,9 @@ int clhs_halo_exchange(clhs_world *w, clhs_error *err) {
   for (int64_t lc = 0; lc < w->c_count; lc++)
     cstart[lc + 1] += cstart[lc];
   const int64_t nrem = cstart[w->c_count];
-  int64_t *rg = malloc(sizeof(int64_t) * (size_t)(nrem ? nrem : 1));
-  int64_t *pairs = malloc(sizeof(int64_t) * 2 * (size_t)(nrem ? nrem : 1)); /* (rank, agent) */
-  if (!rg || !pairs) {
-    free(rg);
-    free(pairs);
-    free(cstart);
-    return clhs_error_set(err, CLHS_ENOMEM, "out of memory building the halo");
-  }
+  rg = malloc(sizeof(int64_t) * (size_t)(nrem ? nrem : 1));
+  pairs = malloc(sizeof(int64_t) * 2 * (size_t)(nrem ? nrem : 1)); /* (rank, agent) */
+  if (!rg || !pairs) goto packed;
 #pragma omp parallel for schedule(dynamic, 4)
   for (int64_t lc = 0; lc < w->c_count; lc++) {
     const clhs_tieset *ts = &w->ties[lc];
@@ -74,26 +75,17 @@ int clhs_halo_exchange(clhs_world *w, clhs_error *err) {
         k++;
       }
   }
-  free(cstart);
   qsort(rg, (size_t)nrem, sizeof *rg, cmp_i64);
   qsort(pairs, (size_t)nrem, sizeof *pairs, cmp_i64);
-  int64_t nh = 0, ns = 0;
   for (int64_t j = 0; j < nrem; j++) {
     if (j == 0 || rg[j] != rg[j - 1]) rg[nh++] = rg[j];
     if (j == 0 || pairs[j] != pairs[j - 1]) pairs[ns++] = pairs[j];
   }
   /* 2. Send each neighbour rank the records of our agents it has ties to, in gid
    * order; by the symmetry of ties, that is exactly its halo entries owned by us. */
-  const size_t rb = halo_record_bytes(w);
-  unsigned char *sbuf = malloc(rb * (size_t)(ns ? ns : 1));
-  int64_t *scount = calloc((size_t)P, sizeof *scount);
-  if (!sbuf || !scount) {
-    free(rg);
-    free(pairs);
-    free(sbuf);
-    free(scount);
-    return clhs_error_set(err, CLHS_ENOMEM, "out of memory building the halo");
-  }
+  sbuf = malloc(rb * (size_t)(ns ? ns : 1));
+  scount = calloc((size_t)P, sizeof *scount);
+  if (!sbuf || !scount) goto packed;
   for (int64_t j = 0; j < ns; j++) {
     const int rank = (int)(pairs[j] >> 40);
     const int64_t a = pairs[j] & (((int64_t)1 << 40) - 1);
@@ -105,20 +97,26 @@ int clhs_halo_exchange(clhs_world *w, clhs_error *err) {
            (size_t)hm * sizeof(uint16_t));
     scount[rank] += (int64_t)rb;
   }
+packed:
+  /* A rank that could not pack its records would leave the others waiting in the
+   * exchange: the ranks agree first. */
+  if (!cstart || !rg || !pairs || !sbuf || !scount)
+    st = clhs_error_set(err, CLHS_ENOMEM, "out of memory building the halo");
+  free(cstart);
   free(pairs);
+  if ((st = clhs_comm_agree_error(w->comm, st, err)) != CLHS_OK) goto done;
   h->bytes_sent = (int64_t)rb * ns;
-  void *recv = NULL;
-  int64_t nbytes = 0;
   clhs_comm_alltoallv(w->comm, sbuf, scount, &recv, &nbytes);
   free(sbuf);
   free(scount);
+  sbuf = NULL;
+  scount = NULL;
   if (nbytes != (int64_t)rb * nh) {
-    free(rg);
-    free(recv);
-    return clhs_error_set(err, CLHS_EFAIL,
-                          "halo exchange on rank %d: expected %lld records, received %lld bytes "
-                          "(the two ends of some tie disagree)",
-                          w->comm->rank, (long long)nh, (long long)nbytes);
+    st = clhs_error_set(err, CLHS_EFAIL,
+                        "halo exchange on rank %d: expected %lld records, received %lld bytes "
+                        "(the two ends of some tie disagree)",
+                        w->comm->rank, (long long)nh, (long long)nbytes);
+    goto agreed;
   }
   /* 3. Unpack (received in rank order = gid order). */
   if (nh > h->cap) {
@@ -135,10 +133,9 @@ int clhs_halo_exchange(clhs_world *w, clhs_error *err) {
     h->held_q = malloc(sizeof(uint16_t) * (size_t)(cap * hm));
     h->cap = cap;
     if (!h->gid || !h->m || !h->E || !h->held || !h->held_q) {
-      free(rg);
-      free(recv);
-      h->cap = 0;
-      return clhs_error_set(err, CLHS_ENOMEM, "out of memory for %lld halo entries", (long long)nh);
+      h->cap = h->n = 0;
+      st = clhs_error_set(err, CLHS_ENOMEM, "out of memory for %lld halo entries", (long long)nh);
+      goto agreed;
     }
   }
   h->n = nh;
@@ -152,9 +149,15 @@ int clhs_halo_exchange(clhs_world *w, clhs_error *err) {
     memcpy(&h->held_q[j * hm], p + sizeof(float) + 1 + (size_t)hm * sizeof(uint64_t),
            (size_t)hm * sizeof(uint16_t));
   }
+agreed:
+  /* Phase 4 reads the halo: every rank leaves with the same status. */
+  st = clhs_comm_agree_error(w->comm, st, err);
+done:
   free(rg);
+  free(sbuf);
+  free(scount);
   free(recv);
-  return CLHS_OK;
+  return st;
 }
 
 void clhs_halo_free(clhs_halo *h) {

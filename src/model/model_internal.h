@@ -66,10 +66,9 @@ typedef struct clhs_post {
   uint8_t pad[5];
 } clhs_post;
 
-/* Every rank's @p mine[0, n) gathered on every rank and sorted by id (collective; aborts
- * every rank if out of memory, naming @p what). Sets *@p nall. */
-clhs_post *clhs_posts_allgather(clhs_world *w, const clhs_post *mine, int64_t n, int64_t *nall,
-                                const char *what);
+/* Every rank's @p mine[0, n) gathered on every rank and sorted by id (collective; the
+ * communication layer ends every rank if it cannot allocate the result). Sets *@p nall. */
+clhs_post *clhs_posts_allgather(clhs_world *w, const clhs_post *mine, int64_t n, int64_t *nall);
 
 /* Posting (§7 sharing): this rank's resources [vb, ve) of res that were drawn for the
  * commons, with every other rank's, appended to the commons in id order (collective).

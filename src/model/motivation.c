@@ -126,7 +126,7 @@ static int scratch_fit(scratch *s, int32_t need) {
   return s->cap > 0;
 }
 
-void clhs_phase_motivation(clhs_world *w, int64_t t) {
+int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
   const clhs_config *cfg = w->cfg;
   const struct clhs_constants *K = &cfg->constants;
   const double mu[CLHS_NTYPES] = {cfg->motivation.mu_patient, cfg->motivation.mu_patient,
@@ -251,14 +251,16 @@ void clhs_phase_motivation(clhs_world *w, int64_t t) {
     w->tie_visits[8 * omp_get_thread_num()] += visits; /* as clhs_neighbours counts them */
     scratch_free(&s);
   }
-  if (oom) clhs_comm_abort(w->comm, 1, "out of memory for neighbour lists in phase 5");
+  /* (out of memory: m is left as it was, and phase 6 makes its own pass) */
+  if (oom) return clhs_error_set(err, CLHS_ENOMEM, "out of memory for neighbour lists in phase 5");
   w->tmp_E_step = t;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < w->n; i++)
     w->m[i] = w->tmp_f[i];
+  return CLHS_OK;
 }
 
-void clhs_phase_engagement(clhs_world *w, int64_t t) {
+int clhs_phase_engagement(clhs_world *w, int64_t t, clhs_error *err) {
   if (w->tmp_E_step != t) { /* phase 6 on its own (tests): its own neighbour pass */
     int oom = 0;
 #pragma omp parallel reduction(| : oom)
@@ -284,10 +286,13 @@ void clhs_phase_engagement(clhs_world *w, int64_t t) {
       }
       scratch_free(&s);
     }
-    if (oom) clhs_comm_abort(w->comm, 1, "out of memory for neighbour lists in phase 6");
+    /* (out of memory: E is left as it was) */
+    if (oom)
+      return clhs_error_set(err, CLHS_ENOMEM, "out of memory for neighbour lists in phase 6");
   }
   w->tmp_E_step = -1;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < w->n; i++)
     w->E[i] = w->tmp_u8[i];
+  return CLHS_OK;
 }

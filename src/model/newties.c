@@ -10,6 +10,9 @@
  * candidates in global-id order. Every new tie is then delivered to both of its ends
  * and applied there by the same rule, at the end of the phase (synchronous update:
  * degrees are those at the start of the step).
+ *
+ * A failure (out of memory) is agreed by every rank before the next exchange, and the
+ * phase returns a status agreed on every rank (the policy: src/model/step.c).
  */
 #include <math.h>
 #include <omp.h>
@@ -273,10 +276,11 @@ static int build_candidates(clhs_world *w, int64_t t, int online, int gather, ca
         mine[lc].s[u] = cum[u];
     }
   }
-  if (clhs_comm_agree(w->comm, status, err->msg, sizeof err->msg)) {
+  if (status) clhs_error_set(err, status, "out of memory choosing tie partners");
+  if (clhs_comm_agree_error(w->comm, status, err)) {
     free(mine);
     cand_free(cl);
-    return clhs_error_set(err, CLHS_ENOMEM, "out of memory choosing tie partners");
+    return err->code;
   }
   /* Keep only centres with candidates, then gather them all in centre order. */
   int64_t nm = 0;
@@ -291,12 +295,7 @@ static int build_candidates(clhs_world *w, int64_t t, int online, int gather, ca
     *nrecs = nm;
     return CLHS_OK;
   }
-  int64_t total = nm;
-  clhs_comm_sum_i64(w->comm, &total, 1);
-  *recs = malloc(sizeof **recs * (size_t)(total ? total : 1));
-  if (!*recs) clhs_comm_abort(w->comm, 1, "out of memory gathering %lld centres", (long long)total);
-  clhs_comm_allgatherv(w->comm, mine, nm, sizeof *mine, *recs);
-  *nrecs = total;
+  *recs = clhs_comm_allgatherv_alloc(w->comm, mine, nm, sizeof *mine, nrecs);
   free(mine);
   return CLHS_OK;
 }
@@ -454,14 +453,16 @@ static int cross_centre_ties(clhs_world *w, int64_t t, int online, msgvec *mv, c
   tie_req *reqs = NULL;
   if (build_candidates(w, t, online, 1, &cl, &rec, &nrec, err)) return err->code;
   int st = draw_requests(w, t, online, &cl, rec, nrec, &reqs, &nreqs);
-  if (clhs_comm_agree(w->comm, st, NULL, 0) == CLHS_OK)
+  if (st) clhs_error_set(err, st, "out of memory forming cross-centre ties");
+  if ((st = clhs_comm_agree_error(w->comm, st, err)) == CLHS_OK) {
     st = resolve_requests(w, &cl, reqs, nreqs, mv);
+    if (st) clhs_error_set(err, st, "out of memory forming cross-centre ties");
+    st = clhs_comm_agree_error(w->comm, st, err);
+  }
   free(reqs);
   free(rec);
   cand_free(&cl);
-  if (clhs_comm_agree(w->comm, st, NULL, 0))
-    return clhs_error_set(err, CLHS_ENOMEM, "out of memory forming cross-centre ties");
-  return CLHS_OK;
+  return st;
 }
 
 /*
@@ -506,12 +507,13 @@ static int online_ties(clhs_world *w, int64_t t, msgvec *mv, clhs_error *err) {
   int64_t *lp = malloc(sizeof *lp * (size_t)(nrec + 1)); /* local prefix */
   int64_t *R = calloc((size_t)P + 1, sizeof *R);         /* ranks' prefix */
   int st = lp && R ? CLHS_OK : CLHS_ENOMEM;
-  if (clhs_comm_agree(w->comm, st, NULL, 0)) {
+  if (st) clhs_error_set(err, st, "out of memory forming online ties");
+  if (clhs_comm_agree_error(w->comm, st, err)) {
     free(lp);
     free(R);
     free(rec);
     cand_free(&cl);
-    return clhs_error_set(err, CLHS_ENOMEM, "out of memory forming online ties");
+    return err->code;
   }
   lp[0] = 0;
   for (int64_t k = 0; k < nrec; k++)
@@ -605,7 +607,8 @@ static int online_ties(clhs_world *w, int64_t t, msgvec *mv, clhs_error *err) {
   free(tn);
   free(tcap);
   st = fail ? CLHS_ENOMEM : CLHS_OK;
-  if (clhs_comm_agree(w->comm, st, NULL, 0) == CLHS_OK) {
+  if (st) clhs_error_set(err, st, "out of memory forming online ties");
+  if ((st = clhs_comm_agree_error(w->comm, st, err)) == CLHS_OK) {
     int oom = 0;
     int64_t nin = 0;
     void *recv = clhs_comm_route(w->comm, all, dest, n, sizeof *all, &nin, &oom);
@@ -629,6 +632,8 @@ static int online_ties(clhs_world *w, int64_t t, msgvec *mv, clhs_error *err) {
       if (j >= 0) st = push_tie(mv, in[k].initiator, w->gid_begin + j, CLHS_TIE_ONLINE);
     }
     free(recv);
+    if (st) clhs_error_set(err, st, "out of memory forming online ties");
+    st = clhs_comm_agree_error(w->comm, st, err);
   }
   free(all);
   free(dest);
@@ -636,9 +641,7 @@ static int online_ties(clhs_world *w, int64_t t, msgvec *mv, clhs_error *err) {
   free(R);
   free(rec);
   cand_free(&cl);
-  if (clhs_comm_agree(w->comm, st, NULL, 0))
-    return clhs_error_set(err, CLHS_ENOMEM, "out of memory forming online ties");
-  return CLHS_OK;
+  return st;
 }
 
 /* ------------------------------------------------------------ the phases */
@@ -681,9 +684,10 @@ int clhs_phase_new_ties(clhs_world *w, int64_t t, clhs_error *err) {
   }
   if (!status) status = msg_concat(part, nth, &all);
   free(part);
-  if (clhs_comm_agree(w->comm, status, NULL, 0)) {
+  if (status) clhs_error_set(err, status, "out of memory forming peer ties");
+  if (clhs_comm_agree_error(w->comm, status, err)) {
     free(all.v);
-    return clhs_error_set(err, CLHS_ENOMEM, "out of memory forming peer ties");
+    return err->code;
   }
   if (event_at(w->cfg, t) && cross_centre_ties(w, t, 0, &all, err)) {
     free(all.v);
@@ -693,7 +697,8 @@ int clhs_phase_new_ties(clhs_world *w, int64_t t, clhs_error *err) {
     free(all.v);
     return err->code;
   }
-  int st = clhs_ties_deliver(w, all.v, all.n, err);
+  const int st = clhs_ties_deliver(w, all.v, all.n, err);
   free(all.v);
-  return st;
+  /* Phase 3 exchanges the halo next: every rank leaves this phase with the same status. */
+  return clhs_comm_agree_error(w->comm, st, err);
 }

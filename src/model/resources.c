@@ -253,15 +253,6 @@ static int push_reinforce(vec *v, int64_t a, int64_t b) {
   return vec_push(v, &m, sizeof m);
 }
 
-/* Agree on an error over ranks: every rank leaves together with the first message. */
-static int agree(clhs_world *w, int status, clhs_error *err) {
-  if (status != CLHS_OK && err->code == CLHS_OK)
-    clhs_error_set(err, status, "phase 4 (resources) failed on rank %d", w->comm->rank);
-  const int worst = clhs_comm_agree(w->comm, status, err->msg, sizeof err->msg);
-  if (worst != CLHS_OK) err->code = worst;
-  return worst;
-}
-
 static int grow_res(clhs_restab *r, int64_t need) {
   if (need <= r->cap) return CLHS_OK;
   int64_t cap = need + need / 2 + 64;
@@ -636,7 +627,7 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
   clhs_commons_index ci;
   memset(&ci, 0, sizeof ci);
   int64_t noff = 0, nres_all = 0;
-  if (!sc) clhs_comm_abort(w->comm, 1, "out of memory in phase 4");
+  if (!sc) status = CLHS_ENOMEM; /* agreed below, before any exchange */
   if (t >= ((int64_t)1 << 20))
     status = clhs_error_set(err, CLHS_EINPUT,
                             "step %lld: resource ids hold 20 bits of creation step (at most "
@@ -654,7 +645,7 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
     status = share(w, t, vb, ve, sc);
   }
   if (!status) status = thread_status(sc, nt);
-  if ((rc = agree(w, status, err)) != CLHS_OK) goto done;
+  if ((rc = clhs_comm_agree_error(w->comm, status, err)) != CLHS_OK) goto done;
   { /* offers travel to the owners of their targets */
     int64_t n = 0;
     cand *mine = gather_threads(sc, nt, offsetof(scratch, offers), sizeof(cand), 0, &n);
@@ -699,7 +690,7 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
       status = thread_status(sc, nt);
     }
   }
-  if ((rc = agree(w, status, err)) != CLHS_OK) goto done;
+  if ((rc = clhs_comm_agree_error(w->comm, status, err)) != CLHS_OK) goto done;
   { /* adoption notices travel to the owners of the creators */
     int64_t n = 0, nrecv = 0;
     nts = gather_threads(sc, nt, offsetof(scratch, notices), sizeof(notice), 0, &n);
@@ -734,12 +725,17 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
     research(w, t, sc);
     status = thread_status(sc, nt);
   }
-  if ((rc = agree(w, status, err)) != CLHS_OK) goto done;
+  if ((rc = clhs_comm_agree_error(w->comm, status, err)) != CLHS_OK) goto done;
+  /* From here a rank that fails still takes part in every exchange (sending nothing); the
+   * phase's status is agreed at its end. */
   {
     int64_t mine = 0;
     rposts = gather_threads(sc, nt, offsetof(scratch, research), sizeof(clhs_post), 0, &mine);
-    if (!rposts) clhs_comm_abort(w->comm, 1, "out of memory in phase 4");
-    allres = clhs_posts_allgather(w, rposts, mine, &nres_all, "research resources");
+    if (!rposts) {
+      status = clhs_error_set(err, CLHS_ENOMEM, "out of memory gathering research resources");
+      mine = 0;
+    }
+    allres = clhs_posts_allgather(w, rposts, mine, &nres_all);
     for (int64_t k = 0; k < nres_all; k++)
       w->E_tx += w->cfg->resources.evidence_gain * clhs_quality_v0(allres[k].q) * (1.0 - w->E_tx);
   }
@@ -769,17 +765,20 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
   { /* all tie reinforcements of the phase, both ends, in one delivery */
     int64_t n = 0;
     reinf = gather_threads(sc, nt, offsetof(scratch, reinf), sizeof(clhs_tie_msg), 0, &n);
-    if (!reinf) clhs_comm_abort(w->comm, 1, "out of memory in phase 4");
+    if (!reinf) {
+      status = clhs_error_set(err, CLHS_ENOMEM, "out of memory gathering tie reinforcements");
+      n = 0;
+    }
     clhs_error derr;
     clhs_error_clear(&derr);
     if (clhs_ties_deliver(w, reinf, n, &derr) != CLHS_OK && !status)
       status = clhs_error_set(err, derr.code, "%s", derr.msg);
   }
-  rc = agree(w, status, err);
+  rc = clhs_comm_agree_error(w->comm, status, err);
 
 done:
   clhs_commons_index_free(&ci);
-  for (int k = 0; k < nt; k++)
+  for (int k = 0; sc && k < nt; k++)
     scratch_free(&sc[k]);
   free(sc);
   free(off);

@@ -353,12 +353,11 @@ int clhs_ties_apply_local(clhs_world *w, clhs_tie_event *ev, int64_t nev, clhs_e
 /* Route events addressed to any agent: each goes to the rank that owns its `target`. */
 int clhs_ties_deliver(clhs_world *w, const clhs_tie_msg *msg, int64_t nmsg, clhs_error *err) {
   int *dest = malloc(sizeof(int) * (size_t)(nmsg ? nmsg : 1));
-  if (!dest) clhs_comm_abort(w->comm, 1, "out of memory routing %lld tie events", (long long)nmsg);
-  for (int64_t k = 0; k < nmsg; k++)
+  int oom = !dest; /* (a rank out of memory still takes part in the exchange, sending nothing) */
+  for (int64_t k = 0; dest && k < nmsg; k++)
     dest[k] = clhs_owner_of_gid(w, msg[k].target);
-  int oom = 0;
   int64_t nrecv = 0;
-  void *recv = clhs_comm_route(w->comm, msg, dest, nmsg, sizeof *msg, &nrecv, &oom);
+  void *recv = clhs_comm_route(w->comm, msg, dest, dest ? nmsg : 0, sizeof *msg, &nrecv, &oom);
   free(dest);
   if (oom) {
     free(recv);
@@ -389,7 +388,8 @@ int clhs_ties_deliver(clhs_world *w, const clhs_tie_msg *msg, int64_t nmsg, clhs
  * Both ends of every tie agree on weight and kind (across ranks too), rows are sorted
  * with no duplicates, no self ties, no dynamic tie duplicates a care tie, weights are in
  * (0, 1], tiers in 0..4, coverage in [0, 1]. Collective. Returns the number of
- * violations found on all ranks (0 = all good) and describes the first in @p err.
+ * violations found on all ranks (0 = all good) and describes the first in @p err; -1 if
+ * the check could not be made (out of memory: @p err says so on every rank).
  */
 int64_t clhs_ties_check(clhs_world *w, clhs_error *err) {
   int64_t bad = 0;
@@ -402,12 +402,14 @@ int64_t clhs_ties_check(clhs_world *w, clhs_error *err) {
   int64_t nmsg = 0, cap = 1024;
   clhs_tie_msg *msg = malloc(sizeof *msg * (size_t)cap);
   int32_t *care = NULL;
-  for (int64_t lc = 0; lc < w->c_count && msg; lc++) {
+  int oom = !msg;
+  for (int64_t lc = 0; lc < w->c_count && !oom; lc++) {
     const clhs_tieset *ts = &w->ties[lc];
     const int32_t a0 = w->first[0][lc], na = w->first[CLHS_NTYPES][lc] - a0;
     free(care);
     care = malloc(sizeof(int32_t) * (size_t)clhs_careties_max(w, lc));
-    for (int32_t r = 0; r < na && care; r++) {
+    if (!care) oom = 1;
+    for (int32_t r = 0; r < na && !oom; r++) {
       const int32_t i = a0 + r;
       const int64_t gi = lo + i;
       if (w->E[i] > 4) VIOLATION("agent %lld has tier %d", (long long)gi, w->E[i]);
@@ -444,7 +446,10 @@ int64_t clhs_ties_check(clhs_world *w, clhs_error *err) {
           if (nmsg == cap) {
             cap *= 2;
             clhs_tie_msg *m2 = realloc(msg, sizeof *msg * (size_t)cap);
-            if (!m2) break;
+            if (!m2) {
+              oom = 1;
+              break;
+            }
             msg = m2;
           }
           clhs_tie_msg *m = &msg[nmsg++];
@@ -458,19 +463,22 @@ int64_t clhs_ties_check(clhs_world *w, clhs_error *err) {
     }
   }
   free(care);
-  /* Cross-rank ends: send each remote end's expectation to its owner. */
-  int *dest = malloc(sizeof(int) * (size_t)(nmsg ? nmsg : 1));
-  if (!msg || !dest) {
+  /* Cross-rank ends: send each remote end's expectation to its owner (a rank out of memory
+   * takes part sending nothing). The counts below need every rank's ends: a rank out of
+   * memory is agreed first, and every rank returns -1. */
+  int *dest = oom ? NULL : malloc(sizeof(int) * (size_t)(nmsg ? nmsg : 1));
+  if (!dest) oom = 1;
+  for (int64_t j = 0; dest && j < nmsg; j++)
+    dest[j] = clhs_owner_of_gid(w, msg[j].target);
+  int64_t nin = 0, remote_here = 0;
+  void *recv = clhs_comm_route(w->comm, msg, dest, oom ? 0 : nmsg, sizeof *msg, &nin, &oom);
+  if (oom) clhs_error_set(err, CLHS_ENOMEM, "out of memory checking ties");
+  if (clhs_comm_agree_error(w->comm, oom ? CLHS_ENOMEM : CLHS_OK, err)) {
+    free(recv);
     free(msg);
     free(dest);
-    clhs_comm_abort(w->comm, 1, "out of memory checking ties");
+    return -1;
   }
-  for (int64_t j = 0; j < nmsg; j++)
-    dest[j] = clhs_owner_of_gid(w, msg[j].target);
-  int oom = 0;
-  int64_t nin = 0, remote_here = 0;
-  void *recv = clhs_comm_route(w->comm, msg, dest, nmsg, sizeof *msg, &nin, &oom);
-  if (oom) clhs_comm_abort(w->comm, 1, "out of memory checking ties");
   const clhs_tie_msg *in = recv;
   for (int64_t j = 0; j < nin; j++) {
     const int64_t g = in[j].target;

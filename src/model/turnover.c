@@ -10,8 +10,9 @@
 /* Each renewed agent's non-care ties are dropped at both ends (§8). Per-centre counts
  * and their prefix sums let threads fill the messages in place. */
 static int drop_ties_of_renewed(clhs_world *w, clhs_error *err) {
-  int64_t *start = malloc(sizeof(int64_t) * (size_t)(w->c_count + 1));
-  if (!start) return clhs_error_set(err, CLHS_ENOMEM, "out of memory dropping ties on turnover");
+  int64_t *start = malloc(sizeof(int64_t) * (size_t)(w->c_count + 1)), nmsg = 0;
+  clhs_tie_msg *msg = NULL;
+  if (!start) goto deliver;
   start[0] = 0;
 #pragma omp parallel for schedule(dynamic, 4)
   for (int64_t lc = 0; lc < w->c_count; lc++) {
@@ -24,12 +25,9 @@ static int drop_ties_of_renewed(clhs_world *w, clhs_error *err) {
   }
   for (int64_t lc = 0; lc < w->c_count; lc++)
     start[lc + 1] += start[lc];
-  const int64_t nmsg = start[w->c_count];
-  clhs_tie_msg *msg = calloc((size_t)(nmsg ? nmsg : 1), sizeof *msg);
-  if (!msg) {
-    free(start);
-    return clhs_error_set(err, CLHS_ENOMEM, "out of memory dropping ties on turnover");
-  }
+  nmsg = start[w->c_count];
+  msg = calloc((size_t)(nmsg ? nmsg : 1), sizeof *msg);
+  if (!msg) goto deliver;
 #pragma omp parallel for schedule(dynamic, 4)
   for (int64_t lc = 0; lc < w->c_count; lc++) {
     const clhs_tieset *ts = &w->ties[lc];
@@ -48,10 +46,17 @@ static int drop_ties_of_renewed(clhs_world *w, clhs_error *err) {
       }
     }
   }
+deliver:;
+  const int oom = !start || !msg;
   free(start);
-  int st = clhs_ties_deliver(w, msg, nmsg, err);
+  int st = CLHS_OK;
+  if (oom) { /* still take part in the delivery, sending nothing */
+    st = clhs_error_set(err, CLHS_ENOMEM, "out of memory dropping ties on turnover");
+    nmsg = 0;
+  }
+  const int st2 = clhs_ties_deliver(w, msg, nmsg, err);
   free(msg);
-  return st;
+  return st ? st : st2;
 }
 
 int clhs_phase_turnover(clhs_world *w, int64_t t, clhs_error *err) {
@@ -103,6 +108,10 @@ int clhs_phase_turnover(clhs_world *w, int64_t t, clhs_error *err) {
     }
     free(ut.v);
   }
-  if (oom) return clhs_error_set(err, CLHS_ENOMEM, "out of memory for the draws of phase 9");
-  return drop_ties_of_renewed(w, err);
+  /* A rank out of memory renews no one in the centres it skipped, and still takes part in
+   * the delivery of the drops; its status is agreed at the end of the step. */
+  const int st =
+      oom ? clhs_error_set(err, CLHS_ENOMEM, "out of memory for the draws of phase 9") : CLHS_OK;
+  const int st2 = drop_ties_of_renewed(w, err);
+  return st ? st : st2;
 }

@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # A real (short) run's output opens in xarray with both engines and decoded dates,
-# and holds /parameters, /code and /run.
+# and holds /parameters, /code and /run (with the host and the batch job id: SLURM's
+# before PBS's).
 set -euo pipefail
 bin=$1 py=$2 dir=$3
 here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$dir" && mkdir -p "$dir" && cd "$dir"
-OMP_NUM_THREADS=1 mpiexec -n 2 --bind-to none "$bin" run --quiet -P run.steps=30 -P output.every=3 -o run.h5
+OMP_NUM_THREADS=1 mpiexec -n 2 --bind-to none -x SLURM_JOB_ID=777 -x PBS_JOBID=4242.pbs \
+  "$bin" run --quiet -P run.steps=30 -P output.every=3 -o run.h5
 test ! -e run.h5.tmp
 "$py" "$here/check_xarray.py" run.h5 --expect-records 11
 "$py" - <<'PY'
-import h5py, numpy as np
+import h5py, numpy as np, socket
 with h5py.File("run.h5", "r") as f:
     assert "yaml" in f["parameters"].attrs, "no /parameters yaml"
     for k in ("git_revision", "compiler", "mpi_version", "hdf5_version"):
         assert k in f["code"].attrs, f"/code lacks {k}"
     run = f["run"].attrs
     assert int(run["ranks"]) == 2 and int(run["steps"]) == 30
+    assert run["job_id"] == b"777", run["job_id"]
+    assert run["host"].decode() == socket.gethostname(), run["host"]
     t = f["timeseries/time"][()]
     assert np.array_equal(t, 7.0 * 3 * np.arange(11)), t
     assert f["timeseries/centre_reliability"].shape == (11, 100)

@@ -23,6 +23,13 @@ static void small_config(clhs_config *cfg, int64_t centres) {
   assert_int_equal(clhs_config_finalize(cfg, &err), CLHS_OK);
 }
 
+/* Phase 7 on its own: it must succeed. */
+static void care(clhs_world *w, int64_t t) {
+  clhs_error err;
+  clhs_error_clear(&err);
+  assert_int_equal(clhs_phase_care(w, t, &err), CLHS_OK);
+}
+
 static int cmp_i32(const void *a, const void *b) {
   return (*(const int32_t *)a > *(const int32_t *)b) - (*(const int32_t *)a < *(const int32_t *)b);
 }
@@ -170,7 +177,7 @@ static void test_visit_schedule(void **state) {
   w.next_visit[1] = (int32_t)t;
   w.X[2] = CLHS_REM;
   w.next_visit[2] = (int32_t)t + 3;
-  clhs_phase_care(&w, t);
+  care(&w, t);
   assert_int_equal(w.last_visit[0], t);
   assert_int_equal(w.next_visit[0], t + 13); /* pga REM: 13 weeks */
   assert_int_equal(w.pga[1], CLHS_ACT);
@@ -204,7 +211,7 @@ static void test_recall_and_escalation(void **state) {
   w.T[0] = 0.2f;
   w.ster[0] = 1; /* already on steroids: no new course */
   w.ster_weeks[0] = 3;
-  clhs_phase_care(&w, t);
+  care(&w, t);
   assert_int_equal(w.counts[0].recalls, 1);
   assert_int_equal(w.last_visit[0], t);
   assert_int_equal(w.pga[0], CLHS_ACT);
@@ -219,7 +226,7 @@ static void test_recall_and_escalation(void **state) {
   w.pga[1] = CLHS_REM;
   w.last_visit[1] = (int32_t)t + 1 - 5;
   w.next_visit[1] = (int32_t)t + 10;
-  clhs_phase_care(&w, t + 1);
+  care(&w, t + 1);
   assert_int_equal(w.last_visit[1], t + 1 - 5);
   clhs_world_free(&w);
   clhs_config_free(&cfg);
@@ -239,7 +246,7 @@ static void test_steroid_course(void **state) {
   w.next_visit[0] = 100000;
   int weeks = 0;
   for (int64_t t = 0; t < 40 && w.ster[0]; t++, weeks++)
-    clhs_phase_care(&w, t);
+    care(&w, t);
   assert_int_equal(weeks, 12);
   cfg.care.h_rem = 0; /* stays active */
   w.X[0] = CLHS_ACT;
@@ -247,7 +254,7 @@ static void test_steroid_course(void **state) {
   w.ster_weeks[0] = 0;
   weeks = 0;
   for (int64_t t = 0; t < 40 && w.ster[0]; t++, weeks++)
-    clhs_phase_care(&w, t);
+    care(&w, t);
   assert_int_equal(weeks, cfg.care.steroid_course);
   clhs_world_free(&w);
   clhs_config_free(&cfg);

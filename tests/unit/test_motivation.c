@@ -50,6 +50,18 @@ static void world2(clhs_config *cfg, clhs_world *w, double share) {
   assert_int_equal(w->c_count, 2);
 }
 
+/* Phases 5 and 6 on their own: they must succeed. */
+static void motivation(clhs_world *w, int64_t t) {
+  clhs_error err;
+  clhs_error_clear(&err);
+  assert_int_equal(clhs_phase_motivation(w, t, &err), CLHS_OK);
+}
+static void engagement(clhs_world *w, int64_t t) {
+  clhs_error err;
+  clhs_error_clear(&err);
+  assert_int_equal(clhs_phase_engagement(w, t, &err), CLHS_OK);
+}
+
 static void lever_full(clhs_config *cfg, int lever, double max) {
   cfg->levers[lever].on_step = -1000;
   cfg->levers[lever].ramp = 0;
@@ -319,7 +331,7 @@ static void test_motivation_formulas(void **state) {
   expect e[6];
   for (int k = 0; k < 6; k++)
     e[k] = model5(&w, &s, who[k], d, 3, 0.05, 0.03);
-  clhs_phase_motivation(&w, t);
+  motivation(&w, t);
   for (int k = 0; k < 6; k++)
     assert_agent(&w, who[k], e[k]);
   /* Every other agent too (care ties only), from the same snapshot. */
@@ -344,7 +356,7 @@ static void test_motivation_formulas(void **state) {
    * influence (a second week from the new state). */
   untie(&w, a, f3);
   s = take(&w);
-  clhs_phase_motivation(&w, t + 1);
+  motivation(&w, t + 1);
   assert_agent(&w, a, model5(&w, &s, a, d, 2, 0.05, 0.03));
   assert_agent(&w, b, model5(&w, &s, b, d, 2, 0.05, 0.03));
   snap_free(&s);
@@ -353,7 +365,7 @@ static void test_motivation_formulas(void **state) {
   cfg.motivation.mu_patient = 0.2;
   cfg.motivation.mu_staff = 0.1;
   s = take(&w);
-  clhs_phase_motivation(&w, t + 2);
+  motivation(&w, t + 2);
   for (int k = 0; k < 6; k++)
     assert_agent(&w, who[k], model5(&w, &s, who[k], d, 2, 0.2, 0.1));
   snap_free(&s);
@@ -392,7 +404,7 @@ static void test_motivation_clamp(void **state) {
   const expect ehi = model5(&w, &s, hi, NULL, 0, 1.0, 0.03);
   const expect elo = model5(&w, &s, lo, NULL, 0, 1.0, 0.03);
   assert_true(ehi.m == 1.0 && elo.m == 0.0);
-  clhs_phase_motivation(&w, 5);
+  motivation(&w, 5);
   assert_true(w.m[hi] == 1.0f);
   assert_true(w.m[lo] == 0.0f);
   assert_agent(&w, hi, ehi);
@@ -431,14 +443,14 @@ static void test_engagement_forced(void **state) {
     w.m[i] = 1.0f;
     w.E[i] = (uint8_t)(w.centre[i] == 0 ? 0 : i % 2);
   }
-  clhs_phase_engagement(&w, t);
+  engagement(&w, t);
   for (int32_t i = 0; i < w.n; i++)
     assert_int_equal(w.E[i], w.centre[i] == 0 ? 1 : i % 2);
   /* Tiers 1-3 move up by exactly one; the top tier cannot move up, and with down[3] = 1
    * it moves down by one. */
   for (int32_t i = 0; i < w.n; i++)
     w.E[i] = (uint8_t)(w.centre[i] == 0 ? 1 + i % 4 : 1);
-  clhs_phase_engagement(&w, t + 1);
+  engagement(&w, t + 1);
   for (int32_t i = 0; i < w.n; i++) {
     const int E0 = w.centre[i] == 0 ? 1 + i % 4 : 1;
     assert_int_equal(w.E[i], w.centre[i] == 0 ? (E0 == 4 ? 3 : E0 + 1) : 1);
@@ -447,7 +459,7 @@ static void test_engagement_forced(void **state) {
   cfg.engagement.down[3] = 0;
   for (int32_t i = 0; i < w.n; i++)
     w.E[i] = 4;
-  clhs_phase_engagement(&w, t + 2);
+  engagement(&w, t + 2);
   for (int32_t i = 0; i < w.n; i++)
     assert_int_equal(w.E[i], 4);
   /* p_up = 0 and down[0] = 0: awareness is never lost. */
@@ -458,7 +470,7 @@ static void test_engagement_forced(void **state) {
   cfg.engagement.down[0] = 0;
   for (int32_t i = 0; i < w.n; i++)
     w.E[i] = 1;
-  clhs_phase_engagement(&w, t + 3);
+  engagement(&w, t + 3);
   for (int32_t i = 0; i < w.n; i++)
     assert_int_equal(w.E[i], 1);
   /* m = 0: no up move, whatever up[] says. */
@@ -467,7 +479,7 @@ static void test_engagement_forced(void **state) {
     w.E[i] = 0;
     w.m[i] = 0;
   }
-  clhs_phase_engagement(&w, t + 4);
+  engagement(&w, t + 4);
   for (int32_t i = 0; i < w.n; i++)
     assert_int_equal(w.E[i], 0);
   clhs_world_free(&w);
@@ -508,7 +520,7 @@ static void test_engagement_leaders(void **state) {
     w.E[ca] = (uint8_t)cases[k][0];
     w.E[p5] = (uint8_t)cases[k][1];
     w.E[f5] = (uint8_t)cases[k][2];
-    clhs_phase_engagement(&w, t);
+    engagement(&w, t);
     if (w.E[a] != 1 + cases[k][3])
       fail_msg("case %d: E = %d, expected %d (u = %g)", k, w.E[a], 1 + cases[k][3], u);
   }
@@ -517,7 +529,7 @@ static void test_engagement_leaders(void **state) {
   w.E[ca] = 4;
   w.E[p5] = w.E[f5] = 3;
   w.m[a] = 0.8f;
-  clhs_phase_engagement(&w, t);
+  engagement(&w, t);
   assert_int_equal(w.E[a], 1);
 
   /* Synchronous: p5 climbs from 3 to 4 this week (up_family[3] = 1); a reads its old tier. */
@@ -528,7 +540,7 @@ static void test_engagement_leaders(void **state) {
   w.E[ca] = 3;
   w.E[p5] = 3;
   w.E[f5] = 3;
-  clhs_phase_engagement(&w, t);
+  engagement(&w, t);
   assert_int_equal(w.E[p5], 4);
   assert_int_equal(w.E[a], 1);
   cfg.engagement.up_family[3] = 0.0001;
@@ -542,7 +554,7 @@ static void test_engagement_leaders(void **state) {
   w.E[ca] = 3;
   w.E[p5] = 3;
   w.E[f5] = 4;
-  clhs_phase_engagement(&w, t);
+  engagement(&w, t);
   assert_int_equal(w.E[a], 2);
 
   /* Outreach (O = 1 + 1.5 I_outreach) acts only on the move from unaware: b at E = 0 with
@@ -554,14 +566,14 @@ static void test_engagement_leaders(void **state) {
   w.E[b] = 0;
   w.E[fb] = 0;
   w.E[cb] = 3;
-  clhs_phase_engagement(&w, t);
+  engagement(&w, t);
   assert_int_equal(w.E[b], 1);
   lever_off(&cfg, CLHS_LEV_ENGAGEMENT);
   clhs_phase_levers_joins(&w, t);
   w.E[b] = 0;
   w.E[fb] = 0;
   w.E[cb] = 3;
-  clhs_phase_engagement(&w, t);
+  engagement(&w, t);
   assert_int_equal(w.E[b], 0);
   /* The outreach lever (2017) adds to I_outreach as well. */
   lever_full(&cfg, CLHS_LEV_OUTREACH, 1.0);
@@ -570,7 +582,7 @@ static void test_engagement_leaders(void **state) {
   w.E[b] = 0;
   w.E[fb] = 0;
   w.E[cb] = 3;
-  clhs_phase_engagement(&w, t);
+  engagement(&w, t);
   assert_int_equal(w.E[b], 1);
   clhs_world_free(&w);
   clhs_config_free(&cfg);
