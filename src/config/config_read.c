@@ -452,9 +452,9 @@ static int set_enum(clhs_config *cfg, const clhs_config_entry *e, const yaml_nod
       return CLHS_OK;
     }
   }
-  sbuf names = {0};
+  clhs_strbuf names = {0};
   for (int i = 0; e->names[i]; i++)
-    clhs_cfg_sb_printf(&names, "%s%s", i ? "|" : "", e->names[i]);
+    clhs_strbuf_printf(&names, "%s%s", i ? "|" : "", e->names[i]);
   rc = fail(s, node, e->key, "expected one of %s, got '%s'", names.p ? names.p : "",
             shorten(t, sh, sizeof sh));
   free(names.p);
@@ -733,12 +733,12 @@ typedef struct scan_level {
 /* The key path of the node being scanned: @p prefix, then the key at each mapping level. */
 static const char *scan_path(const char *prefix, const scan_level *lv, int depth, char *buf,
                              size_t n) {
-  sbuf b = {0};
-  clhs_cfg_sb_puts(&b, prefix);
+  clhs_strbuf b = {0};
+  clhs_strbuf_puts(&b, prefix);
   for (int i = 0; i < depth; i++) {
     if (!lv[i].map || !lv[i].key[0]) continue;
-    if (b.n) clhs_cfg_sb_puts(&b, ".");
-    clhs_cfg_sb_puts(&b, lv[i].key);
+    if (b.n) clhs_strbuf_puts(&b, ".");
+    clhs_strbuf_puts(&b, lv[i].key);
   }
   snprintf(buf, n, "%s", b.p && !b.oom && b.n ? b.p : "(top level)");
   free(b.p);
