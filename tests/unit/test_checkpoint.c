@@ -424,9 +424,8 @@ static void test_truncated(void **state) {
   expect_refusal(path, 8, 1, path);
 }
 
-/* Collective: rewrite the user block of @p path so that it matches the file as it is now,
- * with the checkpoints' own checksum (checkpoint_verify.c): a forged file. */
-static void forge_user_block(const char *path) {
+/* Collective: the size of @p path as rank 0 sees it (a missing file is a failure). */
+static int64_t file_size(const char *path) {
   int64_t size = 0;
   if (comm.rank == 0) {
     struct stat sb;
@@ -434,6 +433,13 @@ static void forge_user_block(const char *path) {
     size = (int64_t)sb.st_size;
   }
   clhs_comm_bcast(&comm, &size, sizeof size, 0);
+  return size;
+}
+
+/* Collective: rewrite the user block of @p path so that it matches the file as it is now,
+ * with the checkpoints' own checksum (checkpoint_verify.c): a forged file. */
+static void forge_user_block(const char *path) {
+  const int64_t size = file_size(path);
   clhs_error err;
   clhs_error_clear(&err);
   uint64_t sum = 0;
@@ -561,13 +567,7 @@ static void test_flip_anywhere(void **state) {
   const char *base = base_file();
   char path[256];
   snprintf(path, sizeof path, "ckpt_flipany_np%d.h5", comm.size);
-  int64_t size = 0;
-  if (comm.rank == 0) {
-    struct stat sb;
-    CHECK(stat(base, &sb) == 0, "no %s", base);
-    size = (int64_t)sb.st_size;
-  }
-  clhs_comm_bcast(&comm, &size, sizeof size, 0);
+  const int64_t size = file_size(base);
   assert_no_failures("base file");
   enum { NPOS = 43 };
   int64_t pos[NPOS];
