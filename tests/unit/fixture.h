@@ -38,7 +38,8 @@ extern int fx_write;
 /** Start MPI (clhs_comm_init) and read --write FILE / --check FILE. */
 void fx_init(int *argc, char ***argv);
 
-/** End MPI; returns @p rc (cmocka's result) for main to return. */
+/** Collective: end MPI; every rank returns 1 if a test failed on any rank (@p rc: cmocka's
+ * count of failed tests), else 0. */
 int fx_finish(int rc);
 
 /** The test program's main: MPI, the cmocka tests listed, the end of MPI. */
