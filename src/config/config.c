@@ -10,65 +10,10 @@
 
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/config_internal.h"
-
-/* ------------------------------------------------------------------------------------------ */
-/* A growable string (the YAML writer and foreach render values of any length into it).       */
-
-void clhs_cfg_sb_putn(sbuf *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (b->n + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->n + n + 1)
-      cap *= 2;
-    char *q = realloc(b->p, cap);
-    if (!q) {
-      b->oom = 1;
-      return;
-    }
-    b->p = q;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-  b->p[b->n] = '\0';
-}
-
-void clhs_cfg_sb_puts(sbuf *b, const char *s) {
-  clhs_cfg_sb_putn(b, s, strlen(s));
-}
-
-void clhs_cfg_sb_printf(sbuf *b, const char *fmt, ...) {
-  char tmp[256];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-  va_end(ap);
-  if (n < 0) return;
-  if ((size_t)n < sizeof tmp) {
-    clhs_cfg_sb_putn(b, tmp, (size_t)n);
-    return;
-  }
-  char *big = malloc((size_t)n + 1);
-  if (!big) {
-    b->oom = 1;
-    return;
-  }
-  va_start(ap, fmt);
-  vsnprintf(big, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  clhs_cfg_sb_putn(b, big, (size_t)n);
-  free(big);
-}
-
-void clhs_cfg_sb_reset(sbuf *b) {
-  b->n = 0;
-  if (b->p) b->p[0] = '\0';
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Numbers as text, for messages and for the writer.                                        */

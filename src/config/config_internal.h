@@ -9,24 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clhs/strbuf.h"
 #include "config/config_table.h"
 
 #define KEY_MAX 256 /* longest dotted key we accept; real keys are < 40 characters */
-
-/** A growable string (the YAML writer and foreach render values of any length into it). */
-typedef struct sbuf {
-  char *p;
-  size_t n, cap;
-  int oom; /**< an allocation failed: later appends do nothing */
-} sbuf;
-
-void clhs_cfg_sb_putn(sbuf *b, const char *s, size_t n);
-void clhs_cfg_sb_puts(sbuf *b, const char *s);
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-void clhs_cfg_sb_printf(sbuf *b, const char *fmt, ...);
-void clhs_cfg_sb_reset(sbuf *b);
 
 /** Shortest text that reads back to the same double ("0.1", not "0.10000000000000001"). */
 void clhs_cfg_fmt_double(double x, char *buf, size_t n);

@@ -24,6 +24,7 @@
 
 #include "clhs/date.h"
 #include "config/config_internal.h"
+#include "util/text.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Where a value came from, so that every message can name the file and line (or the -P).     */
@@ -67,34 +68,6 @@ fail_at(const src *s, long line, const char *key, const char *fmt, ...) {
   int rc = vfail(s, line, key, fmt, ap);
   va_end(ap);
   return rc;
-}
-
-/*
- * Text quoted in a message: control characters as \xNN (a value or a path may hold escape
- * sequences that would drive the terminal), cut to fit @p n bytes with "..." when longer.
- */
-static const char *printable(const char *t, char *buf, size_t n) {
-  size_t need = 0;
-  for (const unsigned char *p = (const unsigned char *)t; *p; p++)
-    need += (*p < 0x20 || *p == 0x7f) ? 4 : 1;
-  const size_t room = need < n ? n - 1 : n - 4; /* keep 3 bytes and the NUL for "..." */
-  size_t o = 0;
-  for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
-    const int ctl = *p < 0x20 || *p == 0x7f;
-    if (o + (ctl ? 4u : 1u) > room) break;
-    if (ctl) {
-      snprintf(buf + o, 5, "\\x%02x", (unsigned)*p);
-      o += 4;
-    } else {
-      buf[o++] = (char)*p;
-    }
-  }
-  if (need >= n) {
-    memcpy(buf + o, "...", 3);
-    o += 3;
-  }
-  buf[o] = '\0';
-  return buf;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -317,7 +290,7 @@ static int in_range(const clhs_config_entry *e, double x) {
 
 /* Values quoted in messages are cut short so that a pasted blob does not drown the message. */
 static const char *shorten(const char *t, char *buf, size_t n) {
-  return printable(t, buf, n);
+  return clhs_printable(t, buf, n);
 }
 
 static int out_of_range(const src *s, const yaml_node_t *node, const clhs_config_entry *e,
@@ -452,9 +425,9 @@ static int set_enum(clhs_config *cfg, const clhs_config_entry *e, const yaml_nod
       return CLHS_OK;
     }
   }
-  sbuf names = {0};
+  clhs_strbuf names = {0};
   for (int i = 0; e->names[i]; i++)
-    clhs_cfg_sb_printf(&names, "%s%s", i ? "|" : "", e->names[i]);
+    clhs_strbuf_printf(&names, "%s%s", i ? "|" : "", e->names[i]);
   rc = fail(s, node, e->key, "expected one of %s, got '%s'", names.p ? names.p : "",
             shorten(t, sh, sizeof sh));
   free(names.p);
@@ -733,12 +706,12 @@ typedef struct scan_level {
 /* The key path of the node being scanned: @p prefix, then the key at each mapping level. */
 static const char *scan_path(const char *prefix, const scan_level *lv, int depth, char *buf,
                              size_t n) {
-  sbuf b = {0};
-  clhs_cfg_sb_puts(&b, prefix);
+  clhs_strbuf b = {0};
+  clhs_strbuf_puts(&b, prefix);
   for (int i = 0; i < depth; i++) {
     if (!lv[i].map || !lv[i].key[0]) continue;
-    if (b.n) clhs_cfg_sb_puts(&b, ".");
-    clhs_cfg_sb_puts(&b, lv[i].key);
+    if (b.n) clhs_strbuf_puts(&b, ".");
+    clhs_strbuf_puts(&b, lv[i].key);
   }
   snprintf(buf, n, "%s", b.p && !b.oom && b.n ? b.p : "(top level)");
   free(b.p);
@@ -904,7 +877,7 @@ static int load_buffer(clhs_config *cfg, const char *text, size_t n, const char 
 
 int clhs_config_load_file(clhs_config *cfg, const char *path, clhs_error *err) {
   char name[600];
-  printable(path, name, sizeof name);
+  clhs_printable(path, name, sizeof name);
   FILE *f = fopen(path, "rb");
   if (!f)
     return clhs_error_set(err, CLHS_EINPUT, "%s: cannot open the configuration file: %s", name,
@@ -957,7 +930,7 @@ int clhs_config_load_file(clhs_config *cfg, const char *path, clhs_error *err) {
 
 int clhs_config_load_text(clhs_config *cfg, const char *text, const char *name, clhs_error *err) {
   char label[600];
-  return load_buffer(cfg, text, strlen(text), printable(name, label, sizeof label), err);
+  return load_buffer(cfg, text, strlen(text), clhs_printable(name, label, sizeof label), err);
 }
 
 /* Parse @p text as a YAML value and set @p e (or, for a group, apply it as a mapping). */
@@ -988,7 +961,7 @@ static int apply_text(clhs_config *cfg, const clhs_config_entry *e, const char *
 int clhs_config_override(clhs_config *cfg, const char *assignment, clhs_error *err) {
   char label[600];
   memcpy(label, "-P ", 3);
-  printable(assignment, label + 3, sizeof label - 3);
+  clhs_printable(assignment, label + 3, sizeof label - 3);
   src s = {label, 0, err};
   const char *eq = strchr(assignment, '=');
   if (!eq)

@@ -28,71 +28,72 @@ static const void *cfield(const clhs_config *cfg, const clhs_config_entry *e) {
 /* YAML.                                                                                      */
 
 /* A string as a YAML double-quoted scalar (paths may hold ':', '#', quotes, anything). */
-static void quote_string(sbuf *b, const char *t) {
-  clhs_cfg_sb_putn(b, "\"", 1);
+static void quote_string(clhs_strbuf *b, const char *t) {
+  clhs_strbuf_put(b, "\"", 1);
   for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
     if (*p == '"' || *p == '\\') {
       char esc[2] = {'\\', (char)*p};
-      clhs_cfg_sb_putn(b, esc, 2);
+      clhs_strbuf_put(b, esc, 2);
     } else if (*p < 0x20 || *p == 0x7f) {
-      clhs_cfg_sb_printf(b, "\\x%02x", (unsigned)*p);
+      clhs_strbuf_printf(b, "\\x%02x", (unsigned)*p);
     } else {
-      clhs_cfg_sb_putn(b, (const char *)p, 1);
+      clhs_strbuf_put(b, (const char *)p, 1);
     }
   }
-  clhs_cfg_sb_putn(b, "\"", 1);
+  clhs_strbuf_put(b, "\"", 1);
 }
 
 /* The value of @p e as text: YAML (strings quoted) or raw (strings as they are). */
-static void format_value(const clhs_config *cfg, const clhs_config_entry *e, sbuf *b, int yaml) {
+static void format_value(const clhs_config *cfg, const clhs_config_entry *e, clhs_strbuf *b,
+                         int yaml) {
   char num[40];
   switch (e->kind) {
-  case CLHS_CK_INT64: clhs_cfg_sb_printf(b, "%" PRId64, *(const int64_t *)cfield(cfg, e)); break;
-  case CLHS_CK_UINT64: clhs_cfg_sb_printf(b, "%" PRIu64, *(const uint64_t *)cfield(cfg, e)); break;
+  case CLHS_CK_INT64: clhs_strbuf_printf(b, "%" PRId64, *(const int64_t *)cfield(cfg, e)); break;
+  case CLHS_CK_UINT64: clhs_strbuf_printf(b, "%" PRIu64, *(const uint64_t *)cfield(cfg, e)); break;
   case CLHS_CK_DOUBLE:
     clhs_cfg_fmt_double(*(const double *)cfield(cfg, e), num, sizeof num);
-    clhs_cfg_sb_puts(b, num);
+    clhs_strbuf_puts(b, num);
     break;
   case CLHS_CK_STRING:
     if (yaml)
       quote_string(b, cfield(cfg, e));
     else
-      clhs_cfg_sb_puts(b, cfield(cfg, e));
+      clhs_strbuf_puts(b, cfield(cfg, e));
     break;
   case CLHS_CK_DATE:
-  case CLHS_CK_DATE_OR_STEP: clhs_cfg_sb_puts(b, cfield(cfg, e)); break;
+  case CLHS_CK_DATE_OR_STEP: clhs_strbuf_puts(b, cfield(cfg, e)); break;
   case CLHS_CK_ENUM: {
     int v = *(const int *)cfield(cfg, e), n = 0;
     while (e->names[n])
       n++;
-    clhs_cfg_sb_puts(b, v >= 0 && v < n ? e->names[v] : "?");
+    clhs_strbuf_puts(b, v >= 0 && v < n ? e->names[v] : "?");
     break;
   }
   case CLHS_CK_DVEC: {
     const double *v = cfield(cfg, e);
-    clhs_cfg_sb_puts(b, "[");
+    clhs_strbuf_puts(b, "[");
     for (size_t i = 0; i < e->aux; i++) {
       clhs_cfg_fmt_double(v[i], num, sizeof num);
-      clhs_cfg_sb_printf(b, "%s%s", i ? ", " : "", num);
+      clhs_strbuf_printf(b, "%s%s", i ? ", " : "", num);
     }
-    clhs_cfg_sb_puts(b, "]");
+    clhs_strbuf_puts(b, "]");
     break;
   }
   case CLHS_CK_SCHEDULE:
-    clhs_cfg_sb_puts(b, "[");
+    clhs_strbuf_puts(b, "[");
     for (int32_t i = 0; i < cfg->centres.nschedule; i++) {
       clhs_cfg_fmt_double(cfg->centres.schedule_count[i], num, sizeof num);
-      clhs_cfg_sb_printf(b, "%s[%s, %s]", i ? ", " : "", cfg->centres.schedule_date[i], num);
+      clhs_strbuf_printf(b, "%s[%s, %s]", i ? ", " : "", cfg->centres.schedule_date[i], num);
     }
-    clhs_cfg_sb_puts(b, "]");
+    clhs_strbuf_puts(b, "]");
     break;
   case CLHS_CK_ILIST: {
     int32_t n = *(const int32_t *)cfield(cfg, e);
     const int32_t *v = clhs_cfg_ilist_get(cfg, e);
-    clhs_cfg_sb_puts(b, "[");
+    clhs_strbuf_puts(b, "[");
     for (int32_t i = 0; i < n && v; i++)
-      clhs_cfg_sb_printf(b, "%s%" PRId32, i ? ", " : "", v[i]);
-    clhs_cfg_sb_puts(b, "]");
+      clhs_strbuf_printf(b, "%s%" PRId32, i ? ", " : "", v[i]);
+    clhs_strbuf_puts(b, "]");
     break;
   }
   default: break;
@@ -119,38 +120,38 @@ static void put_comment(FILE *out, int indent, const char *text) {
 }
 
 /* "a number in [0, 1]" etc., for the annotation of a key. */
-static void describe(const clhs_config_entry *e, sbuf *b) {
+static void describe(const clhs_config_entry *e, clhs_strbuf *b) {
   char range[96];
   clhs_cfg_fmt_range(e, range, sizeof range);
   switch (e->kind) {
   case CLHS_CK_INT64:
   case CLHS_CK_DOUBLE:
-    clhs_cfg_sb_printf(b, "%s in %s", clhs_config_kind_names[e->kind], range);
+    clhs_strbuf_printf(b, "%s in %s", clhs_config_kind_names[e->kind], range);
     break;
   case CLHS_CK_UINT64:
-    clhs_cfg_sb_printf(b, "an unsigned integer in [0, %" PRIu64 "]", UINT64_MAX);
+    clhs_strbuf_printf(b, "an unsigned integer in [0, %" PRIu64 "]", UINT64_MAX);
     break;
   case CLHS_CK_STRING:
-    clhs_cfg_sb_printf(b, "a string of at most %zu characters", e->aux - 1);
+    clhs_strbuf_printf(b, "a string of at most %zu characters", e->aux - 1);
     break;
-  case CLHS_CK_DATE: clhs_cfg_sb_puts(b, "a date YYYY-MM-DD"); break;
+  case CLHS_CK_DATE: clhs_strbuf_puts(b, "a date YYYY-MM-DD"); break;
   case CLHS_CK_DATE_OR_STEP:
-    clhs_cfg_sb_printf(b, "a date YYYY-MM-DD or a step number in %s", range);
+    clhs_strbuf_printf(b, "a date YYYY-MM-DD or a step number in %s", range);
     break;
   case CLHS_CK_ENUM:
-    clhs_cfg_sb_puts(b, "one of ");
+    clhs_strbuf_puts(b, "one of ");
     for (int i = 0; e->names[i]; i++)
-      clhs_cfg_sb_printf(b, "%s%s", i ? "|" : "", e->names[i]);
+      clhs_strbuf_printf(b, "%s%s", i ? "|" : "", e->names[i]);
     break;
   case CLHS_CK_DVEC:
-    clhs_cfg_sb_printf(b, "a sequence of %zu numbers, each in %s", e->aux, range);
+    clhs_strbuf_printf(b, "a sequence of %zu numbers, each in %s", e->aux, range);
     break;
   case CLHS_CK_SCHEDULE:
-    clhs_cfg_sb_printf(b, "a sequence of 1 to %d [date, count] pairs, counts in %s",
+    clhs_strbuf_printf(b, "a sequence of 1 to %d [date, count] pairs, counts in %s",
                        CLHS_SCHEDULE_MAX, range);
     break;
   case CLHS_CK_ILIST:
-    clhs_cfg_sb_puts(b, "a sequence of centre indices in [0, population.centres - 1]; [] = all");
+    clhs_strbuf_puts(b, "a sequence of centre indices in [0, population.centres - 1]; [] = all");
     break;
   default: break;
   }
@@ -162,7 +163,7 @@ static const char *yaml_key(const char *name) {
 }
 
 int clhs_config_write_yaml(const clhs_config *cfg, FILE *out, int annotate) {
-  sbuf b = {0};
+  clhs_strbuf b = {0};
   if (annotate) {
     put_comment(out, 0,
                 "clhsim configuration (MODEL.md v1.1). Every key is optional: a key left out "
@@ -190,7 +191,7 @@ int clhs_config_write_yaml(const clhs_config *cfg, FILE *out, int annotate) {
         fprintf(out, "# %.*s: fixed in model v1 (MODEL.md); shown for reference, cannot be set\n",
                 (int)n, e->key);
       }
-      clhs_cfg_sb_reset(&b);
+      clhs_strbuf_reset(&b);
       format_value(cfg, e, &b, 1);
       fprintf(out, "#   %s: %s   # %s (%s)\n", dot + 1, b.p ? b.p : "", e->meaning, e->unit);
       snprintf(fixed_prev, sizeof fixed_prev, "%s", e->key);
@@ -217,12 +218,12 @@ int clhs_config_write_yaml(const clhs_config *cfg, FILE *out, int annotate) {
     const char *leaf = strrchr(k, '.') + 1;
     if (annotate) {
       put_comment(out, depth * 2, e->meaning);
-      clhs_cfg_sb_reset(&b);
+      clhs_strbuf_reset(&b);
       describe(e, &b);
-      clhs_cfg_sb_printf(&b, " (%s); default %s", e->unit, e->def);
+      clhs_strbuf_printf(&b, " (%s); default %s", e->unit, e->def);
       if (!b.oom) put_comment(out, depth * 2, b.p);
     }
-    clhs_cfg_sb_reset(&b);
+    clhs_strbuf_reset(&b);
     if (e->kind == CLHS_CK_SCHEDULE) {
       /* One point per line: the default curve does not fit in 100 columns. */
       char num[40];
@@ -258,9 +259,9 @@ char *clhs_config_to_yaml(const clhs_config *cfg, int annotate) {
 
 void clhs_config_foreach(const clhs_config *cfg,
                          void (*fn)(const char *key, const char *value, void *user), void *user) {
-  sbuf b = {0};
+  clhs_strbuf b = {0};
   for (size_t i = 0; i < clhs_config_table_len; i++) {
-    clhs_cfg_sb_reset(&b);
+    clhs_strbuf_reset(&b);
     format_value(cfg, &clhs_config_table[i], &b, 0);
     fn(clhs_config_table[i].key, b.p && !b.oom ? b.p : "", user);
   }
@@ -283,33 +284,33 @@ static void md_cell(FILE *out, const char *t) {
 }
 
 /* The range column: the allowed values, shorter than describe()'s sentence. */
-static void md_range(const clhs_config_entry *e, sbuf *b) {
+static void md_range(const clhs_config_entry *e, clhs_strbuf *b) {
   char range[96];
   clhs_cfg_fmt_range(e, range, sizeof range);
   switch (e->kind) {
   case CLHS_CK_INT64:
-  case CLHS_CK_DOUBLE: clhs_cfg_sb_puts(b, range); break;
-  case CLHS_CK_UINT64: clhs_cfg_sb_printf(b, "[0, %" PRIu64 "]", UINT64_MAX); break;
-  case CLHS_CK_STRING: clhs_cfg_sb_printf(b, "at most %zu characters", e->aux - 1); break;
-  case CLHS_CK_DATE: clhs_cfg_sb_puts(b, "YYYY-MM-DD"); break;
-  case CLHS_CK_DATE_OR_STEP: clhs_cfg_sb_printf(b, "YYYY-MM-DD or a step in %s", range); break;
+  case CLHS_CK_DOUBLE: clhs_strbuf_puts(b, range); break;
+  case CLHS_CK_UINT64: clhs_strbuf_printf(b, "[0, %" PRIu64 "]", UINT64_MAX); break;
+  case CLHS_CK_STRING: clhs_strbuf_printf(b, "at most %zu characters", e->aux - 1); break;
+  case CLHS_CK_DATE: clhs_strbuf_puts(b, "YYYY-MM-DD"); break;
+  case CLHS_CK_DATE_OR_STEP: clhs_strbuf_printf(b, "YYYY-MM-DD or a step in %s", range); break;
   case CLHS_CK_ENUM:
     for (int i = 0; e->names[i]; i++)
-      clhs_cfg_sb_printf(b, "%s`%s`", i ? " or " : "", e->names[i]);
+      clhs_strbuf_printf(b, "%s`%s`", i ? " or " : "", e->names[i]);
     break;
-  case CLHS_CK_DVEC: clhs_cfg_sb_printf(b, "%zu numbers, each in %s", e->aux, range); break;
+  case CLHS_CK_DVEC: clhs_strbuf_printf(b, "%zu numbers, each in %s", e->aux, range); break;
   case CLHS_CK_SCHEDULE:
-    clhs_cfg_sb_printf(b, "1 to %d [date, count] pairs, counts in %s", CLHS_SCHEDULE_MAX, range);
+    clhs_strbuf_printf(b, "1 to %d [date, count] pairs, counts in %s", CLHS_SCHEDULE_MAX, range);
     break;
   case CLHS_CK_ILIST:
-    clhs_cfg_sb_puts(b, "centre indices in [0, population.centres - 1]; [] = all");
+    clhs_strbuf_puts(b, "centre indices in [0, population.centres - 1]; [] = all");
     break;
   default: break;
   }
 }
 
 int clhs_config_write_markdown(FILE *out) {
-  sbuf b = {0};
+  clhs_strbuf b = {0};
   char section[KEY_MAX] = "";
   for (size_t i = 0; i < clhs_config_table_len; i++) {
     const clhs_config_entry *e = &clhs_config_table[i];
@@ -331,7 +332,7 @@ int clhs_config_write_markdown(FILE *out) {
     fputs("` | `", out);
     md_cell(out, e->def);
     fputs("` | ", out);
-    clhs_cfg_sb_reset(&b);
+    clhs_strbuf_reset(&b);
     md_range(e, &b);
     md_cell(out, b.p ? b.p : "");
     fputs(" | ", out);

@@ -33,6 +33,7 @@
 #include "clhs/fileutil.h"
 #include "clhs/launch.h"
 #include "clhs/restart.h"
+#include "util/text.h"
 
 static void checkpoint_names(const char *dir, int64_t step, char *state, char *snap, size_t len) {
   snprintf(state, len, "%s/ckpt_%08lld.h5", dir, (long long)step);
@@ -437,14 +438,6 @@ void clhs_checkpoint_release(clhs_checkpoint_ctx *c) {
   clhs_lock_release(&c->owner, 0); /* the owner file stays: it says whose folder this is */
 }
 
-/* A name for messages: printable ASCII only, at most 200 characters. */
-static void printable(const char *in, char *out, size_t len) {
-  size_t k = 0;
-  for (; in[k] && k + 1 < len && k < 200; k++)
-    out[k] = (unsigned char)in[k] >= 32 && (unsigned char)in[k] < 127 ? in[k] : '?';
-  out[k] = '\0';
-}
-
 int clhs_checkpoint_candidates(const char *path, char ***out, int *n, char *note, size_t note_len,
                                clhs_error *err) {
   struct stat sb;
@@ -480,11 +473,10 @@ int clhs_checkpoint_candidates(const char *path, char ***out, int *n, char *note
     snprintf(latest, sizeof latest, "%.*s", (int)k, text);
     if (!is_state_name(latest)) {
       char shown[256];
-      printable(latest, shown, sizeof shown);
       fprintf(stderr,
               "clhsim: warning: '%s' names '%s', which is not a checkpoint file of this "
               "folder; ignoring it\n",
-              lp, shown);
+              lp, clhs_printable(latest, shown, sizeof shown));
       latest[0] = '\0';
     }
   }

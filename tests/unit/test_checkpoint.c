@@ -25,41 +25,24 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <hdf5.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#include <cmocka.h>
-
+#include "fixture.h"
 #include "clhs/checkpoint.h"
-#include "clhs/comm.h"
-#include "clhs/config.h"
-#include "clhs/model.h"
-#include "clhs/network.h"
-#include "io/checkpoint_int.h" /* ck_verify_count */
-
-static clhs_comm comm;
-static const char *fixture_path = NULL;
-static int fixture_write = 0;
-
-#include "mpi_check.h"
+#include "io/checkpoint_int.h" /* ck_verify_count, ck_file_sum, ck_ub_write */
 
 /* ------------------------------------------------------------ worlds */
 
 /* Scenario 0: examples/cross_rank_ties.yml on 8 centres, every lever on from the start.
  * Scenario 1: the same with half the centres joining later (Bass) and turnover. */
 static void cfg_make(clhs_config *cfg, int scenario, int64_t centres) {
-  clhs_config_defaults(cfg);
-  cfg->population.centres = centres;
-  cfg->population.patients_median = 60;
-  cfg->population.patients_min = 50;
-  cfg->population.patients_max = 80;
+  fx_config(cfg, &(fx_opts){.centres = centres,
+                            .patients = 60,
+                            .patients_min = 50,
+                            .patients_max = 80,
+                            .members = 1});
   cfg->population.researchers_min = 6;
   cfg->network.conference_every = 4;
   cfg->network.webinar_every = 2;
@@ -74,29 +57,13 @@ static void cfg_make(clhs_config *cfg, int scenario, int64_t centres) {
   const double rate[4] = {2, 2, 2, 2};
   memcpy(cfg->resources.rate, rate, sizeof rate);
   cfg->resources.research_rate = 1;
-  cfg->centres.join = CLHS_JOIN_BASS;
-  cfg->centres.initial_share = 1;
   if (scenario == 1) {
     cfg->centres.initial_share = 0.5;
     cfg->centres.bass_p = 0.3;
     cfg->centres.bass_q = 0.2;
     cfg->care.turnover = 0.05;
   }
-  clhs_error err;
-  clhs_error_clear(&err);
-  assert_int_equal(clhs_config_finalize(cfg, &err), CLHS_OK);
-  for (int k = 0; k < CLHS_NLEVERS; k++) {
-    cfg->levers[k].on_step = -1000;
-    cfg->levers[k].ramp = 0;
-  }
-}
-
-static void world_make(const clhs_config *cfg, clhs_world *w) {
-  clhs_error err;
-  clhs_error_clear(&err);
-  const int st = clhs_world_create(w, cfg, &comm, &err);
-  CHECK(st == CLHS_OK, "world: %s", err.msg);
-  assert_no_failures("clhs_world_create");
+  fx_finalize(cfg, FX_ALL_LEVERS, 0);
 }
 
 static void advance(clhs_world *w, int steps) {
@@ -195,7 +162,7 @@ static void round_trip(int scenario, int64_t centres) {
   clhs_config cfg;
   cfg_make(&cfg, scenario, centres);
   clhs_world a, b;
-  world_make(&cfg, &a);
+  fx_world(&cfg, &a);
   advance(&a, 10);
   if (scenario == 0 && centres == 8) check_busy(&a);
   char path[256];
@@ -235,7 +202,7 @@ static void round_trip(int scenario, int64_t centres) {
   free(r.config_yaml);
   assert_no_failures("clhs_checkpoint_read_meta");
 
-  world_make(&cfg, &b);
+  fx_world(&cfg, &b);
   clhs_error_clear(&err);
   st = clhs_checkpoint_read(&b, path, &err);
   CHECK(st == CLHS_OK, "read: %s", err.msg);
@@ -281,7 +248,7 @@ static void test_write_fails(void **state) {
   clhs_config cfg;
   cfg_make(&cfg, 0, 8);
   clhs_world w;
-  world_make(&cfg, &w);
+  fx_world(&cfg, &w);
   char *yaml = clhs_config_to_yaml(&cfg, 0);
   clhs_checkpoint_meta m;
   meta_fill(&m, &w, yaml);
@@ -301,40 +268,34 @@ static void test_write_fails(void **state) {
 
 static void test_decomposition(void **state) {
   (void)state;
-  if (!fixture_path) skip();
+  if (!fx_path) skip();
   char dpath[1100];
-  snprintf(dpath, sizeof dpath, "%s.digest", fixture_path);
+  snprintf(dpath, sizeof dpath, "%s.digest", fx_path);
   clhs_config cfg;
   cfg_make(&cfg, 0, 8);
   clhs_world w;
-  world_make(&cfg, &w);
+  fx_world(&cfg, &w);
   clhs_error err;
   clhs_error_clear(&err);
-  if (fixture_write) {
+  if (fx_write) {
     advance(&w, 10);
     char *yaml = clhs_config_to_yaml(&cfg, 0);
     clhs_checkpoint_meta m;
     meta_fill(&m, &w, yaml);
-    write_ok(&w, fixture_path, &m);
+    write_ok(&w, fx_path, &m);
     free(yaml);
     advance(&w, 5);
-    const uint64_t d = clhs_world_digest(&w);
-    if (comm.rank == 0) {
-      FILE *f = fopen(dpath, "w");
-      assert_non_null(f);
-      fprintf(f, "%016llx\n", (unsigned long long)d);
-      fclose(f);
-    }
+    fx_digest_store(dpath, clhs_world_digest(&w));
   } else {
     clhs_checkpoint_meta m;
-    int st = clhs_checkpoint_read_meta(&comm, fixture_path, &m, &err);
-    CHECK(st == CLHS_OK, "read_meta %s: %s", fixture_path, err.msg);
+    int st = clhs_checkpoint_read_meta(&comm, fx_path, &m, &err);
+    CHECK(st == CLHS_OK, "read_meta %s: %s", fx_path, err.msg);
     assert_no_failures("read_meta of the 1-rank checkpoint");
     char *yaml = clhs_config_to_yaml(&cfg, 0);
     CHECK(strcmp(yaml, m.config_yaml) == 0, "the stored configuration differs");
     free(yaml);
-    st = clhs_checkpoint_read(&w, fixture_path, &err);
-    CHECK(st == CLHS_OK, "read %s: %s", fixture_path, err.msg);
+    st = clhs_checkpoint_read(&w, fx_path, &err);
+    CHECK(st == CLHS_OK, "read %s: %s", fx_path, err.msg);
     assert_no_failures("read of the 1-rank checkpoint");
     uint64_t d = clhs_world_digest(&w);
     CHECK(d == m.digest, "digest %016llx at %d ranks after reading, %016llx written at 1",
@@ -342,13 +303,9 @@ static void test_decomposition(void **state) {
     free(m.config_yaml);
     advance(&w, 5);
     d = clhs_world_digest(&w);
-    FILE *f = fopen(dpath, "r");
-    assert_non_null(f);
-    unsigned long long want = 0;
-    assert_int_equal(fscanf(f, "%llx", &want), 1);
-    fclose(f);
+    const uint64_t want = fx_digest_load(dpath);
     CHECK(d == want, "digest %016llx at %d ranks 5 steps after restart, %016llx at 1 rank",
-          (unsigned long long)d, comm.size, want);
+          (unsigned long long)d, comm.size, (unsigned long long)want);
     assert_no_failures("continued on another decomposition");
   }
   clhs_world_free(&w);
@@ -365,7 +322,7 @@ static const char *base_file(void) {
   clhs_config cfg;
   cfg_make(&cfg, 0, 8);
   clhs_world w;
-  world_make(&cfg, &w);
+  fx_world(&cfg, &w);
   advance(&w, 10);
   char *yaml = clhs_config_to_yaml(&cfg, 0);
   clhs_checkpoint_meta m;
@@ -408,7 +365,7 @@ static int try_load(const char *path, int64_t centres, clhs_error *err, int *at_
     clhs_config cfg;
     cfg_make(&cfg, 0, centres);
     clhs_world w;
-    world_make(&cfg, &w);
+    fx_world(&cfg, &w);
     st = clhs_checkpoint_read(&w, path, err);
     clhs_world_free(&w);
     clhs_config_free(&cfg);
@@ -443,53 +400,31 @@ static void test_truncated(void **state) {
   expect_refusal(path, 8, 1, path);
 }
 
-/* The file checksum of src/io/checkpoint.c's layout comment (user block of 512 bytes,
- * blocks of 4 MiB), recomputed to forge a user block that matches a changed file. */
-static uint64_t mix64s(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
+/* Collective: the size of @p path as rank 0 sees it (a missing file is a failure). */
+static int64_t file_size(const char *path) {
+  int64_t size = 0;
+  if (comm.rank == 0) {
+    struct stat sb;
+    CHECK(stat(path, &sb) == 0, "no %s", path);
+    size = (int64_t)sb.st_size;
+  }
+  clhs_comm_bcast(&comm, &size, sizeof size, 0);
+  return size;
 }
 
-static int forge_user_block(const char *path) {
-  FILE *fp = fopen(path, "r+b");
-  if (!fp) return -1;
-  fseek(fp, 0, SEEK_END);
-  const long size = ftell(fp);
-  unsigned char *buf = malloc((size_t)size);
-  fseek(fp, 0, SEEK_SET);
-  if (!buf || fread(buf, 1, (size_t)size, fp) != (size_t)size) {
-    free(buf);
-    fclose(fp);
-    return -1;
-  }
+/* Collective: rewrite the user block of @p path so that it matches the file as it is now,
+ * with the checkpoints' own checksum (checkpoint_verify.c): a forged file. */
+static void forge_user_block(const char *path) {
+  const int64_t size = file_size(path);
+  clhs_error err;
+  clhs_error_clear(&err);
   uint64_t sum = 0;
-  const long blk = 1L << 22;
-  for (long b = 0; 512 + b * blk < size; b++) {
-    const unsigned char *p = buf + 512 + b * blk;
-    const long n = size - (512 + b * blk) < blk ? size - (512 + b * blk) : blk;
-    uint64_t h = mix64s((uint64_t)b ^ 0x243f6a8885a308d3ULL);
-    for (long k = 0; k < n; k += 8) {
-      uint64_t wd = 0;
-      for (long j = 0; j < 8 && k + j < n; j++)
-        wd |= (uint64_t)p[k + j] << (8 * j);
-      h = (h ^ wd) * 0x9fb21c651e98df25ULL;
-    }
-    sum += mix64s(h ^ (uint64_t)n);
-  }
-  free(buf);
-  char ub[512];
-  memset(ub, 0, sizeof ub);
-  snprintf(ub, sizeof ub,
-           "clhsim-checkpoint\nformat %d\nsize %ld\nchecksum %016llx\n(a clhsim checkpoint: HDF5 "
-           "from byte 512 on; this block holds the checksum of the rest of the file)\n",
-           CLHS_CHECKPOINT_FORMAT, size, (unsigned long long)sum);
-  fseek(fp, 0, SEEK_SET);
-  const int ok = fwrite(ub, 1, sizeof ub, fp) == sizeof ub;
-  return fclose(fp) == 0 && ok ? 0 : -1;
+  CHECK(ck_file_sum(&comm, path, (uint64_t)size, &sum, CLHS_EINPUT, &err) == CLHS_OK,
+        "checksum of %s: %s", path, err.msg);
+  if (comm.rank == 0)
+    CHECK(ck_ub_write(path, (uint64_t)size, sum, &err) == CLHS_OK, "user block of %s: %s", path,
+          err.msg);
+  assert_no_failures("the user block forged");
 }
 
 /* Flip one byte in the middle of the middle chunk of /agents/held. */
@@ -532,12 +467,10 @@ static void test_flipped_byte(void **state) {
   /* With the user block forged to match, Fletcher32 still refuses the data. */
   char forged[256];
   snprintf(forged, sizeof forged, "ckpt_forged_np%d.h5", comm.size);
-  if (comm.rank == 0) {
-    CHECK(copy_file(path, forged, -1) == 0, "cannot copy %s", path);
-    CHECK(forge_user_block(forged) == 0, "cannot forge the user block of %s", forged);
-  }
+  if (comm.rank == 0) CHECK(copy_file(path, forged, -1) == 0, "cannot copy %s", path);
   clhs_comm_barrier(&comm);
   assert_no_failures("forged copy");
+  forge_user_block(forged);
   expect_refusal(forged, 8, 0, "dataset /agents/held is corrupted (checksum)");
 }
 
@@ -565,7 +498,7 @@ static void test_format(void **state) {
   clhs_config cfg;
   cfg_make(&cfg, 0, 8);
   clhs_world w;
-  world_make(&cfg, &w);
+  fx_world(&cfg, &w);
   clhs_error err;
   clhs_error_clear(&err);
   CHECK(clhs_checkpoint_read(&w, path, &err) == CLHS_EINPUT, "read accepted format 99");
@@ -610,13 +543,7 @@ static void test_flip_anywhere(void **state) {
   const char *base = base_file();
   char path[256];
   snprintf(path, sizeof path, "ckpt_flipany_np%d.h5", comm.size);
-  int64_t size = 0;
-  if (comm.rank == 0) {
-    struct stat sb;
-    CHECK(stat(base, &sb) == 0, "no %s", base);
-    size = (int64_t)sb.st_size;
-  }
-  clhs_comm_bcast(&comm, &size, sizeof size, 0);
+  const int64_t size = file_size(base);
   assert_no_failures("base file");
   enum { NPOS = 43 };
   int64_t pos[NPOS];
@@ -724,24 +651,10 @@ static void test_verified_once(void **state) {
   expect_refusal(path, 8, 1, path);
 }
 
-int main(int argc, char **argv) {
-  clhs_comm_init(&argc, &argv, &comm);
-  for (int k = 1; k + 1 < argc; k++) {
-    if (!strcmp(argv[k], "--write") || !strcmp(argv[k], "--check")) {
-      fixture_write = !strcmp(argv[k], "--write");
-      fixture_path = argv[k + 1];
-    }
-  }
-  const struct CMUnitTest all[] = {
-      cmocka_unit_test(test_round_trip),           cmocka_unit_test(test_round_trip_joining),
-      cmocka_unit_test(test_round_trip_idle_rank), cmocka_unit_test(test_write_fails),
-      cmocka_unit_test(test_decomposition),        cmocka_unit_test(test_truncated),
-      cmocka_unit_test(test_flipped_byte),         cmocka_unit_test(test_format),
-      cmocka_unit_test(test_incomplete),           cmocka_unit_test(test_flip_anywhere),
-      cmocka_unit_test(test_not_a_checkpoint),     cmocka_unit_test(test_other_configuration),
-      cmocka_unit_test(test_verified_once),
-  };
-  const int rc = cmocka_run_group_tests(all, NULL, NULL);
-  clhs_comm_finalize();
-  return rc;
-}
+FX_MAIN(cmocka_unit_test(test_round_trip), cmocka_unit_test(test_round_trip_joining),
+        cmocka_unit_test(test_round_trip_idle_rank), cmocka_unit_test(test_write_fails),
+        cmocka_unit_test(test_decomposition), cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_flipped_byte), cmocka_unit_test(test_format),
+        cmocka_unit_test(test_incomplete), cmocka_unit_test(test_flip_anywhere),
+        cmocka_unit_test(test_not_a_checkpoint), cmocka_unit_test(test_other_configuration),
+        cmocka_unit_test(test_verified_once))

@@ -6,40 +6,17 @@
  * the check's verdict under CLHS_MEMORY_LIMIT.
  */
 #define _GNU_SOURCE /* setenv, mkdtemp */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
-#include "clhs/comm.h"
-#include "clhs/config.h"
+#include "fixture.h"
 #include "clhs/memcheck.h"
-#include "clhs/model.h"
-
-static clhs_comm comm;
-
-#include "mpi_check.h"
-
-static void config_with(clhs_config *cfg, const char *const *ov) {
-  clhs_error err;
-  clhs_error_clear(&err);
-  clhs_config_defaults(cfg);
-  for (; ov && *ov; ov++)
-    assert_int_equal(clhs_config_override(cfg, *ov, &err), CLHS_OK);
-  assert_int_equal(clhs_config_finalize(cfg, &err), CLHS_OK);
-}
 
 /* Block and bytes from the configuration equal those of the world clhs_world_create builds. */
 static void check_block(const char *const *ov) {
   clhs_config cfg;
-  config_with(&cfg, ov);
+  fx_make(&cfg, NULL, &(fx_opts){.set = ov});
   clhs_error err;
   clhs_error_clear(&err);
   clhs_mem_block b;
@@ -70,8 +47,7 @@ static void check_block(const char *const *ov) {
   const int64_t est = clhs_memory_world_bytes(&cfg, &b), real = (int64_t)clhs_world_bytes(&w);
   CHECK(est == real, "%s: world bytes %lld estimated, %lld built", what, (long long)est,
         (long long)real);
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
 }
 
 static void test_block_matches_world(void **state) {
@@ -116,7 +92,7 @@ static const char *const network_on[] = {"population.centres=12",
 static void test_estimate_covers_stepped_world(void **state) {
   (void)state;
   clhs_config cfg;
-  config_with(&cfg, network_on);
+  fx_make(&cfg, NULL, &(fx_opts){.set = network_on});
   clhs_error err;
   clhs_error_clear(&err);
   clhs_mem_block b;
@@ -144,15 +120,14 @@ static void test_estimate_covers_stepped_world(void **state) {
   CHECK(e.total == e.process + e.world + e.replicated + e.ties + e.halo + e.resources + e.commons +
                        e.output + e.transient,
         "total is the sum of the parts");
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
   assert_no_failures("estimate against a stepped world");
 }
 
 static void test_tie_ends(void **state) {
   (void)state;
   clhs_config cfg;
-  config_with(&cfg, NULL);
+  fx_make(&cfg, NULL, &(fx_opts){0});
   assert_true(clhs_memory_tie_ends_per_agent(&cfg, 0, NULL) == 0);
   const double e30 = clhs_memory_tie_ends_per_agent(&cfg, 30, NULL);
   const double e730 = clhs_memory_tie_ends_per_agent(&cfg, 730, NULL);
@@ -166,7 +141,7 @@ static void test_tie_ends(void **state) {
   cfg.network.peer_rate = 0;
   cfg.network.conference_ties = cfg.network.webinar_ties = cfg.network.online_rate = 0;
   assert_true(clhs_memory_tie_ends_per_agent(&cfg, 730, NULL) == 0);
-  config_with(&cfg, NULL);
+  fx_make(&cfg, NULL, &(fx_opts){0});
   cfg.network.decay = 0; /* never pruned: grows without bound */
   assert_true(clhs_memory_tie_ends_per_agent(&cfg, 5000, NULL) >
               clhs_memory_tie_ends_per_agent(&cfg, 2500, NULL));
@@ -331,7 +306,7 @@ static void test_check_verdict(void **state) {
   (void)state;
   static const char *const small[] = {"population.centres=20", NULL};
   clhs_config cfg;
-  config_with(&cfg, small);
+  fx_make(&cfg, NULL, &(fx_opts){.set = small});
   clhs_error err;
   clhs_error_clear(&err);
   unsetenv("CLHS_MEMORY_LIMIT");
@@ -386,19 +361,8 @@ static void test_check_verdict(void **state) {
   assert_no_failures("the check");
 }
 
-int main(int argc, char **argv) {
-  clhs_comm_init(&argc, &argv, &comm);
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_block_matches_world),
-      cmocka_unit_test(test_estimate_covers_stepped_world),
-      cmocka_unit_test(test_tie_ends),
-      cmocka_unit_test(test_parse_size),
-      cmocka_unit_test(test_available_cgroup_v2),
-      cmocka_unit_test(test_available_cgroup_v1),
-      cmocka_unit_test(test_available_namespace),
-      cmocka_unit_test(test_check_verdict),
-  };
-  int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  clhs_comm_finalize();
-  return rc;
-}
+FX_MAIN(cmocka_unit_test(test_block_matches_world),
+        cmocka_unit_test(test_estimate_covers_stepped_world), cmocka_unit_test(test_tie_ends),
+        cmocka_unit_test(test_parse_size), cmocka_unit_test(test_available_cgroup_v2),
+        cmocka_unit_test(test_available_cgroup_v1), cmocka_unit_test(test_available_namespace),
+        cmocka_unit_test(test_check_verdict))

@@ -1,27 +1,8 @@
 /* The care and centre rules of MODEL.md §2, §3, §8, §9 on hand-built cases. */
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include <cmocka.h>
-
-#include "clhs/comm.h"
-#include "clhs/config.h"
-#include "clhs/model.h"
-
-static clhs_comm comm;
-
-static void small_config(clhs_config *cfg, int64_t centres) {
-  clhs_error err;
-  clhs_error_clear(&err);
-  clhs_config_defaults(cfg);
-  cfg->population.centres = centres;
-  assert_int_equal(clhs_config_finalize(cfg, &err), CLHS_OK);
-}
+#include "fixture.h"
 
 /* Phase 7 on its own: it must succeed. */
 static void care(clhs_world *w, int64_t t) {
@@ -38,7 +19,7 @@ static int cmp_i32(const void *a, const void *b) {
 static void test_centre_size_distribution(void **state) {
   (void)state;
   clhs_config cfg;
-  small_config(&cfg, 4000);
+  fx_make(&cfg, NULL, &(fx_opts){.centres = 4000});
   enum { N = 4000 };
   static int32_t n[N];
   double sl = 0, sl2 = 0;
@@ -66,11 +47,8 @@ static void test_centre_size_distribution(void **state) {
 static void test_world_structure(void **state) {
   (void)state;
   clhs_config cfg;
-  small_config(&cfg, 30);
   clhs_world w;
-  clhs_error err;
-  clhs_error_clear(&err);
-  assert_int_equal(clhs_world_create(&w, &cfg, &comm, &err), CLHS_OK);
+  fx_make(&cfg, &w, &(fx_opts){.centres = 30});
   assert_int_equal(w.c_count, 30);
   int64_t res = 0;
   for (int64_t lc = 0; lc < w.c_count; lc++) {
@@ -99,12 +77,10 @@ static void test_world_structure(void **state) {
   /* Non-member centres hold engagement at most 1 until they join. */
   for (int64_t i = 0; i < w.n; i++)
     if (!w.member[w.centre[i]]) assert_true(w.E[i] <= 1);
-  clhs_world_free(&w);
+  fx_done(&cfg, &w);
 
   /* Half the patients with a caregiver: counts follow a binomial, caregivers map 1:1. */
-  small_config(&cfg, 10);
-  cfg.population.caregivers_per_patient = 0.5;
-  assert_int_equal(clhs_world_create(&w, &cfg, &comm, &err), CLHS_OK);
+  fx_make(&cfg, &w, &(fx_opts){.centres = 10, .caregivers = 0.5});
   int64_t withfam = 0;
   for (int64_t p = 0; p < w.npat; p++)
     withfam += w.pat_fam[p] >= 0;
@@ -113,14 +89,13 @@ static void test_world_structure(void **state) {
     nfam += w.first[CLHS_CLIN][lc] - w.first[CLHS_FAM][lc];
   assert_int_equal(withfam, nfam);
   assert_true(fabs((double)nfam / (double)w.npat - 0.5) < 0.05);
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
 }
 
 static void test_hazards(void **state) {
   (void)state;
   clhs_config cfg;
-  small_config(&cfg, 1);
+  fx_make(&cfg, NULL, &(fx_opts){.centres = 1});
   assert_true(fabs(clhs_care_h_rel(&cfg, 0.5, 0, 0) - 0.016) < 1e-15);
   assert_true(fabs(clhs_care_h_rel(&cfg, 1, 1, 1) - 0.016 * 0.6 * 0.6 * 0.7) < 1e-15);
   assert_true(fabs(clhs_care_h_rem(&cfg, 0.5, 0, 0) - 0.012) < 1e-15);
@@ -134,7 +109,7 @@ static void test_hazards(void **state) {
 static void test_schedule(void **state) {
   (void)state;
   clhs_config cfg;
-  small_config(&cfg, 100);
+  fx_make(&cfg, NULL, &(fx_opts){.centres = 100});
   assert_int_equal(clhs_schedule_members(&cfg, 0), 7);
   /* 2009-06-01 is day 882 after 2007-01-01: step 126 is day 882. */
   assert_int_equal(clhs_schedule_members(&cfg, 126), 23);
@@ -146,7 +121,7 @@ static void test_schedule(void **state) {
     prev = m;
   }
   clhs_config_free(&cfg);
-  small_config(&cfg, 200);
+  fx_make(&cfg, NULL, &(fx_opts){.centres = 200});
   assert_int_equal(clhs_schedule_members(&cfg, 0), 14);
   assert_int_equal(clhs_schedule_members(&cfg, 700), 192);
   clhs_config_free(&cfg);
@@ -154,12 +129,7 @@ static void test_schedule(void **state) {
 
 /* A world of one member centre, with its first patient set up by hand. */
 static void one_centre(clhs_config *cfg, clhs_world *w) {
-  clhs_error err;
-  clhs_error_clear(&err);
-  small_config(cfg, 1);
-  cfg->centres.join = CLHS_JOIN_BASS; /* a member from step 0 */
-  cfg->centres.initial_share = 1.0;
-  assert_int_equal(clhs_world_create(w, cfg, &comm, &err), CLHS_OK);
+  fx_make(cfg, w, &(fx_opts){.centres = 1, .members = 1}); /* a member from step 0 */
   assert_int_equal(w->member[0], 1);
 }
 
@@ -184,8 +154,7 @@ static void test_visit_schedule(void **state) {
   assert_int_equal(w.next_visit[1], t + 6); /* pga ACT: 6 weeks */
   assert_int_equal(w.next_visit[2], t + 3); /* not due */
   assert_int_equal(w.counts[0].visits >= 2, 1);
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
 }
 
 /* A flare the last visit missed is recalled with probability r_c * I_pop (1 here),
@@ -228,8 +197,7 @@ static void test_recall_and_escalation(void **state) {
   w.next_visit[1] = (int32_t)t + 10;
   care(&w, t + 1);
   assert_int_equal(w.last_visit[1], t + 1 - 5);
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
 }
 
 /* A steroid course ends after 12 weeks of true remission or at care.steroid_course weeks. */
@@ -256,8 +224,7 @@ static void test_steroid_course(void **state) {
   for (int64_t t = 0; t < 40 && w.ster[0]; t++, weeks++)
     care(&w, t);
   assert_int_equal(weeks, cfg.care.steroid_course);
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
 }
 
 /* §8 turnover: every slot renewed with a newly diagnosed patient and caregiver. */
@@ -284,8 +251,7 @@ static void test_turnover(void **state) {
     assert_int_equal(w.E[w.pat_fam[p]], 0);
   }
   assert_true(w.m[w.pat_agent[0]] != m0); /* fresh draw */
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
 }
 
 /* §9: QI work raises reliability only in member centres; completeness follows the registry. */
@@ -293,10 +259,7 @@ static void test_reliability(void **state) {
   (void)state;
   clhs_config cfg;
   clhs_world w;
-  clhs_error err;
-  clhs_error_clear(&err);
-  small_config(&cfg, 100);
-  assert_int_equal(clhs_world_create(&w, &cfg, &comm, &err), CLHS_OK);
+  fx_make(&cfg, &w, &(fx_opts){.centres = 100});
   for (int64_t t = 0; t < 104; t++) {
     clhs_phase_levers_joins(&w, t);
     clhs_phase_centres(&w, t);
@@ -305,24 +268,11 @@ static void test_reliability(void **state) {
   assert_true(w.d[0] > 0.5);
   assert_true(w.r[99] == 0.21f); /* joins only in 2017 */
   assert_true(w.d[99] == 0.5f);
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
 }
 
-int main(int argc, char **argv) {
-  clhs_comm_init(&argc, &argv, &comm);
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_centre_size_distribution),
-      cmocka_unit_test(test_world_structure),
-      cmocka_unit_test(test_hazards),
-      cmocka_unit_test(test_schedule),
-      cmocka_unit_test(test_visit_schedule),
-      cmocka_unit_test(test_recall_and_escalation),
-      cmocka_unit_test(test_steroid_course),
-      cmocka_unit_test(test_turnover),
-      cmocka_unit_test(test_reliability),
-  };
-  int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  clhs_comm_finalize();
-  return rc;
-}
+FX_MAIN(cmocka_unit_test(test_centre_size_distribution), cmocka_unit_test(test_world_structure),
+        cmocka_unit_test(test_hazards), cmocka_unit_test(test_schedule),
+        cmocka_unit_test(test_visit_schedule), cmocka_unit_test(test_recall_and_escalation),
+        cmocka_unit_test(test_steroid_course), cmocka_unit_test(test_turnover),
+        cmocka_unit_test(test_reliability))

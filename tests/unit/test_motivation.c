@@ -13,42 +13,16 @@
  * the up probability is set just below u and a factor decides whether the agent moves.
  */
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include <cmocka.h>
-
-#include "clhs/comm.h"
-#include "clhs/config.h"
-#include "clhs/model.h"
-#include "clhs/network.h"
+#include "fixture.h"
 #include "clhs/rng.h"
-
-static clhs_comm comm;
 
 #define NPAT 8 /* per centre; 2 clinicians (4 patients each), 3 QIS */
 
 /* Two centres; @p share of them (the lowest indices) members from step 0. */
-static void world2(clhs_config *cfg, clhs_world *w, double share) {
-  clhs_error err;
-  clhs_error_clear(&err);
-  clhs_config_defaults(cfg);
-  cfg->population.centres = 2;
-  cfg->population.patients_median = NPAT;
-  cfg->population.patients_min = NPAT;
-  cfg->population.patients_max = NPAT;
-  cfg->population.patients_per_clinician = 4;
-  cfg->centres.join = CLHS_JOIN_BASS;
-  cfg->centres.initial_share = share;
-  assert_int_equal(clhs_config_finalize(cfg, &err), CLHS_OK);
-  assert_int_equal(clhs_world_create(w, cfg, &comm, &err), CLHS_OK);
-  assert_int_equal(w->c_count, 2);
-}
+#define WORLD2(share)                                                                              \
+  (&(fx_opts){.centres = 2, .patients = NPAT, .per_clinician = 4, .members = (share)})
 
 /* Phases 5 and 6 on their own: they must succeed. */
 static void motivation(clhs_world *w, int64_t t) {
@@ -72,42 +46,12 @@ static void lever_off(clhs_config *cfg, int lever) {
   cfg->levers[lever].on_step = 1e9;
 }
 
-static int32_t agent(const clhs_world *w, int64_t lc, int t, int32_t k) {
-  const int32_t i = w->first[t][lc] + k;
-  assert_true(i < w->first[t + 1][lc]);
-  return i;
-}
-
-static int64_t gid(const clhs_world *w, int32_t i) {
-  return w->gid_begin + i;
-}
-
-/* A tie at both ends. */
-static void tie(clhs_world *w, int32_t a, int32_t b, int kind) {
-  clhs_tie_event ev[2] = {{0}};
-  ev[0].agent = a;
-  ev[0].nbr = gid(w, b);
-  ev[0].kind = (uint8_t)kind;
-  ev[0].op = CLHS_TIE_CREATE;
-  ev[1] = ev[0];
-  ev[1].agent = b;
-  ev[1].nbr = gid(w, a);
-  clhs_error err;
-  clhs_error_clear(&err);
-  assert_int_equal(clhs_ties_apply_local(w, ev, 2, &err), CLHS_OK);
-}
-
-static void untie(clhs_world *w, int32_t a, int32_t b) {
-  clhs_tie_event ev[2] = {{0}};
-  ev[0].agent = a;
-  ev[0].nbr = gid(w, b);
-  ev[0].op = CLHS_TIE_DROP;
-  ev[1] = ev[0];
-  ev[1].agent = b;
-  ev[1].nbr = gid(w, a);
-  clhs_error err;
-  clhs_error_clear(&err);
-  assert_int_equal(clhs_ties_apply_local(w, ev, 2, &err), CLHS_OK);
+/* A tie (op CLHS_TIE_CREATE) or its end (CLHS_TIE_DROP) at both ends. */
+static void tie(clhs_world *w, int32_t a, int32_t b, int op, int kind) {
+  clhs_tie_event ev[2];
+  int64_t n = 0;
+  fx_event_pair(ev, &n, w, a, b, op, kind);
+  fx_apply(w, ev, n);
 }
 
 /* ------------------------------------------------------------------ phase 5 */
@@ -287,7 +231,7 @@ static void test_motivation_formulas(void **state) {
   (void)state;
   clhs_config cfg;
   clhs_world w;
-  world2(&cfg, &w, 1.0);
+  fx_make(&cfg, &w, WORLD2(1.0));
   lever_full(&cfg, CLHS_LEV_QI_TRAINING, 0.8);
   lever_full(&cfg, CLHS_LEV_ROLES, 0.6);
   lever_full(&cfg, CLHS_LEV_RESEARCH, 0.5);
@@ -300,10 +244,10 @@ static void test_motivation_formulas(void **state) {
    * and clinician; b: another patient of centre 0, tied to a (synchronous update); f: a
    * caregiver whose patient's clinician is clin0; a clinician; a QIS of centre 1 tied to
    * a; a researcher. */
-  const int32_t a = agent(&w, 0, CLHS_PAT, 1), fa = agent(&w, 0, CLHS_FAM, 1),
-                ca = agent(&w, 0, CLHS_CLIN, 1), b = agent(&w, 0, CLHS_PAT, 5),
-                f = agent(&w, 0, CLHS_FAM, 2), clin0 = agent(&w, 0, CLHS_CLIN, 0),
-                qis = agent(&w, 1, CLHS_QIS, 0), f3 = agent(&w, 0, CLHS_FAM, 3);
+  const int32_t a = fx_agent(&w, 0, CLHS_PAT, 1), fa = fx_agent(&w, 0, CLHS_FAM, 1),
+                ca = fx_agent(&w, 0, CLHS_CLIN, 1), b = fx_agent(&w, 0, CLHS_PAT, 5),
+                f = fx_agent(&w, 0, CLHS_FAM, 2), clin0 = fx_agent(&w, 0, CLHS_CLIN, 0),
+                qis = fx_agent(&w, 1, CLHS_QIS, 0), f3 = fx_agent(&w, 0, CLHS_FAM, 3);
   assert_int_equal(w.pat_clin[w.pat_begin[0] + 1], ca);
   assert_int_equal(w.pat_clin[w.pat_begin[0] + 2], clin0);
   int32_t res = -1;
@@ -322,9 +266,9 @@ static void test_motivation_formulas(void **state) {
   w.m[ca] = 0.9f;
   w.m[f3] = 0.05f;
   const dyn d[3] = {{a, b, 0.5f}, {a, qis, 0.5f}, {a, f3, 0.3f}};
-  tie(&w, a, b, CLHS_TIE_PEER);
-  tie(&w, a, qis, CLHS_TIE_EVENT);
-  tie(&w, a, f3, CLHS_TIE_ONLINE);
+  tie(&w, a, b, CLHS_TIE_CREATE, CLHS_TIE_PEER);
+  tie(&w, a, qis, CLHS_TIE_CREATE, CLHS_TIE_EVENT);
+  tie(&w, a, f3, CLHS_TIE_CREATE, CLHS_TIE_ONLINE);
 
   snap s = take(&w);
   const int32_t who[6] = {a, b, f, clin0, qis, res};
@@ -354,7 +298,7 @@ static void test_motivation_formulas(void **state) {
 
   /* Without ties beyond the care ties, a's relatedness target falls; weights change the
    * influence (a second week from the new state). */
-  untie(&w, a, f3);
+  tie(&w, a, f3, CLHS_TIE_DROP, 0);
   s = take(&w);
   motivation(&w, t + 1);
   assert_agent(&w, a, model5(&w, &s, a, d, 2, 0.05, 0.03));
@@ -369,8 +313,7 @@ static void test_motivation_formulas(void **state) {
   for (int k = 0; k < 6; k++)
     assert_agent(&w, who[k], model5(&w, &s, who[k], d, 2, 0.2, 0.1));
   snap_free(&s);
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
 }
 
 /* m is clamped to [0, 1] when the influence term overshoots. */
@@ -378,10 +321,10 @@ static void test_motivation_clamp(void **state) {
   (void)state;
   clhs_config cfg;
   clhs_world w;
-  world2(&cfg, &w, 1.0);
+  fx_make(&cfg, &w, WORLD2(1.0));
   clhs_phase_levers_joins(&w, 5);
   cfg.motivation.mu_patient = 1.0;
-  const int32_t hi = agent(&w, 0, CLHS_PAT, 6), lo = agent(&w, 0, CLHS_PAT, 7);
+  const int32_t hi = fx_agent(&w, 0, CLHS_PAT, 6), lo = fx_agent(&w, 0, CLHS_PAT, 7);
   const int32_t chi = w.pat_clin[w.pat_begin[0] + 6], clo = w.pat_clin[w.pat_begin[0] + 7];
   assert_true(chi != clo);
   w.m[hi] = 0.98f;
@@ -410,8 +353,7 @@ static void test_motivation_clamp(void **state) {
   assert_agent(&w, hi, ehi);
   assert_agent(&w, lo, elo);
   snap_free(&s);
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
 }
 
 /* ------------------------------------------------------------------ phase 6 */
@@ -419,7 +361,7 @@ static void test_motivation_clamp(void **state) {
 /* The agent's draw in phase 6 at step t. */
 static double engage_u(const clhs_world *w, int32_t i, int64_t t) {
   clhs_rng r;
-  clhs_rng_init(&r, w->cfg->run.seed, (uint32_t)t, (uint64_t)gid(w, i), CLHS_P_ENGAGE);
+  clhs_rng_init(&r, w->cfg->run.seed, (uint32_t)t, (uint64_t)fx_gid(w, i), CLHS_P_ENGAGE);
   return clhs_rng_uniform(&r);
 }
 
@@ -427,8 +369,8 @@ static void test_engagement_forced(void **state) {
   (void)state;
   clhs_config cfg;
   clhs_world w;
-  world2(&cfg, &w, 0.5); /* centre 0 a member, centre 1 not */
-  const int64_t t = 5;   /* not a Bass step: centre 1 stays out */
+  fx_make(&cfg, &w, WORLD2(0.5)); /* centre 0 a member, centre 1 not */
+  const int64_t t = 5;            /* not a Bass step: centre 1 stays out */
   clhs_phase_levers_joins(&w, t);
   assert_int_equal(w.member[0], 1);
   assert_int_equal(w.member[1], 0);
@@ -482,8 +424,7 @@ static void test_engagement_forced(void **state) {
   engagement(&w, t + 4);
   for (int32_t i = 0; i < w.n; i++)
     assert_int_equal(w.E[i], 0);
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
 }
 
 /*
@@ -494,18 +435,18 @@ static void test_engagement_leaders(void **state) {
   (void)state;
   clhs_config cfg;
   clhs_world w;
-  world2(&cfg, &w, 1.0);
+  fx_make(&cfg, &w, WORLD2(1.0));
   lever_off(&cfg, CLHS_LEV_ENGAGEMENT);
   lever_off(&cfg, CLHS_LEV_OUTREACH);
   int64_t t = 5;
   clhs_phase_levers_joins(&w, t);
   assert_true(w.I[0].beta_lead_extra == 0 && w.I[0].outreach == 0);
-  const int32_t a = agent(&w, 0, CLHS_PAT, 1), fa = agent(&w, 0, CLHS_FAM, 1),
-                ca = agent(&w, 0, CLHS_CLIN, 1), p5 = agent(&w, 0, CLHS_PAT, 5),
-                f5 = agent(&w, 0, CLHS_FAM, 5);
+  const int32_t a = fx_agent(&w, 0, CLHS_PAT, 1), fa = fx_agent(&w, 0, CLHS_FAM, 1),
+                ca = fx_agent(&w, 0, CLHS_CLIN, 1), p5 = fx_agent(&w, 0, CLHS_PAT, 5),
+                f5 = fx_agent(&w, 0, CLHS_FAM, 5);
   assert_int_equal(w.pat_clin[w.pat_begin[0] + 1], ca);
-  tie(&w, a, p5, CLHS_TIE_PEER);   /* 0.5 */
-  tie(&w, a, f5, CLHS_TIE_ONLINE); /* 0.3 */
+  tie(&w, a, p5, CLHS_TIE_CREATE, CLHS_TIE_PEER);   /* 0.5 */
+  tie(&w, a, f5, CLHS_TIE_CREATE, CLHS_TIE_ONLINE); /* 0.3 */
   const double u = engage_u(&w, a, t);
   cfg.engagement.up_family[1] = u / 1.2;
   assert_true(cfg.engagement.down[0] == 0);
@@ -559,7 +500,7 @@ static void test_engagement_leaders(void **state) {
 
   /* Outreach (O = 1 + 1.5 I_outreach) acts only on the move from unaware: b at E = 0 with
    * up_family[0] = u_b / 2 moves with the lever on (2.5 / 2 > 1), not without. */
-  const int32_t b = agent(&w, 0, CLHS_PAT, 3), fb = agent(&w, 0, CLHS_FAM, 3);
+  const int32_t b = fx_agent(&w, 0, CLHS_PAT, 3), fb = fx_agent(&w, 0, CLHS_FAM, 3);
   const int32_t cb = w.pat_clin[w.pat_begin[0] + 3];
   const double ub = engage_u(&w, b, t);
   cfg.engagement.up_family[0] = ub / 2;
@@ -584,19 +525,8 @@ static void test_engagement_leaders(void **state) {
   w.E[cb] = 3;
   engagement(&w, t);
   assert_int_equal(w.E[b], 1);
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
 }
 
-int main(int argc, char **argv) {
-  clhs_comm_init(&argc, &argv, &comm);
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_motivation_formulas),
-      cmocka_unit_test(test_motivation_clamp),
-      cmocka_unit_test(test_engagement_forced),
-      cmocka_unit_test(test_engagement_leaders),
-  };
-  int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  clhs_comm_finalize();
-  return rc;
-}
+FX_MAIN(cmocka_unit_test(test_motivation_formulas), cmocka_unit_test(test_motivation_clamp),
+        cmocka_unit_test(test_engagement_forced), cmocka_unit_test(test_engagement_leaders))

@@ -17,99 +17,32 @@
  */
 #include <math.h>
 #include <omp.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include <cmocka.h>
-
-#include "clhs/comm.h"
-#include "clhs/config.h"
-#include "clhs/model.h"
-#include "clhs/network.h"
+#include "fixture.h"
 #include "clhs/rng.h"
-
-static clhs_comm comm;
-static const char *digest_path = NULL;
-static int digest_write = 0;
-
-#include "mpi_check.h"
-
-static uint64_t mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-static uint32_t fbits(float f) {
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  return u;
-}
 
 /* ------------------------------------------------------------ worlds */
 
-#define LEV(k) (1u << (k))
-#define ALL_LEVERS ((1u << CLHS_NLEVERS) - 1u)
-
-/* Defaults for @p centres centres of exactly @p npat patients, every centre a member
- * from step 0 (Bass joining with no later joins). Adjust cfg, then call world_make. */
-static void cfg_base(clhs_config *cfg, int64_t centres, int64_t npat) {
-  clhs_config_defaults(cfg);
-  cfg->population.centres = centres;
-  cfg->population.patients_median = (double)npat;
-  cfg->population.patients_min = npat;
-  cfg->population.patients_max = npat;
-  cfg->population.patients_per_clinician = 4;
-  cfg->population.caregivers_per_patient = 0.8;
-  cfg->centres.join = CLHS_JOIN_BASS;
-  cfg->centres.initial_share = 1.0;
-  cfg->centres.bass_p = 0;
-  cfg->centres.bass_q = 0;
-}
-
-/* Finalize; the levers in the mask fully on at every step, the others off; build. */
-static void world_make(clhs_config *cfg, unsigned levers, clhs_world *w) {
-  clhs_error err;
-  clhs_error_clear(&err);
-  assert_int_equal(clhs_config_finalize(cfg, &err), CLHS_OK);
-  for (int k = 0; k < CLHS_NLEVERS; k++) {
-    cfg->levers[k].on_step = (levers >> k) & 1u ? -1000.0 : 1e9;
-    cfg->levers[k].ramp = 0;
-    cfg->levers[k].max = 1;
-  }
-  clhs_error_clear(&err);
-  const int st = clhs_world_create(w, cfg, &comm, &err);
-  CHECK(st == CLHS_OK, "world: %s", err.msg);
-  assert_no_failures("clhs_world_create");
-}
-
-static void world_done(clhs_config *cfg, clhs_world *w) {
-  clhs_world_free(w);
-  clhs_config_free(cfg);
-}
+/* @p centres centres of exactly @p npat patients, every centre a member from step 0 (Bass
+ * joining with no later joins): fx_config, adjust cfg, then finalize with the levers of a mask
+ * fully on at every step and the others off (fx_finalize(&cfg, mask, ~mask)), fx_world. */
+#define CENTRES(n, npat)                                                                           \
+  (&(fx_opts){.centres = (n),                                                                      \
+              .patients = (npat),                                                                  \
+              .per_clinician = 4,                                                                  \
+              .caregivers = 0.8,                                                                   \
+              .members = 1,                                                                        \
+              .no_joins = 1})
 
 /* Tiers E in [Emin, 4] as a function of the gid, m = 1, no flags. */
 static void set_state(clhs_world *w, int Emin, uint64_t salt) {
   for (int64_t i = 0; i < w->n; i++) {
     const uint64_t g = (uint64_t)(w->gid_begin + i);
-    w->E[i] = (uint8_t)(Emin + (int)(mix64(g * 64 + salt) % (uint64_t)(5 - Emin)));
+    w->E[i] = (uint8_t)(Emin + (int)(fx_mix64(g * 64 + salt) % (uint64_t)(5 - Emin)));
     w->m[i] = 1.0f;
     w->flags[i] = 0;
   }
-}
-
-static void check_ties(clhs_world *w, const char *what) {
-  clhs_error err;
-  clhs_error_clear(&err);
-  const int64_t bad = clhs_ties_check(w, &err);
-  CHECK(bad == 0, "%s: clhs_ties_check %lld: %s", what, (long long)bad, err.msg);
-  assert_no_failures(what);
 }
 
 /* Phase 1 (intensities) and phase 2 at step t, then the invariant check. */
@@ -120,7 +53,7 @@ static void new_ties(clhs_world *w, int64_t t) {
   const int st = clhs_phase_new_ties(w, t, &err);
   CHECK(st == CLHS_OK, "new ties at %lld: %s", (long long)t, err.msg);
   assert_no_failures("clhs_phase_new_ties");
-  check_ties(w, "clhs_ties_check after new ties");
+  fx_ties_ok(w, "clhs_ties_check after new ties");
 }
 
 /* ------------------------------------------------------------ the whole network, everywhere */
@@ -193,7 +126,7 @@ static void snap_take(const clhs_world *w, snap *s) {
         le[k].a = w->gid_begin + a0 + r;
         le[k].b = clhs_tie_gid(ts->key[d]);
         le[k].kind = (uint32_t)clhs_tie_kind_of(ts->key[d]);
-        le[k++].wbits = fbits(ts->w[d]);
+        le[k++].wbits = fx_fbits(ts->w[d]);
       }
   }
   CHECK(k == nl, "clhs_ties_count %lld, rows hold %lld", (long long)nl, (long long)k);
@@ -274,10 +207,12 @@ static void peer_case(double homophily, int roles_on) {
            roles_on ? "on" : "off");
   clhs_config cfg;
   clhs_world w;
-  cfg_base(&cfg, 5, 80);
+  fx_config(&cfg, CENTRES(5, 80));
   cfg.network.peer_rate = 60;
   cfg.network.role_homophily = homophily;
-  world_make(&cfg, roles_on ? LEV(CLHS_LEV_ROLES) : 0u, &w);
+  const unsigned levers = roles_on ? FX_LEVER(CLHS_LEV_ROLES) : 0u;
+  fx_finalize(&cfg, levers, ~levers);
+  fx_world(&cfg, &w);
   set_state(&w, 0, 11);
   new_ties(&w, 1);
   snap s;
@@ -334,7 +269,7 @@ static void peer_case(double homophily, int roles_on) {
   }
   assert_no_failures(what);
   snap_free(&s);
-  world_done(&cfg, &w);
+  fx_done(&cfg, &w);
 }
 
 static void test_peer_ties(void **state) {
@@ -357,7 +292,8 @@ typedef struct event_opts {
 
 /* Would this agent attend with probability 1 (else 0) under these options? */
 static int attends(const event_opts *o, const arec *a) {
-  if (!a->member || a->E < 2 || !(o->levers & LEV(CLHS_LEV_QI_TRAINING)) || o->lam == 0) return 0;
+  if (!a->member || a->E < 2 || !(o->levers & FX_LEVER(CLHS_LEV_QI_TRAINING)) || o->lam == 0)
+    return 0;
   if (o->odd_m0 && (a->gid & 1)) return 0;
   return o->attend[a->E - 2] == 1.0;
 }
@@ -365,7 +301,7 @@ static int attends(const event_opts *o, const arec *a) {
 static void event_case(const char *what, const event_opts *o) {
   clhs_config cfg;
   clhs_world w;
-  cfg_base(&cfg, 8, 60);
+  fx_config(&cfg, CENTRES(8, 60));
   for (int k = 0; k < 3; k++)
     cfg.network.attend[k] = o->attend[k];
   cfg.network.conference_every = 26;
@@ -373,7 +309,8 @@ static void event_case(const char *what, const event_opts *o) {
   cfg.network.conference_ties = 3;
   cfg.network.webinar_ties = 1;
   cfg.network.cross_role = o->cross;
-  world_make(&cfg, o->levers, &w);
+  fx_finalize(&cfg, o->levers, ~o->levers);
+  fx_world(&cfg, &w);
   set_state(&w, 0, 21);
   for (int64_t i = 0; i < w.n; i++) {
     w.flags[i] = CLHS_F_TRAINED; /* last week's attendance must be cleared */
@@ -419,12 +356,12 @@ static void event_case(const char *what, const event_opts *o) {
   }
   assert_no_failures(what);
   snap_free(&s);
-  world_done(&cfg, &w);
+  fx_done(&cfg, &w);
 }
 
 static void test_events(void **state) {
   (void)state;
-  const unsigned qi = LEV(CLHS_LEV_QI_TRAINING);
+  const unsigned qi = FX_LEVER(CLHS_LEV_QI_TRAINING);
   event_opts o = {1, 0.3, {1, 1, 1}, 0, qi, 0};
   event_case("no event at step 1", &o);
   o.t = 0;
@@ -460,12 +397,13 @@ static void test_preferential_attachment(void **state) {
   enum { NPAT = 150 };
   clhs_config cfg;
   clhs_world w;
-  cfg_base(&cfg, 6, NPAT);
+  fx_config(&cfg, CENTRES(6, NPAT));
   for (int k = 0; k < 3; k++)
     cfg.network.attend[k] = 1;
   cfg.network.conference_ties = 2;
   cfg.network.cross_role = 0.3;
-  world_make(&cfg, LEV(CLHS_LEV_QI_TRAINING), &w);
+  fx_finalize(&cfg, FX_LEVER(CLHS_LEV_QI_TRAINING), ~FX_LEVER(CLHS_LEV_QI_TRAINING));
+  fx_world(&cfg, &w);
   set_state(&w, 2, 31); /* everyone attends */
   /* The hub: the first patient of centre 0, tied to every other patient of its centre. */
   const int64_t hub = w.centre_gid0[0];
@@ -473,23 +411,11 @@ static void test_preferential_attachment(void **state) {
   assert_non_null(m);
   int64_t nm = 0;
   if (w.owner[0] == comm.rank)
-    for (int64_t k = 1; k < NPAT; k++) {
-      m[nm].target = hub;
-      m[nm].nbr = hub + k;
-      m[nm].kind = CLHS_TIE_PEER;
-      m[nm++].op = CLHS_TIE_CREATE;
-      m[nm].target = hub + k;
-      m[nm].nbr = hub;
-      m[nm].kind = CLHS_TIE_PEER;
-      m[nm++].op = CLHS_TIE_CREATE;
-    }
-  clhs_error err;
-  clhs_error_clear(&err);
-  const int st = clhs_ties_deliver(&w, m, nm, &err);
-  CHECK(st == CLHS_OK, "deliver: %s", err.msg);
+    for (int64_t k = 1; k < NPAT; k++)
+      fx_msg_pair(m, &nm, hub, hub + k, CLHS_TIE_CREATE, CLHS_TIE_PEER);
+  fx_deliver(&w, m, nm);
   free(m);
-  assert_no_failures("hub ties");
-  check_ties(&w, "clhs_ties_check with the hub");
+  fx_ties_ok(&w, "clhs_ties_check with the hub");
   new_ties(&w, 26);
   snap s;
   snap_take(&w, &s);
@@ -514,7 +440,7 @@ static void test_preferential_attachment(void **state) {
         (long long)hub_event, mean);
   assert_no_failures("preferential attachment");
   snap_free(&s);
-  world_done(&cfg, &w);
+  fx_done(&cfg, &w);
 }
 
 /* ------------------------------------------------------------ online ties */
@@ -522,15 +448,16 @@ static void test_preferential_attachment(void **state) {
 static void online_case(const char *what, double rate, unsigned levers) {
   clhs_config cfg;
   clhs_world w;
-  cfg_base(&cfg, 6, 80);
+  fx_config(&cfg, CENTRES(6, 80));
   cfg.network.online_rate = rate;
-  world_make(&cfg, levers, &w);
+  fx_finalize(&cfg, levers, ~levers);
+  fx_world(&cfg, &w);
   set_state(&w, 0, 41);
   new_ties(&w, 1);
   snap s;
   snap_take(&w, &s);
   check_basic(&s, 1);
-  const int on = rate > 0 && (levers & LEV(CLHS_LEV_COMMONS));
+  const int on = rate > 0 && (levers & FX_LEVER(CLHS_LEV_COMMONS));
   int64_t *n_on = calloc((size_t)s.n, sizeof *n_on);
   assert_non_null(n_on);
   for (int64_t j = 0; j < s.ne; j++) {
@@ -565,13 +492,13 @@ static void online_case(const char *what, double rate, unsigned levers) {
   assert_no_failures(what);
   free(n_on);
   snap_free(&s);
-  world_done(&cfg, &w);
+  fx_done(&cfg, &w);
 }
 
 static void test_online(void **state) {
   (void)state;
-  online_case("online_rate 1", 1.0, LEV(CLHS_LEV_COMMONS));
-  online_case("online_rate 0", 0.0, LEV(CLHS_LEV_COMMONS));
+  online_case("online_rate 1", 1.0, FX_LEVER(CLHS_LEV_COMMONS));
+  online_case("online_rate 0", 0.0, FX_LEVER(CLHS_LEV_COMMONS));
   online_case("online_rate 1, commons lever off", 1.0, 0u);
 }
 
@@ -581,7 +508,7 @@ static void test_non_members(void **state) {
   (void)state;
   clhs_config cfg;
   clhs_world w;
-  cfg_base(&cfg, 10, 40);
+  fx_config(&cfg, CENTRES(10, 40));
   cfg.centres.join = CLHS_JOIN_SCHEDULE; /* 30 per 100 centres: centres 0-2, for ever */
   cfg.centres.nschedule = 1;
   snprintf(cfg.centres.schedule_date[0], CLHS_DATE_LEN, "%s", cfg.run.start_date);
@@ -590,7 +517,8 @@ static void test_non_members(void **state) {
   cfg.network.online_rate = 1;
   for (int k = 0; k < 3; k++)
     cfg.network.attend[k] = 1;
-  world_make(&cfg, ALL_LEVERS, &w);
+  fx_finalize(&cfg, FX_ALL_LEVERS, 0);
+  fx_world(&cfg, &w);
   set_state(&w, 2, 51); /* every agent, members or not, could tie by its tier */
   new_ties(&w, 26);
   snap s;
@@ -613,12 +541,10 @@ static void test_non_members(void **state) {
     CHECK(kinds[k] > 0, "no ties of kind %d among the members", k);
   assert_no_failures("non-member centres");
   snap_free(&s);
-  world_done(&cfg, &w);
+  fx_done(&cfg, &w);
 }
 
 /* ------------------------------------------------------------ determinism */
-
-#define FOLD(h, v) ((h) = mix64((h) ^ (uint64_t)(v)))
 
 /* 15 weeks of phases 1-3 and 9 on a busy world (joins, peer ties, webinars every 2 and
  * conferences every 6 weeks, online ties, decay, turnover); a digest of every tie end
@@ -627,10 +553,13 @@ static uint64_t busy_digest(int threads) {
   omp_set_num_threads(threads);
   clhs_config cfg;
   clhs_world w;
-  cfg_base(&cfg, 7, 50);
-  cfg.population.patients_min = 25;
-  cfg.population.patients_max = 90;
-  cfg.centres.initial_share = 0.6;
+  fx_config(&cfg, &(fx_opts){.centres = 7,
+                             .patients = 50,
+                             .patients_min = 25,
+                             .patients_max = 90,
+                             .per_clinician = 4,
+                             .caregivers = 0.8,
+                             .members = 0.6});
   cfg.centres.bass_p = 0.3;
   cfg.centres.bass_q = 0.2;
   cfg.network.peer_rate = 8;
@@ -640,11 +569,12 @@ static uint64_t busy_digest(int threads) {
   cfg.network.webinar_ties = 0.5;
   cfg.network.online_rate = 0.1;
   cfg.care.turnover = 0.02;
-  world_make(&cfg, ALL_LEVERS, &w);
+  fx_finalize(&cfg, FX_ALL_LEVERS, 0);
+  fx_world(&cfg, &w);
   for (int64_t i = 0; i < w.n; i++) {
     const uint64_t g = (uint64_t)(w.gid_begin + i);
-    w.E[i] = (uint8_t)(mix64(g * 3 + 1) % 5);
-    w.m[i] = (float)((double)(mix64(g * 3 + 2) >> 11) * 0x1p-53);
+    w.E[i] = (uint8_t)(fx_mix64(g * 3 + 1) % 5);
+    w.m[i] = (float)((double)(fx_mix64(g * 3 + 2) >> 11) * 0x1p-53);
   }
   clhs_error err;
   for (int64_t t = 0; t <= 14; t++) {
@@ -656,31 +586,20 @@ static uint64_t busy_digest(int threads) {
     st = clhs_phase_turnover(&w, t, &err);
     CHECK(st == CLHS_OK, "turnover at %lld: %s", (long long)t, err.msg);
     assert_no_failures("decay and turnover");
-    check_ties(&w, "clhs_ties_check after decay and turnover");
+    fx_ties_ok(&w, "clhs_ties_check after decay and turnover");
   }
   uint64_t sum[1 + CLHS_NTIEKINDS] = {0};
   for (int64_t i = 0; i < w.n; i++) {
-    uint64_t h = mix64((uint64_t)(w.gid_begin + i) + 5);
-    FOLD(h, (uint64_t)w.flags[i] | (uint64_t)w.E[i] << 8);
+    uint64_t h = fx_mix64((uint64_t)(w.gid_begin + i) + 5);
+    FX_FOLD(h, (uint64_t)w.flags[i] | (uint64_t)w.E[i] << 8);
     sum[0] += h;
   }
-  for (int64_t lc = 0; lc < w.c_count; lc++) {
-    const clhs_tieset *ts = &w.ties[lc];
-    const int32_t a0 = w.first[0][lc], na = w.first[CLHS_NTYPES][lc] - a0;
-    for (int32_t r = 0; r < na; r++)
-      for (uint32_t d = ts->off[r]; d < ts->off[r + 1]; d++) {
-        uint64_t h = mix64((uint64_t)(w.gid_begin + a0 + r) + 77);
-        FOLD(h, ts->key[d]);
-        FOLD(h, fbits(ts->w[d]));
-        sum[0] += h;
-        sum[1 + clhs_tie_kind_of(ts->key[d])]++;
-      }
-  }
+  sum[0] += fx_ties_digest(&w, sum);
   clhs_comm_sum_u64(&comm, sum, 1 + CLHS_NTIEKINDS);
   for (int k = CLHS_TIE_PEER; k <= CLHS_TIE_ONLINE; k++)
     CHECK(sum[1 + k] > 50, "only %llu tie ends of kind %d", (unsigned long long)sum[1 + k], k);
   assert_no_failures("a busy network");
-  world_done(&cfg, &w);
+  fx_done(&cfg, &w);
   return sum[0];
 }
 
@@ -691,25 +610,7 @@ static void test_determinism(void **state) {
     print_message("rank %d: digest %016llx at 1 thread, %016llx at 2\n", comm.rank,
                   (unsigned long long)d1, (unsigned long long)d2);
   assert_true(d1 == d2);
-  if (!digest_path) return;
-  if (digest_write) {
-    if (comm.rank == 0) {
-      FILE *f = fopen(digest_path, "w");
-      assert_non_null(f);
-      fprintf(f, "%016llx\n", (unsigned long long)d1);
-      fclose(f);
-    }
-  } else {
-    FILE *f = fopen(digest_path, "r");
-    assert_non_null(f);
-    unsigned long long want = 0;
-    assert_int_equal(fscanf(f, "%llx", &want), 1);
-    fclose(f);
-    if (want != d1)
-      print_message("rank %d: digest %016llx at %d ranks, %016llx in %s\n", comm.rank,
-                    (unsigned long long)d1, comm.size, want, digest_path);
-    assert_true(want == d1);
-  }
+  fx_digest_settle(d1);
 }
 
 /* ------------------------------------------------------------ turnover */
@@ -722,14 +623,17 @@ static void turnover_case(double rate) {
   const int64_t t = 27;
   clhs_config cfg;
   clhs_world w;
-  cfg_base(&cfg, 6, 40);
+  fx_config(&cfg, CENTRES(6, 40));
   cfg.network.peer_rate = 40;
   cfg.network.online_rate = 0.5;
   cfg.network.conference_ties = 3;
   for (int k = 0; k < 3; k++)
     cfg.network.attend[k] = 1;
   cfg.care.turnover = rate;
-  world_make(&cfg, LEV(CLHS_LEV_ROLES) | LEV(CLHS_LEV_QI_TRAINING) | LEV(CLHS_LEV_COMMONS), &w);
+  const unsigned levers =
+      FX_LEVER(CLHS_LEV_ROLES) | FX_LEVER(CLHS_LEV_QI_TRAINING) | FX_LEVER(CLHS_LEV_COMMONS);
+  fx_finalize(&cfg, levers, ~levers);
+  fx_world(&cfg, &w);
   set_state(&w, 2, 61);
   new_ties(&w, 26);
   /* A tie from the first patient and the first caregiver of each centre to the last agent
@@ -743,31 +647,20 @@ static void turnover_case(double rate) {
     const int32_t srcs[2] = {w.first[CLHS_PAT][lc], w.first[CLHS_FAM][lc]};
     for (int k = 0; k < 2 && nm + 2 <= 64; k++) {
       if (srcs[k] >= w.first[k + 1][lc]) continue; /* no agent of that type */
-      memset(&m[nm], 0, 2 * sizeof m[0]);
-      m[nm].target = w.gid_begin + srcs[k];
-      m[nm].nbr = staff;
-      m[nm].kind = CLHS_TIE_ONLINE;
-      m[nm++].op = CLHS_TIE_CREATE;
-      m[nm].target = staff;
-      m[nm].nbr = w.gid_begin + srcs[k];
-      m[nm].kind = CLHS_TIE_ONLINE;
-      m[nm++].op = CLHS_TIE_CREATE;
+      fx_msg_pair(m, &nm, w.gid_begin + srcs[k], staff, CLHS_TIE_CREATE, CLHS_TIE_ONLINE);
     }
   }
-  clhs_error err;
-  clhs_error_clear(&err);
-  int st = clhs_ties_deliver(&w, m, nm, &err);
-  CHECK(st == CLHS_OK, "deliver: %s", err.msg);
-  assert_no_failures("ties to staff of the next centre");
-  check_ties(&w, "clhs_ties_check before turnover");
+  fx_deliver(&w, m, nm);
+  fx_ties_ok(&w, "clhs_ties_check before turnover");
   snap before;
   snap_take(&w, &before);
 
+  clhs_error err;
   clhs_error_clear(&err);
-  st = clhs_phase_turnover(&w, t, &err);
+  int st = clhs_phase_turnover(&w, t, &err);
   CHECK(st == CLHS_OK, "turnover: %s", err.msg);
   assert_no_failures("clhs_phase_turnover");
-  check_ties(&w, "clhs_ties_check after turnover");
+  fx_ties_ok(&w, "clhs_ties_check after turnover");
   snap after;
   snap_take(&w, &after);
 
@@ -830,7 +723,7 @@ static void turnover_case(double rate) {
   free(renewed);
   snap_free(&before);
   snap_free(&after);
-  world_done(&cfg, &w);
+  fx_done(&cfg, &w);
 }
 
 static void test_turnover(void **state) {
@@ -840,13 +733,7 @@ static void test_turnover(void **state) {
 }
 
 int main(int argc, char **argv) {
-  clhs_comm_init(&argc, &argv, &comm);
-  for (int k = 1; k + 1 < argc; k++) {
-    if (!strcmp(argv[k], "--write") || !strcmp(argv[k], "--check")) {
-      digest_write = !strcmp(argv[k], "--write");
-      digest_path = argv[k + 1];
-    }
-  }
+  fx_init(&argc, &argv);
   const struct CMUnitTest all[] = {
       cmocka_unit_test(test_peer_ties),
       cmocka_unit_test(test_events),
@@ -857,8 +744,6 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_determinism),
   };
   const struct CMUnitTest write_only[] = {cmocka_unit_test(test_determinism)};
-  const int rc = digest_path && digest_write ? cmocka_run_group_tests(write_only, NULL, NULL)
-                                             : cmocka_run_group_tests(all, NULL, NULL);
-  clhs_comm_finalize();
-  return rc;
+  return fx_finish(fx_path && fx_write ? cmocka_run_group_tests(write_only, NULL, NULL)
+                                       : cmocka_run_group_tests(all, NULL, NULL));
 }

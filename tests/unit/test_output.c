@@ -16,24 +16,14 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "clhs/comm.h"
-#include "clhs/config.h"
+#include "fixture.h"
 #include "clhs/output.h"
 
 #define NREC 150     /* > 2 batches of 64 */
@@ -42,7 +32,6 @@
 #define NTIER 4
 #define NTYPE 3
 
-static clhs_comm g_comm;
 static char g_path[1024];
 
 static const char *const type_labels[NTYPE] = {"PAT", "FAM", "CLIN"};
@@ -114,11 +103,6 @@ static clhs_out_layout layout_for(int rank, int size) {
   return l;
 }
 
-static int64_t total_failures(int64_t local) {
-  clhs_comm_sum_i64(&g_comm, &local, 1);
-  return local;
-}
-
 static void make_config(clhs_config *cfg) {
   clhs_config_defaults(cfg);
   snprintf(cfg->run.start_date, sizeof cfg->run.start_date, "2007-01-01");
@@ -130,20 +114,6 @@ static int file_exists(const char *p) {
 }
 
 /* --- reading back (rank 0, serial HDF5) --------------------------------- */
-
-static int64_t bad;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      bad++;                                                                                       \
-      if (bad < 20) {                                                                              \
-        fprintf(stderr, "check failed (%s:%d): ", __FILE__, __LINE__);                             \
-        fprintf(stderr, __VA_ARGS__);                                                              \
-        fprintf(stderr, "\n");                                                                     \
-      }                                                                                            \
-    }                                                                                              \
-  } while (0)
 
 /** Read a whole dataset into a malloc'd buffer of @p memtype; dims into @p dims. */
 static void *read_all(hid_t f, const char *name, hid_t memtype, int *rank, hsize_t *dims) {
@@ -355,7 +325,7 @@ static void verify_file(const char *path, const clhs_config *cfg) {
   hid_t a = H5Aopen_by_name(f, "/run", "ranks", H5P_DEFAULT, H5P_DEFAULT);
   double ranks = -1;
   CHECK(a >= 0 && H5Aread(a, H5T_NATIVE_DOUBLE, &ranks) >= 0, "no /run ranks");
-  CHECK(ranks == g_comm.size, "/run ranks = %g", ranks);
+  CHECK(ranks == comm.size, "/run ranks = %g", ranks);
   if (a >= 0) H5Aclose(a);
   read_str_attr(f, "/run", "status", s, sizeof s);
   CHECK(strcmp(s, "completed") == 0, "/run status '%s'", s);
@@ -385,23 +355,22 @@ static void test_roundtrip(void **state) {
   (void)state;
   clhs_config cfg;
   make_config(&cfg);
-  clhs_out_layout l = layout_for(g_comm.rank, g_comm.size);
+  clhs_out_layout l = layout_for(comm.rank, comm.size);
   clhs_error err;
   clhs_error_clear(&err);
   char tmp[1100];
   snprintf(tmp, sizeof tmp, "%s.tmp", g_path);
-  if (g_comm.rank == 0) {
+  if (comm.rank == 0) {
     remove(g_path);
     remove(tmp);
   }
-  clhs_comm_barrier(&g_comm);
+  clhs_comm_barrier(&comm);
 
   clhs_output *out = NULL;
-  int st = clhs_output_open(&out, g_path, &cfg, &g_comm, &l, g_vars, NV, &err);
-  if (st != CLHS_OK) fprintf(stderr, "rank %d: %s\n", g_comm.rank, err.msg);
+  int st = clhs_output_open(&out, g_path, &cfg, &comm, &l, g_vars, NV, &err);
+  if (st != CLHS_OK) fprintf(stderr, "rank %d: %s\n", comm.rank, err.msg);
   assert_int_equal(st, CLHS_OK);
-  int64_t local_bad = 0;
-  if (g_comm.rank == 0 && !file_exists(tmp)) local_bad++;
+  CHECK(comm.rank != 0 || file_exists(tmp), "%s missing while the output is open", tmp);
 
   double x, prev[NCENTRES];
   int64_t n, bytype[NTYPE];
@@ -417,32 +386,30 @@ static void test_roundtrip(void **state) {
                             bytype,
                             l.centre_count ? (void *)ct : NULL,
                             l.centre_count ? (void *)tc : NULL};
-    if (g_comm.rank != 0) data[V_X] = data[V_N] = data[V_U] = data[V_BYTYPE] = NULL;
+    if (comm.rank != 0) data[V_X] = data[V_N] = data[V_U] = data[V_BYTYPE] = NULL;
     st = clhs_output_append(out, 7.0 * k, data, &err);
     if (st == CLHS_OK && k + 1 == FLUSH_AT) st = clhs_output_flush(out, &err);
   }
-  if (st != CLHS_OK) fprintf(stderr, "rank %d: %s\n", g_comm.rank, err.msg);
+  if (st != CLHS_OK) fprintf(stderr, "rank %d: %s\n", comm.rank, err.msg);
   assert_int_equal(st, CLHS_OK);
   assert_int_equal(clhs_output_records(out), NREC);
 
   const char *nk[] = {"ranks", "wall_time"};
-  double nv[] = {(double)g_comm.size, 1.5 + g_comm.rank}; /* rank 0's values win */
+  double nv[] = {(double)comm.size, 1.5 + comm.rank}; /* rank 0's values win */
   const char *sk[] = {"status"};
   const char *sv[] = {"completed"};
   st = clhs_output_write_run(out, nk, nv, 2, sk, sv, 1, &err);
   assert_int_equal(st, CLHS_OK);
   st = clhs_output_close(out, &err);
-  if (st != CLHS_OK) fprintf(stderr, "rank %d: %s\n", g_comm.rank, err.msg);
+  if (st != CLHS_OK) fprintf(stderr, "rank %d: %s\n", comm.rank, err.msg);
   assert_int_equal(st, CLHS_OK);
 
-  bad = 0;
-  if (g_comm.rank == 0) {
+  if (comm.rank == 0) {
     CHECK(file_exists(g_path), "%s missing after close", g_path);
     CHECK(!file_exists(tmp), "%s still there after close", tmp);
     verify_file(g_path, &cfg);
   }
-  local_bad += bad;
-  assert_int_equal(total_failures(local_bad), 0);
+  assert_no_failures("the output read back");
   clhs_config_free(&cfg);
 }
 
@@ -450,25 +417,25 @@ static void test_abandon(void **state) {
   (void)state;
   clhs_config cfg;
   make_config(&cfg);
-  clhs_out_layout l = layout_for(g_comm.rank, g_comm.size);
+  clhs_out_layout l = layout_for(comm.rank, comm.size);
   clhs_error err;
   clhs_error_clear(&err);
   char path[1100], tmp[1110];
   snprintf(path, sizeof path, "%s.abandoned", g_path);
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   clhs_output *out = NULL;
-  int st = clhs_output_open(&out, path, &cfg, &g_comm, &l, g_vars, 1, &err);
+  int st = clhs_output_open(&out, path, &cfg, &comm, &l, g_vars, 1, &err);
   assert_int_equal(st, CLHS_OK);
   double x = 1.0;
   const void *data[1] = {&x};
   for (int k = 0; k < 70 && st == CLHS_OK; k++)
     st = clhs_output_append(out, k, data, &err);
   assert_int_equal(st, CLHS_OK);
-  int64_t local_bad = g_comm.rank == 0 && !file_exists(tmp);
+  CHECK(comm.rank != 0 || file_exists(tmp), "%s missing while the output is open", tmp);
   clhs_output_abandon(out);
   clhs_output_abandon(NULL);
-  if (g_comm.rank == 0) local_bad += file_exists(tmp) + file_exists(path);
-  assert_int_equal(total_failures(local_bad), 0);
+  CHECK(comm.rank != 0 || (!file_exists(tmp) && !file_exists(path)), "%s left after abandon", path);
+  assert_no_failures("an abandoned output");
   clhs_config_free(&cfg);
 }
 
@@ -476,18 +443,18 @@ static void test_bad_path(void **state) {
   (void)state;
   clhs_config cfg;
   make_config(&cfg);
-  clhs_out_layout l = layout_for(g_comm.rank, g_comm.size);
+  clhs_out_layout l = layout_for(comm.rank, comm.size);
   clhs_error err;
   clhs_error_clear(&err);
   const char *path = "/nonexistent-clhs-folder/sub/out.h5";
   clhs_output *out = NULL;
-  int st = clhs_output_open(&out, path, &cfg, &g_comm, &l, g_vars, NV, &err);
+  int st = clhs_output_open(&out, path, &cfg, &comm, &l, g_vars, NV, &err);
   /* Every rank gets the same status and a message naming the path. */
-  if (g_comm.rank == 0) printf("expected error: %s\n", err.msg);
+  if (comm.rank == 0) printf("expected error: %s\n", err.msg);
   assert_int_equal(st, CLHS_EIO);
   assert_null(out);
   assert_non_null(strstr(err.msg, "/nonexistent-clhs-folder/sub"));
-  if (g_comm.rank == 0) {
+  if (comm.rank == 0) {
     clhs_error e2;
     clhs_error_clear(&e2);
     assert_int_equal(clhs_output_check_path(path, &e2), CLHS_EINPUT);
@@ -507,43 +474,38 @@ static void test_bad_layout(void **state) {
   (void)state;
   clhs_config cfg;
   make_config(&cfg);
-  clhs_out_layout l = layout_for(g_comm.rank, g_comm.size);
-  if (g_comm.rank == g_comm.size - 1) l.centre_count--; /* a gap: centre 6 owned by nobody */
+  clhs_out_layout l = layout_for(comm.rank, comm.size);
+  if (comm.rank == comm.size - 1) l.centre_count--; /* a gap: centre 6 owned by nobody */
   clhs_error err;
   clhs_error_clear(&err);
   char path[1100];
   snprintf(path, sizeof path, "%s.badlayout", g_path);
   clhs_output *out = NULL;
-  int st = clhs_output_open(&out, path, &cfg, &g_comm, &l, g_vars, NV, &err);
-  if (g_comm.rank == 0) printf("expected error: %s\n", err.msg);
+  int st = clhs_output_open(&out, path, &cfg, &comm, &l, g_vars, NV, &err);
+  if (comm.rank == 0) printf("expected error: %s\n", err.msg);
   assert_int_equal(st, CLHS_EINPUT);
   assert_null(out);
   assert_non_null(strstr(err.msg, "centres"));
-  int64_t local_bad = 0;
-  if (g_comm.rank == 0) {
+  if (comm.rank == 0) {
     char tmp[1110];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    local_bad = file_exists(tmp) + file_exists(path);
+    CHECK(!file_exists(tmp) && !file_exists(path), "%s left after a refused layout", path);
   }
-  assert_int_equal(total_failures(local_bad), 0);
+  assert_no_failures("a refused layout");
   clhs_config_free(&cfg);
 }
 
 int main(int argc, char **argv) {
-  clhs_comm_init(&argc, &argv, &g_comm);
+  fx_init(&argc, &argv);
   if (argc > 1)
     snprintf(g_path, sizeof g_path, "%s", argv[1]);
   else
-    snprintf(g_path, sizeof g_path, "test_output_np%d.h5", g_comm.size);
+    snprintf(g_path, sizeof g_path, "test_output_np%d.h5", comm.size);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip),
       cmocka_unit_test(test_abandon),
       cmocka_unit_test(test_bad_path),
       cmocka_unit_test(test_bad_layout),
   };
-  int failed = cmocka_run_group_tests(tests, NULL, NULL);
-  int64_t f = failed;
-  clhs_comm_sum_i64(&g_comm, &f, 1);
-  clhs_comm_finalize();
-  return f ? 1 : 0;
+  return fx_finish(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -11,53 +11,16 @@
  */
 #include <math.h>
 #include <omp.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include <cmocka.h>
-
-#include "clhs/comm.h"
-#include "clhs/config.h"
-#include "clhs/model.h"
-
-static clhs_comm comm;
-static const char *digest_path = NULL;
-static int digest_write = 0;
+#include "fixture.h"
 
 /* ------------------------------------------------------------ helpers */
 
-/* Defaults for a world of @p centres, round(share x centres) of them members from step
- * 0 (Bass joining with no later joins). Adjust cfg, then call config_done. */
-static void config_begin(clhs_config *cfg, int64_t centres, double share) {
-  clhs_config_defaults(cfg);
-  cfg->population.centres = centres;
-  cfg->centres.join = CLHS_JOIN_BASS;
-  cfg->centres.initial_share = share;
-  cfg->centres.bass_p = 0;
-  cfg->centres.bass_q = 0;
-}
-
-/* Finalize, then switch every lever fully on for all steps. */
-static void config_done(clhs_config *cfg) {
-  clhs_error err;
-  clhs_error_clear(&err);
-  assert_int_equal(clhs_config_finalize(cfg, &err), CLHS_OK);
-  for (int k = 0; k < CLHS_NLEVERS; k++) {
-    cfg->levers[k].on_step = -1000;
-    cfg->levers[k].ramp = 0;
-  }
-}
-
-static void make_world(const clhs_config *cfg, clhs_world *w) {
-  clhs_error err;
-  clhs_error_clear(&err);
-  assert_int_equal(clhs_world_create(w, cfg, &comm, &err), CLHS_OK);
-}
+/* A world of @p centres, round(share x centres) of them members from step 0 (Bass joining
+ * with no later joins): fx_config, adjust cfg, then fx_finalize(&cfg, FX_ALL_LEVERS, 0)
+ * (every lever fully on at every step) and fx_world. */
+#define CENTRES(n, share) (&(fx_opts){.centres = (n), .members = (share), .no_joins = 1})
 
 /* Nobody creates, searches or holds anything. */
 static void quiet(clhs_world *w) {
@@ -93,10 +56,6 @@ static void run_phase(clhs_world *w, int64_t t) {
   assert_int_equal(rc, CLHS_OK);
 }
 
-static int64_t gid(const clhs_world *w, int64_t i) {
-  return w->gid_begin + i;
-}
-
 /* Put a resource into this rank's table (kept sorted by id). */
 static uint64_t add_res(clhs_world *w, int64_t step, int64_t creator, int k, int cat, uint16_t q,
                         int kind) {
@@ -115,7 +74,7 @@ static uint64_t add_res(clhs_world *w, int64_t step, int64_t creator, int k, int
     assert_non_null(r->adoptions);
     r->cap = cap;
   }
-  const uint64_t id = clhs_res_id(step, gid(w, creator), k, cat);
+  const uint64_t id = clhs_res_id(step, fx_gid(w, creator), k, cat);
   int64_t x = r->n;
   for (; x > 0 && r->id[x - 1] > id; x--) {
     r->id[x] = r->id[x - 1];
@@ -171,31 +130,12 @@ static void add_commons(clhs_world *w, uint64_t id) {
 /* A dynamic tie a-b (local agents) of @p kind, reinforced @p times (both ends). */
 static void add_tie(clhs_world *w, int64_t a, int64_t b, int kind, int times) {
   clhs_tie_msg m[2 * 8];
-  int n = 0;
+  int64_t n = 0;
   assert_true(times < 8);
-  for (int k = 0; k <= times; k++) {
-    for (int e = 0; e < 2; e++) {
-      memset(&m[n], 0, sizeof m[n]);
-      m[n].target = gid(w, e ? b : a);
-      m[n].nbr = gid(w, e ? a : b);
-      m[n].op = k == 0 ? CLHS_TIE_CREATE : CLHS_TIE_REINFORCE;
-      m[n].kind = (uint8_t)kind;
-      n++;
-    }
-  }
-  clhs_error err;
-  clhs_error_clear(&err);
-  assert_int_equal(clhs_ties_deliver(w, m, n, &err), CLHS_OK);
-}
-
-/* Weight of the dynamic tie end (a -> gid g), or -1 if there is none. */
-static float tie_weight(const clhs_world *w, int64_t a, int64_t g) {
-  const int64_t lc = w->centre[a];
-  const clhs_tieset *ts = &w->ties[lc];
-  const int32_t r = (int32_t)a - w->first[0][lc];
-  for (uint32_t d = ts->off[r]; d < ts->off[r + 1]; d++)
-    if (clhs_tie_gid(ts->key[d]) == g) return ts->w[d];
-  return -1.0f;
+  for (int k = 0; k <= times; k++)
+    fx_msg_pair(m, &n, fx_gid(w, a), fx_gid(w, b), k == 0 ? CLHS_TIE_CREATE : CLHS_TIE_REINFORCE,
+                kind);
+  fx_deliver(w, m, n);
 }
 
 static int holds(const clhs_world *w, int64_t i, uint64_t id) {
@@ -256,16 +196,16 @@ static void family_pair(const clhs_world *w, int64_t lc, int64_t *fam, int64_t *
 static void test_creation(void **state) {
   (void)state;
   clhs_config cfg;
-  config_begin(&cfg, 2, 0.5);
+  fx_config(&cfg, CENTRES(2, 0.5));
   for (int k = 0; k < 4; k++)
     cfg.resources.rate[k] = 20;
   cfg.resources.held_max = 200;
   cfg.resources.p_tie = 1;
   cfg.resources.p_post = 1;
   cfg.resources.decay = 0;
-  config_done(&cfg);
+  fx_finalize(&cfg, FX_ALL_LEVERS, 0);
   clhs_world w;
-  make_world(&cfg, &w);
+  fx_world(&cfg, &w);
   assert_int_equal(w.member[0], 1);
   assert_int_equal(w.member[1], 0);
   quiet(&w);
@@ -304,7 +244,7 @@ static void test_creation(void **state) {
     assert_int_equal(clhs_res_step(id), 5);
     int who = -1;
     for (int j = 0; j < 4; j++)
-      if (clhs_res_creator(id) == gid(&w, creators[j])) who = j;
+      if (clhs_res_creator(id) == fx_gid(&w, creators[j])) who = j;
     assert_true(who >= 0);
     assert_int_equal(clhs_res_cat(id), cats[who]);
     assert_int_equal(w.res.kind[k], kinds[who]);
@@ -361,13 +301,13 @@ static void test_creation(void **state) {
     total += h;
     int64_t own = 0;
     for (int64_t k = 0; k < nres; k++)
-      if (clhs_res_creator(w.res.id[k]) == gid(&w, i)) own += w.res.adoptions[k];
+      if (clhs_res_creator(w.res.id[k]) == fx_gid(&w, i)) own += w.res.adoptions[k];
     assert_int_equal(w.succ[i], h + own);
     /* Coverage: +0.3 v per adoption in id order (oldest held last), capped at 1. */
     float s[4] = {0.1f, 0.1f, 0.1f, 0.1f};
     for (int64_t k = h - 1; k >= 0; k--) {
       const uint64_t id = w.held[i * hm + k];
-      assert_true(clhs_res_creator(id) != gid(&w, i));
+      assert_true(clhs_res_creator(id) != fx_gid(&w, i));
       assert_true(is_neighbour(&w, i, clhs_res_creator(id)));
       if (k > 0) assert_true(w.held[i * hm + k - 1] > id); /* newest first */
       const double sn = (double)s[clhs_res_cat(id)] + 0.3;
@@ -379,8 +319,7 @@ static void test_creation(void **state) {
   assert_true(total > 0);
   assert_int_equal(total, total_res);
   assert_int_equal(total, counted);
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
 }
 
 /* ------------------------------------------------------------ 2. sharing */
@@ -388,14 +327,14 @@ static void test_creation(void **state) {
 static void test_sharing(void **state) {
   (void)state;
   clhs_config cfg;
-  config_begin(&cfg, 2, 1.0);
+  fx_config(&cfg, CENTRES(2, 1.0));
   cfg.resources.p_tie = 1;
   cfg.resources.p_post = 1;
   cfg.resources.decay = 0;
   cfg.resources.beta_peer = 0;
-  config_done(&cfg);
+  fx_finalize(&cfg, FX_ALL_LEVERS, 0);
   clhs_world w;
-  make_world(&cfg, &w);
+  fx_world(&cfg, &w);
   quiet(&w);
   const int64_t X = w.first[CLHS_QIS][0], X2 = X + 1;
   w.m[X] = 1; /* posts for sure; X2 (m = 0) never posts */
@@ -405,7 +344,7 @@ static void test_sharing(void **state) {
     Y[k] = w.first[CLHS_PAT][1] + k;
     w.m[Y[k]] = 1; /* adopts whatever it is offered: v (0.5 + 0.5 m) = 1 */
     add_tie(&w, X, Y[k], CLHS_TIE_EVENT, 0);
-    assert_true(tie_weight(&w, X, gid(&w, Y[k])) == 0.5f);
+    assert_true(fx_tie_weight(&w, X, fx_gid(&w, Y[k]), NULL) == 0.5f);
   }
   const uint64_t R = add_res(&w, 9, X, 0, 1, 65535, CLHS_RES_TOOL);
   const uint64_t R2 = add_res(&w, 9, X2, 0, 1, 65535, CLHS_RES_TOOL);
@@ -413,7 +352,8 @@ static void test_sharing(void **state) {
   /* An offer over a tie (p_tie w = 0.5) reinforces it at both ends; offered => adopted. */
   int offered = 0;
   for (int k = 0; k < NY; k++) {
-    const float wxy = tie_weight(&w, X, gid(&w, Y[k])), wyx = tie_weight(&w, Y[k], gid(&w, X));
+    const float wxy = fx_tie_weight(&w, X, fx_gid(&w, Y[k]), NULL),
+                wyx = fx_tie_weight(&w, Y[k], fx_gid(&w, X), NULL);
     assert_true(wxy == wyx);
     if (holds(&w, Y[k], R)) {
       offered++;
@@ -441,9 +381,8 @@ static void test_sharing(void **state) {
   assert_int_equal(w.succ[X], 0);
   assert_int_equal(w.commons.n, 1);
   for (int k = 0; k < NY; k++)
-    assert_true(tie_weight(&w, X, gid(&w, Y[k])) == (holds(&w, Y[k], R) ? 0.7f : 0.5f));
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+    assert_true(fx_tie_weight(&w, X, fx_gid(&w, Y[k]), NULL) == (holds(&w, Y[k], R) ? 0.7f : 0.5f));
+  fx_done(&cfg, &w);
 }
 
 /* ------------------------------------------------------------ 3. discovery: ties */
@@ -451,15 +390,15 @@ static void test_sharing(void **state) {
 static void test_discovery_ties(void **state) {
   (void)state;
   clhs_config cfg;
-  config_begin(&cfg, 2, 1.0);
+  fx_config(&cfg, CENTRES(2, 1.0));
   cfg.resources.p_tie = 1;
   cfg.resources.p_search = 1;
   cfg.resources.decay = 0;
   cfg.resources.beta_peer = 0;
   cfg.resources.held_max = 6;
-  config_done(&cfg);
+  fx_finalize(&cfg, FX_ALL_LEVERS, 0);
   clhs_world w;
-  make_world(&cfg, &w);
+  fx_world(&cfg, &w);
   quiet(&w);
   const int64_t S = w.first[CLHS_PAT][0], clin = w.pat_clin[w.pat_begin[0]];
   const int64_t J1 = w.first[CLHS_PAT][1], J2 = J1 + 1, J3 = J1 + 2;
@@ -470,7 +409,7 @@ static void test_discovery_ties(void **state) {
   add_tie(&w, S, J1, CLHS_TIE_EVENT, 3); /* weight 1 */
   add_tie(&w, S, J2, CLHS_TIE_EVENT, 3); /* weight 1, higher gid */
   add_tie(&w, S, J3, CLHS_TIE_EVENT, 0); /* weight 0.5 */
-  assert_true(tie_weight(&w, S, gid(&w, J1)) == 1.0f);
+  assert_true(fx_tie_weight(&w, S, fx_gid(&w, J1), NULL) == 1.0f);
   const uint64_t A = add_res(&w, 1, C1, 0, 2, 65535, 0);
   const uint64_t B = add_res(&w, 3, C1, 0, 2, 65535, 0);
   const uint64_t C = add_res(&w, 4, C1, 0, 2, 65535, 0);
@@ -497,7 +436,7 @@ static void test_discovery_ties(void **state) {
   assert_int_equal(w.counts[0].adoptions, 1);
   assert_int_equal(w.counts[0].commons_adoptions, 0);
   assert_int_equal(w.flags[S] & CLHS_F_COMMONS, 0);
-  assert_true(tie_weight(&w, S, gid(&w, J3)) == 0.5f);
+  assert_true(fx_tie_weight(&w, S, fx_gid(&w, J3), NULL) == 0.5f);
 
   /* Only J3 (weight 0.5) holds one: found with probability 0.5 a week; the discovery
    * reinforces the tie at both ends. */
@@ -511,14 +450,14 @@ static void test_discovery_ties(void **state) {
   int found = 0;
   for (int64_t t = 20; t < 80 && !found; t++) {
     run_phase(&w, t);
-    const float a = tie_weight(&w, S, gid(&w, J3)), b = tie_weight(&w, J3, gid(&w, S));
+    const float a = fx_tie_weight(&w, S, fx_gid(&w, J3), NULL),
+                b = fx_tie_weight(&w, J3, fx_gid(&w, S), NULL);
     found = holds(&w, S, F);
     assert_true(a == b);
     assert_true(a == (found ? 0.7f : 0.5f));
   }
   assert_true(found);
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
 }
 
 /* ------------------------------------------------------------ 3. discovery: commons */
@@ -526,15 +465,15 @@ static void test_discovery_ties(void **state) {
 static void test_discovery_commons(void **state) {
   (void)state;
   clhs_config cfg;
-  config_begin(&cfg, 1, 1.0);
+  fx_config(&cfg, CENTRES(1, 1.0));
   cfg.resources.p_tie = 0; /* nothing through ties */
   cfg.resources.p_search = 1;
   cfg.resources.find_rate = 1000; /* a search of a non-empty commons always finds */
   cfg.resources.decay = 0;
   cfg.resources.beta_peer = 0;
-  config_done(&cfg);
+  fx_finalize(&cfg, FX_ALL_LEVERS, 0);
   clhs_world w;
-  make_world(&cfg, &w);
+  fx_world(&cfg, &w);
   quiet(&w);
   const int64_t S = w.first[CLHS_PAT][0], S2 = S + 1, Z = w.first[CLHS_CLIN][0];
   w.E[S] = 2; /* takes part in the commons */
@@ -570,8 +509,7 @@ static void test_discovery_commons(void **state) {
   assert_int_equal(w.counts[0].commons_adoptions, 2);
   assert_int_equal(w.counts[0].new_commons_users, 1);
   assert_int_equal(held_count(&w, S2), 0);
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
 }
 
 /* ------------------------------------------------------------ 4. adoption */
@@ -579,14 +517,14 @@ static void test_discovery_commons(void **state) {
 static void test_adoption(void **state) {
   (void)state;
   clhs_config cfg;
-  config_begin(&cfg, 1, 1.0);
+  fx_config(&cfg, CENTRES(1, 1.0));
   cfg.resources.p_tie = 1;
   cfg.resources.decay = 0;
   cfg.resources.beta_peer = 2;
-  config_done(&cfg);
+  fx_finalize(&cfg, FX_ALL_LEVERS, 0);
   assert_int_equal(cfg.resources.held_max, 4);
   clhs_world w;
-  make_world(&cfg, &w);
+  fx_world(&cfg, &w);
   quiet(&w);
   int64_t Y, P;
   family_pair(&w, 0, &Y, &P);
@@ -597,10 +535,10 @@ static void test_adoption(void **state) {
   /* Y's neighbours are P (care) and X; P holds a category-2 resource, so f = 1/2 and a
    * resource of quality 1/2 is adopted with probability 1/2 (0.5 + 0.5 m)(1 + 2 f) = 1
    * (1/2 if f were ignored: twenty adoptions in a row say it is not). */
-  const uint64_t kp[] = {clhs_res_id(1, gid(&w, Z), 5, 2)};
+  const uint64_t kp[] = {clhs_res_id(1, fx_gid(&w, Z), 5, 2)};
   set_held(&w, P, kp, 1);
-  const uint64_t h[4] = {clhs_res_id(4, gid(&w, Z), 1, 0), clhs_res_id(3, gid(&w, Z), 1, 0),
-                         clhs_res_id(2, gid(&w, Z), 1, 0), clhs_res_id(1, gid(&w, Z), 1, 0)};
+  const uint64_t h[4] = {clhs_res_id(4, fx_gid(&w, Z), 1, 0), clhs_res_id(3, fx_gid(&w, Z), 1, 0),
+                         clhs_res_id(2, fx_gid(&w, Z), 1, 0), clhs_res_id(1, fx_gid(&w, Z), 1, 0)};
   const double v = clhs_quality_v0(32768);
   for (int64_t t = 10; t < 30; t++) {
     set_held(&w, Y, h, 4);
@@ -627,8 +565,7 @@ static void test_adoption(void **state) {
     assert_true(w.held[Y * 4 + k] == hr[k]);
   assert_int_equal(w.succ[Y], 0);
   assert_int_equal(w.res.adoptions[res_index(&w, R)], holders(&w, R) - 1);
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
 }
 
 /* ------------------------------------------------------------ 5. research */
@@ -636,14 +573,14 @@ static void test_adoption(void **state) {
 static void test_research(void **state) {
   (void)state;
   clhs_config cfg;
-  config_begin(&cfg, 2, 0.5);
+  fx_config(&cfg, CENTRES(2, 0.5));
   cfg.population.researchers_min = 30;
   cfg.resources.research_rate = 50;
   cfg.resources.evidence_gain = 0.5;
   cfg.resources.p_post = 1;
-  config_done(&cfg);
+  fx_finalize(&cfg, FX_ALL_LEVERS, 0);
   clhs_world w;
-  make_world(&cfg, &w);
+  fx_world(&cfg, &w);
   quiet(&w);
   assert_true(w.first[CLHS_RES][0] < w.first[CLHS_NTYPES][0]);
   for (int64_t i = 0; i < w.n; i++)
@@ -684,8 +621,7 @@ static void test_research(void **state) {
   assert_int_equal(w.commons.n, before);
   for (int64_t k = 0; k < before; k++)
     assert_true(w.commons.id[k] == w.res.id[k]);
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
 }
 
 /* ------------------------------------------------------------ 6. obsolescence */
@@ -693,13 +629,13 @@ static void test_research(void **state) {
 static void test_obsolescence(void **state) {
   (void)state;
   clhs_config cfg;
-  config_begin(&cfg, 1, 1.0);
+  fx_config(&cfg, CENTRES(1, 1.0));
   cfg.resources.decay = 0.1;
   cfg.resources.p_tie = 1;
   cfg.resources.beta_peer = 100;
-  config_done(&cfg);
+  fx_finalize(&cfg, FX_ALL_LEVERS, 0);
   clhs_world w;
-  make_world(&cfg, &w);
+  fx_world(&cfg, &w);
   quiet(&w);
   const int64_t a = w.first[CLHS_CLIN][0];
   const float s0[4] = {0.9f, 0.05f, 0.1f, 1.0f};
@@ -716,36 +652,20 @@ static void test_obsolescence(void **state) {
   const int64_t X = w.first[CLHS_PAT][0] == P ? w.first[CLHS_PAT][0] + 1 : w.first[CLHS_PAT][0];
   add_tie(&w, X, Y, CLHS_TIE_PEER, 3);
   w.m[Y] = 1;
-  const uint64_t kp[] = {clhs_res_id(1, gid(&w, a), 5, 2)};
+  const uint64_t kp[] = {clhs_res_id(1, fx_gid(&w, a), 5, 2)};
   set_held(&w, P, kp, 1);
   const uint64_t R = add_res(&w, 10, X, 0, 2, 65535, 0);
   run_phase(&w, 11);
   assert_true(holds(&w, Y, R));
   assert_true(fabs(w.cover[Y * 4 + 2] - 0.343) < 1e-6);
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
 }
 
 /* ------------------------------------------------------------ determinism */
 
-static uint64_t mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 static double unit(uint64_t g, int salt) {
-  return (double)(mix64(g * 16 + (uint64_t)salt) >> 11) * 0x1p-53;
+  return (double)(fx_mix64(g * 16 + (uint64_t)salt) >> 11) * 0x1p-53;
 }
-
-static uint64_t fbits(float f) {
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  return u;
-}
-
-#define FOLD(h, v) ((h) = mix64((h) ^ (uint64_t)(v)))
 
 /* A busy world of 5 centres with random cross-centre ties, 30 weeks of phase 4 (and tie
  * decay); returns a digest of everything phase 4 touches, summed over agents, tie ends,
@@ -753,21 +673,23 @@ static uint64_t fbits(float f) {
 static uint64_t busy_digest(int threads) {
   omp_set_num_threads(threads);
   clhs_config cfg;
-  config_begin(&cfg, 5, 1.0);
-  cfg.population.patients_median = 60;
-  cfg.population.patients_min = 50;
-  cfg.population.patients_max = 80;
+  fx_config(&cfg, &(fx_opts){.centres = 5,
+                             .patients = 60,
+                             .patients_min = 50,
+                             .patients_max = 80,
+                             .members = 1.0,
+                             .no_joins = 1});
   for (int k = 0; k < 4; k++)
     cfg.resources.rate[k] = 0.5;
   cfg.resources.research_rate = 1;
   cfg.resources.p_search = 0.6;
   cfg.resources.find_rate = 0.5;
-  config_done(&cfg);
+  fx_finalize(&cfg, FX_ALL_LEVERS, 0);
   clhs_world w;
-  make_world(&cfg, &w);
+  fx_world(&cfg, &w);
   for (int64_t i = 0; i < w.n; i++) {
-    const uint64_t g = (uint64_t)gid(&w, i);
-    w.E[i] = (uint8_t)(mix64(g) % 5);
+    const uint64_t g = (uint64_t)fx_gid(&w, i);
+    w.E[i] = (uint8_t)(fx_mix64(g) % 5);
     w.m[i] = (float)unit(g, 1);
     w.K[i] = (float)unit(g, 2);
     for (int k = 0; k < 4; k++)
@@ -781,70 +703,51 @@ static uint64_t busy_digest(int threads) {
     m = calloc((size_t)(2 * want), sizeof *m);
     assert_non_null(m);
     for (int64_t k = 0; k < want; k++) {
-      const int64_t a = (int64_t)(mix64((uint64_t)k * 2) % (uint64_t)N);
-      const int64_t b = (int64_t)(mix64((uint64_t)k * 2 + 1) % (uint64_t)N);
+      const int64_t a = (int64_t)(fx_mix64((uint64_t)k * 2) % (uint64_t)N);
+      const int64_t b = (int64_t)(fx_mix64((uint64_t)k * 2 + 1) % (uint64_t)N);
       if (clhs_centre_of_gid(&w, a) == clhs_centre_of_gid(&w, b)) continue;
-      const int kind = k % 3 ? CLHS_TIE_EVENT : CLHS_TIE_ONLINE;
-      m[nm].target = a;
-      m[nm].nbr = b;
-      m[nm].kind = (uint8_t)kind;
-      m[nm++].op = CLHS_TIE_CREATE;
-      m[nm].target = b;
-      m[nm].nbr = a;
-      m[nm].kind = (uint8_t)kind;
-      m[nm++].op = CLHS_TIE_CREATE;
+      fx_msg_pair(m, &nm, a, b, CLHS_TIE_CREATE, k % 3 ? CLHS_TIE_EVENT : CLHS_TIE_ONLINE);
     }
   }
-  clhs_error err;
-  clhs_error_clear(&err);
-  assert_int_equal(clhs_ties_deliver(&w, m, nm, &err), CLHS_OK);
+  fx_deliver(&w, m, nm);
   free(m);
   w.N_rec = 3000;
   for (int64_t t = 1; t <= 30; t++) {
     clhs_ties_decay(&w);
     run_phase(&w, t);
   }
-  clhs_error_clear(&err);
-  assert_int_equal(clhs_ties_check(&w, &err), 0);
+  fx_ties_ok(&w, "clhs_ties_check after 30 weeks");
 
   const int64_t hm = cfg.resources.held_max;
   uint64_t sum = 0, activity[3] = {0, 0, 0}; /* adoptions, res, held */
   for (int64_t i = 0; i < w.n; i++) {
-    uint64_t h = mix64((uint64_t)gid(&w, i));
-    FOLD(h, w.succ[i] | (uint64_t)w.flags[i] << 16 | (uint64_t)w.E[i] << 24);
+    uint64_t h = fx_mix64((uint64_t)fx_gid(&w, i));
+    FX_FOLD(h, w.succ[i] | (uint64_t)w.flags[i] << 16 | (uint64_t)w.E[i] << 24);
     for (int k = 0; k < 4; k++)
-      FOLD(h, fbits(w.cover[i * 4 + k]));
+      FX_FOLD(h, fx_fbits(w.cover[i * 4 + k]));
     for (int64_t k = 0; k < hm; k++) {
-      FOLD(h, w.held[i * hm + k]);
-      FOLD(h, w.held_q[i * hm + k]);
+      FX_FOLD(h, w.held[i * hm + k]);
+      FX_FOLD(h, w.held_q[i * hm + k]);
     }
     activity[2] += (uint64_t)held_count(&w, i);
     sum += h;
   }
+  sum += fx_ties_digest(&w, NULL);
   for (int64_t lc = 0; lc < w.c_count; lc++) {
-    const int32_t a0 = w.first[0][lc], na = w.first[CLHS_NTYPES][lc] - a0;
-    const clhs_tieset *ts = &w.ties[lc];
-    for (int32_t r = 0; r < na; r++)
-      for (uint32_t d = ts->off[r]; d < ts->off[r + 1]; d++) {
-        uint64_t h = mix64((uint64_t)gid(&w, a0 + r) + 77);
-        FOLD(h, ts->key[d]);
-        FOLD(h, fbits(ts->w[d]));
-        sum += h;
-      }
     const clhs_centre_counts *cc = &w.counts[lc];
-    uint64_t h = mix64((uint64_t)(w.c_begin + lc) + 99);
+    uint64_t h = fx_mix64((uint64_t)(w.c_begin + lc) + 99);
     for (int k = 0; k < CLHS_NRESKINDS; k++)
-      FOLD(h, cc->created[k]);
-    FOLD(h, cc->adoptions);
-    FOLD(h, cc->commons_adoptions);
-    FOLD(h, cc->new_commons_users);
+      FX_FOLD(h, cc->created[k]);
+    FX_FOLD(h, cc->adoptions);
+    FX_FOLD(h, cc->commons_adoptions);
+    FX_FOLD(h, cc->new_commons_users);
     activity[0] += (uint64_t)cc->adoptions;
     sum += h;
   }
   for (int64_t k = 0; k < w.res.n; k++) {
-    uint64_t h = mix64(w.res.id[k]);
-    FOLD(h, w.res.q[k] | (uint64_t)w.res.kind[k] << 16 | (uint64_t)w.res.in_commons[k] << 24);
-    FOLD(h, w.res.adoptions[k]);
+    uint64_t h = fx_mix64(w.res.id[k]);
+    FX_FOLD(h, w.res.q[k] | (uint64_t)w.res.kind[k] << 16 | (uint64_t)w.res.in_commons[k] << 24);
+    FX_FOLD(h, w.res.adoptions[k]);
     sum += h;
   }
   activity[1] = (uint64_t)w.res.n;
@@ -853,12 +756,12 @@ static uint64_t busy_digest(int threads) {
   /* The commons and E_tx are replicated: every rank must hold the same. */
   uint64_t ch = 0;
   for (int64_t k = 0; k < w.commons.n; k++) {
-    FOLD(ch, w.commons.id[k]);
-    FOLD(ch, w.commons.q[k] | (uint64_t)w.commons.kind[k] << 16);
+    FX_FOLD(ch, w.commons.id[k]);
+    FX_FOLD(ch, w.commons.q[k] | (uint64_t)w.commons.kind[k] << 16);
   }
   uint64_t eb;
   memcpy(&eb, &w.E_tx, sizeof eb);
-  FOLD(ch, eb);
+  FX_FOLD(ch, eb);
   int64_t mx[2] = {(int64_t)(ch >> 1), -(int64_t)(ch >> 1)};
   clhs_comm_max_i64(&comm, mx, 2);
   assert_true(mx[0] == -mx[1]);
@@ -866,8 +769,7 @@ static uint64_t busy_digest(int threads) {
   assert_true(w.E_tx > cfg.constants.init_evidence);
   /* The world was busy: resources, adoptions, held lists. */
   assert_true(activity[0] > 100 && activity[1] > 100 && activity[2] > 100);
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
   return sum ^ ch;
 }
 
@@ -875,35 +777,11 @@ static void test_determinism(void **state) {
   (void)state;
   const uint64_t d1 = busy_digest(1), d3 = busy_digest(3);
   assert_true(d1 == d3);
-  if (!digest_path) return;
-  if (digest_write) {
-    if (comm.rank == 0) {
-      FILE *f = fopen(digest_path, "w");
-      assert_non_null(f);
-      fprintf(f, "%016llx\n", (unsigned long long)d1);
-      fclose(f);
-    }
-  } else {
-    FILE *f = fopen(digest_path, "r");
-    assert_non_null(f);
-    unsigned long long want = 0;
-    assert_int_equal(fscanf(f, "%llx", &want), 1);
-    fclose(f);
-    if (want != d1)
-      print_message("rank %d: digest %016llx at %d ranks, %016llx in %s\n", comm.rank,
-                    (unsigned long long)d1, comm.size, want, digest_path);
-    assert_true(want == d1);
-  }
+  fx_digest_settle(d1);
 }
 
 int main(int argc, char **argv) {
-  clhs_comm_init(&argc, &argv, &comm);
-  for (int k = 1; k + 1 < argc; k++) {
-    if (!strcmp(argv[k], "--write") || !strcmp(argv[k], "--check")) {
-      digest_write = !strcmp(argv[k], "--write");
-      digest_path = argv[k + 1];
-    }
-  }
+  fx_init(&argc, &argv);
   const struct CMUnitTest all[] = {
       cmocka_unit_test(test_creation),       cmocka_unit_test(test_sharing),
       cmocka_unit_test(test_discovery_ties), cmocka_unit_test(test_discovery_commons),
@@ -911,8 +789,6 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_obsolescence),   cmocka_unit_test(test_determinism),
   };
   const struct CMUnitTest multi[] = {cmocka_unit_test(test_determinism)};
-  int rc = comm.size == 1 ? cmocka_run_group_tests(all, NULL, NULL)
-                          : cmocka_run_group_tests(multi, NULL, NULL);
-  clhs_comm_finalize();
-  return rc;
+  return fx_finish(comm.size == 1 ? cmocka_run_group_tests(all, NULL, NULL)
+                                  : cmocka_run_group_tests(multi, NULL, NULL));
 }

@@ -7,70 +7,18 @@
  * type, and clhs_ties_check on good and corrupted networks.
  */
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include <cmocka.h>
-
-#include "clhs/comm.h"
-#include "clhs/config.h"
-#include "clhs/model.h"
-#include "clhs/network.h"
-
-static clhs_comm comm;
+#include "fixture.h"
 
 /*
- * A world of @p centres member centres, each with exactly @p npat patients (median =
- * min = max), a caregiver per patient with probability @p fam, one clinician per 4
- * patients; 3 QIS per centre and 5 researchers spread over the centres.
+ * A world of @p centres member centres, each with exactly @p npat patients (median = min =
+ * max), a caregiver per patient with probability @p fam (FX_NONE: none), one clinician per
+ * 4 patients; 3 QIS per centre and 5 researchers spread over the centres.
  */
-static void tiny_world(clhs_config *cfg, clhs_world *w, int64_t centres, int64_t npat, double fam) {
-  clhs_error err;
-  clhs_error_clear(&err);
-  clhs_config_defaults(cfg);
-  cfg->population.centres = centres;
-  cfg->population.patients_median = (double)npat;
-  cfg->population.patients_min = npat;
-  cfg->population.patients_max = npat;
-  cfg->population.patients_per_clinician = 4;
-  cfg->population.caregivers_per_patient = fam;
-  cfg->centres.join = CLHS_JOIN_BASS; /* every centre a member from step 0 */
-  cfg->centres.initial_share = 1.0;
-  assert_int_equal(clhs_config_finalize(cfg, &err), CLHS_OK);
-  assert_int_equal(clhs_world_create(w, cfg, &comm, &err), CLHS_OK);
-  assert_int_equal(w->c_count, centres);
-  for (int64_t lc = 0; lc < centres; lc++) {
-    assert_int_equal(w->member[lc], 1);
-    assert_int_equal(w->first[CLHS_FAM][lc] - w->first[CLHS_PAT][lc], npat);
-  }
-}
-
-static void done(clhs_config *cfg, clhs_world *w) {
-  clhs_world_free(w);
-  clhs_config_free(cfg);
-}
-
-static int64_t gid(const clhs_world *w, int32_t i) {
-  return w->gid_begin + i;
-}
-
-/* Weight of the stored tie i -> nbr (and its kind), or -1 if there is none. */
-static float tie_w(const clhs_world *w, int32_t i, int64_t nbr, int *kind) {
-  const int64_t lc = w->centre[i];
-  const clhs_tieset *ts = &w->ties[lc];
-  const int32_t r = i - w->first[0][lc];
-  for (uint32_t d = ts->off[r]; d < ts->off[r + 1]; d++)
-    if (clhs_tie_gid(ts->key[d]) == nbr) {
-      if (kind) *kind = clhs_tie_kind_of(ts->key[d]);
-      return ts->w[d];
-    }
-  return -1.0f;
-}
+#define TINY(n, npat, fam)                                                                         \
+  (&(fx_opts){                                                                                     \
+      .centres = (n), .patients = (npat), .per_clinician = 4, .caregivers = (fam), .members = 1})
 
 static int32_t row_len(const clhs_world *w, int32_t i) {
   const int64_t lc = w->centre[i];
@@ -81,42 +29,16 @@ static int32_t row_len(const clhs_world *w, int32_t i) {
 /* Both ends of a tie hold it with this weight and kind. */
 static void assert_tie(const clhs_world *w, int32_t a, int32_t b, double wt, int kind) {
   int ka = -1, kb = -1;
-  const float wa = tie_w(w, a, gid(w, b), &ka), wb = tie_w(w, b, gid(w, a), &kb);
+  const float wa = fx_tie_weight(w, a, fx_gid(w, b), &ka),
+              wb = fx_tie_weight(w, b, fx_gid(w, a), &kb);
   if (fabs(wa - wt) > 1e-6 || fabs(wb - wt) > 1e-6 || ka != kind || kb != kind)
     fail_msg("tie %d-%d: weights %g/%g kinds %d/%d, expected %g kind %d", a, b, wa, wb, ka, kb, wt,
              kind);
 }
 
 static void assert_no_tie(const clhs_world *w, int32_t a, int32_t b) {
-  assert_true(tie_w(w, a, gid(w, b), NULL) < 0);
-  assert_true(tie_w(w, b, gid(w, a), NULL) < 0);
-}
-
-/* Events on both ends of the pair (a, b). */
-static void push2(clhs_tie_event *ev, int64_t *n, const clhs_world *w, int32_t a, int32_t b, int op,
-                  int kind) {
-  clhs_tie_event e = {0};
-  e.op = (uint8_t)op;
-  e.kind = (uint8_t)kind;
-  e.agent = a;
-  e.nbr = gid(w, b);
-  ev[(*n)++] = e;
-  e.agent = b;
-  e.nbr = gid(w, a);
-  ev[(*n)++] = e;
-}
-
-static void apply(clhs_world *w, clhs_tie_event *ev, int64_t n) {
-  clhs_error err;
-  clhs_error_clear(&err);
-  assert_int_equal(clhs_ties_apply_local(w, ev, n, &err), CLHS_OK);
-}
-
-static void assert_check_ok(clhs_world *w) {
-  clhs_error err;
-  clhs_error_clear(&err);
-  const int64_t bad = clhs_ties_check(w, &err);
-  if (bad) fail_msg("clhs_ties_check: %lld violations: %s", (long long)bad, err.msg);
+  assert_true(fx_tie_weight(w, a, fx_gid(w, b), NULL) < 0);
+  assert_true(fx_tie_weight(w, b, fx_gid(w, a), NULL) < 0);
 }
 
 /* Rows strictly increasing in gid (hence no duplicates), never a self tie. */
@@ -128,18 +50,11 @@ static void assert_rows_sorted(const clhs_world *w) {
     for (int32_t r = 0; r < na; r++) {
       assert_true(ts->off[r] <= ts->off[r + 1]);
       for (uint32_t d = ts->off[r]; d < ts->off[r + 1]; d++) {
-        assert_true(clhs_tie_gid(ts->key[d]) != gid(w, a0 + r));
+        assert_true(clhs_tie_gid(ts->key[d]) != fx_gid(w, a0 + r));
         if (d > ts->off[r]) assert_true(clhs_tie_gid(ts->key[d - 1]) < clhs_tie_gid(ts->key[d]));
       }
     }
   }
-}
-
-/* Local index of the k-th agent of type t in centre lc. */
-static int32_t agent(const clhs_world *w, int64_t lc, int t, int32_t k) {
-  const int32_t i = w->first[t][lc] + k;
-  assert_true(i < w->first[t + 1][lc]);
-  return i;
 }
 
 /* ------------------------------------------------------------------ creation */
@@ -148,19 +63,19 @@ static void test_create_both_ends(void **state) {
   (void)state;
   clhs_config cfg;
   clhs_world w;
-  tiny_world(&cfg, &w, 2, 8, 1.0);
-  const int32_t p0 = agent(&w, 0, CLHS_PAT, 0), p1 = agent(&w, 0, CLHS_PAT, 1),
-                p2 = agent(&w, 0, CLHS_PAT, 2), p3 = agent(&w, 0, CLHS_PAT, 3),
-                p4 = agent(&w, 0, CLHS_PAT, 4), f5 = agent(&w, 0, CLHS_FAM, 5),
-                q1 = agent(&w, 1, CLHS_QIS, 0);
+  fx_make(&cfg, &w, TINY(2, 8, 1.0));
+  const int32_t p0 = fx_agent(&w, 0, CLHS_PAT, 0), p1 = fx_agent(&w, 0, CLHS_PAT, 1),
+                p2 = fx_agent(&w, 0, CLHS_PAT, 2), p3 = fx_agent(&w, 0, CLHS_PAT, 3),
+                p4 = fx_agent(&w, 0, CLHS_PAT, 4), f5 = fx_agent(&w, 0, CLHS_FAM, 5),
+                q1 = fx_agent(&w, 1, CLHS_QIS, 0);
   assert_int_equal(clhs_ties_count(&w), 0);
   clhs_tie_event ev[16];
   int64_t n = 0;
-  push2(ev, &n, &w, p0, p2, CLHS_TIE_CREATE, CLHS_TIE_PEER);
-  push2(ev, &n, &w, p1, p3, CLHS_TIE_CREATE, CLHS_TIE_EVENT);
-  push2(ev, &n, &w, p4, f5, CLHS_TIE_CREATE, CLHS_TIE_ONLINE); /* not p4's own caregiver */
-  push2(ev, &n, &w, p0, q1, CLHS_TIE_CREATE, CLHS_TIE_EVENT);  /* across centres */
-  apply(&w, ev, n);
+  fx_event_pair(ev, &n, &w, p0, p2, CLHS_TIE_CREATE, CLHS_TIE_PEER);
+  fx_event_pair(ev, &n, &w, p1, p3, CLHS_TIE_CREATE, CLHS_TIE_EVENT);
+  fx_event_pair(ev, &n, &w, p4, f5, CLHS_TIE_CREATE, CLHS_TIE_ONLINE); /* not p4's own caregiver */
+  fx_event_pair(ev, &n, &w, p0, q1, CLHS_TIE_CREATE, CLHS_TIE_EVENT);  /* across centres */
+  fx_apply(&w, ev, n);
   assert_tie(&w, p0, p2, 0.5, CLHS_TIE_PEER);
   assert_tie(&w, p1, p3, 0.5, CLHS_TIE_EVENT);
   assert_tie(&w, p4, f5, 0.3, CLHS_TIE_ONLINE);
@@ -169,8 +84,8 @@ static void test_create_both_ends(void **state) {
   assert_int_equal(row_len(&w, p0), 2);
   assert_int_equal(row_len(&w, q1), 1);
   assert_rows_sorted(&w);
-  assert_check_ok(&w);
-  done(&cfg, &w);
+  fx_ties_ok(&w, "clhs_ties_check");
+  fx_done(&cfg, &w);
 }
 
 /* §4: a new tie to an existing neighbour reinforces it (+reinforce, capped at 1). */
@@ -178,32 +93,32 @@ static void test_create_existing_reinforces(void **state) {
   (void)state;
   clhs_config cfg;
   clhs_world w;
-  tiny_world(&cfg, &w, 1, 8, 1.0);
-  const int32_t a = agent(&w, 0, CLHS_PAT, 0), b = agent(&w, 0, CLHS_PAT, 5);
+  fx_make(&cfg, &w, TINY(1, 8, 1.0));
+  const int32_t a = fx_agent(&w, 0, CLHS_PAT, 0), b = fx_agent(&w, 0, CLHS_PAT, 5);
   clhs_tie_event ev[16];
   int64_t n = 0;
-  push2(ev, &n, &w, a, b, CLHS_TIE_CREATE, CLHS_TIE_PEER);
-  apply(&w, ev, n);
+  fx_event_pair(ev, &n, &w, a, b, CLHS_TIE_CREATE, CLHS_TIE_PEER);
+  fx_apply(&w, ev, n);
   const double expect[] = {0.7, 0.9, 1.0, 1.0};
   for (int k = 0; k < 4; k++) {
     n = 0; /* a create of another kind: the tie keeps its kind and is reinforced */
-    push2(ev, &n, &w, a, b, CLHS_TIE_CREATE, k % 2 ? CLHS_TIE_EVENT : CLHS_TIE_ONLINE);
-    apply(&w, ev, n);
+    fx_event_pair(ev, &n, &w, a, b, CLHS_TIE_CREATE, k % 2 ? CLHS_TIE_EVENT : CLHS_TIE_ONLINE);
+    fx_apply(&w, ev, n);
     assert_tie(&w, a, b, expect[k], CLHS_TIE_PEER);
     assert_int_equal(row_len(&w, a), 1);
     assert_int_equal(row_len(&w, b), 1);
   }
   /* Three creates of a new pair in one step: a tie, reinforced twice. */
-  const int32_t c = agent(&w, 0, CLHS_PAT, 1), d = agent(&w, 0, CLHS_FAM, 2);
+  const int32_t c = fx_agent(&w, 0, CLHS_PAT, 1), d = fx_agent(&w, 0, CLHS_FAM, 2);
   n = 0;
   for (int k = 0; k < 3; k++)
-    push2(ev, &n, &w, c, d, CLHS_TIE_CREATE, CLHS_TIE_ONLINE);
-  apply(&w, ev, n);
+    fx_event_pair(ev, &n, &w, c, d, CLHS_TIE_CREATE, CLHS_TIE_ONLINE);
+  fx_apply(&w, ev, n);
   assert_tie(&w, c, d, 0.3 + 2 * 0.2, CLHS_TIE_ONLINE);
   assert_int_equal(row_len(&w, c), 1);
   assert_int_equal(clhs_ties_count(&w), 4);
-  assert_check_ok(&w);
-  done(&cfg, &w);
+  fx_ties_ok(&w, "clhs_ties_check");
+  fx_done(&cfg, &w);
 }
 
 /* Two creates of different kinds in one step: one tie of the lowest kind code,
@@ -212,33 +127,33 @@ static void test_two_kinds_one_step(void **state) {
   (void)state;
   clhs_config cfg;
   clhs_world w;
-  tiny_world(&cfg, &w, 1, 8, 1.0);
-  const int32_t a = agent(&w, 0, CLHS_PAT, 0), b = agent(&w, 0, CLHS_PAT, 1),
-                c = agent(&w, 0, CLHS_PAT, 2), d = agent(&w, 0, CLHS_PAT, 3),
-                e = agent(&w, 0, CLHS_PAT, 4);
+  fx_make(&cfg, &w, TINY(1, 8, 1.0));
+  const int32_t a = fx_agent(&w, 0, CLHS_PAT, 0), b = fx_agent(&w, 0, CLHS_PAT, 1),
+                c = fx_agent(&w, 0, CLHS_PAT, 2), d = fx_agent(&w, 0, CLHS_PAT, 3),
+                e = fx_agent(&w, 0, CLHS_PAT, 4);
   clhs_tie_event ev[32];
   int64_t n = 0;
-  push2(ev, &n, &w, a, b, CLHS_TIE_CREATE, CLHS_TIE_ONLINE);
-  push2(ev, &n, &w, a, b, CLHS_TIE_CREATE, CLHS_TIE_EVENT);
-  push2(ev, &n, &w, c, d, CLHS_TIE_CREATE, CLHS_TIE_EVENT);
-  push2(ev, &n, &w, c, d, CLHS_TIE_CREATE, CLHS_TIE_ONLINE);
-  push2(ev, &n, &w, c, d, CLHS_TIE_CREATE, CLHS_TIE_PEER);
-  push2(ev, &n, &w, e, a, CLHS_TIE_CREATE, CLHS_TIE_PEER);
-  push2(ev, &n, &w, e, a, CLHS_TIE_CREATE, CLHS_TIE_ONLINE);
+  fx_event_pair(ev, &n, &w, a, b, CLHS_TIE_CREATE, CLHS_TIE_ONLINE);
+  fx_event_pair(ev, &n, &w, a, b, CLHS_TIE_CREATE, CLHS_TIE_EVENT);
+  fx_event_pair(ev, &n, &w, c, d, CLHS_TIE_CREATE, CLHS_TIE_EVENT);
+  fx_event_pair(ev, &n, &w, c, d, CLHS_TIE_CREATE, CLHS_TIE_ONLINE);
+  fx_event_pair(ev, &n, &w, c, d, CLHS_TIE_CREATE, CLHS_TIE_PEER);
+  fx_event_pair(ev, &n, &w, e, a, CLHS_TIE_CREATE, CLHS_TIE_PEER);
+  fx_event_pair(ev, &n, &w, e, a, CLHS_TIE_CREATE, CLHS_TIE_ONLINE);
   /* Reverse the order at one end: the rule must not depend on it. */
   for (int64_t k = 0; k < n / 2; k++) {
     clhs_tie_event t = ev[k];
     ev[k] = ev[n - 1 - k];
     ev[n - 1 - k] = t;
   }
-  apply(&w, ev, n);
+  fx_apply(&w, ev, n);
   assert_tie(&w, a, b, 0.5 + 0.2, CLHS_TIE_EVENT);
   assert_tie(&w, c, d, 0.5 + 0.4, CLHS_TIE_PEER);
   assert_tie(&w, e, a, 0.5 + 0.2, CLHS_TIE_PEER);
   assert_int_equal(row_len(&w, a), 2);
   assert_int_equal(clhs_ties_count(&w), 6);
-  assert_check_ok(&w);
-  done(&cfg, &w);
+  fx_ties_ok(&w, "clhs_ties_check");
+  fx_done(&cfg, &w);
 }
 
 /* REINFORCE k times in one step: min(1, w + k reinforce); on a missing pair: nothing. */
@@ -246,78 +161,81 @@ static void test_reinforce_k(void **state) {
   (void)state;
   clhs_config cfg;
   clhs_world w;
-  tiny_world(&cfg, &w, 1, 16, 1.0);
+  fx_make(&cfg, &w, TINY(1, 16, 1.0));
   clhs_tie_event ev[256];
   int64_t n = 0;
   for (int k = 0; k < 7; k++)
-    push2(ev, &n, &w, agent(&w, 0, CLHS_PAT, 2 * k), agent(&w, 0, CLHS_PAT, 2 * k + 1),
-          CLHS_TIE_CREATE, k == 3 ? CLHS_TIE_ONLINE : CLHS_TIE_PEER);
-  apply(&w, ev, n);
+    fx_event_pair(ev, &n, &w, fx_agent(&w, 0, CLHS_PAT, 2 * k),
+                  fx_agent(&w, 0, CLHS_PAT, 2 * k + 1), CLHS_TIE_CREATE,
+                  k == 3 ? CLHS_TIE_ONLINE : CLHS_TIE_PEER);
+  fx_apply(&w, ev, n);
   n = 0;
   for (int k = 0; k < 7; k++)
     for (int j = 0; j < k; j++)
-      push2(ev, &n, &w, agent(&w, 0, CLHS_PAT, 2 * k), agent(&w, 0, CLHS_PAT, 2 * k + 1),
-            CLHS_TIE_REINFORCE, 0);
-  const int32_t x = agent(&w, 0, CLHS_PAT, 14), y = agent(&w, 0, CLHS_FAM, 3);
-  push2(ev, &n, &w, x, y, CLHS_TIE_REINFORCE, CLHS_TIE_PEER);
-  apply(&w, ev, n);
+      fx_event_pair(ev, &n, &w, fx_agent(&w, 0, CLHS_PAT, 2 * k),
+                    fx_agent(&w, 0, CLHS_PAT, 2 * k + 1), CLHS_TIE_REINFORCE, 0);
+  const int32_t x = fx_agent(&w, 0, CLHS_PAT, 14), y = fx_agent(&w, 0, CLHS_FAM, 3);
+  fx_event_pair(ev, &n, &w, x, y, CLHS_TIE_REINFORCE, CLHS_TIE_PEER);
+  fx_apply(&w, ev, n);
   for (int k = 0; k < 7; k++) {
     const double w0 = k == 3 ? 0.3 : 0.5;
-    assert_tie(&w, agent(&w, 0, CLHS_PAT, 2 * k), agent(&w, 0, CLHS_PAT, 2 * k + 1),
+    assert_tie(&w, fx_agent(&w, 0, CLHS_PAT, 2 * k), fx_agent(&w, 0, CLHS_PAT, 2 * k + 1),
                fmin(1.0, w0 + 0.2 * k), k == 3 ? CLHS_TIE_ONLINE : CLHS_TIE_PEER);
   }
   assert_no_tie(&w, x, y);
   /* The amount is network.reinforce. */
   cfg.network.reinforce = 0.05;
   n = 0;
-  push2(ev, &n, &w, agent(&w, 0, CLHS_PAT, 0), agent(&w, 0, CLHS_PAT, 1), CLHS_TIE_REINFORCE, 0);
-  push2(ev, &n, &w, agent(&w, 0, CLHS_PAT, 0), agent(&w, 0, CLHS_PAT, 1), CLHS_TIE_REINFORCE, 0);
-  apply(&w, ev, n);
-  assert_tie(&w, agent(&w, 0, CLHS_PAT, 0), agent(&w, 0, CLHS_PAT, 1), 0.6, CLHS_TIE_PEER);
+  fx_event_pair(ev, &n, &w, fx_agent(&w, 0, CLHS_PAT, 0), fx_agent(&w, 0, CLHS_PAT, 1),
+                CLHS_TIE_REINFORCE, 0);
+  fx_event_pair(ev, &n, &w, fx_agent(&w, 0, CLHS_PAT, 0), fx_agent(&w, 0, CLHS_PAT, 1),
+                CLHS_TIE_REINFORCE, 0);
+  fx_apply(&w, ev, n);
+  assert_tie(&w, fx_agent(&w, 0, CLHS_PAT, 0), fx_agent(&w, 0, CLHS_PAT, 1), 0.6, CLHS_TIE_PEER);
   assert_int_equal(clhs_ties_count(&w), 14);
-  assert_check_ok(&w);
-  done(&cfg, &w);
+  fx_ties_ok(&w, "clhs_ties_check");
+  fx_done(&cfg, &w);
 }
 
 static void test_drop(void **state) {
   (void)state;
   clhs_config cfg;
   clhs_world w;
-  tiny_world(&cfg, &w, 2, 8, 1.0);
-  const int32_t a = agent(&w, 0, CLHS_PAT, 0), b = agent(&w, 0, CLHS_PAT, 1),
-                c = agent(&w, 1, CLHS_CLIN, 0), d = agent(&w, 0, CLHS_FAM, 3);
+  fx_make(&cfg, &w, TINY(2, 8, 1.0));
+  const int32_t a = fx_agent(&w, 0, CLHS_PAT, 0), b = fx_agent(&w, 0, CLHS_PAT, 1),
+                c = fx_agent(&w, 1, CLHS_CLIN, 0), d = fx_agent(&w, 0, CLHS_FAM, 3);
   clhs_tie_event ev[32];
   int64_t n = 0;
-  push2(ev, &n, &w, a, b, CLHS_TIE_CREATE, CLHS_TIE_PEER);
-  push2(ev, &n, &w, a, c, CLHS_TIE_CREATE, CLHS_TIE_EVENT);
-  push2(ev, &n, &w, b, d, CLHS_TIE_CREATE, CLHS_TIE_ONLINE);
-  apply(&w, ev, n);
+  fx_event_pair(ev, &n, &w, a, b, CLHS_TIE_CREATE, CLHS_TIE_PEER);
+  fx_event_pair(ev, &n, &w, a, c, CLHS_TIE_CREATE, CLHS_TIE_EVENT);
+  fx_event_pair(ev, &n, &w, b, d, CLHS_TIE_CREATE, CLHS_TIE_ONLINE);
+  fx_apply(&w, ev, n);
   assert_int_equal(clhs_ties_count(&w), 6);
   n = 0;
-  push2(ev, &n, &w, a, c, CLHS_TIE_DROP, 0);
-  push2(ev, &n, &w, c, d, CLHS_TIE_DROP, 0); /* no such tie: nothing happens */
-  apply(&w, ev, n);
+  fx_event_pair(ev, &n, &w, a, c, CLHS_TIE_DROP, 0);
+  fx_event_pair(ev, &n, &w, c, d, CLHS_TIE_DROP, 0); /* no such tie: nothing happens */
+  fx_apply(&w, ev, n);
   assert_no_tie(&w, a, c);
   assert_no_tie(&w, c, d);
   assert_tie(&w, a, b, 0.5, CLHS_TIE_PEER);
   assert_tie(&w, b, d, 0.3, CLHS_TIE_ONLINE);
   assert_int_equal(clhs_ties_count(&w), 4);
   assert_int_equal(row_len(&w, c), 0);
-  assert_check_ok(&w);
+  fx_ties_ok(&w, "clhs_ties_check");
   /* A drop in the same step as a create or reinforcement removes the tie (the agent
    * has left); a drop with a create of a new pair makes no tie. */
   n = 0;
-  push2(ev, &n, &w, a, b, CLHS_TIE_REINFORCE, 0);
-  push2(ev, &n, &w, a, b, CLHS_TIE_DROP, 0);
-  push2(ev, &n, &w, a, b, CLHS_TIE_CREATE, CLHS_TIE_PEER);
-  push2(ev, &n, &w, a, c, CLHS_TIE_CREATE, CLHS_TIE_EVENT);
-  push2(ev, &n, &w, a, c, CLHS_TIE_DROP, 0);
-  apply(&w, ev, n);
+  fx_event_pair(ev, &n, &w, a, b, CLHS_TIE_REINFORCE, 0);
+  fx_event_pair(ev, &n, &w, a, b, CLHS_TIE_DROP, 0);
+  fx_event_pair(ev, &n, &w, a, b, CLHS_TIE_CREATE, CLHS_TIE_PEER);
+  fx_event_pair(ev, &n, &w, a, c, CLHS_TIE_CREATE, CLHS_TIE_EVENT);
+  fx_event_pair(ev, &n, &w, a, c, CLHS_TIE_DROP, 0);
+  fx_apply(&w, ev, n);
   assert_no_tie(&w, a, b);
   assert_no_tie(&w, a, c);
   assert_int_equal(clhs_ties_count(&w), 2);
-  assert_check_ok(&w);
-  done(&cfg, &w);
+  fx_ties_ok(&w, "clhs_ties_check");
+  fx_done(&cfg, &w);
 }
 
 /* ------------------------------------------------------------------ decay */
@@ -330,18 +248,18 @@ static int64_t prune_step(double w0, double decay, double prune) {
 static void run_decay(clhs_config *cfg, clhs_world *w, double decay, double prune) {
   cfg->network.decay = decay;
   cfg->network.prune_below = prune;
-  const int32_t a = agent(w, 0, CLHS_PAT, 0), b = agent(w, 0, CLHS_PAT, 1),
-                c = agent(w, 0, CLHS_PAT, 2), d = agent(w, 1, CLHS_QIS, 1),
-                e = agent(w, 0, CLHS_FAM, 4);
+  const int32_t a = fx_agent(w, 0, CLHS_PAT, 0), b = fx_agent(w, 0, CLHS_PAT, 1),
+                c = fx_agent(w, 0, CLHS_PAT, 2), d = fx_agent(w, 1, CLHS_QIS, 1),
+                e = fx_agent(w, 0, CLHS_FAM, 4);
   clhs_tie_event ev[32];
   int64_t n = 0;
-  push2(ev, &n, w, a, b, CLHS_TIE_CREATE, CLHS_TIE_PEER);   /* 0.5 */
-  push2(ev, &n, w, a, c, CLHS_TIE_CREATE, CLHS_TIE_ONLINE); /* 0.3 */
-  push2(ev, &n, w, a, d, CLHS_TIE_CREATE, CLHS_TIE_EVENT);  /* 0.5 + 3 x 0.2 -> 1 */
+  fx_event_pair(ev, &n, w, a, b, CLHS_TIE_CREATE, CLHS_TIE_PEER);   /* 0.5 */
+  fx_event_pair(ev, &n, w, a, c, CLHS_TIE_CREATE, CLHS_TIE_ONLINE); /* 0.3 */
+  fx_event_pair(ev, &n, w, a, d, CLHS_TIE_CREATE, CLHS_TIE_EVENT);  /* 0.5 + 3 x 0.2 -> 1 */
   for (int k = 0; k < 3; k++)
-    push2(ev, &n, w, a, d, CLHS_TIE_REINFORCE, 0);
-  push2(ev, &n, w, c, e, CLHS_TIE_CREATE, CLHS_TIE_EVENT); /* 0.5 */
-  apply(w, ev, n);
+    fx_event_pair(ev, &n, w, a, d, CLHS_TIE_REINFORCE, 0);
+  fx_event_pair(ev, &n, w, c, e, CLHS_TIE_CREATE, CLHS_TIE_EVENT); /* 0.5 */
+  fx_apply(w, ev, n);
   const int32_t pa[4] = {a, a, a, c}, pb[4] = {b, c, d, e};
   const double w0[4] = {0.5, 0.3, 1.0, 0.5};
   int64_t gone[4] = {-1, -1, -1, -1}, expect[4];
@@ -356,8 +274,8 @@ static void run_decay(clhs_config *cfg, clhs_world *w, double decay, double prun
     clhs_ties_decay(w);
     for (int k = 0; k < 4; k++) {
       int ka = -1, kb = -1;
-      const float wa = tie_w(w, pa[k], gid(w, pb[k]), &ka),
-                  wb = tie_w(w, pb[k], gid(w, pa[k]), &kb);
+      const float wa = fx_tie_weight(w, pa[k], fx_gid(w, pb[k]), &ka),
+                  wb = fx_tie_weight(w, pb[k], fx_gid(w, pa[k]), &kb);
       if (wa < 0 || wb < 0) {
         assert_true(wa < 0 && wb < 0); /* pruned at both ends together */
         if (gone[k] < 0) gone[k] = s;
@@ -369,7 +287,7 @@ static void run_decay(clhs_config *cfg, clhs_world *w, double decay, double prun
       if (fabs(wa - want) > 1e-5 * want)
         fail_msg("tie %d at step %lld: %.9g, expected %.9g", k, (long long)s, wa, want);
     }
-    if (s % 16 == 0) assert_check_ok(w);
+    if (s % 16 == 0) fx_ties_ok(w, "clhs_ties_check");
   }
   for (int k = 0; k < 4; k++)
     if (gone[k] != expect[k])
@@ -381,21 +299,21 @@ static void run_decay(clhs_config *cfg, clhs_world *w, double decay, double prun
   assert_int_equal(nn, 2);
   for (int k = 0; k < nn; k++)
     assert_true(nb[k].w == CLHS_CARETIES_W && nb[k].kind == CLHS_TIE_CARE);
-  assert_check_ok(w);
+  fx_ties_ok(w, "clhs_ties_check");
 }
 
 static void test_decay_prune(void **state) {
   (void)state;
   clhs_config cfg;
   clhs_world w;
-  tiny_world(&cfg, &w, 2, 8, 1.0);
+  fx_make(&cfg, &w, TINY(2, 8, 1.0));
   /* Defaults: 1 % a week, pruned below 0.05: 0.5 -> step 230, 0.3 -> 179, 1 -> 299. */
   assert_int_equal(prune_step(0.5, 0.01, 0.05), 230);
   assert_int_equal(prune_step(0.3, 0.01, 0.05), 179);
   assert_int_equal(prune_step(1.0, 0.01, 0.05), 299);
   run_decay(&cfg, &w, cfg.network.decay, cfg.network.prune_below);
   run_decay(&cfg, &w, 0.2, 0.1); /* 0.5 -> 8, 0.3 -> 6, 1 -> 11 */
-  done(&cfg, &w);
+  fx_done(&cfg, &w);
 }
 
 /* ------------------------------------------------------------------ many events */
@@ -427,7 +345,7 @@ static void test_random_batches(void **state) {
   (void)state;
   clhs_config cfg;
   clhs_world w;
-  tiny_world(&cfg, &w, 3, 12, 1.0);
+  fx_make(&cfg, &w, TINY(3, 12, 1.0));
   const int32_t N = (int32_t)w.n;
   float *ref = calloc((size_t)N * (size_t)N, sizeof *ref); /* 0: no tie */
   uint8_t *rkind = calloc((size_t)N * (size_t)N, 1);
@@ -447,7 +365,7 @@ static void test_random_batches(void **state) {
       const uint32_t u = rnd(100);
       const int op = u < 60 ? CLHS_TIE_CREATE : (u < 90 ? CLHS_TIE_REINFORCE : CLHS_TIE_DROP);
       const int kind = 1 + (int)rnd(3);
-      push2(ev, &n, &w, a, b, op, kind);
+      fx_event_pair(ev, &n, &w, a, b, op, kind);
       const int32_t lo = a < b ? a : b, hi = a < b ? b : a;
       int *c = &cr[((size_t)lo * (size_t)N + (size_t)hi) * 4];
       if (op == CLHS_TIE_CREATE) {
@@ -464,7 +382,7 @@ static void test_random_batches(void **state) {
       ev[k] = ev[j];
       ev[j] = t;
     }
-    apply(&w, ev, n);
+    fx_apply(&w, ev, n);
     /* The reference. */
     for (int32_t a = 0; a < N; a++)
       for (int32_t b = a + 1; b < N; b++) {
@@ -494,7 +412,7 @@ static void test_random_batches(void **state) {
     assert_true(ends > 0);
     assert_int_equal(clhs_ties_count(&w), ends);
     assert_rows_sorted(&w);
-    assert_check_ok(&w);
+    fx_ties_ok(&w, "clhs_ties_check");
     clhs_ties_decay(&w); /* change the weights between batches */
     for (size_t k = 0; k < (size_t)N * (size_t)N; k++)
       if (ref[k] > 0) {
@@ -506,7 +424,7 @@ static void test_random_batches(void **state) {
   free(rkind);
   free(ev);
   free(cr);
-  done(&cfg, &w);
+  fx_done(&cfg, &w);
 }
 
 /* ------------------------------------------------------------------ neighbours */
@@ -517,21 +435,21 @@ static void test_neighbours_patient(void **state) {
   (void)state;
   clhs_config cfg;
   clhs_world w;
-  tiny_world(&cfg, &w, 2, 8, 1.0);
-  const int32_t i = agent(&w, 0, CLHS_PAT, 1);
+  fx_make(&cfg, &w, TINY(2, 8, 1.0));
+  const int32_t i = fx_agent(&w, 0, CLHS_PAT, 1);
   const int64_t p = w.pat_begin[0] + 1;
   const int32_t fam = w.pat_fam[p], clin = w.pat_clin[p];
-  assert_int_equal(fam, agent(&w, 0, CLHS_FAM, 1));
-  assert_int_equal(clin, agent(&w, 0, CLHS_CLIN, 1)); /* round-robin: patient 1, clinician 1 */
-  const int32_t peer = agent(&w, 0, CLHS_PAT, 5), other_fam = agent(&w, 0, CLHS_FAM, 4),
-                far = agent(&w, 1, CLHS_PAT, 0);
+  assert_int_equal(fam, fx_agent(&w, 0, CLHS_FAM, 1));
+  assert_int_equal(clin, fx_agent(&w, 0, CLHS_CLIN, 1)); /* round-robin: patient 1, clinician 1 */
+  const int32_t peer = fx_agent(&w, 0, CLHS_PAT, 5), other_fam = fx_agent(&w, 0, CLHS_FAM, 4),
+                far = fx_agent(&w, 1, CLHS_PAT, 0);
   assert_true(peer < fam && fam < other_fam && other_fam < clin && clin < far);
   clhs_tie_event ev[16];
   int64_t n = 0;
-  push2(ev, &n, &w, i, far, CLHS_TIE_CREATE, CLHS_TIE_EVENT);
-  push2(ev, &n, &w, i, other_fam, CLHS_TIE_CREATE, CLHS_TIE_ONLINE);
-  push2(ev, &n, &w, i, peer, CLHS_TIE_CREATE, CLHS_TIE_PEER);
-  apply(&w, ev, n);
+  fx_event_pair(ev, &n, &w, i, far, CLHS_TIE_CREATE, CLHS_TIE_EVENT);
+  fx_event_pair(ev, &n, &w, i, other_fam, CLHS_TIE_CREATE, CLHS_TIE_ONLINE);
+  fx_event_pair(ev, &n, &w, i, peer, CLHS_TIE_CREATE, CLHS_TIE_PEER);
+  fx_apply(&w, ev, n);
   int32_t care[64];
   clhs_nbr nb[64];
   assert_true(clhs_careties_max(&w, 0) <= 64);
@@ -542,7 +460,7 @@ static void test_neighbours_patient(void **state) {
                        CLHS_TIE_EVENT};
   const float wt[5] = {0.5f, CLHS_CARETIES_W, 0.3f, CLHS_CARETIES_W, 0.5f};
   for (int k = 0; k < 5; k++) {
-    assert_int_equal(nb[k].gid, gid(&w, want[k]));
+    assert_int_equal(nb[k].gid, fx_gid(&w, want[k]));
     assert_int_equal(nb[k].loc, want[k]);
     assert_int_equal(nb[k].kind, kind[k]);
     assert_true(nb[k].w == wt[k]);
@@ -551,8 +469,8 @@ static void test_neighbours_patient(void **state) {
   /* The clinician: its patients, then the other staff, then the far end of a new tie,
    * in gid order. */
   n = 0;
-  push2(ev, &n, &w, clin, far, CLHS_TIE_CREATE, CLHS_TIE_EVENT);
-  apply(&w, ev, n);
+  fx_event_pair(ev, &n, &w, clin, far, CLHS_TIE_CREATE, CLHS_TIE_EVENT);
+  fx_apply(&w, ev, n);
   const int32_t nc = clhs_neighbours(&w, 0, clin, care, nb);
   assert_int_equal(nc, clhs_degree(&w, 0, clin));
   int32_t k = 0;
@@ -569,8 +487,8 @@ static void test_neighbours_patient(void **state) {
   assert_int_equal(k + 1, nc);
   for (int32_t j = 1; j < nc; j++)
     assert_true(nb[j - 1].gid < nb[j].gid);
-  assert_check_ok(&w);
-  done(&cfg, &w);
+  fx_ties_ok(&w, "clhs_ties_check");
+  fx_done(&cfg, &w);
 }
 
 /* Care degrees by type: PAT 1 + (caregiver), FAM 1, CLIN its patients + staff - 1, QIS and
@@ -613,37 +531,39 @@ static void test_degrees(void **state) {
   (void)state;
   clhs_config cfg;
   clhs_world w;
-  tiny_world(&cfg, &w, 2, 10, 1.0); /* 3 clinicians with 4, 3 and 3 patients */
-  const int32_t c0 = agent(&w, 0, CLHS_CLIN, 0), c2 = agent(&w, 0, CLHS_CLIN, 2);
+  fx_make(&cfg, &w, TINY(2, 10, 1.0)); /* 3 clinicians with 4, 3 and 3 patients */
+  const int32_t c0 = fx_agent(&w, 0, CLHS_CLIN, 0), c2 = fx_agent(&w, 0, CLHS_CLIN, 2);
   const int32_t staff0 = w.first[CLHS_NTYPES][0] - w.first[CLHS_CLIN][0];
   assert_int_equal(clhs_careties_degree(&w, 0, c0), 4 + staff0 - 1);
   assert_int_equal(clhs_careties_degree(&w, 0, c2), 3 + staff0 - 1);
-  assert_int_equal(clhs_careties_degree(&w, 0, agent(&w, 0, CLHS_PAT, 3)), 2);
-  assert_int_equal(clhs_careties_degree(&w, 0, agent(&w, 0, CLHS_FAM, 3)), 1);
-  assert_int_equal(clhs_careties_degree(&w, 0, agent(&w, 0, CLHS_QIS, 2)), staff0 - 1);
+  assert_int_equal(clhs_careties_degree(&w, 0, fx_agent(&w, 0, CLHS_PAT, 3)), 2);
+  assert_int_equal(clhs_careties_degree(&w, 0, fx_agent(&w, 0, CLHS_FAM, 3)), 1);
+  assert_int_equal(clhs_careties_degree(&w, 0, fx_agent(&w, 0, CLHS_QIS, 2)), staff0 - 1);
   check_care_degrees(&w);
   clhs_tie_event ev[16];
   int64_t n = 0;
-  push2(ev, &n, &w, agent(&w, 0, CLHS_PAT, 3), agent(&w, 1, CLHS_QIS, 0), CLHS_TIE_CREATE, 2);
-  push2(ev, &n, &w, agent(&w, 0, CLHS_PAT, 3), agent(&w, 0, CLHS_FAM, 0), CLHS_TIE_CREATE, 1);
-  push2(ev, &n, &w, c0, agent(&w, 1, CLHS_CLIN, 1), CLHS_TIE_CREATE, 3);
-  apply(&w, ev, n);
-  assert_int_equal(clhs_degree(&w, 0, agent(&w, 0, CLHS_PAT, 3)), 4);
+  fx_event_pair(ev, &n, &w, fx_agent(&w, 0, CLHS_PAT, 3), fx_agent(&w, 1, CLHS_QIS, 0),
+                CLHS_TIE_CREATE, 2);
+  fx_event_pair(ev, &n, &w, fx_agent(&w, 0, CLHS_PAT, 3), fx_agent(&w, 0, CLHS_FAM, 0),
+                CLHS_TIE_CREATE, 1);
+  fx_event_pair(ev, &n, &w, c0, fx_agent(&w, 1, CLHS_CLIN, 1), CLHS_TIE_CREATE, 3);
+  fx_apply(&w, ev, n);
+  assert_int_equal(clhs_degree(&w, 0, fx_agent(&w, 0, CLHS_PAT, 3)), 4);
   assert_int_equal(clhs_degree(&w, 0, c0), 4 + staff0 - 1 + 1);
   check_care_degrees(&w);
-  done(&cfg, &w);
+  fx_done(&cfg, &w);
   /* No caregivers: a patient's only care tie is its clinician. */
-  tiny_world(&cfg, &w, 2, 10, 0.0);
+  fx_make(&cfg, &w, TINY(2, 10, FX_NONE));
   for (int64_t lc = 0; lc < 2; lc++) {
     assert_int_equal(w.first[CLHS_CLIN][lc], w.first[CLHS_FAM][lc]);
-    assert_int_equal(clhs_careties_degree(&w, lc, agent(&w, lc, CLHS_PAT, 0)), 1);
+    assert_int_equal(clhs_careties_degree(&w, lc, fx_agent(&w, lc, CLHS_PAT, 0)), 1);
   }
   check_care_degrees(&w);
-  done(&cfg, &w);
+  fx_done(&cfg, &w);
   /* Some caregivers. */
-  tiny_world(&cfg, &w, 3, 12, 0.5);
+  fx_make(&cfg, &w, TINY(3, 12, 0.5));
   check_care_degrees(&w);
-  done(&cfg, &w);
+  fx_done(&cfg, &w);
 }
 
 /* ------------------------------------------------------------------ the check */
@@ -669,92 +589,79 @@ static void test_check(void **state) {
   (void)state;
   clhs_config cfg;
   clhs_world w;
-  tiny_world(&cfg, &w, 2, 8, 1.0);
-  const int32_t a = agent(&w, 0, CLHS_PAT, 2), b = agent(&w, 1, CLHS_FAM, 6),
-                c = agent(&w, 0, CLHS_PAT, 6);
+  fx_make(&cfg, &w, TINY(2, 8, 1.0));
+  const int32_t a = fx_agent(&w, 0, CLHS_PAT, 2), b = fx_agent(&w, 1, CLHS_FAM, 6),
+                c = fx_agent(&w, 0, CLHS_PAT, 6);
   clhs_tie_event ev[16];
   int64_t n = 0;
-  push2(ev, &n, &w, a, b, CLHS_TIE_CREATE, CLHS_TIE_EVENT);
-  push2(ev, &n, &w, a, c, CLHS_TIE_CREATE, CLHS_TIE_PEER);
-  apply(&w, ev, n);
-  assert_check_ok(&w);
+  fx_event_pair(ev, &n, &w, a, b, CLHS_TIE_CREATE, CLHS_TIE_EVENT);
+  fx_event_pair(ev, &n, &w, a, c, CLHS_TIE_CREATE, CLHS_TIE_PEER);
+  fx_apply(&w, ev, n);
+  fx_ties_ok(&w, "clhs_ties_check");
 
   /* One end's weight changed by hand. */
   clhs_tieset *tb = &w.ties[w.centre[b]];
   const uint32_t db = tb->off[b - w.first[0][w.centre[b]]];
-  assert_int_equal(clhs_tie_gid(tb->key[db]), gid(&w, a));
+  assert_int_equal(clhs_tie_gid(tb->key[db]), fx_gid(&w, a));
   const float saved = tb->w[db];
   tb->w[db] = 0.45f;
-  expect_violation(&w, gid(&w, a), gid(&w, b), "a weight changed at one end");
+  expect_violation(&w, fx_gid(&w, a), fx_gid(&w, b), "a weight changed at one end");
   tb->w[db] = saved;
-  assert_check_ok(&w);
+  fx_ties_ok(&w, "clhs_ties_check");
 
   /* One end's kind changed. */
   const uint64_t key = tb->key[db];
-  tb->key[db] = clhs_tie_key(gid(&w, a), CLHS_TIE_ONLINE);
-  expect_violation(&w, gid(&w, a), gid(&w, b), "a kind changed at one end");
+  tb->key[db] = clhs_tie_key(fx_gid(&w, a), CLHS_TIE_ONLINE);
+  expect_violation(&w, fx_gid(&w, a), fx_gid(&w, b), "a kind changed at one end");
   tb->key[db] = key;
-  assert_check_ok(&w);
+  fx_ties_ok(&w, "clhs_ties_check");
 
   /* Weight out of (0, 1] at both ends. */
   tb->w[db] = 1.5f;
   clhs_tieset *ta = &w.ties[0];
   uint32_t da = ta->off[a - w.first[0][0]];
-  while (clhs_tie_gid(ta->key[da]) != gid(&w, b))
+  while (clhs_tie_gid(ta->key[da]) != fx_gid(&w, b))
     da++;
   ta->w[da] = 1.5f;
-  expect_violation(&w, gid(&w, a), gid(&w, b), "a weight above 1");
+  expect_violation(&w, fx_gid(&w, a), fx_gid(&w, b), "a weight above 1");
   tb->w[db] = ta->w[da] = saved;
-  assert_check_ok(&w);
+  fx_ties_ok(&w, "clhs_ties_check");
 
   /* A tie held at one end only. */
-  const int32_t d = agent(&w, 0, CLHS_PAT, 7);
+  const int32_t d = fx_agent(&w, 0, CLHS_PAT, 7);
   clhs_tie_event one = {0};
   one.agent = d;
-  one.nbr = gid(&w, c);
+  one.nbr = fx_gid(&w, c);
   one.op = CLHS_TIE_CREATE;
   one.kind = CLHS_TIE_PEER;
-  apply(&w, &one, 1);
-  expect_violation(&w, gid(&w, c), gid(&w, d), "a one-sided tie");
+  fx_apply(&w, &one, 1);
+  expect_violation(&w, fx_gid(&w, c), fx_gid(&w, d), "a one-sided tie");
   one.op = CLHS_TIE_DROP;
-  apply(&w, &one, 1);
-  assert_check_ok(&w);
+  fx_apply(&w, &one, 1);
+  fx_ties_ok(&w, "clhs_ties_check");
 
   /* A dynamic tie that duplicates a care tie (a patient and its own clinician). */
   const int32_t clin = w.pat_clin[w.pat_begin[0] + 2];
   n = 0;
-  push2(ev, &n, &w, a, clin, CLHS_TIE_CREATE, CLHS_TIE_PEER);
-  apply(&w, ev, n);
-  expect_violation(&w, gid(&w, a), gid(&w, clin), "a dynamic tie duplicating a care tie");
+  fx_event_pair(ev, &n, &w, a, clin, CLHS_TIE_CREATE, CLHS_TIE_PEER);
+  fx_apply(&w, ev, n);
+  expect_violation(&w, fx_gid(&w, a), fx_gid(&w, clin), "a dynamic tie duplicating a care tie");
   n = 0;
-  push2(ev, &n, &w, a, clin, CLHS_TIE_DROP, 0);
-  apply(&w, ev, n);
-  assert_check_ok(&w);
+  fx_event_pair(ev, &n, &w, a, clin, CLHS_TIE_DROP, 0);
+  fx_apply(&w, ev, n);
+  fx_ties_ok(&w, "clhs_ties_check");
 
   /* A self tie. */
   one.agent = c;
-  one.nbr = gid(&w, c);
+  one.nbr = fx_gid(&w, c);
   one.op = CLHS_TIE_CREATE;
-  apply(&w, &one, 1);
+  fx_apply(&w, &one, 1);
   expect_violation(&w, -1, -1, "a self tie");
-  done(&cfg, &w);
+  fx_done(&cfg, &w);
 }
 
-int main(int argc, char **argv) {
-  clhs_comm_init(&argc, &argv, &comm);
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_create_both_ends),
-      cmocka_unit_test(test_create_existing_reinforces),
-      cmocka_unit_test(test_two_kinds_one_step),
-      cmocka_unit_test(test_reinforce_k),
-      cmocka_unit_test(test_drop),
-      cmocka_unit_test(test_decay_prune),
-      cmocka_unit_test(test_random_batches),
-      cmocka_unit_test(test_neighbours_patient),
-      cmocka_unit_test(test_degrees),
-      cmocka_unit_test(test_check),
-  };
-  int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  clhs_comm_finalize();
-  return rc;
-}
+FX_MAIN(cmocka_unit_test(test_create_both_ends), cmocka_unit_test(test_create_existing_reinforces),
+        cmocka_unit_test(test_two_kinds_one_step), cmocka_unit_test(test_reinforce_k),
+        cmocka_unit_test(test_drop), cmocka_unit_test(test_decay_prune),
+        cmocka_unit_test(test_random_batches), cmocka_unit_test(test_neighbours_patient),
+        cmocka_unit_test(test_degrees), cmocka_unit_test(test_check))

@@ -10,44 +10,15 @@
  * they are asserted, so that every rank takes the same path through the collectives.
  */
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include <cmocka.h>
-
-#include "clhs/comm.h"
-#include "clhs/config.h"
-#include "clhs/model.h"
-#include "clhs/network.h"
-
-static clhs_comm comm;
+#include "fixture.h"
 
 #define NCENTRES 6
-#define NPAT 10
 
-#include "mpi_check.h"
-
-static void world6(clhs_config *cfg, clhs_world *w) {
-  clhs_error err;
-  clhs_error_clear(&err);
-  clhs_config_defaults(cfg);
-  cfg->population.centres = NCENTRES;
-  cfg->population.patients_median = NPAT;
-  cfg->population.patients_min = NPAT;
-  cfg->population.patients_max = NPAT;
-  cfg->population.patients_per_clinician = 4;
-  cfg->centres.join = CLHS_JOIN_BASS;
-  cfg->centres.initial_share = 1.0;
-  assert_int_equal(clhs_config_finalize(cfg, &err), CLHS_OK);
-  const int st = clhs_world_create(w, cfg, &comm, &err);
-  CHECK(st == CLHS_OK, "world: %s", err.msg);
-  assert_no_failures("clhs_world_create");
-}
+/* Six member centres of 10 patients each, one clinician per 4. */
+static const fx_opts world6 = {
+    .centres = NCENTRES, .patients = 10, .per_clinician = 4, .members = 1};
 
 /* A pair of global ids, its kind, and how many times each end is told to create it. */
 typedef struct pair {
@@ -79,45 +50,13 @@ static int owns(const clhs_world *w, int64_t g) {
   return g >= w->gid_begin && g < w->gid_begin + w->n;
 }
 
-static void push(clhs_tie_msg *m, int64_t *n, int64_t target, int64_t nbr, int op, int kind) {
-  clhs_tie_msg x;
-  memset(&x, 0, sizeof x);
-  x.target = target;
-  x.nbr = nbr;
-  x.op = (uint8_t)op;
-  x.kind = (uint8_t)kind;
-  m[(*n)++] = x;
-}
-
-static void deliver(clhs_world *w, const clhs_tie_msg *m, int64_t n) {
-  clhs_error err;
-  clhs_error_clear(&err);
-  const int st = clhs_ties_deliver(w, m, n, &err);
-  CHECK(st == CLHS_OK, "deliver: %s", err.msg);
-  assert_no_failures("clhs_ties_deliver");
-}
-
-/* Weight of the local end g -> nbr, or -1 (and its kind). */
-static float end_w(const clhs_world *w, int64_t g, int64_t nbr, int *kind) {
-  const int32_t i = (int32_t)(g - w->gid_begin);
-  const int64_t lc = w->centre[i];
-  const clhs_tieset *ts = &w->ties[lc];
-  const int32_t r = i - w->first[0][lc];
-  for (uint32_t d = ts->off[r]; d < ts->off[r + 1]; d++)
-    if (clhs_tie_gid(ts->key[d]) == nbr) {
-      *kind = clhs_tie_kind_of(ts->key[d]);
-      return ts->w[d];
-    }
-  return -1.0f;
-}
-
 /* The local ends of pair p hold weight wt (or no tie if wt < 0) with its kind. */
 static void check_pair(const clhs_world *w, const pair *p, double wt) {
   const int64_t e[2][2] = {{p->a, p->b}, {p->b, p->a}};
   for (int k = 0; k < 2; k++) {
     if (!owns(w, e[k][0])) continue;
     int kind = -1;
-    const float x = end_w(w, e[k][0], e[k][1], &kind);
+    const float x = fx_tie_weight(w, e[k][0] - w->gid_begin, e[k][1], &kind);
     if (wt < 0)
       CHECK(x < 0, "end %lld-%lld should be gone, has %g", (long long)e[k][0], (long long)e[k][1],
             x);
@@ -126,14 +65,6 @@ static void check_pair(const clhs_world *w, const pair *p, double wt) {
             "end %lld-%lld: %g kind %d, expected %g kind %d", (long long)e[k][0],
             (long long)e[k][1], x, kind, wt, p->kind);
   }
-}
-
-static void check_ties_ok(clhs_world *w, const char *what) {
-  clhs_error err;
-  clhs_error_clear(&err);
-  const int64_t bad = clhs_ties_check(w, &err);
-  CHECK(bad == 0, "%s: clhs_ties_check %lld: %s", what, (long long)bad, err.msg);
-  assert_no_failures(what);
 }
 
 /* Deterministic state of agent gid, set by its owner before the halo exchange. */
@@ -267,7 +198,7 @@ static void test_cross_rank(void **state) {
   (void)state;
   clhs_config cfg;
   clhs_world w;
-  world6(&cfg, &w);
+  fx_make(&cfg, &w, &world6);
   clhs_error err;
 
   /* The decomposition: contiguous blocks of whole centres, in rank order. */
@@ -301,11 +232,10 @@ static void test_cross_rank(void **state) {
   for (int64_t k = 0; k < np; k++) {
     const int senders = owns(&w, p[k].a) + (p[k].both_initiate && owns(&w, p[k].b));
     for (int j = 0; j < senders; j++) {
-      push(m, &nm, p[k].a, p[k].b, CLHS_TIE_CREATE, p[k].kind);
-      push(m, &nm, p[k].b, p[k].a, CLHS_TIE_CREATE, p[k].kind);
+      fx_msg_pair(m, &nm, p[k].a, p[k].b, CLHS_TIE_CREATE, p[k].kind);
     }
   }
-  deliver(&w, m, nm);
+  fx_deliver(&w, m, nm);
   for (int64_t k = 0; k < np; k++) {
     const double w0 = p[k].kind == CLHS_TIE_ONLINE ? 0.3 : 0.5;
     check_pair(&w, &p[k], p[k].both_initiate ? w0 + 0.2 : w0);
@@ -315,7 +245,7 @@ static void test_cross_rank(void **state) {
   CHECK(ends == 2 * np, "%lld tie ends in all, expected %lld", (long long)ends,
         (long long)(2 * np));
   assert_no_failures("creation across ranks");
-  check_ties_ok(&w, "after creation");
+  fx_ties_ok(&w, "after creation");
 
   /* 2. The halo. */
   set_state(&w);
@@ -331,10 +261,9 @@ static void test_cross_rank(void **state) {
   for (int64_t k = 0; k < np; k++)
     if (p[k].kind == CLHS_TIE_ONLINE && owns(&w, p[k].a))
       for (int j = 0; j < 2; j++) {
-        push(m, &nm, p[k].a, p[k].b, CLHS_TIE_REINFORCE, 0);
-        push(m, &nm, p[k].b, p[k].a, CLHS_TIE_REINFORCE, 0);
+        fx_msg_pair(m, &nm, p[k].a, p[k].b, CLHS_TIE_REINFORCE, 0);
       }
-  deliver(&w, m, nm);
+  fx_deliver(&w, m, nm);
   for (int64_t k = 0; k < np; k++)
     if (p[k].kind == CLHS_TIE_ONLINE) check_pair(&w, &p[k], 0.7);
   assert_no_failures("reinforcement across ranks");
@@ -343,25 +272,24 @@ static void test_cross_rank(void **state) {
   for (int64_t k = 0; k < np; k++)
     if (p[k].kind == CLHS_TIE_ONLINE) check_pair(&w, &p[k], 0.7 * pow(0.99, 5));
   assert_no_failures("decay across ranks");
-  check_ties_ok(&w, "after reinforcement and decay");
+  fx_ties_ok(&w, "after reinforcement and decay");
 
   /* 4. Drop the event pairs c - c+3 at both ends (messages from the owner of a). */
   nm = 0;
   for (int64_t k = 0; k < 3; k++) {
     alive[k] = 0;
     if (owns(&w, p[k].a)) {
-      push(m, &nm, p[k].a, p[k].b, CLHS_TIE_DROP, 0);
-      push(m, &nm, p[k].b, p[k].a, CLHS_TIE_DROP, 0);
+      fx_msg_pair(m, &nm, p[k].a, p[k].b, CLHS_TIE_DROP, 0);
     }
   }
-  deliver(&w, m, nm);
+  fx_deliver(&w, m, nm);
   for (int64_t k = 0; k < 3; k++)
     check_pair(&w, &p[k], -1);
   ends = clhs_ties_count(&w);
   clhs_comm_sum_i64(&comm, &ends, 1);
   CHECK(ends == 2 * (np - 3), "%lld tie ends after drops", (long long)ends);
   assert_no_failures("drops across ranks");
-  check_ties_ok(&w, "after drops");
+  fx_ties_ok(&w, "after drops");
   set_state(&w);
   clhs_error_clear(&err);
   st = clhs_halo_exchange(&w, &err);
@@ -380,8 +308,8 @@ static void test_cross_rank(void **state) {
     }
   const pair *q = &p[kq];
   nm = 0;
-  if (owns(&w, q->a)) push(m, &nm, q->b, q->a, CLHS_TIE_DROP, 0);
-  deliver(&w, m, nm);
+  if (owns(&w, q->a)) m[nm++] = (clhs_tie_msg){.target = q->b, .nbr = q->a, .op = CLHS_TIE_DROP};
+  fx_deliver(&w, m, nm);
   clhs_error_clear(&err);
   const int64_t bad = clhs_ties_check(&w, &err);
   CHECK(bad > 0, "a one-sided tie %lld-%lld not seen", (long long)q->a, (long long)q->b);
@@ -394,10 +322,10 @@ static void test_cross_rank(void **state) {
   }
   assert_no_failures("one-sided drop detected");
   nm = 0;
-  if (owns(&w, q->a)) push(m, &nm, q->a, q->b, CLHS_TIE_DROP, 0);
-  deliver(&w, m, nm);
+  if (owns(&w, q->a)) m[nm++] = (clhs_tie_msg){.target = q->a, .nbr = q->b, .op = CLHS_TIE_DROP};
+  fx_deliver(&w, m, nm);
   alive[kq] = 0;
-  check_ties_ok(&w, "after the other end is dropped too");
+  fx_ties_ok(&w, "after the other end is dropped too");
   set_state(&w);
   clhs_error_clear(&err);
   st = clhs_halo_exchange(&w, &err);
@@ -406,8 +334,7 @@ static void test_cross_rank(void **state) {
   check_halo(&w, remote_ends(&w, p, np, alive));
   assert_no_failures("halo contents at the end");
 
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
 }
 
 /* Many cross-rank ties in one delivery from every rank at once, with creates of the same
@@ -416,7 +343,7 @@ static void test_many_cross_rank(void **state) {
   (void)state;
   clhs_config cfg;
   clhs_world w;
-  world6(&cfg, &w);
+  fx_make(&cfg, &w, &world6);
   const int64_t N = w.nagents;
   /* Pair k: a = (37 k) mod N, b = (101 k + 13) mod N, kept if not a care tie. */
   enum { NP = 400 };
@@ -429,19 +356,18 @@ static void test_many_cross_rank(void **state) {
     if (a == b || ca == cb) continue; /* only cross-centre: never a care tie */
     const int kind = 1 + (int)(k % 3);
     if (owns(&w, a)) {
-      push(m, &nm, a, b, CLHS_TIE_CREATE, kind);
-      push(m, &nm, b, a, CLHS_TIE_CREATE, kind);
+      fx_msg_pair(m, &nm, a, b, CLHS_TIE_CREATE, kind);
     }
   }
-  deliver(&w, m, nm);
-  check_ties_ok(&w, "many cross-rank ties");
+  fx_deliver(&w, m, nm);
+  fx_ties_ok(&w, "many cross-rank ties");
   int64_t ends = clhs_ties_count(&w);
   clhs_comm_sum_i64(&comm, &ends, 1);
   CHECK(ends > 100, "only %lld tie ends", (long long)ends);
   assert_no_failures("tie count");
   for (int s = 0; s < 100; s++)
     clhs_ties_decay(&w);
-  check_ties_ok(&w, "after 100 weeks of decay");
+  fx_ties_ok(&w, "after 100 weeks of decay");
   set_state(&w);
   clhs_error err;
   clhs_error_clear(&err);
@@ -458,17 +384,7 @@ static void test_many_cross_rank(void **state) {
   check_halo(&w, nrem);
   assert_no_failures("halo contents");
   free(m);
-  clhs_world_free(&w);
-  clhs_config_free(&cfg);
+  fx_done(&cfg, &w);
 }
 
-int main(int argc, char **argv) {
-  clhs_comm_init(&argc, &argv, &comm);
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_cross_rank),
-      cmocka_unit_test(test_many_cross_rank),
-  };
-  int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  clhs_comm_finalize();
-  return rc;
-}
+FX_MAIN(cmocka_unit_test(test_cross_rank), cmocka_unit_test(test_many_cross_rank))
