@@ -36,7 +36,7 @@ static void usage(FILE *f) {
       "                           parameters that may change after the start)\n"
       "  config [CONFIG.yml ...]  print the effective configuration as annotated YAML\n"
       "  version                  print version and build information\n"
-      "  variables                list the output's /timeseries variables (Markdown)\n"
+      "  variables                list the /timeseries variables and /run attributes (Markdown)\n"
       "  state                    list the world's arrays and the checkpoint layout (Markdown)\n"
       "\n"
       "options:\n"

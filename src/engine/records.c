@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const type_labels[CLHS_NTYPES] = {"PAT", "FAM", "CLIN", "QIS", "RES"};
 static const char *const tier_labels[CLHS_TIERS] = {"unaware", "aware", "participant",
                                                     "contributor", "leader"};
 static const char *const tie_labels[CLHS_NTIEKINDS] = {"care", "peer", "event", "online"};
@@ -27,7 +26,7 @@ static const char *const deg_labels[CLHS_DEGREE_BINS] = {
 #define D_CENTRE                                                                                   \
   { "centre", 1, 0, NULL, "care centre index" }
 #define D_TYPE                                                                                     \
-  { "type", 0, CLHS_NTYPES, type_labels, "agent type" }
+  { "type", 0, CLHS_NTYPES, clhs_type_names, "agent type" }
 #define D_TIER                                                                                     \
   {                                                                                                \
     "tier", 0, CLHS_TIERS, tier_labels,                                                            \
