@@ -141,7 +141,7 @@ static int folder_owner(const char *dir, char *id, size_t len) {
  * missing folder is made and removed again, or a probe file is made and removed in an
  * existing one (permission bits do not tell root the truth about /proc, read-only or
  * root-squashed file systems). */
-static int check_folder(const char *dir, const char *run_id, clhs_error *err) {
+static int check_folder(const char *dir, const char *run_id, int tries, clhs_error *err) {
   struct stat sb;
   if (!dir[0])
     return clhs_error_set(err, CLHS_EINPUT, "checkpoint.dir is empty: set a folder name");
@@ -154,6 +154,8 @@ static int check_folder(const char *dir, const char *run_id, clhs_error *err) {
     char probe[4200];
     snprintf(probe, sizeof probe, "%s/.clhsim-probe-%s", dir, run_id);
     int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == ENOENT && tries < 8) /* removed by another run's try: again */
+      return check_folder(dir, run_id, tries + 1, err);
     if (fd < 0)
       return clhs_error_set(err, CLHS_EINPUT,
                             "checkpoint.dir '%s' is not writable (%s): choose another "
@@ -193,11 +195,15 @@ static int check_folder(const char *dir, const char *run_id, clhs_error *err) {
                           "checkpoint.dir '%s' cannot be created: '%s' is not a folder; choose "
                           "another (-P checkpoint.dir=...)",
                           dir, up);
-  if (mkdir(first, 0755) != 0)
+  if (mkdir(first, 0755) != 0) {
+    /* Another run (same working folder) made it, or tried it, between the stat and here:
+     * look again (it may also be gone again: that run's own try). */
+    if (errno == EEXIST && tries < 8) return check_folder(dir, run_id, tries + 1, err);
     return clhs_error_set(err, CLHS_EINPUT,
                           "checkpoint.dir '%s' cannot be created in '%s' (%s); choose another "
                           "(-P checkpoint.dir=...)",
                           dir, up, strerror(errno));
+  }
   rmdir(first); /* made only to try: a run that never checkpoints leaves no folder */
   return CLHS_OK;
 }
@@ -222,7 +228,7 @@ static int choose_folder(clhs_checkpoint_ctx *c, const char *dir, clhs_error *er
   char owner[64];
   snprintf(c->dir, sizeof c->dir, "%s", dir);
   for (int attempt = 0; attempt < 2; attempt++) {
-    int st = check_folder(c->dir, c->run_id, err);
+    int st = check_folder(c->dir, c->run_id, 0, err);
     if (st) return st;
     char probe[4200];
     snprintf(probe, sizeof probe, "%s/ckpt_00000000.out.h5.%s.tmp", c->dir, c->run_id);

@@ -252,6 +252,22 @@ early)
   expect 2 ckdir_proc "checkpoint.dir" -- 1 run "$cfg" -P run.steps=5 -P checkpoint.dir=/proc/x/ck \
     -o e2.h5
   [ ! -e e1.h5 ] && [ ! -e e2.h5 ] || bad "output written despite an unusable checkpoint folder"
+  # Runs started together in one working folder try the default checkpoint folder at the same
+  # time (one makes and removes it while another looks): none may be refused.
+  mkdir together && pushd together > /dev/null || exit 1
+  refused=0
+  for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+    "$bin" run "$cfg" -P run.steps=2 -o a$i.h5 --quiet > a$i.log 2>&1 &
+    pa=$!
+    "$bin" run "$cfg" -P run.steps=2 -o b$i.h5 --quiet > b$i.log 2>&1 &
+    pb=$!
+    wait $pa || refused=$((refused + 1))
+    wait $pb || refused=$((refused + 1))
+  done
+  popd > /dev/null || exit 1
+  if [ $refused -eq 0 ]; then ok "24 runs started in pairs in one folder: none refused"; else
+    bad "$refused of 24 runs started in pairs were refused: $(cat together/*.log | grep -m1 error)"
+  fi
   # 13. A folder named clhsim.stop is not a stop request.
   mkdir clhsim.stop
   run 2 run "$cfg" -P run.steps=8 -o stopdir.h5 > stopdir.out 2>&1
