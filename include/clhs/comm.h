@@ -18,12 +18,34 @@
 
 #include "clhs/error.h"
 
-/** What this rank spent in communication (updated by every exchange; for benchmarks). */
+/**
+ * What this rank spent in communication (for benchmarks and /run). Counted by every function
+ * of this layer while clhs_comm.stats is set (a few integer additions per call; nothing when
+ * it is NULL). `sent`, `received` and `messages` count all of this rank's traffic by one
+ * convention:
+ *  - point to point (the sparse exchange, clhs_comm_alltoallv and clhs_comm_route): the
+ *    bytes of each message to or from another rank, and one message per send and per
+ *    receive; what a rank sends itself is neither sent nor received;
+ *  - a collective: one message per call on every rank that takes part (whatever algorithm
+ *    MPI runs underneath); `sent` the bytes this rank contributes, `received` the bytes of
+ *    the result that come from the other ranks. An allreduce of n bytes: n sent, n
+ *    received. A broadcast of n bytes: n sent by the root, n received by every other rank.
+ *    An (all)gather: this rank's block sent (the root of a gather sends nothing), the other
+ *    ranks' blocks received (by every rank, or by the root), plus the gather of the block
+ *    sizes that precedes it (a second call: 8 bytes sent, 8 x (ranks - 1) received). A
+ *    barrier (the sparse exchange ends with a non-blocking one): one message, no bytes;
+ *  - the agreement on an error: its reductions and broadcast, as above.
+ * HDF5's own MPI-IO traffic (collective writes of the output) is not counted: it does not
+ * pass through this layer.
+ */
 typedef struct clhs_comm_stats {
-  double seconds;         /**< wall time inside exchanges and reductions */
+  double seconds;         /**< wall time inside exchanges, gathers and integer sums */
   int64_t bytes_sent;     /**< bytes this rank sent to other ranks in personalised exchanges */
   int64_t bytes_gathered; /**< bytes this rank received from other ranks in (all)gathers */
-  int64_t calls;
+  int64_t calls;          /**< exchanges, gathers and integer sums */
+  int64_t sent;           /**< all bytes this rank sent (the convention above) */
+  int64_t received;       /**< all bytes this rank received */
+  int64_t messages;       /**< messages sent and received, collectives counted once per call */
 } clhs_comm_stats;
 
 typedef struct clhs_comm {

@@ -238,7 +238,7 @@ static void finish(void) {
 
 int main(int argc, char **argv) {
   clhs_comm comm;
-  clhs_comm_stats stats = {0, 0, 0, 0};
+  clhs_comm_stats stats = {0};
   clhs_launch_preinit(argc, argv); /* before MPI and OpenMP start: may re-execute */
   clhs_signals_install();          /* a stop request during MPI's start-up must not kill a rank */
   clhs_comm_init(&argc, &argv, &comm);

@@ -74,6 +74,15 @@ _Noreturn void clhs_comm_abort(const clhs_comm *c, int status, const char *fmt, 
   exit(status ? status : 1); /* not reached */
 }
 
+/* Count traffic in the stats (the convention of clhs_comm_stats in comm.h). A run of one
+ * rank has no traffic. */
+static void tally(const clhs_comm *c, int64_t sent, int64_t received, int64_t messages) {
+  if (!c || !c->stats || c->size == 1) return;
+  c->stats->sent += sent;
+  c->stats->received += received;
+  c->stats->messages += messages;
+}
+
 /* The message of rank @p first (the lowest that failed) to every rank, naming that rank
  * when it is not rank 0 (whose errors are usually input). */
 static void share_msg(const clhs_comm *c, int first, char *msg, size_t msglen) {
@@ -87,14 +96,17 @@ static void share_msg(const clhs_comm *c, int first, char *msg, size_t msglen) {
     }
   }
   MPI_Bcast(msg, (int)msglen, MPI_CHAR, first, world_comm);
+  tally(c, c->rank == first ? (int64_t)msglen : 0, c->rank == first ? 0 : (int64_t)msglen, 1);
   msg[msglen - 1] = '\0';
 }
 
 int clhs_comm_agree(const clhs_comm *c, int status, char *msg, size_t msglen) {
   int in[2] = {status, status != CLHS_OK ? c->rank : INT_MAX}, worst = 0, first = INT_MAX;
   MPI_Allreduce(&in[0], &worst, 1, MPI_INT, MPI_MAX, world_comm);
+  tally(c, sizeof(int), sizeof(int), 1);
   if (worst == CLHS_OK) return CLHS_OK;
   MPI_Allreduce(&in[1], &first, 1, MPI_INT, MPI_MIN, world_comm);
+  tally(c, sizeof(int), sizeof(int), 1);
   share_msg(c, first, msg, msglen);
   return worst;
 }
@@ -108,11 +120,11 @@ int clhs_comm_agree_error(const clhs_comm *c, int status, clhs_error *err) {
 }
 
 void clhs_comm_bcast(const clhs_comm *c, void *buf, size_t nbytes, int root) {
-  (void)c;
   char *p = buf;
   while (nbytes > 0) { /* MPI counts are int */
     int chunk = nbytes > (size_t)INT_MAX ? INT_MAX : (int)nbytes;
     MPI_Bcast(p, chunk, MPI_BYTE, root, world_comm);
+    tally(c, c->rank == root ? chunk : 0, c->rank == root ? 0 : chunk, 1);
     p += chunk;
     nbytes -= (size_t)chunk;
   }
@@ -121,6 +133,7 @@ void clhs_comm_bcast(const clhs_comm *c, void *buf, size_t nbytes, int root) {
 void *clhs_comm_bcast_alloc(const clhs_comm *c, void *buf, size_t *nbytes, int root) {
   uint64_t n = (uint64_t)*nbytes;
   MPI_Bcast(&n, 1, MPI_UINT64_T, root, world_comm);
+  tally(c, c->rank == root ? (int64_t)sizeof n : 0, c->rank == root ? 0 : (int64_t)sizeof n, 1);
   if (c->rank != root) {
     buf = malloc(n ? (size_t)n : 1);
     if (!buf) clhs_comm_abort(c, 1, "out of memory receiving %llu bytes", (unsigned long long)n);
@@ -133,6 +146,7 @@ void *clhs_comm_bcast_alloc(const clhs_comm *c, void *buf, size_t *nbytes, int r
 void clhs_comm_sum_i64(const clhs_comm *c, int64_t *vals, int n) {
   const double t0 = MPI_Wtime();
   MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_INT64_T, MPI_SUM, world_comm);
+  tally(c, 8 * (int64_t)n, 8 * (int64_t)n, 1);
   if (c->stats) {
     c->stats->seconds += MPI_Wtime() - t0;
     c->stats->calls++;
@@ -140,18 +154,18 @@ void clhs_comm_sum_i64(const clhs_comm *c, int64_t *vals, int n) {
 }
 
 void clhs_comm_sum_u64(const clhs_comm *c, uint64_t *vals, int n) {
-  (void)c;
   MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_UINT64_T, MPI_SUM, world_comm);
+  tally(c, 8 * (int64_t)n, 8 * (int64_t)n, 1);
 }
 
 void clhs_comm_max_i64(const clhs_comm *c, int64_t *vals, int n) {
-  (void)c;
   MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_INT64_T, MPI_MAX, world_comm);
+  tally(c, 8 * (int64_t)n, 8 * (int64_t)n, 1);
 }
 
 void clhs_comm_max_f64(const clhs_comm *c, double *vals, int n) {
-  (void)c;
   MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_DOUBLE, MPI_MAX, world_comm);
+  tally(c, 8 * (int64_t)n, 8 * (int64_t)n, 1);
 }
 
 /* Counts and displacements in bytes; a contiguous derived type keeps the
@@ -165,6 +179,7 @@ static void *gather_common(const clhs_comm *c, const void *local, int64_t nlocal
   int *idispl = malloc(sizeof(int) * (size_t)c->size);
   if (!counts || !icounts || !idispl) clhs_comm_abort(c, 1, "out of memory in gather");
   MPI_Allgather(&nlocal, 1, MPI_INT64_T, counts, 1, MPI_INT64_T, world_comm);
+  tally(c, sizeof(int64_t), (int64_t)sizeof(int64_t) * (c->size - 1), 1);
   int64_t total = 0;
   for (int r = 0; r < c->size; r++) {
     if (counts[r] > INT_MAX || total > INT_MAX)
@@ -188,9 +203,14 @@ static void *gather_common(const clhs_comm *c, const void *local, int64_t nlocal
   else
     MPI_Gatherv(local, (int)nlocal, item, out, icounts, idispl, item, root, world_comm);
   MPI_Type_free(&item);
+  const int64_t mine = nlocal * (int64_t)itemsize, others = (total - nlocal) * (int64_t)itemsize;
+  if (all)
+    tally(c, mine, others, 1);
+  else
+    tally(c, c->rank == root ? 0 : mine, c->rank == root ? others : 0, 1);
   if (c->stats) {
     c->stats->seconds += MPI_Wtime() - t0;
-    if (all || c->rank == root) c->stats->bytes_gathered += (total - nlocal) * (int64_t)itemsize;
+    if (all || c->rank == root) c->stats->bytes_gathered += others;
     c->stats->calls++;
   }
   free(counts);
@@ -317,6 +337,8 @@ void clhs_comm_alltoallv(const clhs_comm *c, const void *send, const int64_t *se
   free(msg);
   *recv = buf;
   *recvbytes = rtot;
+  /* Each send and each receive a message, and the barrier a collective call. */
+  tally(c, tot - sendbytes[me], rtot - sendbytes[me], nsend + nmsg + 1);
   if (c->stats) {
     c->stats->seconds += MPI_Wtime() - t0;
     c->stats->bytes_sent += tot - sendbytes[me]; /* what stays on this rank is not sent */
@@ -361,11 +383,12 @@ void clhs_comm_node_allgather(const clhs_comm *c, const void *local, size_t nbyt
   if (nbytes > (size_t)INT_MAX)
     clhs_comm_abort(c, 1, "node gather of %zu bytes is too large", nbytes);
   MPI_Allgather(local, (int)nbytes, MPI_BYTE, out, (int)nbytes, MPI_BYTE, node_comm);
+  tally(c, (int64_t)nbytes, (int64_t)nbytes * (c->local_size - 1), 1);
 }
 
 void clhs_comm_barrier(const clhs_comm *c) {
-  (void)c;
   MPI_Barrier(world_comm);
+  tally(c, 0, 0, 1);
 }
 
 double clhs_comm_wtime(void) {
@@ -393,6 +416,7 @@ int clhs_comm_agree_io(const clhs_comm *c, int status, char *msg, size_t msglen,
   int in = status, worst = 0;
   MPI_Request rq;
   MPI_Iallreduce(&in, &worst, 1, MPI_INT, MPI_MAX, world_comm, &rq);
+  tally(c, sizeof(int), sizeof(int), 1);
   if (status == CLHS_OK) {
     MPI_Wait(&rq, MPI_STATUS_IGNORE);
   } else {
@@ -423,6 +447,7 @@ int clhs_comm_agree_io(const clhs_comm *c, int status, char *msg, size_t msglen,
   /* Every rank is here: the rest of the agreement (who failed first, the message) as usual. */
   int first = INT_MAX, me = status != CLHS_OK ? c->rank : INT_MAX;
   MPI_Allreduce(&me, &first, 1, MPI_INT, MPI_MIN, world_comm);
+  tally(c, sizeof(int), sizeof(int), 1);
   share_msg(c, first, msg, msglen);
   return worst;
 }

@@ -119,7 +119,9 @@ typedef struct run_figures {
   double ranks, threads, steps, agents, centres, wall_time_s, loop_time_s, agent_steps_per_s,
       agent_steps_per_core_s, bytes_per_agent, peak_rss_bytes_max, tie_ends, tie_ends_cross_rank,
       bytes_exchanged_per_step, bytes_per_tie_end, tie_visits, tie_visits_per_core_s,
-      bytes_per_agent_end, checkpoint_write_s, restart_read_s, timed_steps, bytes_gathered_per_step;
+      bytes_per_agent_end, checkpoint_write_s, restart_read_s, timed_steps, bytes_gathered_per_step,
+      bytes_received_max_per_step, bytes_sent_max_per_step, messages_max_per_step,
+      state_bytes_max_per_rank;
   double time_max_s[CLHS_NPHASES + 1], time_mean_s[CLHS_NPHASES + 1]; /* last: communication */
   const char *finished_utc, *seed_text, *restarted_from, *forked, *stopped_early, *last_step,
       *last_checkpoint, *run_id, *parent_run_id, *checkpoint_dir, *host, *job_id;
@@ -175,6 +177,17 @@ static const run_attr run_attrs[] = {
              "steps after the warm-up (`--warmup`): the throughput figures cover these"),
     RUN_ATTR(bytes_gathered_per_step, RUN_F64, "bytes",
              "bytes received by (all)gathers per timed step, all ranks"),
+    RUN_ATTR(bytes_received_max_per_step, RUN_F64, "bytes",
+             "bytes a rank received per timed step (exchanges, gathers, reductions, broadcasts: "
+             "the convention of `clhs_comm_stats` in include/clhs/comm.h; HDF5's own traffic "
+             "not counted), the largest over ranks of each rank's mean"),
+    RUN_ATTR(bytes_sent_max_per_step, RUN_F64, "bytes", "... bytes a rank sent"),
+    RUN_ATTR(messages_max_per_step, RUN_F64, "1",
+             "... messages a rank sent and received (a collective call counts one)"),
+    RUN_ATTR(state_bytes_max_per_rank, RUN_F64, "bytes",
+             "bytes of model state a rank holds at the end: its agents, centres, ties, "
+             "resources, the commons, the halo and the tables every rank holds for every "
+             "centre; the largest over ranks"),
     {"time_<phase>_max_s", RUN_PHASES, offsetof(run_figures, time_max_s), "s",
      "seconds in the phase in the timed steps, the largest over ranks"},
     {"time_<phase>_mean_s", RUN_PHASES, offsetof(run_figures, time_mean_s), "s",
@@ -307,6 +320,8 @@ typedef struct run_state {
    * warm-up) from t_loop to t_end. */
   int64_t step0, tstep0, visits0, fault_step;
   double t_loop, t_end, last_ckpt, ckpt_cost;
+  /* The largest over ranks: bytes sent, received and messages per timed step, state bytes. */
+  double sent_max, received_max, messages_max, state_bytes_max;
 } run_state;
 
 /* Which run this is: a continued run keeps the checkpoint's id, a fork or a new run gets
@@ -573,11 +588,31 @@ static int run_steps(run_state *s, clhs_error *err) {
 }
 
 /* The timers and counters over ranks: per-phase seconds (max, and the mean from an exact
- * fixed-point sum), bytes exchanged and gathered, tie ends and visits, state per agent. */
+ * fixed-point sum), bytes exchanged and gathered, each rank's traffic and state (the
+ * largest), tie ends and visits, state per agent. */
 static void reduce_timers(run_state *s) {
   const clhs_comm *comm = s->comm;
   clhs_run_result *res = s->res;
   clhs_world *w = &s->w;
+  const int64_t timed = w->step - s->tstep0;
+  /* The traffic of the timed steps (read before the reductions below add to it) and the
+   * state held now, each rank's, then the largest over ranks. */
+  int64_t most[4] = {0, 0, 0, (int64_t)clhs_world_bytes(w)};
+  if (comm->stats) {
+    most[0] = comm->stats->sent;
+    most[1] = comm->stats->received;
+    most[2] = comm->stats->messages;
+  }
+  for (int r = 0; r < CLHS_NFIELDS; r++) { /* the tables of every centre */
+    const clhs_field *f = &clhs_fields[r];
+    if (clhs_entities[f->entity].replicated)
+      most[3] += clhs_field_elems(w, f) * (int64_t)f->size * f->narrays;
+  }
+  clhs_comm_max_i64(comm, most, 4);
+  s->sent_max = timed > 0 ? (double)most[0] / (double)timed : 0;
+  s->received_max = timed > 0 ? (double)most[1] / (double)timed : 0;
+  s->messages_max = timed > 0 ? (double)most[2] / (double)timed : 0;
+  s->state_bytes_max = (double)most[3];
   double tmax[CLHS_NPHASES + 1], tsum[CLHS_NPHASES + 1];
   for (int ph = 0; ph < CLHS_NPHASES; ph++)
     tmax[ph] = w->t_phase[ph];
@@ -595,7 +630,6 @@ static void reduce_timers(run_state *s) {
     res->phase_max_s[ph] = tmax[ph];
     res->phase_mean_s[ph] = (double)us[ph] * 1e-6 / comm->size;
   }
-  const int64_t timed = w->step - s->tstep0;
   res->bytes_exchanged_per_step = timed > 0 ? (double)us[CLHS_NPHASES + 1] / (double)timed : 0;
   res->bytes_gathered_per_step = timed > 0 ? (double)us[CLHS_NPHASES + 2] / (double)timed : 0;
   int64_t ends[3] = {clhs_ties_count(w), clhs_ties_cross_rank(w), clhs_tie_visits(w) - s->visits0};
@@ -688,6 +722,10 @@ static int write_run(const run_state *s, clhs_error *err) {
       .restart_read_s = res->restart_read_s,
       .timed_steps = (double)res->timed_steps,
       .bytes_gathered_per_step = res->bytes_gathered_per_step,
+      .bytes_received_max_per_step = s->received_max,
+      .bytes_sent_max_per_step = s->sent_max,
+      .messages_max_per_step = s->messages_max,
+      .state_bytes_max_per_rank = s->state_bytes_max,
       .finished_utc = finished,
       .seed_text = seed_txt,
       .restarted_from = s->parent, /* a restarted or forked run records where it came from */
