@@ -125,6 +125,10 @@ def bench_record(binary, agents, ranks, threads, steps, outdir, cfgs, extra, war
         "tie_visits_per_core_s": run_["tie_visits_per_core_s"],
         "bytes_exchanged_per_step": run_["bytes_exchanged_per_step"],
         "bytes_gathered_per_step": run_.get("bytes_gathered_per_step", float("nan")),
+        # Scale-out structure (issue 12): maxima over ranks, per step of the run loop.
+        **{k: run_.get(k, float("nan")) for k in (
+            "bytes_received_max_per_step", "bytes_sent_max_per_step", "messages_max_per_step",
+            "state_bytes_max_per_rank")},
         "phase_mean_s": {k[5:-7]: v for k, v in run_.items() if k.startswith("time_") and k.endswith("_mean_s")},
         "phase_max_s": {k[5:-6]: v for k, v in run_.items() if k.startswith("time_") and k.endswith("_max_s")},
     }
