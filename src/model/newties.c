@@ -127,16 +127,16 @@ static int peer_ties(clhs_world *w, int64_t lc, int64_t t, int32_t *elig, msgvec
 /*
  * Event and online partners, without any centre's totals leaving its rank.
  *
- * The partner rule (MODEL.md §4): the initiator, of type T, draws a position x uniform on
- * the total weight W of the other member centres' candidates, laid out in centre order and
- * inside a centre by candidate type u, its own centre skipped; a candidate's weight is
- * f(T, u) · (degree + 1) for events, 1 online. Every weight is an integer: f(T, T) = 10^6
- * and f(T, u ≠ T) = cross_role · 10^6 rounded (CLHS_EVENT_WEIGHT_ONE: fixed point; online
- * f = 1), so every prefix sum is exact and the same for any decomposition. "The centre whose
- * prefix range holds x" is then found in two steps: the rank, from the ranks' per-type
- * totals (one allgather of P × types integers: ranks own contiguous centre blocks in
- * centre order), and the centre, the type and the agent, by that rank (the partner inside
- * (centre, type): ∝ degree + 1 for events, uniform online, from a second uniform y).
+ * The partner rule (MODEL.md §4): the initiator, of type T, draws a position x uniform on the
+ * total weight W of the other member centres' candidates, laid out in centre order and inside a
+ * centre by candidate type u, its own centre skipped; a candidate's weight is f(T, u) · (degree
+ * + 1) for events, 1 online. Every weight is an integer: f(T, T) = 10^6 and f(T, u ≠ T) =
+ * cross_role · 10^6 rounded (CLHS_EVENT_WEIGHT_ONE: fixed point; online f = 1), so every prefix
+ * sum is exact and the same for any decomposition. "The centre whose prefix range holds x" is
+ * then found in two steps: the rank, from the ranks' per-type totals (one allgather a step for
+ * events and online together: 1 integer a rank, 6 on event weeks; ranks own contiguous centre
+ * blocks in centre order), and the centre, the type and the agent, by that rank (the partner
+ * inside (centre, type): ∝ degree + 1 for events, uniform online, from a second uniform y).
  */
 
 /* Candidate weights of one of this rank's centres. */
@@ -311,19 +311,20 @@ static int build_candidates(clhs_world *w, int64_t t, int online, cand_list *cl,
   return CLHS_OK;
 }
 
-/* The partner weight factor f(T, u) in fixed point (events; online: 1). */
-static int64_t role_factor(const clhs_config *cfg, int online, int T, int u) {
-  if (online) return 1;
-  return u == T ? CLHS_EVENT_WEIGHT_ONE
-                : (int64_t)llround(cfg->network.cross_role * CLHS_EVENT_WEIGHT_ONE);
-}
+/* One kind of partner this step (events or online): its candidates, the ranks' totals
+ * and the prefix sums, one axis per initiator type. */
+typedef struct cross_set {
+  int online, ntt, ns; /* initiator types with their own axis; candidate types */
+  cand_list cl;
+  cand_rec *rec; /* this rank's centres with candidates, in centre order */
+  int64_t nrec;
+  int64_t *R;  /* [ntt][P + 1] the ranks' prefix */
+  int64_t *lp; /* [ntt][nrec + 1] this rank's centres' prefix, from its start */
+  int64_t f[CLHS_NTYPES][CLHS_NTYPES]; /* f(T, u) in fixed point (online: 1) */
+} cross_set;
 
-/* The positions' axes, one per initiator type, and the weight factors. */
-typedef struct cross_axes {
-  const int64_t *R;  /* [ntt][P + 1] the ranks' prefix */
-  const int64_t *lp; /* [ntt][nrec + 1] this rank's centres' prefix, from its start */
-  int64_t f[CLHS_NTYPES][CLHS_NTYPES];
-} cross_axes;
+/* A request's code: the initiator type on the event axes, 7 online. */
+enum { ONLINE_CODE = 7 };
 
 typedef struct reqvec {
   cross_req *v;
@@ -346,18 +347,69 @@ static int req_push(reqvec *q, cross_req r, int to) {
   return CLHS_OK;
 }
 
+/* The candidates of one kind (collective); the factors; this rank's totals per candidate
+ * type into mine[0 .. ns). */
+static int set_build(clhs_world *w, int64_t t, int online, cross_set *s, int64_t *mine,
+                     clhs_error *err) {
+  memset(s, 0, sizeof *s);
+  s->online = online;
+  s->ntt = s->ns = online ? 1 : CLHS_NTYPES;
+  if (build_candidates(w, t, online, &s->cl, &s->rec, &s->nrec, err)) return err->code;
+  const int64_t cross = (int64_t)llround(w->cfg->network.cross_role * CLHS_EVENT_WEIGHT_ONE);
+  for (int T = 0; T < s->ntt; T++)
+    for (int u = 0; u < s->ns; u++)
+      s->f[T][u] = online ? 1 : u == T ? CLHS_EVENT_WEIGHT_ONE : cross;
+  for (int u = 0; u < s->ns; u++)
+    mine[u] = 0;
+  for (int64_t k = 0; k < s->nrec; k++)
+    for (int u = 0; u < s->ns; u++)
+      mine[u] += s->rec[k].s[u];
+  return CLHS_OK;
+}
+
+/* The axes from the ranks' totals S[r * stride + u] (u < ns). */
+static int set_axes(cross_set *s, int P, const int64_t *S, int stride) {
+  s->R = calloc((size_t)s->ntt * (size_t)(P + 1), sizeof *s->R);
+  s->lp = malloc(sizeof *s->lp * (size_t)s->ntt * (size_t)(s->nrec + 1));
+  if (!s->R || !s->lp) return CLHS_ENOMEM;
+  for (int T = 0; T < s->ntt; T++) {
+    int64_t *RT = s->R + (size_t)T * (size_t)(P + 1),
+            *lT = s->lp + (size_t)T * (size_t)(s->nrec + 1);
+    for (int r = 0; r < P; r++) {
+      int64_t x = 0;
+      for (int u = 0; u < s->ns; u++)
+        x += s->f[T][u] * S[(size_t)r * (size_t)stride + (size_t)u];
+      RT[r + 1] = RT[r] + x;
+    }
+    lT[0] = 0;
+    for (int64_t k = 0; k < s->nrec; k++) {
+      int64_t x = 0;
+      for (int u = 0; u < s->ns; u++)
+        x += s->f[T][u] * s->rec[k].s[u];
+      lT[k + 1] = lT[k] + x;
+    }
+  }
+  return CLHS_OK;
+}
+
+static void set_free(cross_set *s) {
+  free(s->R);
+  free(s->lp);
+  free(s->rec);
+  cand_free(&s->cl);
+}
+
 /* This step's initiators of one of this rank's centres, and their partners' positions, as
  * requests to the ranks that hold them (threads keep their own lists: the order of
  * requests does not matter). */
-static int draw_centre(clhs_world *w, int64_t t, int online, int64_t lc, const cand_list *cl,
-                       const cand_rec *rec, int64_t nrec, const cross_axes *ax, clhs_u32buf *ub,
+static int draw_centre(clhs_world *w, int64_t t, const cross_set *cs, int64_t lc, clhs_u32buf *ub,
                        reqvec *q) {
   const clhs_config *cfg = w->cfg;
-  const int P = w->comm->size, me = w->comm->rank;
-  const int64_t s0 = cl->begin[lc * CLHS_NTYPES];
-  const int64_t s1 = cl->begin[online ? lc * CLHS_NTYPES + 1 : (lc + 1) * CLHS_NTYPES];
+  const int P = w->comm->size, me = w->comm->rank, online = cs->online;
+  const int64_t s0 = cs->cl.begin[lc * CLHS_NTYPES];
+  const int64_t s1 = cs->cl.begin[online ? lc * CLHS_NTYPES + 1 : (lc + 1) * CLHS_NTYPES];
   if (s0 == s1) return CLHS_OK;
-  const int64_t own = find_rec(rec, nrec, w->c_begin + lc); /* >= 0: it has candidates */
+  const int64_t own = find_rec(cs->rec, cs->nrec, w->c_begin + lc); /* >= 0: it has some */
   const double lam =
       event_at(cfg, t) == 2 ? cfg->network.conference_ties : cfg->network.webinar_ties;
   const double p_online = cfg->network.online_rate * w->I[lc].platform;
@@ -370,11 +422,11 @@ static int draw_centre(clhs_world *w, int64_t t, int online, int64_t lc, const c
                      ub->v, NULL);
   }
   for (int64_t s = s0; s < s1; s++) {
-    const int32_t i = cl->agent[s];
+    const int32_t i = cs->cl.agent[s];
     if (online && !(clhs_u01_from32(ub->v[i - i0]) < p_online)) continue;
     const int T = online ? 0 : w->type[i];
-    const int64_t *R = ax->R + (size_t)T * (size_t)(P + 1);
-    const int64_t *lp = ax->lp + (size_t)T * (size_t)(nrec + 1);
+    const int64_t *R = cs->R + (size_t)T * (size_t)(P + 1);
+    const int64_t *lp = cs->lp + (size_t)T * (size_t)(cs->nrec + 1);
     const int64_t P_own = R[me] + lp[own], own_w = lp[own + 1] - lp[own];
     const int64_t W = R[P] - own_w;
     clhs_rng r;
@@ -392,7 +444,7 @@ static int draw_centre(clhs_world *w, int64_t t, int online, int64_t lc, const c
       int64_t X = x < (double)W ? (int64_t)x : W - 1; /* u = 1 can round x up to W */
       if (X >= P_own) X += own_w;                     /* skip the initiator's own centre */
       const int to = (int)find_range(R, P, X);
-      const cross_req rq = {(w->gid_begin + i) * 8 + T, X - R[to], y};
+      const cross_req rq = {(w->gid_begin + i) * 8 + (online ? ONLINE_CODE : T), X - R[to], y};
       if (req_push(q, rq, to)) return CLHS_ENOMEM;
     }
   }
@@ -400,97 +452,81 @@ static int draw_centre(clhs_world *w, int64_t t, int online, int64_t lc, const c
 }
 
 /* The owner's side: position -> centre -> type -> agent; the new tie. */
-static int resolve_req(clhs_world *w, int online, const cand_list *cl, const cand_rec *rec,
-                       int64_t nrec, const cross_axes *ax, const cross_req *q, msgvec *mv) {
-  const int T = (int)(q->who % 8);
-  const int64_t *lp = ax->lp + (size_t)T * (size_t)(nrec + 1);
-  const int64_t k = find_range(lp, nrec, q->pos);
+static int resolve_req(clhs_world *w, const cross_set *sets, const cross_req *q, msgvec *mv) {
+  const int code = (int)(q->who % 8), online = code == ONLINE_CODE;
+  const cross_set *cs = &sets[online ? 0 : 1];
+  const int T = online ? 0 : code;
+  const cand_rec *rec = cs->rec;
+  const int64_t *lp = cs->lp + (size_t)T * (size_t)(cs->nrec + 1);
+  const int64_t k = find_range(lp, cs->nrec, q->pos);
   int64_t rest = q->pos - lp[k];
   int u = 0;
   if (!online)
     for (u = 0; u < CLHS_NTYPES - 1; u++) {
-      const int64_t wu = ax->f[T][u] * rec[k].s[u];
+      const int64_t wu = cs->f[T][u] * rec[k].s[u];
       if (rest < wu) break;
       rest -= wu;
     }
   const int64_t su = rec[k].s[u];
   int64_t off = (int64_t)(q->y * (double)su);
   if (off >= su) off = su - 1;
-  const int32_t j = cand_resolve(cl, (rec[k].centre - w->c_begin) * CLHS_NTYPES + u, off);
+  const int32_t j = cand_resolve(&cs->cl, (rec[k].centre - w->c_begin) * CLHS_NTYPES + u, off);
   if (j < 0) return CLHS_OK;
   return push_tie(mv, q->who / 8, w->gid_begin + j, online ? CLHS_TIE_ONLINE : CLHS_TIE_EVENT);
 }
 
 /*
- * Events (each attendee forms Poisson(ties per attendee) ties, partner ∝ (degree + 1) ×
- * (1 same type, cross_role otherwise)) or online (each E >= 2 agent, with probability
- * online_rate · I_platform, one partner uniform among E >= 2 agents of other member
- * centres). Collective; returns a status agreed on every rank.
+ * Online partners every step (each E >= 2 agent, with probability online_rate ·
+ * I_platform, one partner uniform among E >= 2 agents of other member centres) and, on
+ * event weeks, event partners (each attendee forms Poisson(ties per attendee) ties,
+ * partner ∝ (degree + 1) × (1 same type, cross_role otherwise)): one allgather of the
+ * ranks' totals (1 integer a rank, 6 on event weeks) and one exchange of requests.
+ * Collective; returns a status agreed on every rank.
  */
-static int cross_centre_ties(clhs_world *w, int64_t t, int online, msgvec *mv, clhs_error *err) {
-  const clhs_config *cfg = w->cfg;
-  const int P = w->comm->size;
-  const int ntt = online ? 1 : CLHS_NTYPES; /* initiator types with their own axis */
-  const int ns = online ? 1 : CLHS_NTYPES;  /* candidate types */
-  cand_list cl;
-  cand_rec *rec = NULL;
-  int64_t nrec = 0;
-  if (build_candidates(w, t, online, &cl, &rec, &nrec, err)) return err->code;
-  cross_axes ax = {0};
-  for (int T = 0; T < ntt; T++)
-    for (int u = 0; u < ns; u++)
-      ax.f[T][u] = role_factor(cfg, online, T, u);
-  int64_t *lp = malloc(sizeof *lp * (size_t)ntt * (size_t)(nrec + 1));
-  int64_t *R = calloc((size_t)ntt * (size_t)(P + 1), sizeof *R);
-  int64_t *S = calloc((size_t)ns * (size_t)P, sizeof *S); /* [P][ns] the ranks' totals */
+static int cross_centre_ties(clhs_world *w, int64_t t, msgvec *mv, clhs_error *err) {
+  const int P = w->comm->size, nsets = event_at(w->cfg, t) ? 2 : 1;
+  const int stride = nsets == 2 ? 1 + CLHS_NTYPES : 1; /* online, then the event types */
+  cross_set sets[2];
+  int64_t mine[1 + CLHS_NTYPES];
+  memset(sets, 0, sizeof sets);
+  if (set_build(w, t, 1, &sets[0], mine, err) ||
+      (nsets == 2 && set_build(w, t, 0, &sets[1], mine + 1, err))) {
+    set_free(&sets[0]);
+    return err->code;
+  }
+  int64_t *S = malloc(sizeof *S * (size_t)stride * (size_t)P); /* [P][stride] */
   const int nth = omp_get_max_threads();
   reqvec *tq = calloc((size_t)nth, sizeof *tq);
-  int st = lp && R && S && tq ? CLHS_OK : CLHS_ENOMEM;
+  int st = S && tq ? CLHS_OK : CLHS_ENOMEM;
   if (st) clhs_error_set(err, st, "out of memory forming cross-centre ties");
   st = clhs_comm_agree_error(w->comm, st, err);
-  int64_t mine[CLHS_NTYPES] = {0};
   if (!st) {
-    for (int64_t k = 0; k < nrec; k++)
-      for (int u = 0; u < ns; u++)
-        mine[u] += rec[k].s[u];
-    clhs_comm_allgatherv(w->comm, mine, ns, sizeof(int64_t), S);
+    clhs_comm_allgatherv(w->comm, mine, stride, sizeof(int64_t), S);
     /* Every rank sees the same totals: the bound of the fixed point is agreed. */
     int64_t sum = 0;
-    for (int64_t k = 0; k < (int64_t)ns * P; k++)
-      sum += S[k];
-    if (!online && sum > INT64_MAX / CLHS_EVENT_WEIGHT_ONE)
+    for (int r = 0; nsets == 2 && r < P; r++)
+      for (int u = 1; u < stride; u++)
+        sum += S[(size_t)r * (size_t)stride + (size_t)u];
+    if (sum > INT64_MAX / CLHS_EVENT_WEIGHT_ONE)
       st = clhs_error_set(err, CLHS_EFAIL,
                           "%lld event attendees' degree + 1 in all: beyond the fixed-point range "
                           "of the event partner weights (%lld)",
                           (long long)sum, (long long)(INT64_MAX / CLHS_EVENT_WEIGHT_ONE));
   }
+  int fail = 0;
+  for (int k = 0; !st && k < nsets; k++)
+    if (set_axes(&sets[k], P, S + k, stride)) fail = 1;
   if (!st) {
-    for (int T = 0; T < ntt; T++) {
-      int64_t *RT = R + (size_t)T * (size_t)(P + 1), *lT = lp + (size_t)T * (size_t)(nrec + 1);
-      for (int r = 0; r < P; r++) {
-        int64_t s = 0;
-        for (int u = 0; u < ns; u++)
-          s += ax.f[T][u] * S[(size_t)r * (size_t)ns + (size_t)u];
-        RT[r + 1] = RT[r] + s;
-      }
-      lT[0] = 0;
-      for (int64_t k = 0; k < nrec; k++) {
-        int64_t s = 0;
-        for (int u = 0; u < ns; u++)
-          s += ax.f[T][u] * rec[k].s[u];
-        lT[k + 1] = lT[k] + s;
-      }
-    }
-    ax.R = R;
-    ax.lp = lp;
-    int fail = 0;
+    const int fail0 = fail; /* inside the region each thread's `fail` starts at 0 */
 #pragma omp parallel reduction(| : fail)
     {
       const int tid = omp_get_thread_num();
       clhs_u32buf ub = {0};
+      for (int k = 0; k < nsets; k++) {
 #pragma omp for schedule(dynamic, 4)
-      for (int64_t lc = 0; lc < w->c_count; lc++)
-        if (!fail && draw_centre(w, t, online, lc, &cl, rec, nrec, &ax, &ub, &tq[tid])) fail = 1;
+        for (int64_t lc = 0; lc < w->c_count; lc++)
+          if (!fail && !fail0 && draw_centre(w, t, &sets[k], lc, &ub, &tq[tid])) fail = 1;
+      }
       free(ub.v);
     }
     /* To the ranks that hold the chosen positions. */
@@ -507,7 +543,7 @@ static int cross_centre_ties(clhs_world *w, int64_t t, int online, msgvec *mv, c
       if (oom) st = CLHS_ENOMEM;
       const cross_req *in = recv;
       for (int64_t k = 0; k < nin && !st; k++)
-        st = resolve_req(w, online, &cl, rec, nrec, &ax, &in[k], mv);
+        st = resolve_req(w, sets, &in[k], mv);
       free(recv);
       if (st) clhs_error_set(err, st, "out of memory forming cross-centre ties");
       st = clhs_comm_agree_error(w->comm, st, err);
@@ -521,10 +557,8 @@ static int cross_centre_ties(clhs_world *w, int64_t t, int online, msgvec *mv, c
   }
   free(tq);
   free(S);
-  free(R);
-  free(lp);
-  free(rec);
-  cand_free(&cl);
+  for (int k = 0; k < nsets; k++)
+    set_free(&sets[k]);
   return st;
 }
 
@@ -573,11 +607,7 @@ int clhs_phase_new_ties(clhs_world *w, int64_t t, clhs_error *err) {
     free(all.v);
     return err->code;
   }
-  if (event_at(w->cfg, t) && cross_centre_ties(w, t, 0, &all, err)) {
-    free(all.v);
-    return err->code;
-  }
-  if (cross_centre_ties(w, t, 1, &all, err)) {
+  if (cross_centre_ties(w, t, &all, err)) {
     free(all.v);
     return err->code;
   }
