@@ -26,6 +26,14 @@ enum clhs_tie_kind {
 };
 #define CLHS_NTIEKINDS 4
 #define CLHS_CARETIES_W 0.8f /**< weight of every care tie (§4) */
+/** Fixed point of the event partners' type factor (§4): same type = 10^6, another type =
+ *  cross_role · 10^6 rounded, so every partner weight and prefix sum is an exact integer. */
+#define CLHS_EVENT_WEIGHT_ONE 1000000
+/** The code's result-changing model choices, written to the output as /code@model_notes
+ *  (each is explained in docs/model.md). */
+#define CLHS_MODEL_NOTES                                                                           \
+  "event partner weights in fixed point: cross_role used as a multiple of 1e-6 (docs/model.md, "   \
+  "Ties)"
 
 /** A tie end's key: neighbour gid and kind; sorting keys sorts by gid. */
 static inline uint64_t clhs_tie_key(int64_t gid, int kind) {

@@ -343,8 +343,9 @@ void clhs_memory_estimate(const clhs_config *cfg, const clhs_comm *comm, const c
   /* Transients: the largest of
    *  - a step's buffers: tie events and messages, resource candidates (~6 bytes per agent
    *    measured); the halo exchange's keys (24 bytes per remote end) and its send and
-   *    receive buffers; on event weeks every member centre's candidate totals and prefix
-   *    sums, on every rank;
+   *    receive buffers; the event and online partners' candidate totals and prefix sums of
+   *    this rank's centres (224 bytes a centre on event weeks) and the ranks' totals (96 bytes
+   *    a rank);
    *  - the network check at the end of a run (every step in debug builds): a 24-byte
    *    message per remote end in a doubling array, routed (sorted copy, received copy,
    *    destinations): 76 bytes touched per remote end, 84 measured (+25 MB at 298,000);
@@ -352,7 +353,7 @@ void clhs_memory_estimate(const clhs_config *cfg, const clhs_comm *comm, const c
    *  - writing a checkpoint, when checkpoints are configured: tie rows, resources, degrees,
    *    and parallel HDF5's filtered chunks (about 1.25 times the largest dataset, the held
    *    lists). */
-  const double step = 6 * n + 24 * remote + 2 * nh * halo_rec + 96 * C;
+  const double step = 6 * n + 24 * remote + 2 * nh * halo_rec + 224 * nc + 96.0 * P;
   const double check = 80 * remote;
   const double create = 20 * C;
   double ckpt = 0;

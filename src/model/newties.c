@@ -3,13 +3,13 @@
  * is in decay.c).
  *
  * Cross-centre partners are chosen without reference to the decomposition: every rank
- * learns, per centre in centre order, the integer weight of its candidates (event
- * attendees' degree + 1 by type; online: the number of E >= 2 agents); the initiator
- * draws a centre (and a type) from those totals with its own keyed stream, and an
- * offset inside it; the owner of that centre maps the offset to an agent by walking its
- * candidates in global-id order. Every new tie is then delivered to both of its ends
- * and applied there by the same rule, at the end of the phase (synchronous update:
- * degrees are those at the start of the step).
+ * learns the ranks' integer totals of candidate weight (event attendees' degree + 1 by
+ * type, with a fixed-point type factor; online: the number of E >= 2 agents); the
+ * initiator draws a position on that axis with its own keyed stream and sends it to the
+ * rank that holds it, which maps it to a centre, a type and an agent by walking its
+ * candidates in global-id order (see cross_centre_ties). Every new tie is then delivered to both of
+ * its ends and applied there by the same rule, at the end of the phase (synchronous update: degrees
+ * are those at the start of the step).
  *
  * A failure (out of memory) is agreed by every rank before the next exchange, and the
  * phase returns a status agreed on every rank (the policy: src/model/step.c).
@@ -124,18 +124,41 @@ static int peer_ties(clhs_world *w, int64_t lc, int64_t t, int32_t *elig, msgvec
 
 /* ------------------------------------------------------------ cross-centre ties */
 
-/* Candidate weights of one centre, gathered from every rank in centre order. */
+/*
+ * Event and online partners, without any centre's totals leaving its rank.
+ *
+ * The partner rule (MODEL.md §4): the initiator, of type T, draws a position x uniform on the
+ * total weight W of the other member centres' candidates, laid out in centre order and inside a
+ * centre by candidate type u, its own centre skipped; a candidate's weight is f(T, u) · (degree
+ * + 1) for events, 1 online. Every weight is an integer: f(T, T) = 10^6 and f(T, u ≠ T) =
+ * cross_role · 10^6 rounded (CLHS_EVENT_WEIGHT_ONE: fixed point; online f = 1), so every prefix
+ * sum is exact and the same for any decomposition. "The centre whose prefix range holds x" is
+ * then found in two steps: the rank, from the ranks' per-type totals (one allgather a step for
+ * events and online together: 1 integer a rank, 6 on event weeks; ranks own contiguous centre
+ * blocks in centre order), and the centre, the type and the agent, by that rank (the partner
+ * inside (centre, type): ∝ degree + 1 for events, uniform online, from a second uniform y).
+ */
+
+/* Candidate weights of one of this rank's centres. */
 typedef struct cand_rec {
   int64_t centre;
   int64_t s[CLHS_NTYPES]; /* events: Σ (degree + 1) over attendees of each type; online: s[0] */
 } cand_rec;
 
-/* A request for a partner in `centre`, at integer `offset` into the candidates of type
- * `type` (online: type 0 = all), sent to the centre's owner. */
-typedef struct tie_req {
-  int64_t initiator, centre, offset;
-  int32_t kind, type;
-} tie_req;
+/* Local candidates of a centre: for each type, agents in gid order with cumulative
+ * weights, so an offset maps to an agent by binary search. */
+typedef struct cand_list {
+  int32_t *agent; /* [n] local agent index */
+  int64_t *cum;   /* [n] cumulative weight up to and including this agent */
+  int64_t *begin; /* [c_count * NTYPES + 1] */
+} cand_list;
+
+/* A request to the rank that holds position `pos` (from that rank's start) of the
+ * initiator type's axis: the initiator's gid times 8 plus its type, and y. */
+typedef struct cross_req {
+  int64_t who, pos;
+  double y;
+} cross_req;
 
 static int64_t find_rec(const cand_rec *rec, int64_t n, int64_t centre) {
   int64_t lo = 0, hi = n;
@@ -149,26 +172,19 @@ static int64_t find_rec(const cand_rec *rec, int64_t n, int64_t centre) {
   return lo < n && rec[lo].centre == centre ? lo : -1;
 }
 
-/* Index of the last prefix entry <= x (prefix[0] = 0, increasing). */
-static int64_t find_prefix(const double *prefix, int64_t n, double x) {
-  int64_t lo = 0, hi = n; /* answer in [0, n) */
-  while (hi - lo > 1) {
-    int64_t mid = lo + (hi - lo) / 2;
-    if (prefix[mid] <= x)
-      lo = mid;
-    else
+/* The range [A[k], A[k+1]) that holds x, for A[0] <= x < A[n] (A non-decreasing): the
+ * first k with A[k + 1] > x, so never an empty range. */
+static int64_t find_range(const int64_t *A, int64_t n, int64_t x) {
+  int64_t lo = 0, hi = n - 1;
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (A[mid + 1] > x)
       hi = mid;
+    else
+      lo = mid + 1;
   }
   return lo;
 }
-
-/* Local candidates of a centre: for each type, agents in gid order with cumulative
- * weights, so an offset maps to an agent by binary search. */
-typedef struct cand_list {
-  int32_t *agent; /* [n] local agent index */
-  int64_t *cum;   /* [n] cumulative weight up to and including this agent */
-  int64_t *begin; /* [c_count * NTYPES + 1] */
-} cand_list;
 
 static int32_t cand_resolve(const cand_list *cl, int64_t slot, int64_t offset) {
   int64_t lo = cl->begin[slot], hi = cl->begin[slot + 1];
@@ -201,11 +217,11 @@ static int event_at(const clhs_config *cfg, int64_t t) {
 /*
  * Build this step's candidates: event attendees (decided here, flagged TRAINED) with
  * weight degree + 1 per type, or online candidates (E >= 2 in member centres) with
- * weight 1 (one slot, type 0). Collective. @p gather: *recs gets every centre's totals
- * (from every rank, in centre order); otherwise only this rank's centres'.
+ * weight 1 (one slot, type 0). *recs gets this rank's centres with candidates, in centre
+ * order. Collective (agrees on a failure).
  */
-static int build_candidates(clhs_world *w, int64_t t, int online, int gather, cand_list *cl,
-                            cand_rec **recs, int64_t *nrecs, clhs_error *err) {
+static int build_candidates(clhs_world *w, int64_t t, int online, cand_list *cl, cand_rec **recs,
+                            int64_t *nrecs, clhs_error *err) {
   const clhs_config *cfg = w->cfg;
   const int64_t nslots = w->c_count * CLHS_NTYPES;
   memset(cl, 0, sizeof *cl);
@@ -282,7 +298,7 @@ static int build_candidates(clhs_world *w, int64_t t, int online, int gather, ca
     cand_free(cl);
     return err->code;
   }
-  /* Keep only centres with candidates, then gather them all in centre order. */
+  /* Keep only centres with candidates. */
   int64_t nm = 0;
   for (int64_t lc = 0; lc < w->c_count; lc++) {
     int64_t tot = 0;
@@ -290,357 +306,259 @@ static int build_candidates(clhs_world *w, int64_t t, int online, int gather, ca
       tot += mine[lc].s[u];
     if (tot > 0) mine[nm++] = mine[lc];
   }
-  if (!gather) {
-    *recs = mine;
-    *nrecs = nm;
-    return CLHS_OK;
-  }
-  *recs = clhs_comm_allgatherv_alloc(w->comm, mine, nm, sizeof *mine, nrecs);
-  free(mine);
+  *recs = mine;
+  *nrecs = nm;
   return CLHS_OK;
 }
 
-/*
- * Draw partners for this step's initiators: events (each attendee forms
- * Poisson(ties per attendee) ties, partner ∝ (degree + 1) × (1 same type, cross_role
- * otherwise)) or online (each E >= 2 agent, with probability online_rate · I_platform,
- * one partner uniform among E >= 2 agents of other member centres).
- */
-static int draw_requests(clhs_world *w, int64_t t, int online, const cand_list *cl,
-                         const cand_rec *rec, int64_t nrec, tie_req **reqs, int64_t *nreqs) {
-  const clhs_config *cfg = w->cfg;
-  const double cross = cfg->network.cross_role;
-  const int ntt = online ? 1 : CLHS_NTYPES; /* initiator types with their own prefix sums */
-  double *prefix = malloc(sizeof(double) * (size_t)ntt * (size_t)(nrec + 1));
-  if (!prefix) return CLHS_ENOMEM;
-  for (int T = 0; T < ntt; T++) {
-    double *P = prefix + (size_t)T * (size_t)(nrec + 1);
-    P[0] = 0;
-    for (int64_t k = 0; k < nrec; k++) {
-      double s = 0;
-      for (int u = 0; u < CLHS_NTYPES; u++)
-        s += (online || u == T ? 1.0 : cross) * (double)rec[k].s[u];
-      P[k + 1] = P[k] + s;
+/* One kind of partner this step (events or online): its candidates, the ranks' totals
+ * and the prefix sums, one axis per initiator type. */
+typedef struct cross_set {
+  int online, ntt, ns; /* initiator types with their own axis; candidate types */
+  cand_list cl;
+  cand_rec *rec; /* this rank's centres with candidates, in centre order */
+  int64_t nrec;
+  int64_t *R;  /* [ntt][P + 1] the ranks' prefix */
+  int64_t *lp; /* [ntt][nrec + 1] this rank's centres' prefix, from its start */
+  int64_t f[CLHS_NTYPES][CLHS_NTYPES]; /* f(T, u) in fixed point (online: 1) */
+} cross_set;
+
+/* A request's code: the initiator type on the event axes, 7 online. */
+enum { ONLINE_CODE = 7 };
+
+typedef struct reqvec {
+  cross_req *v;
+  int *to;
+  int64_t n, cap;
+} reqvec;
+
+static int req_push(reqvec *q, cross_req r, int to) {
+  if (q->n == q->cap) {
+    const int64_t cap = q->cap ? 2 * q->cap : 1024;
+    cross_req *v = realloc(q->v, sizeof *v * (size_t)cap);
+    if (v) q->v = v;
+    int *d = realloc(q->to, sizeof *d * (size_t)cap);
+    if (d) q->to = d;
+    if (!v || !d) return CLHS_ENOMEM;
+    q->cap = cap;
+  }
+  q->v[q->n] = r;
+  q->to[q->n++] = to;
+  return CLHS_OK;
+}
+
+/* The candidates of one kind (collective); the factors; this rank's totals per candidate
+ * type into mine[0 .. ns). */
+static int set_build(clhs_world *w, int64_t t, int online, cross_set *s, int64_t *mine,
+                     clhs_error *err) {
+  memset(s, 0, sizeof *s);
+  s->online = online;
+  s->ntt = s->ns = online ? 1 : CLHS_NTYPES;
+  if (build_candidates(w, t, online, &s->cl, &s->rec, &s->nrec, err)) return err->code;
+  const int64_t cross = (int64_t)llround(w->cfg->network.cross_role * CLHS_EVENT_WEIGHT_ONE);
+  for (int T = 0; T < s->ntt; T++)
+    for (int u = 0; u < s->ns; u++)
+      s->f[T][u] = online ? 1 : u == T ? CLHS_EVENT_WEIGHT_ONE : cross;
+  for (int u = 0; u < s->ns; u++)
+    mine[u] = 0;
+  for (int64_t k = 0; k < s->nrec; k++)
+    for (int u = 0; u < s->ns; u++)
+      mine[u] += s->rec[k].s[u];
+  return CLHS_OK;
+}
+
+/* The axes from the ranks' totals S[r * stride + u] (u < ns). */
+static int set_axes(cross_set *s, int P, const int64_t *S, int stride) {
+  s->R = calloc((size_t)s->ntt * (size_t)(P + 1), sizeof *s->R);
+  s->lp = malloc(sizeof *s->lp * (size_t)s->ntt * (size_t)(s->nrec + 1));
+  if (!s->R || !s->lp) return CLHS_ENOMEM;
+  for (int T = 0; T < s->ntt; T++) {
+    int64_t *RT = s->R + (size_t)T * (size_t)(P + 1),
+            *lT = s->lp + (size_t)T * (size_t)(s->nrec + 1);
+    for (int r = 0; r < P; r++) {
+      int64_t x = 0;
+      for (int u = 0; u < s->ns; u++)
+        x += s->f[T][u] * S[(size_t)r * (size_t)stride + (size_t)u];
+      RT[r + 1] = RT[r] + x;
+    }
+    lT[0] = 0;
+    for (int64_t k = 0; k < s->nrec; k++) {
+      int64_t x = 0;
+      for (int u = 0; u < s->ns; u++)
+        x += s->f[T][u] * s->rec[k].s[u];
+      lT[k + 1] = lT[k] + x;
     }
   }
+  return CLHS_OK;
+}
+
+static void set_free(cross_set *s) {
+  free(s->R);
+  free(s->lp);
+  free(s->rec);
+  cand_free(&s->cl);
+}
+
+/* This step's initiators of one of this rank's centres, and their partners' positions, as
+ * requests to the ranks that hold them (threads keep their own lists: the order of
+ * requests does not matter). */
+static int draw_centre(clhs_world *w, int64_t t, const cross_set *cs, int64_t lc, clhs_u32buf *ub,
+                       reqvec *q) {
+  const clhs_config *cfg = w->cfg;
+  const int P = w->comm->size, me = w->comm->rank, online = cs->online;
+  const int64_t s0 = cs->cl.begin[lc * CLHS_NTYPES];
+  const int64_t s1 = cs->cl.begin[online ? lc * CLHS_NTYPES + 1 : (lc + 1) * CLHS_NTYPES];
+  if (s0 == s1) return CLHS_OK;
+  const int64_t own = find_rec(cs->rec, cs->nrec, w->c_begin + lc); /* >= 0: it has some */
   const double lam =
       event_at(cfg, t) == 2 ? cfg->network.conference_ties : cfg->network.webinar_ties;
-  /* Initiators are independent (each draws from its own keyed stream): threads take
-   * centres and keep their requests apart; the order of requests does not matter. */
-  const int nth = omp_get_max_threads();
-  tie_req **tout = calloc((size_t)nth, sizeof *tout);
-  int64_t *tn = calloc((size_t)nth, sizeof *tn), *tcap = calloc((size_t)nth, sizeof *tcap);
-  int fail = !tout || !tn || !tcap;
-  const int fail0 = fail; /* inside the region each thread's `fail` starts at 0 */
-#pragma omp parallel reduction(| : fail)
-  {
-    const int tid = omp_get_thread_num();
-#pragma omp for schedule(dynamic, 4)
-    for (int64_t lc = 0; lc < w->c_count; lc++) {
-      if (fail || fail0) continue;
-      const int64_t c = w->c_begin + lc;
-      const int64_t own = find_rec(rec, nrec, c);
-      for (int64_t s = cl->begin[lc * CLHS_NTYPES]; s < cl->begin[(lc + 1) * CLHS_NTYPES]; s++) {
-        const int32_t i = cl->agent[s];
-        const int T = online ? 0 : w->type[i];
-        const double *P = prefix + (size_t)T * (size_t)(nrec + 1);
-        const double own_w = own >= 0 ? P[own + 1] - P[own] : 0;
-        const double W = P[nrec] - own_w;
-        clhs_rng r;
-        clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i),
-                      online ? CLHS_P_ONLINE : CLHS_P_EVENT_TIES);
-        int64_t k;
-        if (online)
-          k = clhs_rng_bernoulli(&r, cfg->network.online_rate * w->I[lc].platform) ? 1 : 0;
-        else
-          k = clhs_rng_poisson(&r, lam);
-        for (int64_t e = 0; e < k; e++) {
-          double x = clhs_rng_uniform(&r) * W;
-          const double y = clhs_rng_uniform(&r);
-          if (!(W > 0)) break;
-          if (own >= 0 && x >= P[own]) x += own_w; /* skip the initiator's own centre */
-          int64_t j = find_prefix(P, nrec + 1, x);
-          if (j >= nrec) j = nrec - 1;
-          if (j == own) j = own + 1 < nrec ? own + 1 : own - 1; /* rounding at the edge */
-          if (j < 0) break;
-          /* The partner's type, ∝ f(T, u) · s[u] inside the chosen centre. */
-          double rest = x - P[j];
-          int u = 0;
-          if (!online) {
-            for (u = 0; u < CLHS_NTYPES - 1; u++) {
-              const double wu = (u == T ? 1.0 : cross) * (double)rec[j].s[u];
-              if (rest < wu && rec[j].s[u] > 0) break;
-              rest -= wu;
-            }
-            while (rec[j].s[u] == 0 && u > 0)
-              u--; /* rounding: the last non-empty type */
-            while (rec[j].s[u] == 0 && u < CLHS_NTYPES - 1)
-              u++;
-          }
-          /* The partner inside (centre, type): ∝ degree + 1 (events) or uniform (online). */
-          int64_t off = (int64_t)(y * (double)rec[j].s[u]);
-          if (off >= rec[j].s[u]) off = rec[j].s[u] - 1;
-          if (tn[tid] == tcap[tid]) {
-            tcap[tid] = tcap[tid] ? 2 * tcap[tid] : 1024;
-            tie_req *o2 = realloc(tout[tid], sizeof **tout * (size_t)tcap[tid]);
-            if (!o2) {
-              fail = 1;
-              break;
-            }
-            tout[tid] = o2;
-          }
-          tie_req *q = &tout[tid][tn[tid]++];
-          q->initiator = w->gid_begin + i;
-          q->centre = rec[j].centre;
-          q->offset = off;
-          q->kind = online ? CLHS_TIE_ONLINE : CLHS_TIE_EVENT;
-          q->type = u;
-        }
-      }
+  const double p_online = cfg->network.online_rate * w->I[lc].platform;
+  const int32_t i0 = w->first[0][lc];
+  if (online) { /* whether each candidate starts a tie: the first word of its ONLINE stream
+                   (the centre's all at once; few candidates do, at online_rate) */
+    const int32_t na = w->first[CLHS_NTYPES][lc] - i0;
+    if (!clhs_u32buf_fit(ub, na)) return CLHS_ENOMEM;
+    clhs_rng_batch01(cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i0), CLHS_P_ONLINE, na,
+                     ub->v, NULL);
+  }
+  for (int64_t s = s0; s < s1; s++) {
+    const int32_t i = cs->cl.agent[s];
+    if (online && !(clhs_u01_from32(ub->v[i - i0]) < p_online)) continue;
+    const int T = online ? 0 : w->type[i];
+    const int64_t *R = cs->R + (size_t)T * (size_t)(P + 1);
+    const int64_t *lp = cs->lp + (size_t)T * (size_t)(cs->nrec + 1);
+    const int64_t P_own = R[me] + lp[own], own_w = lp[own + 1] - lp[own];
+    const int64_t W = R[P] - own_w;
+    clhs_rng r;
+    clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i),
+                  online ? CLHS_P_ONLINE : CLHS_P_EVENT_TIES);
+    int64_t k = 1;
+    if (online)
+      (void)clhs_rng_u32(&r); /* an initiator: its stream goes on from the second word */
+    else
+      k = clhs_rng_poisson(&r, lam);
+    for (int64_t e = 0; e < k; e++) {
+      const double x = clhs_rng_uniform(&r) * (double)W;
+      const double y = clhs_rng_uniform(&r);
+      if (!(W > 0)) break;
+      int64_t X = x < (double)W ? (int64_t)x : W - 1; /* u = 1 can round x up to W */
+      if (X >= P_own) X += own_w;                     /* skip the initiator's own centre */
+      const int to = (int)find_range(R, P, X);
+      const cross_req rq = {(w->gid_begin + i) * 8 + (online ? ONLINE_CODE : T), X - R[to], y};
+      if (req_push(q, rq, to)) return CLHS_ENOMEM;
     }
   }
-  int64_t n = 0;
-  for (int k = 0; !fail && k < nth; k++)
-    n += tn[k];
-  tie_req *out = fail ? NULL : malloc(sizeof *out * (size_t)(n ? n : 1));
-  if (!out) fail = 1;
-  for (int64_t k = 0, pos = 0; !fail && k < nth; k++) {
-    if (tn[k]) memcpy(out + pos, tout[k], sizeof *out * (size_t)tn[k]);
-    pos += tn[k];
-  }
-  for (int k = 0; tout && k < nth; k++)
-    free(tout[k]);
-  free(tout);
-  free(tn);
-  free(tcap);
-  if (fail) {
-    free(out);
-    free(prefix);
-    return CLHS_ENOMEM;
-  }
-  free(prefix);
-  *reqs = out;
-  *nreqs = n;
   return CLHS_OK;
 }
 
-/* Send requests to the owners of their centres; resolve them into new ties. */
-static int resolve_requests(clhs_world *w, const cand_list *cl, tie_req *reqs, int64_t nreqs,
-                            msgvec *mv) {
-  int *dest = malloc(sizeof(int) * (size_t)(nreqs ? nreqs : 1));
-  int oom = !dest;
-  for (int64_t k = 0; dest && k < nreqs; k++)
-    dest[k] = w->owner[reqs[k].centre];
-  int64_t nin = 0; /* (a rank out of memory still takes part in the exchange) */
-  void *recv = clhs_comm_route(w->comm, reqs, dest, dest ? nreqs : 0, sizeof *reqs, &nin, &oom);
-  free(dest);
-  const tie_req *in = recv;
-  int st = oom ? CLHS_ENOMEM : CLHS_OK;
-  for (int64_t k = 0; k < nin && !st; k++) {
-    const int64_t lc = in[k].centre - w->c_begin;
-    const int32_t j = cand_resolve(cl, lc * CLHS_NTYPES + in[k].type, in[k].offset);
-    if (j < 0) continue;
-    st = push_tie(mv, in[k].initiator, w->gid_begin + j, in[k].kind);
-  }
-  free(recv);
-  return st;
-}
-
-static int cross_centre_ties(clhs_world *w, int64_t t, int online, msgvec *mv, clhs_error *err) {
-  cand_list cl;
-  cand_rec *rec = NULL;
-  int64_t nrec = 0, nreqs = 0;
-  tie_req *reqs = NULL;
-  if (build_candidates(w, t, online, 1, &cl, &rec, &nrec, err)) return err->code;
-  int st = draw_requests(w, t, online, &cl, rec, nrec, &reqs, &nreqs);
-  if (st) clhs_error_set(err, st, "out of memory forming cross-centre ties");
-  if ((st = clhs_comm_agree_error(w->comm, st, err)) == CLHS_OK) {
-    st = resolve_requests(w, &cl, reqs, nreqs, mv);
-    if (st) clhs_error_set(err, st, "out of memory forming cross-centre ties");
-    st = clhs_comm_agree_error(w->comm, st, err);
-  }
-  free(reqs);
-  free(rec);
-  cand_free(&cl);
-  return st;
+/* The owner's side: position -> centre -> type -> agent; the new tie. */
+static int resolve_req(clhs_world *w, const cross_set *sets, const cross_req *q, msgvec *mv) {
+  const int code = (int)(q->who % 8), online = code == ONLINE_CODE;
+  const cross_set *cs = &sets[online ? 0 : 1];
+  const int T = online ? 0 : code;
+  const cand_rec *rec = cs->rec;
+  const int64_t *lp = cs->lp + (size_t)T * (size_t)(cs->nrec + 1);
+  const int64_t k = find_range(lp, cs->nrec, q->pos);
+  int64_t rest = q->pos - lp[k];
+  int u = 0;
+  if (!online)
+    for (u = 0; u < CLHS_NTYPES - 1; u++) {
+      const int64_t wu = cs->f[T][u] * rec[k].s[u];
+      if (rest < wu) break;
+      rest -= wu;
+    }
+  const int64_t su = rec[k].s[u];
+  int64_t off = (int64_t)(q->y * (double)su);
+  if (off >= su) off = su - 1;
+  const int32_t j = cand_resolve(&cs->cl, (rec[k].centre - w->c_begin) * CLHS_NTYPES + u, off);
+  if (j < 0) return CLHS_OK;
+  return push_tie(mv, q->who / 8, w->gid_begin + j, online ? CLHS_TIE_ONLINE : CLHS_TIE_EVENT);
 }
 
 /*
- * Online ties without any centre's totals leaving its rank.
- *
- * The partner rule is that of draw_requests with every weight 1: x uniform on the total
- * T of the other member centres' candidates, in centre order, skipping the initiator's
- * own centre. The prefix sums are sums of integers (exact in double below 2^53), so
- * "the centre whose prefix range holds x" can be found in two steps: the rank, from the
- * ranks' totals (one allgather of P integers: ranks own contiguous centre blocks in
- * centre order), then the centre, by that rank. Same draws, same partner as gathering
- * every centre's total (draw_requests), without the O(centres) allgather each step.
+ * Online partners every step (each E >= 2 agent, with probability online_rate ·
+ * I_platform, one partner uniform among E >= 2 agents of other member centres) and, on
+ * event weeks, event partners (each attendee forms Poisson(ties per attendee) ties,
+ * partner ∝ (degree + 1) × (1 same type, cross_role otherwise)): one allgather of the
+ * ranks' totals (1 integer a rank, 6 on event weeks) and one exchange of requests.
+ * Collective; returns a status agreed on every rank.
  */
-typedef struct online_req {
-  int64_t initiator;
-  double x, y; /* position on the prefix axis; the uniform that picks inside the centre */
-} online_req;
-
-/* The rank whose non-empty range [R[r], R[r+1]) holds x; past the end: the last
- * non-empty rank (the rounding clamp of draw_requests); -1 if every range is empty. */
-static int online_rank(const int64_t *R, int P, double x) {
-  int lo = 0, hi = P; /* last r in [0, P) with R[r] <= x among non-empty ranges */
-  while (hi - lo > 1) {
-    const int mid = lo + (hi - lo) / 2;
-    if ((double)R[mid] <= x)
-      lo = mid;
-    else
-      hi = mid;
-  }
-  while (lo >= 0 && R[lo + 1] == R[lo])
-    lo--; /* an empty range (only before x's rank when x is past the end) */
-  return lo;
-}
-
-static int online_ties(clhs_world *w, int64_t t, msgvec *mv, clhs_error *err) {
-  const clhs_config *cfg = w->cfg;
-  const int P = w->comm->size, me = w->comm->rank;
-  cand_list cl;
-  cand_rec *rec = NULL; /* this rank's centres with candidates, in centre order */
-  int64_t nrec = 0;
-  if (build_candidates(w, t, 1, 0, &cl, &rec, &nrec, err)) return err->code;
-  int64_t *lp = malloc(sizeof *lp * (size_t)(nrec + 1)); /* local prefix */
-  int64_t *R = calloc((size_t)P + 1, sizeof *R);         /* ranks' prefix */
-  int st = lp && R ? CLHS_OK : CLHS_ENOMEM;
-  if (st) clhs_error_set(err, st, "out of memory forming online ties");
-  if (clhs_comm_agree_error(w->comm, st, err)) {
-    free(lp);
-    free(R);
-    free(rec);
-    cand_free(&cl);
+static int cross_centre_ties(clhs_world *w, int64_t t, msgvec *mv, clhs_error *err) {
+  const int P = w->comm->size, nsets = event_at(w->cfg, t) ? 2 : 1;
+  const int stride = nsets == 2 ? 1 + CLHS_NTYPES : 1; /* online, then the event types */
+  cross_set sets[2];
+  int64_t mine[1 + CLHS_NTYPES];
+  memset(sets, 0, sizeof sets);
+  if (set_build(w, t, 1, &sets[0], mine, err) ||
+      (nsets == 2 && set_build(w, t, 0, &sets[1], mine + 1, err))) {
+    set_free(&sets[0]);
     return err->code;
   }
-  lp[0] = 0;
-  for (int64_t k = 0; k < nrec; k++)
-    lp[k + 1] = lp[k] + rec[k].s[0];
-  clhs_comm_allgatherv(w->comm, &lp[nrec], 1, sizeof(int64_t), R + 1);
-  for (int r = 0; r < P; r++)
-    R[r + 1] += R[r];
-  const int64_t total = R[P], base = R[me];
-  /* Draws, in centre order (threads keep their own lists; order does not matter). */
+  int64_t *S = malloc(sizeof *S * (size_t)stride * (size_t)P); /* [P][stride] */
   const int nth = omp_get_max_threads();
-  online_req **tout = calloc((size_t)nth, sizeof *tout);
-  int32_t **trank = calloc((size_t)nth, sizeof *trank);
-  int64_t *tn = calloc((size_t)nth, sizeof *tn), *tcap = calloc((size_t)nth, sizeof *tcap);
-  int fail = !tout || !trank || !tn || !tcap;
-  const int fail0 = fail; /* inside the region each thread's `fail` starts at 0 */
+  reqvec *tq = calloc((size_t)nth, sizeof *tq);
+  int st = S && tq ? CLHS_OK : CLHS_ENOMEM;
+  if (st) clhs_error_set(err, st, "out of memory forming cross-centre ties");
+  st = clhs_comm_agree_error(w->comm, st, err);
+  if (!st) {
+    clhs_comm_allgatherv(w->comm, mine, stride, sizeof(int64_t), S);
+    /* Every rank sees the same totals: the bound of the fixed point is agreed. */
+    int64_t sum = 0;
+    for (int r = 0; nsets == 2 && r < P; r++)
+      for (int u = 1; u < stride; u++)
+        sum += S[(size_t)r * (size_t)stride + (size_t)u];
+    if (sum > INT64_MAX / CLHS_EVENT_WEIGHT_ONE)
+      st = clhs_error_set(err, CLHS_EFAIL,
+                          "%lld event attendees' degree + 1 in all: beyond the fixed-point range "
+                          "of the event partner weights (%lld)",
+                          (long long)sum, (long long)(INT64_MAX / CLHS_EVENT_WEIGHT_ONE));
+  }
+  int fail = 0;
+  for (int k = 0; !st && k < nsets; k++)
+    if (set_axes(&sets[k], P, S + k, stride)) fail = 1;
+  if (!st) {
+    const int fail0 = fail; /* inside the region each thread's `fail` starts at 0 */
 #pragma omp parallel reduction(| : fail)
-  {
-    const int tid = omp_get_thread_num();
-    clhs_u32buf u = {0};
+    {
+      const int tid = omp_get_thread_num();
+      clhs_u32buf ub = {0};
+      for (int k = 0; k < nsets; k++) {
 #pragma omp for schedule(dynamic, 4)
-    for (int64_t lc = 0; lc < w->c_count; lc++) {
-      if (fail || fail0 || cl.begin[lc * CLHS_NTYPES] == cl.begin[lc * CLHS_NTYPES + 1]) continue;
-      const int64_t own = find_rec(rec, nrec, w->c_begin + lc); /* >= 0: it has candidates */
-      const double P_own = (double)(base + lp[own]), own_w = (double)rec[own].s[0];
-      const double W = (double)total - own_w;
-      const double p_online = cfg->network.online_rate * w->I[lc].platform;
-      /* Whether each candidate starts a tie: the first word of its ONLINE stream (the
-       * centre's all at once; few candidates do, at online_rate). */
-      const int32_t i0 = w->first[0][lc], na = w->first[CLHS_NTYPES][lc] - i0;
-      if (!clhs_u32buf_fit(&u, na)) {
-        fail = 1;
-        continue;
+        for (int64_t lc = 0; lc < w->c_count; lc++)
+          if (!fail && !fail0 && draw_centre(w, t, &sets[k], lc, &ub, &tq[tid])) fail = 1;
       }
-      clhs_rng_batch01(cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i0), CLHS_P_ONLINE, na,
-                       u.v, NULL);
-      for (int64_t s = cl.begin[lc * CLHS_NTYPES]; s < cl.begin[lc * CLHS_NTYPES + 1]; s++) {
-        const int32_t i = cl.agent[s];
-        if (!(clhs_u01_from32(u.v[i - i0]) < p_online)) continue;
-        clhs_rng r; /* an initiator: its stream goes on from the second word */
-        clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i), CLHS_P_ONLINE);
-        (void)clhs_rng_u32(&r);
-        double x = clhs_rng_uniform(&r) * W;
-        const double y = clhs_rng_uniform(&r);
-        if (!(W > 0)) continue;
-        if (x >= P_own) x += own_w; /* skip the initiator's own centre */
-        if (x >= (double)total && P_own + own_w == (double)total) {
-          /* Past the end (u = 1 can round x up to W) with the own centre last: draw_requests
-           * clamps to the last centre, finds it is the own one and takes the one before
-           * (none: no tie). The middle of the previous centre's range has that owner. */
-          if (P_own == 0) continue;
-          x = P_own - 0.5;
-        }
-        const int to = online_rank(R, P, x);
-        if (to < 0) continue;
-        if (tn[tid] == tcap[tid]) {
-          tcap[tid] = tcap[tid] ? 2 * tcap[tid] : 1024;
-          online_req *o2 = realloc(tout[tid], sizeof **tout * (size_t)tcap[tid]);
-          int32_t *r2 = realloc(trank[tid], sizeof **trank * (size_t)tcap[tid]);
-          if (o2) tout[tid] = o2;
-          if (r2) trank[tid] = r2;
-          if (!o2 || !r2) {
-            fail = 1;
-            break;
-          }
-        }
-        tout[tid][tn[tid]] = (online_req){w->gid_begin + i, x, y};
-        trank[tid][tn[tid]++] = to;
-      }
+      free(ub.v);
     }
-    free(u.v);
-  }
-  /* To the ranks that hold the chosen positions. */
-  int64_t n = 0;
-  for (int k = 0; !fail && k < nth; k++)
-    n += tn[k];
-  online_req *all = fail ? NULL : malloc(sizeof *all * (size_t)(n ? n : 1));
-  int *dest = fail ? NULL : malloc(sizeof *dest * (size_t)(n ? n : 1));
-  if (!all || !dest) fail = 1;
-  int64_t pos = 0;
-  for (int k = 0; !fail && k < nth; k++)
-    for (int64_t q = 0; q < tn[k]; q++, pos++) {
-      all[pos] = tout[k][q];
-      dest[pos] = trank[k][q];
+    /* To the ranks that hold the chosen positions. */
+    reqvec all = {0};
+    for (int k = 0; !fail && k < nth; k++)
+      for (int64_t j = 0; j < tq[k].n && !fail; j++)
+        if (req_push(&all, tq[k].v[j], tq[k].to[j])) fail = 1;
+    st = fail ? CLHS_ENOMEM : CLHS_OK;
+    if (st) clhs_error_set(err, st, "out of memory forming cross-centre ties");
+    if ((st = clhs_comm_agree_error(w->comm, st, err)) == CLHS_OK) {
+      int oom = 0;
+      int64_t nin = 0;
+      void *recv = clhs_comm_route(w->comm, all.v, all.to, all.n, sizeof *all.v, &nin, &oom);
+      if (oom) st = CLHS_ENOMEM;
+      const cross_req *in = recv;
+      for (int64_t k = 0; k < nin && !st; k++)
+        st = resolve_req(w, sets, &in[k], mv);
+      free(recv);
+      if (st) clhs_error_set(err, st, "out of memory forming cross-centre ties");
+      st = clhs_comm_agree_error(w->comm, st, err);
     }
-  for (int k = 0; k < nth && tout; k++) {
-    free(tout[k]);
-    if (trank) free(trank[k]);
+    free(all.v);
+    free(all.to);
   }
-  free(tout);
-  free(trank);
-  free(tn);
-  free(tcap);
-  st = fail ? CLHS_ENOMEM : CLHS_OK;
-  if (st) clhs_error_set(err, st, "out of memory forming online ties");
-  if ((st = clhs_comm_agree_error(w->comm, st, err)) == CLHS_OK) {
-    int oom = 0;
-    int64_t nin = 0;
-    void *recv = clhs_comm_route(w->comm, all, dest, n, sizeof *all, &nin, &oom);
-    if (oom) st = CLHS_ENOMEM;
-    const online_req *in = recv;
-    for (int64_t k = 0; k < nin && !st; k++) {
-      /* The last of this rank's centres whose prefix start is <= x (clamped to the last
-       * one past the end, as draw_requests clamps to the last centre). */
-      int64_t lo = 0, hi = nrec;
-      while (hi - lo > 1) {
-        const int64_t mid = lo + (hi - lo) / 2;
-        if ((double)(base + lp[mid]) <= in[k].x)
-          lo = mid;
-        else
-          hi = mid;
-      }
-      const int64_t sj = rec[lo].s[0];
-      int64_t off = (int64_t)(in[k].y * (double)sj);
-      if (off >= sj) off = sj - 1;
-      const int32_t j = cand_resolve(&cl, (rec[lo].centre - w->c_begin) * CLHS_NTYPES, off);
-      if (j >= 0) st = push_tie(mv, in[k].initiator, w->gid_begin + j, CLHS_TIE_ONLINE);
-    }
-    free(recv);
-    if (st) clhs_error_set(err, st, "out of memory forming online ties");
-    st = clhs_comm_agree_error(w->comm, st, err);
+  for (int k = 0; tq && k < nth; k++) {
+    free(tq[k].v);
+    free(tq[k].to);
   }
-  free(all);
-  free(dest);
-  free(lp);
-  free(R);
-  free(rec);
-  cand_free(&cl);
+  free(tq);
+  free(S);
+  for (int k = 0; k < nsets; k++)
+    set_free(&sets[k]);
   return st;
 }
 
@@ -689,11 +607,7 @@ int clhs_phase_new_ties(clhs_world *w, int64_t t, clhs_error *err) {
     free(all.v);
     return err->code;
   }
-  if (event_at(w->cfg, t) && cross_centre_ties(w, t, 0, &all, err)) {
-    free(all.v);
-    return err->code;
-  }
-  if (online_ties(w, t, &all, err)) {
+  if (cross_centre_ties(w, t, &all, err)) {
     free(all.v);
     return err->code;
   }

@@ -276,6 +276,8 @@ static void verify_file(const char *path, const clhs_config *cfg) {
   CHECK(s[0] != '\0', "git_revision empty");
   read_str_attr(f, "/code", "mpi_version", s, sizeof s);
   CHECK(s[0] != '\0', "mpi_version empty");
+  read_str_attr(f, "/code", "model_notes", s, sizeof s);
+  CHECK(strstr(s, "fixed point") != NULL, "model_notes '%s'", s);
   read_str_attr(f, "/parameters", "yaml", s, sizeof s);
   CHECK(strstr(s, "start_date") != NULL, "yaml lacks start_date");
   /* One attribute per key, typed by the key's declaration (not by how its value looks). */
