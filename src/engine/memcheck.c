@@ -276,10 +276,10 @@ void clhs_memory_estimate(const clhs_config *cfg, const clhs_comm *comm, const c
   e->process = rss_now + CLHS_MEM_LIBS + CLHS_MEM_PER_PEER * (P - 1);
   e->world =
       clhs_memory_world_bytes(cfg, b) + (int64_t)comm->threads * 8 * (int64_t)sizeof(int64_t);
-  /* centre_gid0, _pat0, _clin0, _qis0 [C + 1]; owner, join_step [C]; rank 0 gathers every
-   * centre's statistics and sorts one value per centre for the quantiles. */
-  double repl = 4.0 * 8 * (C + 1) + 2.0 * 4 * C;
-  if (comm->rank == 0) repl += C * ((double)sizeof(clhs_centre_stat) + 8);
+  /* centre_gid0, _pat0, _clin0, _qis0 [C + 1]; owner, join_step [C]. The records gather
+   * nothing per centre: sums are reduced and the quantiles selected with fixed-size
+   * histograms (src/engine/records.c). */
+  const double repl = 4.0 * 8 * (C + 1) + 2.0 * 4 * C;
   e->replicated = (int64_t)repl;
 
   /* Ties: 12 bytes an end; tables keep up to an eighth (+ 8 ends) of slack per centre. */
@@ -316,7 +316,7 @@ void clhs_memory_estimate(const clhs_config *cfg, const clhs_comm *comm, const c
   {
     int nv = 0;
     const clhs_out_var *vars = clhs_records_vars(&nv);
-    double out = nc * (double)sizeof(clhs_centre_stat);
+    double out = nc * ((double)sizeof(clhs_centre_stat) + 8); /* + the block's ratios */
     /* A batch's pages are touched as records fill it: a run of fewer records than a
      * batch touches that many. */
     const int64_t every = cfg->output.every > 0 ? cfg->output.every : 1;
