@@ -311,8 +311,9 @@ void clhs_memory_estimate(const clhs_config *cfg, const clhs_comm *comm, const c
   e->commons = (int64_t)(ncom * (11 * 1.5 + 16));
 
   /* Output: the records' one record and the output's batch of 64 records of every
-   * variable (centre-distributed ones for this rank's block on every rank, the others on
-   * rank 0), and the per-centre statistics of this rank's block. */
+   * variable (centre-distributed ones for this rank's block on every rank, in their own
+   * batch of per-centre records; the others on rank 0), and the per-centre statistics of
+   * this rank's block. */
   {
     int nv = 0;
     const clhs_out_var *vars = clhs_records_vars(&nv);
@@ -322,6 +323,10 @@ void clhs_memory_estimate(const clhs_config *cfg, const clhs_comm *comm, const c
     const int64_t every = cfg->output.every > 0 ? cfg->output.every : 1;
     const int64_t nrec = 1 + cfg->run.steps / every + (cfg->run.steps % every != 0);
     const double batch = nrec < 64 ? (double)nrec : 64;
+    /* The per-centre variables' own batch (output.centre_every; none when it is 0). */
+    const int64_t ce = clhs_config_centre_every(cfg);
+    const int64_t ncrec = ce > 0 ? 1 + cfg->run.steps / ce : 0;
+    const double cbatch = ncrec < 64 ? (double)ncrec : 64;
     for (int v = 0; v < nv; v++) {
       double elems = 1;
       int distributed = 0;
@@ -335,7 +340,10 @@ void clhs_memory_estimate(const clhs_config *cfg, const clhs_comm *comm, const c
       }
       const double es = vars[v].dtype == CLHS_I8 ? 1 : 8;
       out += elems * es;
-      if (distributed || comm->rank == 0) out += batch * elems * es;
+      if (distributed)
+        out += cbatch * elems * es;
+      else if (comm->rank == 0)
+        out += batch * elems * es;
     }
     e->output = (int64_t)out;
   }

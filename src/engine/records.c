@@ -216,8 +216,14 @@ void clhs_records_write_markdown(FILE *out) {
   fprintf(out,
           "| `time` | time | float64 | days since `run.start_date` | simulated date of the record "
           "(the end of its step) |\n");
+  fprintf(out, "| `centre_time` | centre_time | float64 | days since `run.start_date` | simulated "
+               "date of a record of the per-centre series (every `output.centre_every` steps "
+               "from step 0; absent when it is 0) |\n");
   for (int v = 0; v < R_COUNT; v++) {
-    fprintf(out, "| `%s` | time", vars[v].name);
+    int per_centre = 0;
+    for (int d = 0; d < vars[v].ndims; d++)
+      per_centre |= vars[v].dims[d].distributed;
+    fprintf(out, "| `%s` | %s", vars[v].name, per_centre ? "centre_time" : "time");
     for (int d = 0; d < vars[v].ndims; d++)
       fprintf(out, ", %s", vars[v].dims[d].name);
     fprintf(out, " | %s | %s | %s |\n", tn[vars[v].dtype], vars[v].units, vars[v].long_name);
@@ -548,7 +554,13 @@ void clhs_records_compute(clhs_records *rc, clhs_world *w) {
 }
 
 int clhs_records_write(clhs_records *rc, clhs_output *out, const clhs_world *w, clhs_error *err) {
-  return clhs_output_append(out, 7.0 * (double)w->step, (const void *const *)rc->buf, err);
+  /* The per-centre series every output.centre_every steps (a multiple of output.every: a
+   * subset of the records), step 0 included; not at a last step that is not a multiple (a
+   * run continued to more steps from its checkpoint there would not have it). */
+  const int64_t ce = clhs_config_centre_every(w->cfg);
+  const int centres = ce > 0 && w->step % ce == 0;
+  return clhs_output_append_record(out, 7.0 * (double)w->step, (const void *const *)rc->buf,
+                                   centres, err);
 }
 
 double clhs_records_remission_observed(const clhs_records *rc) {
