@@ -2,8 +2,9 @@
 
 A clhsim output is one HDF5 file (docs/output.md):
 
-- ``/timeseries``: one dataset per variable, ``time`` first, every axis a dimension
-  scale, so xarray opens the group directly and decodes ``time`` to dates;
+- ``/timeseries``: one dataset per variable, ``time`` first (``centre_time`` for the
+  per-centre ones), every axis a dimension scale, so xarray opens the group directly
+  and decodes ``time`` to dates;
 - ``/parameters``: the effective configuration, attribute ``yaml`` (the whole file)
   and one attribute per key (``run.seed``, ``levers.commons.on``, ...);
 - ``/code``: the build (version, git revision, compiler, MPI, HDF5);
@@ -61,7 +62,8 @@ def load(path, engine=None):
     """Open a clhsim output as an ``xarray.Dataset``.
 
     The Dataset holds every variable of ``/timeseries``; ``time`` is decoded to
-    ``datetime64``; every labelled axis (``type``, ``tier``, ``tie_kind``, ...) keeps
+    ``datetime64``; the per-centre variables are put on ``time`` too (NaN at records
+    without them when ``output.centre_every`` is coarser than ``output.every``); every labelled axis (``type``, ``tier``, ``tie_kind``, ...) keeps
     its integer coordinate and gains a ``<axis>_label`` coordinate with the names,
     so ``ds.agents_by_tier.sel(type=2)`` and ``ds.swap_dims(type="type_label")``
     both work. Values are read lazily (call ``.load()`` to read them all).
@@ -86,6 +88,7 @@ def load(path, engine=None):
         ds = xr.open_dataset(path, group="timeseries", engine=engine or _engine())
     except Exception as err:  # the engines raise many kinds
         raise BadInput(f"{path}: xarray cannot open /timeseries ({err})") from None
+    ds = _centre_series_on_time(ds)
     for dim in list(ds.dims):
         if dim in ds.coords and dim != "time":
             names = axis_labels(ds[dim])
@@ -94,6 +97,24 @@ def load(path, engine=None):
     ds.attrs.update(parameters=prov["parameters"], code=prov["code"], run=prov["run"],
                     source_file=path)
     return ds
+
+
+def _centre_series_on_time(ds):
+    """The per-centre variables on the ``time`` axis.
+
+    They have their own axis, ``centre_time`` (``output.centre_every``): the same
+    records as ``time`` by default, or a subset. On ``time`` every tool here reads them
+    like the others; records without them hold NaN (and their integer flags become
+    floats). A run with ``output.centre_every = 0`` has none.
+    """
+    if "centre_time" not in ds.dims:
+        return ds
+    names = [v for v in ds.data_vars if "centre_time" in ds[v].dims]
+    per = ds[names].rename({"centre_time": "time"})
+    if not np.array_equal(per["time"].values, ds["time"].values):
+        per = per.reindex(time=ds["time"].values)
+    out = ds.drop_vars(names + ["centre_time"])
+    return out.assign({n: per[n].assign_coords(time=out["time"]) for n in names})
 
 
 def strip_provenance(ds):

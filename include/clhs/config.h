@@ -112,6 +112,7 @@ typedef struct clhs_config {
   struct {
     char path[CLHS_PATH_LEN];
     int64_t every;
+    int64_t centre_every; /**< steps, a multiple of every; 0 = off; -1 = every */
     int64_t established_weeks;
   } output;
   struct {
@@ -196,6 +197,10 @@ int clhs_config_override(clhs_config *cfg, const char *assignment, clhs_error *e
  * run.start_date + 7 x run.steps days: such a lever never acts.
  */
 int clhs_config_finalize(clhs_config *cfg, clhs_error *err);
+
+/** Steps between records of the per-centre series: output.centre_every (-1: output.every;
+ * 0: none). */
+int64_t clhs_config_centre_every(const clhs_config *cfg);
 
 /**
  * Write the configuration as YAML. With @p annotate, every key is preceded by a

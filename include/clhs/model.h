@@ -94,7 +94,7 @@ typedef struct clhs_halo {
   int64_t bytes_sent; /**< this rank's halo bytes in the last exchange */
 } clhs_halo;
 
-/** One centre's record as gathered to rank 0 (fixed layout: it crosses MPI). */
+/** One centre's statistics for a record (kept on the rank that owns the centre). */
 typedef struct clhs_centre_stat {
   int64_t patients, obs_rem, true_rem, steroid, steroid_free_rem;
   int64_t visits, recalls, escalations, records;

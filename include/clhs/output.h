@@ -104,6 +104,12 @@ int clhs_output_open_run(clhs_output **out, const char *path, const char *run_id
  */
 int clhs_output_append(clhs_output *out, double time_days, const void *const *data,
                        clhs_error *err);
+/** The same, with the variables that have a `centre` axis only if @p centres (the same on
+ * every rank; without it their data[v] may be NULL): those have their own time axis,
+ * `centre_time`, and are not written at all when output.centre_every is 0 (they are not
+ * even created then). clhs_output_append is this with @p centres = 1. */
+int clhs_output_append_record(clhs_output *out, double time_days, const void *const *data,
+                              int centres, clhs_error *err);
 int clhs_output_flush(clhs_output *out, clhs_error *err);
 
 /**

@@ -1152,6 +1152,10 @@ static void warn_late_levers(const clhs_config *cfg) {
   }
 }
 
+int64_t clhs_config_centre_every(const clhs_config *cfg) {
+  return cfg->output.centre_every < 0 ? cfg->output.every : cfg->output.centre_every;
+}
+
 int clhs_config_finalize(clhs_config *cfg, clhs_error *err) {
   src s = {NULL, 0, err};
   for (size_t i = 0; i < clhs_config_table_len; i++) {
@@ -1164,6 +1168,10 @@ int clhs_config_finalize(clhs_config *cfg, clhs_error *err) {
                 cfg->population.patients_min, cfg->population.patients_max);
   if (cfg->output.every < 1)
     return fail(&s, NULL, "output.every", "must be at least 1, got %" PRId64, cfg->output.every);
+  if (clhs_config_centre_every(cfg) % cfg->output.every != 0)
+    return fail(&s, NULL, "output.centre_every",
+                "must be 0 (off) or a multiple of output.every = %" PRId64 ", got %" PRId64,
+                cfg->output.every, cfg->output.centre_every);
   for (int l = 0; l < CLHS_NLEVERS; l++) {
     clhs_lever_cfg *lv = &cfg->levers[l];
     /* Sorted and unique after check_entry; the largest index is the last. */

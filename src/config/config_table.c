@@ -272,6 +272,9 @@ const clhs_config_entry clhs_config_table[] = {
     /* ---- output (MODEL.md §11) ---- */
     STR(output, path, "clhsim.h5", "HDF5 output file"),
     I64(output, every, "1", 1, BIG, "steps", "record every this many steps"),
+    I64(output, centre_every, "-1", -1, BIG, "steps",
+        "record the per-centre series (the centre axis) every this many steps, a multiple of "
+        "output.every, from step 0; 0 = off (no per-centre series); -1 = output.every"),
     I64(output, established_weeks, "52", 0, BIG, "weeks",
         "a member counts as established this many weeks after joining"),
 

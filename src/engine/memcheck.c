@@ -276,10 +276,10 @@ void clhs_memory_estimate(const clhs_config *cfg, const clhs_comm *comm, const c
   e->process = rss_now + CLHS_MEM_LIBS + CLHS_MEM_PER_PEER * (P - 1);
   e->world =
       clhs_memory_world_bytes(cfg, b) + (int64_t)comm->threads * 8 * (int64_t)sizeof(int64_t);
-  /* centre_gid0, _pat0, _clin0, _qis0 [C + 1]; owner, join_step [C]; rank 0 gathers every
-   * centre's statistics and sorts one value per centre for the quantiles. */
-  double repl = 4.0 * 8 * (C + 1) + 2.0 * 4 * C;
-  if (comm->rank == 0) repl += C * ((double)sizeof(clhs_centre_stat) + 8);
+  /* centre_gid0, _pat0, _clin0, _qis0 [C + 1]; owner, join_step [C]. The records gather
+   * nothing per centre: sums are reduced and the quantiles selected with fixed-size
+   * histograms (src/engine/records.c). */
+  const double repl = 4.0 * 8 * (C + 1) + 2.0 * 4 * C;
   e->replicated = (int64_t)repl;
 
   /* Ties: 12 bytes an end; tables keep up to an eighth (+ 8 ends) of slack per centre. */
@@ -311,17 +311,22 @@ void clhs_memory_estimate(const clhs_config *cfg, const clhs_comm *comm, const c
   e->commons = (int64_t)(ncom * (11 * 1.5 + 16));
 
   /* Output: the records' one record and the output's batch of 64 records of every
-   * variable (centre-distributed ones for this rank's block on every rank, the others on
-   * rank 0), and the per-centre statistics of this rank's block. */
+   * variable (centre-distributed ones for this rank's block on every rank, in their own
+   * batch of per-centre records; the others on rank 0), and the per-centre statistics of
+   * this rank's block. */
   {
     int nv = 0;
     const clhs_out_var *vars = clhs_records_vars(&nv);
-    double out = nc * (double)sizeof(clhs_centre_stat);
+    double out = nc * ((double)sizeof(clhs_centre_stat) + 8); /* + the block's ratios */
     /* A batch's pages are touched as records fill it: a run of fewer records than a
      * batch touches that many. */
     const int64_t every = cfg->output.every > 0 ? cfg->output.every : 1;
     const int64_t nrec = 1 + cfg->run.steps / every + (cfg->run.steps % every != 0);
     const double batch = nrec < 64 ? (double)nrec : 64;
+    /* The per-centre variables' own batch (output.centre_every; none when it is 0). */
+    const int64_t ce = clhs_config_centre_every(cfg);
+    const int64_t ncrec = ce > 0 ? 1 + cfg->run.steps / ce : 0;
+    const double cbatch = ncrec < 64 ? (double)ncrec : 64;
     for (int v = 0; v < nv; v++) {
       double elems = 1;
       int distributed = 0;
@@ -335,7 +340,10 @@ void clhs_memory_estimate(const clhs_config *cfg, const clhs_comm *comm, const c
       }
       const double es = vars[v].dtype == CLHS_I8 ? 1 : 8;
       out += elems * es;
-      if (distributed || comm->rank == 0) out += batch * elems * es;
+      if (distributed)
+        out += cbatch * elems * es;
+      else if (comm->rank == 0)
+        out += batch * elems * es;
     }
     e->output = (int64_t)out;
   }

@@ -3,8 +3,10 @@
  *
  * Three sources, each independent of the decomposition:
  *  - per-centre statistics (integer counts and the centre's own state), written by each
- *    rank for its block and gathered to rank 0 in centre order for the network-wide
- *    outcomes and their spread across centres;
+ *    rank for its block; the network-wide outcomes are exact integer sums of them (ratios
+ *    per centre in 2^-32 fixed point), reduced over ranks, and the quantiles across centres
+ *    an exact distributed selection (a few reductions of a fixed-size histogram): nothing
+ *    per centre goes to one rank;
  *  - network statistics as integers (counts, and sums of values in [0, 1] in 2^-24 fixed
  *    point), reduced exactly over ranks;
  *  - state that every rank holds identically (the commons, evidence, the state digest).
@@ -144,12 +146,22 @@ static const clhs_out_var vars[R_COUNT] = {
        "since the previous record, by outcome",
        "1", CLHS_I64, D_ESCOUT),
     V0("registry_records", "registry records written since the start (N_rec)", "1", CLHS_I64),
-    V0("reliability_mean", "mean process reliability r_c over member centres", "1", CLHS_F64),
-    V0("completeness_mean", "mean registry completeness d_c over member centres", "1", CLHS_F64),
-    V0("centre_remission_mean", "mean over member centres of the centre's observed remission", "1",
-       CLHS_F64),
-    V0("centre_remission_sd", "standard deviation over member centres of observed remission", "1",
-       CLHS_F64),
+    V0("reliability_mean",
+       "mean process reliability r_c over member centres (each r_c on a 2^-32 grid, summed "
+       "exactly)",
+       "1", CLHS_F64),
+    V0("completeness_mean",
+       "mean registry completeness d_c over member centres (each d_c on a 2^-32 grid, summed "
+       "exactly)",
+       "1", CLHS_F64),
+    V0("centre_remission_mean",
+       "mean over member centres with patients of the centre's observed remission (each on a 2^-32 "
+       "grid, summed exactly)",
+       "1", CLHS_F64),
+    V0("centre_remission_sd",
+       "standard deviation over member centres with patients of observed remission (each on a "
+       "2^-32 grid, exact integer sums)",
+       "1", CLHS_F64),
     V0("centre_remission_q10", "10th percentile over member centres of observed remission", "1",
        CLHS_F64),
     V0("centre_remission_q50", "median over member centres of observed remission", "1", CLHS_F64),
@@ -204,8 +216,14 @@ void clhs_records_write_markdown(FILE *out) {
   fprintf(out,
           "| `time` | time | float64 | days since `run.start_date` | simulated date of the record "
           "(the end of its step) |\n");
+  fprintf(out, "| `centre_time` | centre_time | float64 | days since `run.start_date` | simulated "
+               "date of a record of the per-centre series (every `output.centre_every` steps "
+               "from step 0; absent when it is 0) |\n");
   for (int v = 0; v < R_COUNT; v++) {
-    fprintf(out, "| `%s` | time", vars[v].name);
+    int per_centre = 0;
+    for (int d = 0; d < vars[v].ndims; d++)
+      per_centre |= vars[v].dims[d].distributed;
+    fprintf(out, "| `%s` | %s", vars[v].name, per_centre ? "centre_time" : "time");
     for (int d = 0; d < vars[v].ndims; d++)
       fprintf(out, ", %s", vars[v].dims[d].name);
     fprintf(out, " | %s | %s | %s |\n", tn[vars[v].dtype], vars[v].units, vars[v].long_name);
@@ -232,11 +250,50 @@ static size_t dtype_size(int dt) {
 }
 
 struct clhs_records {
-  clhs_centre_stat *local, *all; /* all: rank 0 only */
-  double *sorted;
+  clhs_centre_stat *local;
+  double *crem;       /* this rank's member centres' observed remission (quantiles) */
+  int64_t *red;       /* network statistics, then the outcome sums (one exact reduction) */
+  int64_t *hist;      /* the selection's histogram: SEL_TARGETS x SEL_BINS */
   void *buf[R_COUNT]; /* one record of each variable (this rank's block for centre axes) */
-  int64_t ns[CLHS_NS_LEN];
+  int64_t *ns;        /* = red: the network statistics, CLHS_NS_LEN */
 };
+
+/* The care outcomes' sums, reduced exactly after the network statistics (O_ offsets). */
+enum {
+  O_VIS,
+  O_RCL,
+  O_ESC,
+  O_RELAPSES,
+  O_REMW,
+  O_ESC_REM,
+  O_ESC_NOT,
+  O_MEMBERS,
+  O_EST,
+  O_PAT_M,
+  O_PAT_E,
+  O_OBS_M,
+  O_OBS_E,
+  O_TRUE,
+  O_STEROID,
+  O_SFR,
+  O_NM,       /* member centres with patients: the centres of the spread */
+  O_REL,      /* sum of r_c in CLHS_OUT_FIX fixed point */
+  O_COMPL,    /* sum of d_c, fixed point */
+  O_CREM_S1,  /* sum of the observed remission X_c (fixed point) */
+  O_CREM_S2L, /* sum of X_c^2, low 32 bits of each term */
+  O_CREM_S2H, /* sum of X_c^2, the rest of each term (>> 32) */
+  O_LEN
+};
+
+/* Per-centre ratios in [0, 1] are summed as integers on a 2^-32 grid: with at most
+ * 2^31 - 1 centres (population.centres) a sum of them stays below 2^63, and the squares are
+ * summed in two 32-bit limbs, so the sums are exact and independent of the order. */
+#define CLHS_OUT_FIX_BITS 32
+
+/* Exact distributed selection of the quantiles (SEL_BITS bits of the key per round). */
+#define SEL_BITS 8
+#define SEL_BINS (1 << SEL_BITS)
+#define SEL_TARGETS 6 /* q10, q50, q90: the order statistics lo and lo + 1 of each */
 
 /* Elements of one record of variable v on this rank. */
 static int64_t record_len(const clhs_out_var *v, const clhs_world *w) {
@@ -251,10 +308,10 @@ int clhs_records_create(clhs_records **out, const clhs_world *w, clhs_error *err
   if (!rc) return err->code;
   *out = rc;
   rc->local = clhs_calloc((size_t)w->c_count, sizeof *rc->local, err, "centre statistics");
-  if (w->comm->rank == 0) {
-    rc->all = clhs_calloc((size_t)w->ncentres, sizeof *rc->all, err, "centre statistics");
-    rc->sorted = clhs_calloc((size_t)w->ncentres, sizeof(double), err, "centre statistics");
-  }
+  rc->crem = clhs_calloc((size_t)w->c_count, sizeof(double), err, "centre statistics");
+  rc->red = clhs_calloc(CLHS_NS_LEN + O_LEN, sizeof(int64_t), err, "the record's sums");
+  rc->hist = clhs_calloc(SEL_TARGETS * SEL_BINS, sizeof(int64_t), err, "the quantiles");
+  rc->ns = rc->red;
   for (int v = 0; v < R_COUNT; v++)
     rc->buf[v] =
         clhs_calloc((size_t)record_len(&vars[v], w), dtype_size(vars[v].dtype), err, "a record");
@@ -264,8 +321,9 @@ int clhs_records_create(clhs_records **out, const clhs_world *w, clhs_error *err
 void clhs_records_free(clhs_records *rc) {
   if (!rc) return;
   free(rc->local);
-  free(rc->all);
-  free(rc->sorted);
+  free(rc->crem);
+  free(rc->red);
+  free(rc->hist);
   for (int v = 0; v < R_COUNT; v++)
     free(rc->buf[v]);
   free(rc);
@@ -279,83 +337,157 @@ static double ratio(int64_t num, int64_t den) {
   return den > 0 ? (double)num / (double)den : NAN;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
+/* x in [0, 1] on the 2^-32 grid (exact for a float >= 2^-9). */
+static int64_t fixed32(double x) {
+  return (int64_t)llround(ldexp(x, CLHS_OUT_FIX_BITS));
 }
 
-/* Quantile with linear interpolation between order statistics (R's type 7). */
-static double quantile_sorted(const double *v, int64_t n, double q) {
-  if (n <= 0) return NAN;
-  double h = (double)(n - 1) * q;
-  int64_t lo = (int64_t)floor(h);
-  if (lo >= n - 1) return v[n - 1];
-  return v[lo] + (h - (double)lo) * (v[lo + 1] - v[lo]);
+/* Order-preserving key of a value >= 0 (the ratios here): its bits. */
+static uint64_t key_of(double x) {
+  uint64_t k;
+  memcpy(&k, &x, sizeof k);
+  return k;
 }
 
-/* Care outcomes from the per-centre statistics (rank 0, centre order). */
-static void outcomes(clhs_records *rc, const clhs_world *w) {
-  int64_t members = 0, est = 0, pat_m = 0, pat_e = 0, obs_e = 0, obs_m = 0, tr = 0, st = 0, sfr = 0,
-          vis = 0, rcl = 0, esc = 0, nm = 0, relapses = 0, remw = 0, esc_rem = 0, esc_not = 0;
-  double rel = 0, compl = 0;
-  for (int64_t c = 0; c < w->ncentres; c++) { /* centre order: a fixed order of summation */
-    const clhs_centre_stat *s = &rc->all[c];
-    vis += s->visits;
-    rcl += s->recalls;
-    esc += s->escalations;
-    relapses += s->relapses; /* counted in member centres only (src/model/care.c) */
-    remw += s->remission_weeks;
-    esc_rem += s->esc_remitted;
-    esc_not += s->esc_not;
-    if (!s->member) continue;
-    members++;
-    pat_m += s->patients;
-    obs_m += s->obs_rem;
-    tr += s->true_rem;
-    st += s->steroid;
-    sfr += s->steroid_free_rem;
-    rel += s->reliability;
-    compl += s->completeness;
-    if (s->patients > 0) rc->sorted[nm++] = (double)s->obs_rem / (double)s->patients;
-    if (s->established) {
-      est++;
-      pat_e += s->patients;
-      obs_e += s->obs_rem;
+/*
+ * The values of rank targets[t] (0-based, ascending order) among the n values of every
+ * rank's crem[] (collective): SEL_BITS bits of the key per round, one reduction of a
+ * SEL_TARGETS x SEL_BINS histogram per round (64 / SEL_BITS rounds), whatever the number of
+ * ranks and centres. Exact: the result is the value the sorted array holds at that rank.
+ */
+static void select_ranks(clhs_records *rc, const clhs_world *w, const int64_t *targets, int nt,
+                         double *values) {
+  uint64_t prefix[SEL_TARGETS] = {0};
+  int64_t below[SEL_TARGETS] = {0}; /* values whose key is below the prefix's range */
+  for (int known = 0; known < 64; known += SEL_BITS) {
+    const int shift = 64 - known - SEL_BITS;
+    memset(rc->hist, 0, sizeof(int64_t) * SEL_TARGETS * SEL_BINS);
+    for (int64_t k = 0; k < w->c_count; k++) {
+      if (!(rc->crem[k] >= 0)) continue; /* not a member centre with patients */
+      const uint64_t key = key_of(rc->crem[k]);
+      for (int t = 0; t < nt; t++)
+        if (known == 0 || (key >> (64 - known)) == (prefix[t] >> (64 - known)))
+          rc->hist[t * SEL_BINS + (int)((key >> shift) & (SEL_BINS - 1))]++;
+    }
+    clhs_comm_sum_i64(w->comm, rc->hist, nt * SEL_BINS);
+    for (int t = 0; t < nt; t++) {
+      int64_t cum = below[t];
+      int b = 0;
+      while (b < SEL_BINS - 1 && cum + rc->hist[t * SEL_BINS + b] <= targets[t])
+        cum += rc->hist[t * SEL_BINS + b++];
+      below[t] = cum;
+      prefix[t] |= (uint64_t)b << shift;
     }
   }
-  double mean = NAN, sd = NAN;
+  for (int t = 0; t < nt; t++)
+    memcpy(&values[t], &prefix[t], sizeof(double));
+}
+
+/* Quantile with linear interpolation between order statistics (R's type 7), as
+ * quantile_sorted over the sorted values would give it: the order statistics lo and lo + 1
+ * of the three quantiles found together by one selection. */
+static void quantiles(clhs_records *rc, const clhs_world *w, int64_t n, const double *q,
+                      double *out) {
+  int64_t targets[SEL_TARGETS];
+  double h[3], v[SEL_TARGETS];
+  int64_t lo[3];
+  for (int j = 0; j < 3; j++) {
+    h[j] = (double)(n - 1) * q[j];
+    lo[j] = (int64_t)floor(h[j]);
+    targets[2 * j] = lo[j] < n - 1 ? lo[j] : n - 1;
+    targets[2 * j + 1] = lo[j] + 1 < n - 1 ? lo[j] + 1 : n - 1;
+  }
+  select_ranks(rc, w, targets, SEL_TARGETS, v);
+  for (int j = 0; j < 3; j++)
+    out[j] =
+        lo[j] >= n - 1 ? v[2 * j] : v[2 * j] + (h[j] - (double)lo[j]) * (v[2 * j + 1] - v[2 * j]);
+}
+
+__extension__ typedef unsigned __int128 clhs_u128;
+
+/* This rank's part of the care outcomes' sums (its block of centres). */
+static void outcome_sums(clhs_records *rc, const clhs_world *w) {
+  int64_t *o = rc->red + CLHS_NS_LEN;
+  memset(o, 0, sizeof(int64_t) * O_LEN);
+  for (int64_t lc = 0; lc < w->c_count; lc++) {
+    const clhs_centre_stat *s = &rc->local[lc];
+    rc->crem[lc] = -1; /* not in the spread */
+    o[O_VIS] += s->visits;
+    o[O_RCL] += s->recalls;
+    o[O_ESC] += s->escalations;
+    o[O_RELAPSES] += s->relapses; /* counted in member centres only (src/model/care.c) */
+    o[O_REMW] += s->remission_weeks;
+    o[O_ESC_REM] += s->esc_remitted;
+    o[O_ESC_NOT] += s->esc_not;
+    if (!s->member) continue;
+    o[O_MEMBERS]++;
+    o[O_PAT_M] += s->patients;
+    o[O_OBS_M] += s->obs_rem;
+    o[O_TRUE] += s->true_rem;
+    o[O_STEROID] += s->steroid;
+    o[O_SFR] += s->steroid_free_rem;
+    o[O_REL] += fixed32(s->reliability);
+    o[O_COMPL] += fixed32(s->completeness);
+    if (s->patients > 0) {
+      const double x = (double)s->obs_rem / (double)s->patients;
+      const int64_t X = fixed32(x);
+      const clhs_u128 sq = (clhs_u128)X * (clhs_u128)X; /* <= 2^64: two 32-bit limbs */
+      o[O_NM]++;
+      o[O_CREM_S1] += X;
+      o[O_CREM_S2L] += (int64_t)(sq & 0xffffffffu);
+      o[O_CREM_S2H] += (int64_t)(sq >> 32);
+      rc->crem[lc] = x;
+    }
+    if (s->established) {
+      o[O_EST]++;
+      o[O_PAT_E] += s->patients;
+      o[O_OBS_E] += s->obs_rem;
+    }
+  }
+}
+
+/* Care outcomes from the reduced sums (every rank; collective for the quantiles). */
+static void outcomes(clhs_records *rc, const clhs_world *w) {
+  const int64_t *o = rc->red + CLHS_NS_LEN;
+  const int64_t members = o[O_MEMBERS], nm = o[O_NM];
+  const double one = ldexp(1.0, CLHS_OUT_FIX_BITS);
+  double mean = NAN, sd = NAN, q[3] = {NAN, NAN, NAN};
   if (nm > 0) {
-    double sum = 0, ss = 0;
-    for (int64_t k = 0; k < nm; k++)
-      sum += rc->sorted[k];
-    mean = sum / (double)nm;
-    for (int64_t k = 0; k < nm; k++)
-      ss += (rc->sorted[k] - mean) * (rc->sorted[k] - mean);
-    sd = nm > 1 ? sqrt(ss / (double)(nm - 1)) : 0.0;
-    qsort(rc->sorted, (size_t)nm, sizeof(double), cmp_double);
+    /* Exact integers: S1 = sum X, S2 = sum X^2, n S2 - S1^2 = n (n - 1) var 2^64. */
+    const clhs_u128 s1 = (clhs_u128)o[O_CREM_S1];
+    const clhs_u128 s2 = ((clhs_u128)o[O_CREM_S2H] << 32) + (clhs_u128)o[O_CREM_S2L];
+    mean = (double)o[O_CREM_S1] / (double)nm / one;
+    if (nm > 1) {
+      const clhs_u128 num = (clhs_u128)nm * s2 - s1 * s1;
+      sd = sqrt((double)num / ((double)nm * (double)(nm - 1)) / one / one);
+    } else {
+      sd = 0.0;
+    }
+    static const double qs[3] = {0.1, 0.5, 0.9};
+    quantiles(rc, w, nm, qs, q);
   }
   I64(rc, R_MEMBERS)[0] = members;
-  I64(rc, R_MEMBERS_EST)[0] = est;
-  F64(rc, R_REM_OBS)[0] = ratio(obs_e, pat_e);
-  F64(rc, R_REM_OBS_MEMBERS)[0] = ratio(obs_m, pat_m);
-  F64(rc, R_REM_TRUE)[0] = ratio(tr, pat_m);
-  F64(rc, R_STEROID)[0] = ratio(st, pat_m);
-  F64(rc, R_SFR)[0] = ratio(sfr, pat_m);
-  I64(rc, R_VISITS)[0] = vis;
-  I64(rc, R_RECALLS)[0] = rcl;
-  I64(rc, R_ESCALATIONS)[0] = esc;
-  I64(rc, R_RELAPSES)[0] = relapses;
-  I64(rc, R_REM_WEEKS)[0] = remw;
-  I64(rc, R_ESC_OUT)[0] = esc_rem;
-  I64(rc, R_ESC_OUT)[1] = esc_not;
+  I64(rc, R_MEMBERS_EST)[0] = o[O_EST];
+  F64(rc, R_REM_OBS)[0] = ratio(o[O_OBS_E], o[O_PAT_E]);
+  F64(rc, R_REM_OBS_MEMBERS)[0] = ratio(o[O_OBS_M], o[O_PAT_M]);
+  F64(rc, R_REM_TRUE)[0] = ratio(o[O_TRUE], o[O_PAT_M]);
+  F64(rc, R_STEROID)[0] = ratio(o[O_STEROID], o[O_PAT_M]);
+  F64(rc, R_SFR)[0] = ratio(o[O_SFR], o[O_PAT_M]);
+  I64(rc, R_VISITS)[0] = o[O_VIS];
+  I64(rc, R_RECALLS)[0] = o[O_RCL];
+  I64(rc, R_ESCALATIONS)[0] = o[O_ESC];
+  I64(rc, R_RELAPSES)[0] = o[O_RELAPSES];
+  I64(rc, R_REM_WEEKS)[0] = o[O_REMW];
+  I64(rc, R_ESC_OUT)[0] = o[O_ESC_REM];
+  I64(rc, R_ESC_OUT)[1] = o[O_ESC_NOT];
   I64(rc, R_RECORDS)[0] = w->N_rec;
-  F64(rc, R_REL_MEAN)[0] = members ? rel / (double)members : NAN;
-  F64(rc, R_COMPL_MEAN)[0] = members ? compl / (double)members : NAN;
+  F64(rc, R_REL_MEAN)[0] = members ? (double)o[O_REL] / (double)members / one : NAN;
+  F64(rc, R_COMPL_MEAN)[0] = members ? (double)o[O_COMPL] / (double)members / one : NAN;
   F64(rc, R_CREM_MEAN)[0] = mean;
   F64(rc, R_CREM_SD)[0] = sd;
-  F64(rc, R_CREM_Q10)[0] = quantile_sorted(rc->sorted, nm, 0.1);
-  F64(rc, R_CREM_Q50)[0] = quantile_sorted(rc->sorted, nm, 0.5);
-  F64(rc, R_CREM_Q90)[0] = quantile_sorted(rc->sorted, nm, 0.9);
+  F64(rc, R_CREM_Q10)[0] = q[0];
+  F64(rc, R_CREM_Q50)[0] = q[1];
+  F64(rc, R_CREM_Q90)[0] = q[2];
 }
 
 /* The network figures from the exactly reduced integer statistics (any rank). */
@@ -401,8 +533,6 @@ static void network(clhs_records *rc, const clhs_world *w) {
 
 void clhs_records_compute(clhs_records *rc, clhs_world *w) {
   clhs_world_network_stats(w, rc->ns); /* before centre_stats resets the counters */
-  clhs_comm_sum_i64(w->comm, rc->ns, CLHS_NS_LEN);
-  w->commons_users += rc->ns[CLHS_NS_NEW_COMMONS_USERS]; /* identical on every rank */
   clhs_world_centre_stats(w, rc->local);
   for (int64_t lc = 0; lc < w->c_count; lc++) {
     const clhs_centre_stat *s = &rc->local[lc];
@@ -414,15 +544,23 @@ void clhs_records_compute(clhs_records *rc, clhs_world *w) {
     I8(rc, R_C_MEMBER)[lc] = (int8_t)s->member;
     I8(rc, R_C_EST)[lc] = (int8_t)s->established;
   }
-  clhs_comm_gatherv(w->comm, rc->local, w->c_count, sizeof(clhs_centre_stat), rc->all, 0);
+  outcome_sums(rc, w);
+  clhs_comm_sum_i64(w->comm, rc->red, CLHS_NS_LEN + O_LEN); /* one exact reduction */
+  w->commons_users += rc->ns[CLHS_NS_NEW_COMMONS_USERS];    /* identical on every rank */
+  outcomes(rc, w); /* every rank: the quantiles' selection is collective */
   ((uint64_t *)rc->buf[R_DIGEST])[0] = clhs_world_digest(w);
   if (w->comm->rank != 0) return;
-  outcomes(rc, w);
   network(rc, w);
 }
 
 int clhs_records_write(clhs_records *rc, clhs_output *out, const clhs_world *w, clhs_error *err) {
-  return clhs_output_append(out, 7.0 * (double)w->step, (const void *const *)rc->buf, err);
+  /* The per-centre series every output.centre_every steps (a multiple of output.every: a
+   * subset of the records), step 0 included; not at a last step that is not a multiple (a
+   * run continued to more steps from its checkpoint there would not have it). */
+  const int64_t ce = clhs_config_centre_every(w->cfg);
+  const int centres = ce > 0 && w->step % ce == 0;
+  return clhs_output_append_record(out, 7.0 * (double)w->step, (const void *const *)rc->buf,
+                                   centres, err);
 }
 
 double clhs_records_remission_observed(const clhs_records *rc) {

@@ -13,6 +13,13 @@
  * extends every dataset (collective) and writes it with one collective
  * H5Dwrite, in which a rank with nothing to write selects nothing. The batch
  * is also the time chunk, so a batch normally fills exactly one chunk row.
+ * Variables with a centre axis have a time axis of their own, `centre_time`
+ * (output.centre_every: a subset of the records, or none: then neither they nor
+ * `centre_time` nor `centre` are created), buffered and written in batches of
+ * their own; each rank writes its block of centres (a hyperslab) in the
+ * collective write, so nothing per centre passes through one rank. Their
+ * chunks are compressed (shuffle + deflate), which parallel HDF5 1.10 allows
+ * because every write here is collective.
  *
  * Errors: every HDF5 status is checked and turned into a clhs_error naming
  * the file and the object; HDF5's own stack printing is switched off while
@@ -77,6 +84,7 @@ typedef struct out_var {
   hsize_t start[1 + CLHS_OUT_MAXDIMS]; /* this rank's block; start[0] set per write */
   hsize_t count[1 + CLHS_OUT_MAXDIMS]; /* count[0] set per write */
   size_t rec_elems;                    /* elements per record this rank writes (0: none) */
+  int off;                             /* a per-centre variable with output.centre_every = 0 */
   unsigned char *buf;                  /* OUT_BATCH * rec_elems * esize */
 } out_var;
 
@@ -90,14 +98,15 @@ struct clhs_output {
   ino_t dest_ino;
   int created; /* PATH.RUNID.tmp exists (rank 0 removes it on failure) */
   int failed;  /* an agreed failure: only clhs_output_abandon() is useful now */
-  hid_t file, ts, dxpl, time;
+  hid_t file, ts, dxpl, time, ctime; /* ctime: centre_time, -1 without per-centre series */
+  int centres_on;                    /* output.centre_every > 0 */
   out_axis axes[OUT_MAX_AXES];
   int naxes;
   out_var *vars;
   int nvars;
-  double tbuf[OUT_BATCH];
-  int nbuf;
-  int64_t nwritten, nrecords;
+  double tbuf[OUT_BATCH], ctbuf[OUT_BATCH]; /* times of the buffered records (ct: centre) */
+  int nbuf, ncbuf;
+  int64_t nwritten, nrecords, ncwritten, ncrecords;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -246,6 +255,7 @@ static int close_all(clhs_output *o, clhs_error *err) {
   for (int a = 0; a < o->naxes; a++)
     clhs_h5_close(&o->axes[a].dset);
   clhs_h5_close(&o->time);
+  clhs_h5_close(&o->ctime);
   clhs_h5_close(&o->ts);
   clhs_h5_close(&o->dxpl);
   if (o->file >= 0) {
@@ -479,31 +489,46 @@ static int check_batch_space(const clhs_output *o, clhs_error *err) {
   return clhs_check_space(o->tmp, bytes + bytes / 8 + (1u << 20), "the output", err);
 }
 
-/* Collective: every variable's block of the batch; the ranks agree after each write (and
- * before the first, on the free space), so none enters a collective call alone. */
-static int write_batch(clhs_output *o, clhs_error *err) {
-  if (o->nbuf == 0) return CLHS_OK;
+/* Collective: every variable's block of the batch (@p force: also a part-filled one; else
+ * only a full batch of the network-wide or of the per-centre records); the ranks agree after
+ * each write (and before the first, on the free space), so none enters a collective call
+ * alone. */
+static int write_batch(clhs_output *o, int force, clhs_error *err) {
+  const int main = o->nbuf > 0 && (force || o->nbuf == OUT_BATCH);
+  const int cent = o->ncbuf > 0 && (force || o->ncbuf == OUT_BATCH);
+  if (!main && !cent) return CLHS_OK;
   hsize_t n = (hsize_t)o->nbuf, off = (hsize_t)o->nwritten, newlen = off + n;
+  hsize_t cn = (hsize_t)o->ncbuf, coff = (hsize_t)o->ncwritten, cnewlen = coff + cn;
   int st = o->comm.rank == 0 ? check_batch_space(o, err) : CLHS_OK;
   st = clhs_h5_agree(&o->comm, st, err);
-  if (st == CLHS_OK)
+  if (st == CLHS_OK && main)
     st = write_block(o, o->time, "/timeseries/time", 1, &newlen, &off, &n, o->comm.rank == 0,
                      H5T_NATIVE_DOUBLE, o->tbuf, err);
   st = clhs_h5_agree(&o->comm, st, err);
+  if (st == CLHS_OK && cent)
+    st = write_block(o, o->ctime, "/timeseries/centre_time", 1, &cnewlen, &coff, &cn,
+                     o->comm.rank == 0, H5T_NATIVE_DOUBLE, o->ctbuf, err);
+  st = clhs_h5_agree(&o->comm, st, err);
   for (int v = 0; v < o->nvars && st == CLHS_OK; v++) {
     out_var *ov = &o->vars[v];
-    ov->gdims[0] = newlen;
-    ov->start[0] = off;
-    ov->count[0] = n;
+    const int c = ov->caxis >= 0;
+    if (ov->off || !(c ? cent : main)) continue;
+    ov->gdims[0] = c ? cnewlen : newlen;
+    ov->start[0] = c ? coff : off;
+    ov->count[0] = c ? cn : n;
     char where[300];
     snprintf(where, sizeof where, "/timeseries/%s", ov->v->name);
     st = write_block(o, ov->dset, where, ov->rank, ov->gdims, ov->start, ov->count,
                      ov->rec_elems > 0, ov->memtype, ov->buf, err);
     st = clhs_h5_agree(&o->comm, st, err);
   }
-  if (st == CLHS_OK) {
+  if (st == CLHS_OK && main) {
     o->nwritten = (int64_t)newlen;
     o->nbuf = 0;
+  }
+  if (st == CLHS_OK && cent) {
+    o->ncwritten = (int64_t)cnewlen;
+    o->ncbuf = 0;
   }
   return st;
 }
@@ -517,29 +542,31 @@ static hid_t make_dset(clhs_output *o, const char *name, hid_t ftype, hid_t spac
   return d;
 }
 
-static int make_time(clhs_output *o, const clhs_config *cfg, clhs_error *err) {
+/* A time coordinate: `time` (every record) or `centre_time` (the per-centre records). */
+static int make_time(clhs_output *o, const clhs_config *cfg, const char *name, hid_t *dset,
+                     const char *long_name, clhs_error *err) {
   char units[64], where[64];
   if (!cfg->run.start_date[0])
     return clhs_error_set(err, CLHS_EINPUT, "output '%s': run.start_date is empty", o->path);
   snprintf(units, sizeof units, "days since %s", cfg->run.start_date);
-  snprintf(where, sizeof where, "/timeseries/time");
+  snprintf(where, sizeof where, "/timeseries/%s", name);
   hsize_t dims = 0, maxd = H5S_UNLIMITED, chunk = OUT_BATCH;
   hid_t s = H5Screate_simple(1, &dims, &maxd), dcpl = H5Pcreate(H5P_DATASET_CREATE);
   int st = CLHS_OK;
   if (s < 0 || dcpl < 0 || H5Pset_chunk(dcpl, 1, &chunk) < 0)
     st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot prepare the time coordinate", o->tmp);
-  if (st == CLHS_OK && (o->time = make_dset(o, "time", H5T_IEEE_F64LE, s, dcpl, err)) < 0)
+  if (st == CLHS_OK && (*dset = make_dset(o, name, H5T_IEEE_F64LE, s, dcpl, err)) < 0)
     st = CLHS_EIO;
   clhs_h5_close(&s);
   clhs_h5_close(&dcpl);
-  if (st == CLHS_OK) st = attr_str(o->time, "units", units, where, err);
-  if (st == CLHS_OK) st = attr_str(o->time, "long_name", "simulated time", where, err);
-  if (st == CLHS_OK) st = attr_str(o->time, "standard_name", "time", where, err);
-  if (st == CLHS_OK) st = attr_str(o->time, "calendar", "proleptic_gregorian", where, err);
-  if (st == CLHS_OK) st = attr_str(o->time, "axis", "T", where, err);
-  if (st == CLHS_OK && H5DSset_scale(o->time, "time") < 0)
-    st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot make /timeseries/time a dimension scale",
-                      o->tmp);
+  if (st == CLHS_OK) st = attr_str(*dset, "units", units, where, err);
+  if (st == CLHS_OK) st = attr_str(*dset, "long_name", long_name, where, err);
+  if (st == CLHS_OK) st = attr_str(*dset, "standard_name", "time", where, err);
+  if (st == CLHS_OK) st = attr_str(*dset, "calendar", "proleptic_gregorian", where, err);
+  if (st == CLHS_OK && *dset == o->time) st = attr_str(*dset, "axis", "T", where, err);
+  if (st == CLHS_OK && H5DSset_scale(*dset, name) < 0)
+    st =
+        clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot make %s a dimension scale", o->tmp, where);
   return st;
 }
 
@@ -636,7 +663,8 @@ static int make_var(clhs_output *o, out_var *ov, clhs_error *err) {
   int st = CLHS_OK;
   const double fillnan = NAN;
   if (s < 0 || dcpl < 0 || H5Pset_chunk(dcpl, ov->rank, chunk) < 0 ||
-      (v->dtype == CLHS_F64 && H5Pset_fill_value(dcpl, H5T_NATIVE_DOUBLE, &fillnan) < 0))
+      (v->dtype == CLHS_F64 && H5Pset_fill_value(dcpl, H5T_NATIVE_DOUBLE, &fillnan) < 0) ||
+      (ov->caxis >= 0 && (H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, 1) < 0)))
     st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot prepare dataset %s", o->tmp, where);
   if (st == CLHS_OK &&
       (ov->dset = make_dset(o, v->name, clhs_h5_file_type(v->dtype), s, dcpl, err)) < 0)
@@ -648,7 +676,7 @@ static int make_var(clhs_output *o, out_var *ov, clhs_error *err) {
     st = attr_str(ov->dset, "long_name", v->long_name ? v->long_name : v->name, where, err);
   if (st == CLHS_OK && v->dtype == CLHS_F64)
     st = attr_f64(ov->dset, "_FillValue", &fillnan, 1, where, err);
-  if (st == CLHS_OK && H5DSattach_scale(ov->dset, o->time, 0) < 0)
+  if (st == CLHS_OK && H5DSattach_scale(ov->dset, ov->caxis >= 0 ? o->ctime : o->time, 0) < 0)
     st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot attach the time axis to %s", o->tmp,
                       where);
   for (int k = 0; k < v->ndims && st == CLHS_OK; k++)
@@ -683,7 +711,8 @@ static int prepare_vars(clhs_output *o, const clhs_out_var *vars, clhs_error *er
       }
       elems *= (size_t)ov->count[k + 1];
     }
-    int writes = ov->caxis >= 0 ? 1 : o->comm.rank == 0;
+    ov->off = ov->caxis >= 0 && !o->centres_on;
+    int writes = ov->off ? 0 : ov->caxis >= 0 ? 1 : o->comm.rank == 0;
     ov->rec_elems = writes ? elems : 0;
     if (ov->rec_elems > 0) {
       ov->buf = malloc(OUT_BATCH * ov->rec_elems * ov->esize);
@@ -872,11 +901,15 @@ static int open_body(clhs_output *o, const clhs_config *cfg, clhs_error *err) {
   if (o->ts < 0)
     return clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create group /timeseries", o->tmp);
   st = write_global_attrs(o, o->ts, "/timeseries", created, err);
-  if (st == CLHS_OK) st = make_time(o, cfg, err);
+  if (st == CLHS_OK) st = make_time(o, cfg, "time", &o->time, "simulated time", err);
+  const int cvars = o->centres_on;
+  if (st == CLHS_OK && cvars)
+    st = make_time(o, cfg, "centre_time", &o->ctime,
+                   "simulated time of the per-centre records (output.centre_every)", err);
   for (int a = 0; a < o->naxes && st == CLHS_OK; a++)
-    st = make_axis(o, &o->axes[a], err);
+    if (!o->axes[a].distributed || cvars) st = make_axis(o, &o->axes[a], err);
   for (int v = 0; v < o->nvars && st == CLHS_OK; v++)
-    st = make_var(o, &o->vars[v], err);
+    if (!o->vars[v].off) st = make_var(o, &o->vars[v], err);
   if (st == CLHS_OK && H5Fflush(o->file, H5F_SCOPE_GLOBAL) < 0)
     st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot flush the new file", o->tmp);
   return st;
@@ -899,7 +932,8 @@ int clhs_output_open_run(clhs_output **out, const char *path, const char *run_id
   clhs_output *o = calloc(1, sizeof *o);
   if (o) {
     o->comm = *comm;
-    o->file = o->ts = o->dxpl = o->time = -1;
+    o->file = o->ts = o->dxpl = o->time = o->ctime = -1;
+    o->centres_on = cfg && clhs_config_centre_every(cfg) > 0;
     static const clhs_out_layout none = {0, 0, 0};
     o->layout = layout ? *layout : none;
     o->nvars = nvars > 0 ? nvars : 0;
@@ -936,7 +970,13 @@ int clhs_output_open_run(clhs_output **out, const char *path, const char *run_id
     }
   }
   if (st == CLHS_OK) st = validate(o, vars, nvars, err);
+  for (int a = 0; a < o->naxes; a++)
+    o->axes[a].dset = -1; /* not made for the centre axis without per-centre series */
   if (st == CLHS_OK) st = prepare_vars(o, vars, err);
+  int cvars = 0; /* per-centre records only where there are per-centre variables */
+  for (int v = 0; v < o->nvars; v++)
+    cvars |= o->vars[v].caxis >= 0;
+  o->centres_on = o->centres_on && cvars;
   /* Collective check of the layout, joined even by a rank that already failed. */
   clhs_error tiling;
   clhs_error_clear(&tiling);
@@ -963,9 +1003,10 @@ static int failed_error(const clhs_output *o, clhs_error *err) {
                         o->path);
 }
 
-/** Collective: write the batch (and H5Fflush if @p sync); a failure is final. */
+/** Collective: write the full batches (with @p sync: every batch, then H5Fflush); a failure
+ * is final. */
 static int do_flush(clhs_output *o, int sync, clhs_error *err) {
-  int st = write_batch(o, err);
+  int st = write_batch(o, sync, err);
   if (st == CLHS_OK && sync && H5Fflush(o->file, H5F_SCOPE_GLOBAL) < 0)
     st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot flush", o->tmp);
   st = clhs_h5_agree(&o->comm, st, err);
@@ -974,12 +1015,18 @@ static int do_flush(clhs_output *o, int sync, clhs_error *err) {
 }
 
 int clhs_output_append(clhs_output *o, double time_days, const void *const *data, clhs_error *err) {
+  return clhs_output_append_record(o, time_days, data, 1, err);
+}
+
+int clhs_output_append_record(clhs_output *o, double time_days, const void *const *data,
+                              int centres, clhs_error *err) {
   if (!o) return clhs_error_set(err, CLHS_EINPUT, "clhs_output_append: no output");
   if (o->failed) return failed_error(o, err);
   int st = CLHS_OK;
+  centres = centres && o->centres_on;
   for (int v = 0; v < o->nvars; v++) {
     out_var *ov = &o->vars[v];
-    if (ov->rec_elems == 0) continue;
+    if (ov->rec_elems == 0 || (ov->caxis >= 0 && !centres)) continue;
     size_t bytes = ov->rec_elems * ov->esize;
     if (!data || !data[v]) {
       st = clhs_error_set(err, CLHS_EINPUT,
@@ -987,15 +1034,20 @@ int clhs_output_append(clhs_output *o, double time_days, const void *const *data
                           o->path, (long long)o->nrecords, ov->v->name, o->comm.rank);
       break;
     }
-    memcpy(ov->buf + (size_t)o->nbuf * bytes, data[v], bytes);
+    memcpy(ov->buf + (size_t)(ov->caxis >= 0 ? o->ncbuf : o->nbuf) * bytes, data[v], bytes);
   }
   o->tbuf[o->nbuf] = time_days;
+  if (centres) o->ctbuf[o->ncbuf] = time_days;
   /* One small reduction per record keeps every rank's status identical. */
   st = clhs_h5_agree(&o->comm, st, err);
   if (st != CLHS_OK) return st;
   o->nbuf++;
   o->nrecords++;
-  if (o->nbuf == OUT_BATCH) {
+  if (centres) {
+    o->ncbuf++;
+    o->ncrecords++;
+  }
+  if (o->nbuf == OUT_BATCH || o->ncbuf == OUT_BATCH) {
     h5quiet q;
     clhs_h5_quiet_on(&q);
     st = do_flush(o, 0, err);
@@ -1079,33 +1131,63 @@ int clhs_output_restore(clhs_output *o, const char *snapshot, int64_t nrecords, 
     if (fs >= 0) H5Sclose(fs);
     if (d >= 0) H5Dclose(d);
   }
+  /* The per-centre records among them: those whose time is the next of centre_time. */
+  double *ctimes = NULL;
+  hsize_t chave = 0;
+  if (st == CLHS_OK && o->centres_on && nrecords > 0) {
+    hid_t d = H5Dopen2(f, "/timeseries/centre_time", H5P_DEFAULT);
+    hid_t fs = d >= 0 ? H5Dget_space(d) : -1;
+    if (fs >= 0) H5Sget_simple_extent_dims(fs, &chave, NULL);
+    ctimes = malloc(sizeof(double) * (size_t)(chave ? chave : 1));
+    if (d < 0 || fs < 0 || !ctimes ||
+        (chave > 0 && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, ctimes) < 0))
+      st = clhs_error_set(err, CLHS_EINPUT,
+                          "output snapshot '%s': cannot read /timeseries/centre_time (is it "
+                          "from this configuration?)",
+                          snapshot);
+    if (fs >= 0) H5Sclose(fs);
+    if (d >= 0) H5Dclose(d);
+  }
   st = clhs_h5_agree(&o->comm, st, err);
   /* Batch by OUT_BATCH records: read each variable's block, then append record by record. */
+  hsize_t c0 = 0; /* the first per-centre record of the batch */
   for (int64_t r0 = 0; st == CLHS_OK && r0 < nrecords; r0 += OUT_BATCH) {
     const hsize_t n = (hsize_t)(nrecords - r0 < OUT_BATCH ? nrecords - r0 : OUT_BATCH);
+    hsize_t cn = 0;
+    for (hsize_t k = 0; k < n; k++)
+      cn += c0 + cn < chave && ctimes[c0 + cn] == times[r0 + (int64_t)k];
     for (int v = 0; v < o->nvars && st == CLHS_OK; v++) {
       out_var *ov = &o->vars[v];
-      if (ov->rec_elems == 0) continue;
+      const int c = ov->caxis >= 0;
+      if (ov->rec_elems == 0 || (c && cn == 0)) continue;
       if (!bufs[v]) bufs[v] = malloc((size_t)OUT_BATCH * ov->rec_elems * ov->esize);
       if (!bufs[v])
         st = clhs_error_set(err, CLHS_ENOMEM, "out of memory restoring the output");
-      else if (restore_read(f, ov, (hsize_t)r0, n, bufs[v]) < 0)
+      else if (restore_read(f, ov, c ? c0 : (hsize_t)r0, c ? cn : n, bufs[v]) < 0)
         st = clhs_h5_fail(err, CLHS_EIO,
                           "output snapshot '%s': cannot read /timeseries/%s (is it from this "
                           "configuration?)",
                           snapshot, ov->v->name);
     }
     st = clhs_h5_agree(&o->comm, st, err);
+    hsize_t ck = 0; /* the per-centre records of the batch appended so far */
     for (hsize_t k = 0; st == CLHS_OK && k < n; k++) {
+      const int centres = c0 + ck < chave && ctimes[c0 + ck] == times[r0 + (int64_t)k];
       for (int v = 0; v < o->nvars; v++) {
         out_var *ov = &o->vars[v];
-        data[v] = ov->rec_elems ? bufs[v] + k * ov->rec_elems * ov->esize : NULL;
+        const hsize_t row = ov->caxis >= 0 ? ck : k;
+        data[v] = ov->rec_elems && (centres || ov->caxis < 0)
+                      ? bufs[v] + row * ov->rec_elems * ov->esize
+                      : NULL;
       }
       clhs_h5_quiet_off(&q);
-      st = clhs_output_append(o, times[r0 + (int64_t)k], data, err);
+      st = clhs_output_append_record(o, times[r0 + (int64_t)k], data, centres, err);
       clhs_h5_quiet_on(&q);
+      ck += (hsize_t)centres;
     }
+    c0 += cn;
   }
+  free(ctimes);
   if (f >= 0) H5Fclose(f);
   for (int v = 0; bufs && v < o->nvars; v++)
     free(bufs[v]);
@@ -1198,7 +1280,7 @@ int clhs_output_close(clhs_output *o, clhs_error *err) {
     clhs_h5_quiet_off(&q);
     return st;
   }
-  st = write_batch(o, err);
+  st = write_batch(o, 1, err);
   if (st == CLHS_OK && H5Fflush(o->file, H5F_SCOPE_GLOBAL) < 0)
     st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot flush", o->tmp);
   int cst = close_all(o, err);

@@ -43,6 +43,11 @@ expect bad_date "bad_date.yml|:3|levers.registry.on" -- run bad_date.yml -o out.
 expect missing_file "nope.yml" -- run nope.yml -o out.h5
 expect bad_override "-P|population.centres" -- run -P population.centres=-5 -o out.h5
 expect unknown_override "-P|care.nothing" -- run -P care.nothing=1 -o out.h5
+expect centre_every_not_multiple "output.centre_every|multiple of output.every = 4" -- run \
+  -P output.every=4 -P output.centre_every=6 -o out.h5
+printf 'output:\n  centre_every: -3\n' > centre_every.yml
+expect centre_every_negative "centre_every.yml|:2|output.centre_every" -- run centre_every.yml \
+  -o out.h5
 expect unwritable_output "/nonexistent-dir/x.h5" -- run -P run.steps=2 -o /nonexistent-dir/x.h5
 expect unknown_option "--bogus" -- run --bogus
 expect unknown_command "frobnicate" -- frobnicate

@@ -251,8 +251,8 @@ def cmd_frame(path):
     if list(ds.type_label.values) != ["PAT", "FAM", "CLIN", "QIS", "RES"]:
         fail(f"load: type labels {list(ds.type_label.values)}")
     df = ca.to_frame(ds)
-    variables = [k for k in d if k not in ("state_digest", "time") and d[k].ndim >= 1
-                 and k not in ds.coords]
+    variables = [k for k in d if k not in ("state_digest", "time", "centre_time")
+                 and d[k].ndim >= 1 and k not in ds.coords]
     want_rows = sum(d[k].size for k in variables)
     if len(df) != want_rows:
         fail(f"to_frame: {len(df)} rows, expected {want_rows} (sum of the variables' sizes)")

@@ -352,8 +352,8 @@ static void test_foreach_covers_model_keys(void **state) {
     if (s.found[i] != 1) print_error("key %s seen %d times\n", model_keys[i], s.found[i]);
     assert_int_equal(s.found[i], 1);
   }
-  /* 91 section keys + 4 per lever + the fixed constants */
-  assert_int_equal(s.count, 91 + 4 * CLHS_NLEVERS + N_CONSTANTS);
+  /* 92 section keys + 4 per lever + the fixed constants */
+  assert_int_equal(s.count, 92 + 4 * CLHS_NLEVERS + N_CONSTANTS);
   assert_string_equal(s.h_rel, "0.016");
   assert_string_equal(s.registry_centres, "[]");
   assert_string_equal(s.path, "clhsim.h5"); /* raw, not quoted */
@@ -899,7 +899,7 @@ static void test_markdown(void **state) {
     line += len + (eol != NULL);
   }
   assert_int_equal(rows, ck.n);
-  assert_int_equal(rows, 91 + 4 * CLHS_NLEVERS + N_CONSTANTS);
+  assert_int_equal(rows, 92 + 4 * CLHS_NLEVERS + N_CONSTANTS);
   /* run population network motivation engagement resources care centres levers output
    * checkpoint constants */
   assert_int_equal(tables, 12);
