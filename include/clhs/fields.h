@@ -139,25 +139,17 @@
       "count", "counters since the last output record, the int64 fields of clhs_centre_counts "    \
       "in order: visits, recalls, escalations, records, created[3], adoptions, "                   \
       "commons_adoptions, new_commons_users, relapses, remission_weeks, esc_remitted, esc_not")    \
+  ROW(join_step,    int32_t,            CENTRE,     1,     I32,  STATE,     NO,   0,               \
+      "step", "step at which the centre joins (0: a member from the start; CLHS_NEVER: not yet "   \
+      "decided)")                                                                                  \
   ROW(I,            clhs_intensity,     CENTRE,     1,     F64,  DERIVED,   NO,   0,               \
       "1", "lever intensities at this step (MODEL.md §10)")                                        \
   ROW(ties,         clhs_tieset,        CENTRE,     1,     NONE, OWNED,     NO,   0,               \
       "", "the dynamic ties of the centre's agents (src/model/ties.c; checkpoint group /ties)")    \
-  /* ---- every centre, on every rank (O(centres); not in clhs_world_bytes) ---- */                \
-  ROW(centre_gid0,  int64_t,            ALL_BOUND,  1,     I64,  STRUCTURE, NO,   0,               \
-      "agent id", "global id of each centre's first agent; the last entry is nagents")             \
-  ROW(centre_pat0,  int64_t,            ALL_BOUND,  1,     I64,  STRUCTURE, NO,   0,               \
-      "patient index", "network-wide index of each centre's first patient (patients are "          \
-      "numbered centre by centre)")                                                                \
-  ROW(centre_clin0, int64_t,            ALL_BOUND,  1,     I64,  STRUCTURE, NO,   0,               \
-      "clinician index", "network-wide index of each centre's first clinician")                    \
-  ROW(centre_qis0,  int64_t,            ALL_BOUND,  1,     I64,  STRUCTURE, NO,   0,               \
-      "QIS index", "network-wide index of each centre's first improvement specialist")             \
-  ROW(join_step,    int32_t,            ALL_CENTRE, 1,     I32,  STATE,     NO,   0,               \
-      "step", "step at which the centre joins (0: a member from the start; CLHS_NEVER: not yet "   \
-      "decided)")                                                                                  \
-  ROW(owner,        int,                ALL_CENTRE, 1,     I32,  STRUCTURE, NO,   0,               \
-      "rank", "rank that owns the centre")
+  /* ---- every rank, on every rank (O(ranks); not in clhs_world_bytes) ---- */                   \
+  ROW(rank_gid0,    int64_t,            RANK_BOUND, 1,     I64,  STRUCTURE, NO,   0,               \
+      "agent id", "global id of each rank's first agent (a rank with no centre: the next "         \
+      "rank's); the last entry is nagents. The owner of a global id is a binary search in it")
 // clang-format on
 
 /** What a row holds one entry per. */
@@ -169,8 +161,7 @@ typedef enum clhs_entity {
   CLHS_E_FAM,        /**< this rank's caregivers (fam_begin[c_count]) */
   CLHS_E_CENTRE,     /**< this rank's centres (c_count) */
   CLHS_E_BOUND,      /**< this rank's centres and the end (c_count + 1) */
-  CLHS_E_ALL_CENTRE, /**< every centre, on every rank (ncentres) */
-  CLHS_E_ALL_BOUND,  /**< every centre and the end, on every rank (ncentres + 1) */
+  CLHS_E_RANK_BOUND, /**< every rank and the end, on every rank (ranks + 1) */
   CLHS_NENTITIES
 } clhs_entity;
 

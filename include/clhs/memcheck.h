@@ -50,7 +50,7 @@
 /** This rank's block of centres as clhs_world_create will build it (from the configuration). */
 typedef struct clhs_mem_block {
   int64_t ncentres, nagents; /**< the whole run */
-  int64_t c_begin, c_count;  /**< this rank's centres (c_begin -1 if it owns none) */
+  int64_t c_begin, c_count;  /**< this rank's centres (none: where its block would start) */
   int64_t n, npat, nfam;     /**< this rank's agents, patients, caregivers */
   int64_t nclin, nqis;       /**< ... clinicians, improvement staff */
   int64_t max_centre_pat;    /**< most patients in one of this rank's centres */
@@ -58,11 +58,10 @@ typedef struct clhs_mem_block {
 
 /**
  * Collective: this rank's block of centres, agents and patients as clhs_world_create will
- * build it (the same keyed centre sizes and the same balanced decomposition), computed
- * without building the world in O(centres / ranks + researchers / ranks + ranks) time:
- * each rank sizes an equal share of the centres, the shares' agent counts are gathered
- * (ranks integers) for the global ids, and each share's counts are sent to the ranks that
- * will own its centres.
+ * build it (its decomposition, clhs_world_decompose), computed without building the world
+ * in O(centres / ranks + researchers / ranks + ranks) time: each rank sizes an equal share
+ * of the centres, the shares' totals are gathered (four integers per rank) for the global
+ * ids, and each centre's sizes are sent to the rank that will own it.
  */
 int clhs_memory_block(const clhs_config *cfg, const clhs_comm *comm, clhs_mem_block *b,
                       clhs_error *err);

@@ -156,10 +156,13 @@ typedef struct clhs_world {
   const clhs_config *cfg;
   const clhs_comm *comm;
 
-  /* ---- global structure (replicated on every rank; O(centres)) ---- */
+  /* ---- global structure (the same on every rank; what a rank knows of the other ranks'
+   * centres is rank_gid0, the ranks' first global ids) ---- */
   int64_t ncentres;
-  int64_t nagents;   /**< all agents in the run */
-  int64_t npatients; /**< all patients in the run */
+  int64_t nagents;     /**< all agents in the run */
+  int64_t npatients;   /**< all patients in the run */
+  int64_t nclin_total; /**< all clinicians in the run */
+  int64_t nqis_total;  /**< all improvement specialists in the run */
 
   /* ---- this rank's centres [c_begin, c_begin + c_count) ---- */
   int64_t c_begin, c_count;
@@ -172,8 +175,10 @@ typedef struct clhs_world {
   /* ---- this rank's agents: global ids [gid_begin, gid_begin + n) ---- */
   int64_t gid_begin, n;
   int64_t tmp_E_step; /**< the step whose phase 5 filled tmp_u8 with the next E (-1: none) */
-  /* ---- this rank's patients (local patient index p) and staff ---- */
+  /* ---- this rank's patients (local patient index p) and staff; the network-wide index of
+   * the first of each (patients, clinicians and QIS are numbered centre by centre) ---- */
   int64_t npat, nclin, nqis;
+  int64_t pat_row0, clin_row0, qis_row0;
 
   /* ---- the arrays of agents, patients, staff and centres: one member per row of the
    * table of fields (include/clhs/fields.h), which says what each holds ---- */
@@ -200,7 +205,8 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
                       clhs_error *err);
 void clhs_world_free(clhs_world *w);
 
-/** Bytes allocated for this rank's agents and centres (not the replicated O(centres) tables). */
+/** Bytes allocated for this rank's agents and centres (not the replicated table of the ranks'
+ * first global ids). */
 size_t clhs_world_bytes(const clhs_world *w);
 
 /** Advance one step (collective: joins and network-wide counters are reduced). Returns
@@ -254,7 +260,7 @@ void clhs_phase_centres(clhs_world *w, int64_t t);
 int clhs_phase_turnover(clhs_world *w, int64_t t, clhs_error *err);
 
 /* ---- the tie store and the care ties (src/model/ties.c) ---- */
-int64_t clhs_centre_of_gid(const clhs_world *w, int64_t gid);
+/** The rank that owns global id @p gid: a binary search in rank_gid0 (O(log ranks)). */
 int clhs_owner_of_gid(const clhs_world *w, int64_t gid);
 int clhs_ties_init(clhs_world *w, clhs_error *err);
 void clhs_ties_free(clhs_world *w);

@@ -603,7 +603,7 @@ static void reduce_timers(run_state *s) {
     most[1] = comm->stats->received;
     most[2] = comm->stats->messages;
   }
-  for (int r = 0; r < CLHS_NFIELDS; r++) { /* the tables of every centre */
+  for (int r = 0; r < CLHS_NFIELDS; r++) { /* the replicated tables (the ranks' bounds) */
     const clhs_field *f = &clhs_fields[r];
     if (clhs_entities[f->entity].replicated)
       most[3] += clhs_field_elems(w, f) * (int64_t)f->size * f->narrays;

@@ -276,11 +276,10 @@ void clhs_memory_estimate(const clhs_config *cfg, const clhs_comm *comm, const c
   e->process = rss_now + CLHS_MEM_LIBS + CLHS_MEM_PER_PEER * (P - 1);
   e->world =
       clhs_memory_world_bytes(cfg, b) + (int64_t)comm->threads * 8 * (int64_t)sizeof(int64_t);
-  /* centre_gid0, _pat0, _clin0, _qis0 [C + 1]; owner, join_step [C]. The records gather
-   * nothing per centre: sums are reduced and the quantiles selected with fixed-size
-   * histograms (src/engine/records.c). */
-  const double repl = 4.0 * 8 * (C + 1) + 2.0 * 4 * C;
-  e->replicated = (int64_t)repl;
+  /* The ranks' first global ids [P + 1]: nothing per centre (src/model/world.c). The
+   * records gather nothing per centre either: sums are reduced and the quantiles selected
+   * with fixed-size histograms (src/engine/records.c). */
+  e->replicated = 8 * ((int64_t)P + 1);
 
   /* Ties: 12 bytes an end; tables keep up to an eighth (+ 8 ends) of slack per centre. */
   double cross_pa = 0;
@@ -357,13 +356,14 @@ void clhs_memory_estimate(const clhs_config *cfg, const clhs_comm *comm, const c
    *  - the network check at the end of a run (every step in debug builds): a 24-byte
    *    message per remote end in a doubling array, routed (sorted copy, received copy,
    *    destinations): 76 bytes touched per remote end, 84 measured (+25 MB at 298,000);
-   *  - building the world: every centre's sizes (20 bytes) on every rank;
+   *  - building the world: the sizes of an equal share of the centres (20 bytes a centre)
+   *    and their records to their owners (64 bytes, sent and received) and destinations;
    *  - writing a checkpoint, when checkpoints are configured: tie rows, resources, degrees,
    *    and parallel HDF5's filtered chunks (about 1.25 times the largest dataset, the held
    *    lists). */
   const double step = 6 * n + 24 * remote + 2 * nh * halo_rec + 224 * nc + 96.0 * P;
   const double check = 80 * remote;
-  const double create = 20 * C;
+  const double create = (20 + 64 + 4) * ceil(C / P) + 64 * nc;
   double ckpt = 0;
   if (checkpoints_configured(cfg))
     ckpt = 4 * n + 12 * ends + 40 * nres + 16 * C + 1.25 * 8 * hm * n + (double)(4 << 20);

@@ -3,160 +3,40 @@
  * (include/clhs/memcheck.h): this rank's block of centres and the bytes of its world, and
  * the expected sizes of what grows as the run goes (ties).
  *
- * The block follows src/model/world.c exactly: the same keyed centre sizes
- * (clhs_centre_patients, the caregivers' binomial, clinicians, improvement staff, the
- * researchers' keyed centres) and the same rule for owners (the rank whose share of agents
- * holds the centre's midpoint). world.c sizes every centre on every rank; here each rank
- * sizes an equal share of the centres (O(centres / ranks)), learns where its share starts in
- * the global ids from the shares' totals (an allgather of one integer per rank), and sends
- * each owner the counts of the centres it will own (a sparse exchange).
+ * The block is the one clhs_world_create builds: the same decomposition
+ * (clhs_world_decompose, src/model/world.c), in which each rank sizes an equal share of the
+ * centres (O(centres / ranks)), learns where its share starts in the global ids from the
+ * shares' totals (an allgather of four integers per rank), and sends each owner the sizes
+ * of the centres it will own (a sparse exchange).
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clhs/memcheck.h"
-#include "clhs/model.h"
-#include "clhs/rng.h"
-
-/* floor(x * r / P) without overflow (x * r may exceed 2^63 for x near 2^62 / P). */
-static int64_t share_bound(int64_t x, int r, int P) {
-  return (x / P) * r + (x % P) * r / P;
-}
-
-/* The rank whose share [share_bound(C, q), share_bound(C, q + 1)) holds centre c. */
-static int share_owner(int64_t c, int64_t C, int P) {
-  int q = (int)(((c + 1) * (int64_t)P - 1) / C);
-  while (q > 0 && share_bound(C, q, P) > c) /* guards against rounding at the ends */
-    q--;
-  while (q + 1 < P && share_bound(C, q + 1, P) <= c)
-    q++;
-  return q;
-}
-
-/* Counts of one owner's centres within a share (crosses MPI: fixed layout). */
-typedef struct owner_rec {
-  int64_t first, centres, agents, pat, fam, clin, qis, maxpat;
-} owner_rec;
+#include "model_internal.h"
 
 int clhs_memory_block(const clhs_config *cfg, const clhs_comm *comm, clhs_mem_block *b,
                       clhs_error *err) {
   (void)err;
   memset(b, 0, sizeof *b);
-  const int64_t C = cfg->population.centres;
-  const int P = comm->size;
-  const int64_t s0 = share_bound(C, comm->rank, P), s1 = share_bound(C, comm->rank + 1, P);
-  const int64_t ns = s1 - s0;
-  int32_t(*cnt)[CLHS_NTYPES] = calloc((size_t)(ns ? ns : 1), sizeof *cnt);
-  if (!cnt)
-    clhs_comm_abort(comm, 1, "out of memory sizing %lld centres for the memory estimate",
-                    (long long)ns);
-  for (int64_t c = s0; c < s1; c++) {
-    int32_t *k = cnt[c - s0];
-    const int32_t np = clhs_centre_patients(cfg, c);
-    clhs_rng r;
-    clhs_rng_init(&r, cfg->run.seed, CLHS_STEP_INIT, (uint64_t)c, CLHS_P_CAREGIVERS);
-    k[CLHS_PAT] = np;
-    k[CLHS_FAM] = (int32_t)clhs_rng_binomial(&r, np, cfg->population.caregivers_per_patient);
-    k[CLHS_CLIN] = (int32_t)((np + cfg->population.patients_per_clinician - 1) /
-                             cfg->population.patients_per_clinician);
-    k[CLHS_QIS] = (int32_t)(cfg->population.qis_base + np / cfg->population.qis_per_patients);
-  }
-
-  /* Researchers: this rank draws an equal share of them and sends each centre index to the
-   * rank whose share holds that centre. */
-  int64_t R = (int64_t)floor(cfg->population.researchers_per_centre * (double)C + 0.5);
-  if (R < cfg->population.researchers_min) R = cfg->population.researchers_min;
-  {
-    const int64_t k0 = share_bound(R, comm->rank, P), k1 = share_bound(R, comm->rank + 1, P);
-    const int64_t nk = k1 - k0;
-    int64_t *rc = malloc(sizeof *rc * (size_t)(nk ? nk : 1));
-    int *dest = malloc(sizeof *dest * (size_t)(nk ? nk : 1));
-    if (!rc || !dest) clhs_comm_abort(comm, 1, "out of memory placing researchers");
-    for (int64_t k = k0; k < k1; k++) {
-      clhs_rng r;
-      clhs_rng_init(&r, cfg->run.seed, CLHS_STEP_INIT, (uint64_t)k, CLHS_P_RES_AFFIL);
-      int64_t c = (int64_t)(clhs_rng_uniform(&r) * (double)C);
-      if (c >= C) c = C - 1;
-      rc[k - k0] = c;
-      dest[k - k0] = share_owner(c, C, P);
-    }
-    int oom = 0;
-    int64_t nin = 0;
-    int64_t *in = clhs_comm_route(comm, rc, dest, nk, sizeof *rc, &nin, &oom);
-    if (oom) clhs_comm_abort(comm, 1, "out of memory placing researchers");
-    for (int64_t j = 0; j < nin; j++)
-      if (in[j] >= s0 && in[j] < s1) cnt[in[j] - s0][CLHS_RES]++;
-    free(in);
-    free(rc);
-    free(dest);
-  }
-
-  /* Where this share starts in the global ids: the shares' agent totals, in rank order. */
-  int64_t mine = 0;
-  for (int64_t c = 0; c < ns; c++)
+  clhs_decomp d;
+  clhs_world_decompose(cfg, comm, &d);
+  b->ncentres = d.ncentres;
+  b->nagents = d.nagents;
+  b->c_begin = d.c_begin;
+  b->c_count = d.c_count;
+  for (int64_t lc = 0; lc < d.c_count; lc++) {
+    const int32_t *k = d.cnt[lc];
     for (int t = 0; t < CLHS_NTYPES; t++)
-      mine += cnt[c][t];
-  int64_t *tot = malloc(sizeof *tot * (size_t)P);
-  if (!tot) clhs_comm_abort(comm, 1, "out of memory gathering %d totals", P);
-  clhs_comm_allgatherv(comm, &mine, 1, sizeof mine, tot);
-  int64_t gid = 0, N = 0;
-  for (int q = 0; q < P; q++) {
-    if (q < comm->rank) gid += tot[q];
-    N += tot[q];
+      b->n += k[t];
+    b->npat += k[CLHS_PAT];
+    b->nfam += k[CLHS_FAM];
+    b->nclin += k[CLHS_CLIN];
+    b->nqis += k[CLHS_QIS];
+    if (k[CLHS_PAT] > b->max_centre_pat) b->max_centre_pat = k[CLHS_PAT];
   }
-  free(tot);
-  b->ncentres = C;
-  b->nagents = N;
-
-  /* Owners of this share's centres (world.c's rule, the same floating-point expression),
-   * counted per owner: owners do not decrease with the centre index. */
-  owner_rec *rec = malloc(sizeof *rec * (size_t)(ns ? ns : 1));
-  int *dest = malloc(sizeof *dest * (size_t)(ns ? ns : 1));
-  if (!rec || !dest) clhs_comm_abort(comm, 1, "out of memory for the memory estimate");
-  int64_t nrec = 0;
-  for (int64_t c = s0; c < s1; c++) {
-    const int32_t *k = cnt[c - s0];
-    int64_t size = 0;
-    for (int t = 0; t < CLHS_NTYPES; t++)
-      size += k[t];
-    const double mid = (double)gid + 0.5 * (double)size;
-    int o = N > 0 ? (int)floor(mid * P / (double)N) : 0;
-    if (o >= P) o = P - 1;
-    gid += size;
-    if (nrec == 0 || dest[nrec - 1] != o) {
-      memset(&rec[nrec], 0, sizeof rec[nrec]);
-      rec[nrec].first = c;
-      dest[nrec++] = o;
-    }
-    owner_rec *x = &rec[nrec - 1];
-    x->centres++;
-    x->agents += size;
-    x->pat += k[CLHS_PAT];
-    x->fam += k[CLHS_FAM];
-    x->clin += k[CLHS_CLIN];
-    x->qis += k[CLHS_QIS];
-    if (k[CLHS_PAT] > x->maxpat) x->maxpat = k[CLHS_PAT];
-  }
-  free(cnt);
-  int oom = 0;
-  int64_t nin = 0;
-  owner_rec *in = clhs_comm_route(comm, rec, dest, nrec, sizeof *rec, &nin, &oom);
-  if (oom) clhs_comm_abort(comm, 1, "out of memory for the memory estimate");
-  free(rec);
-  free(dest);
-  b->c_begin = -1;
-  for (int64_t j = 0; j < nin; j++) { /* received in rank order = centre order */
-    if (b->c_begin < 0) b->c_begin = in[j].first;
-    b->c_count += in[j].centres;
-    b->n += in[j].agents;
-    b->npat += in[j].pat;
-    b->nfam += in[j].fam;
-    b->nclin += in[j].clin;
-    b->nqis += in[j].qis;
-    if (in[j].maxpat > b->max_centre_pat) b->max_centre_pat = in[j].maxpat;
-  }
-  free(in);
+  clhs_decomp_free(&d);
   return CLHS_OK;
 }
 

@@ -60,19 +60,13 @@ const clhs_entity_info clhs_entities[CLHS_NENTITIES] = {
     [CLHS_E_PATIENT] = {"patient", "`npat`", "patients",
                         "network-wide patient index, centre by centre [npatients]", 0},
     [CLHS_E_CLIN] = {"clinician", "`nclin`", "staff",
-                     "network-wide clinician index, centre by centre (`centre_clin0`)", 0},
+                     "network-wide clinician index, centre by centre [clinicians]", 0},
     [CLHS_E_QIS] = {"QIS", "`nqis`", "staff",
-                    "network-wide improvement-specialist index, centre by centre "
-                    "(`centre_qis0`)",
-                    0},
+                    "network-wide improvement-specialist index, centre by centre [QIS]", 0},
     [CLHS_E_FAM] = {"caregiver", "`fam_begin[c_count]`", NULL, NULL, 0},
     [CLHS_E_CENTRE] = {"centre", "`c_count`", "centres", "centre index [ncentres]", 0},
     [CLHS_E_BOUND] = {"centre bound", "`c_count + 1`", NULL, NULL, 0},
-    [CLHS_E_ALL_CENTRE] = {"every centre", "`ncentres`, on every rank", "centres",
-                           "centre index [ncentres]: rank 0 writes every row, every rank reads "
-                           "every row",
-                           1},
-    [CLHS_E_ALL_BOUND] = {"every centre bound", "`ncentres + 1`, on every rank", NULL, NULL, 1}};
+    [CLHS_E_RANK_BOUND] = {"rank bound", "ranks + 1, on every rank", NULL, NULL, 1}};
 
 size_t clhs_vtype_size(int vtype) {
   return vt_size[vtype];
@@ -103,14 +97,14 @@ int64_t clhs_entity_count(const clhs_world *w, int entity) {
   case CLHS_E_FAM: return w->fam_begin ? w->fam_begin[w->c_count] : 0;
   case CLHS_E_CENTRE: return w->c_count;
   case CLHS_E_BOUND: return w->c_count + 1;
-  case CLHS_E_ALL_CENTRE: return w->ncentres;
-  default: return w->ncentres + 1;
+  default: return w->comm->size + 1;
   }
 }
 
 void clhs_entity_rows(const clhs_world *w, int entity, int64_t *rows, int64_t *row0,
                       int64_t *nloc) {
   const int64_t C = w->ncentres, cb = w->c_begin;
+  /* Patients, clinicians and QIS are numbered centre by centre: this rank's are a block. */
   *rows = *row0 = *nloc = 0;
   switch (entity) {
   case CLHS_E_AGENT:
@@ -120,17 +114,17 @@ void clhs_entity_rows(const clhs_world *w, int entity, int64_t *rows, int64_t *r
     break;
   case CLHS_E_PATIENT:
     *rows = w->npatients;
-    *row0 = w->centre_pat0[cb];
+    *row0 = w->pat_row0;
     *nloc = w->npat;
     break;
   case CLHS_E_CLIN:
-    *rows = w->centre_clin0[C];
-    *row0 = w->centre_clin0[cb];
+    *rows = w->nclin_total;
+    *row0 = w->clin_row0;
     *nloc = w->nclin;
     break;
   case CLHS_E_QIS:
-    *rows = w->centre_qis0[C];
-    *row0 = w->centre_qis0[cb];
+    *rows = w->nqis_total;
+    *row0 = w->qis_row0;
     *nloc = w->nqis;
     break;
   case CLHS_E_CENTRE:
@@ -138,7 +132,6 @@ void clhs_entity_rows(const clhs_world *w, int entity, int64_t *rows, int64_t *r
     *row0 = cb;
     *nloc = w->c_count;
     break;
-  case CLHS_E_ALL_CENTRE: *rows = *nloc = C; break;
   default: break; /* not stored */
   }
 }
@@ -316,7 +309,8 @@ void clhs_fields_write_markdown(FILE *out) {
               f->ctype, role_text[f->role], f->unit, f->meaning);
     }
   fprintf(out, "\nBytes per entry, as `clhs_world_bytes` and the memory estimate count them "
-               "(replicated arrays are counted with the other O(centres) tables; centre bounds "
+               "(replicated arrays, the ranks' bounds, are counted apart as the replicated tables; "
+               "centre bounds "
                "one per centre, leaving out the end entry):\n\n");
   fprintf(out, "| entries | this rank holds | bytes per entry |\n|---|---|---|\n");
   for (int e = 0; e < CLHS_NENTITIES; e++) {

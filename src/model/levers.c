@@ -50,33 +50,32 @@ void clhs_intensity_compute(const clhs_config *cfg, double t, int64_t centre, in
   I->research = L[CLHS_LEV_RESEARCH];
 }
 
-/* Bass joining (§9), decided identically on every rank for every centre: the
- * draw is keyed by centre, and its inputs (members before this step's joins,
- * mean V of member clinicians) are exact reductions. */
+/* Bass joining (§9), decided by each centre's owner: the draw is keyed by centre, and
+ * its inputs (members before this step's joins, mean V of member clinicians) are exact
+ * reductions, one sum of integers. */
 static void bass_joins(clhs_world *w, int64_t t) {
   const clhs_config *cfg = w->cfg;
-  const int64_t C = w->ncentres;
-  int64_t members = 0;
-  for (int64_t c = 0; c < C; c++)
-    members += w->join_step[c] < t;
-  /* Mean V of member clinicians, summed in 2^-32 fixed point: exact in integers. */
-  int64_t acc[2] = {0, 0};
+  /* Members, then the mean V of member clinicians summed in 2^-32 fixed point: exact in
+   * integers. */
+  int64_t acc[3] = {0, 0, 0};
   for (int64_t lc = 0; lc < w->c_count; lc++) {
+    acc[0] += w->join_step[lc] < t;
     if (!w->member[lc]) continue;
     for (int32_t i = w->first[CLHS_CLIN][lc]; i < w->first[CLHS_CLIN + 1][lc]; i++) {
-      acc[0] += (int64_t)llround((double)w->V[i] * 4294967296.0);
-      acc[1]++;
+      acc[1] += (int64_t)llround((double)w->V[i] * 4294967296.0);
+      acc[2]++;
     }
   }
-  clhs_comm_sum_i64(w->comm, acc, 2);
-  const double meanV = acc[1] ? (double)acc[0] / 4294967296.0 / (double)acc[1] : 0.0;
-  const double p = cfg->centres.bass_p + cfg->centres.bass_q * (double)members / (double)C *
+  clhs_comm_sum_i64(w->comm, acc, 3);
+  const double meanV = acc[2] ? (double)acc[1] / 4294967296.0 / (double)acc[2] : 0.0;
+  const double p = cfg->centres.bass_p + cfg->centres.bass_q * (double)acc[0] /
+                                             (double)w->ncentres *
                                              (1.0 + cfg->centres.beta_value * meanV);
-  for (int64_t c = 0; c < C; c++) {
-    if (w->join_step[c] <= t) continue;
+  for (int64_t lc = 0; lc < w->c_count; lc++) {
+    if (w->join_step[lc] <= t) continue;
     clhs_rng r;
-    clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)c, CLHS_P_BASS);
-    if (clhs_rng_bernoulli(&r, p)) w->join_step[c] = (int32_t)t;
+    clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)(w->c_begin + lc), CLHS_P_BASS);
+    if (clhs_rng_bernoulli(&r, p)) w->join_step[lc] = (int32_t)t;
   }
 }
 
@@ -87,7 +86,7 @@ void clhs_phase_levers_joins(clhs_world *w, int64_t t) {
 #pragma omp parallel for schedule(dynamic, 4)
   for (int64_t lc = 0; lc < w->c_count; lc++) {
     const int64_t c = w->c_begin + lc;
-    if (!w->member[lc] && w->join_step[c] <= t) {
+    if (!w->member[lc] && w->join_step[lc] <= t) {
       w->member[lc] = 1;
       /* The clamped initial tiers (§3, §6) are restored when the centre joins. */
       for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++)

@@ -28,6 +28,24 @@ static inline int holds(const uint64_t *held, int64_t hm, uint64_t id) {
   return 0;
 }
 
+/* ------------------------------------------------------------ the decomposition */
+
+/* This rank's block of centres, from the configuration alone (world.c; the memory estimate
+ * uses it too). */
+typedef struct clhs_decomp {
+  int64_t ncentres, nagents, npatients, nclin_total, nqis_total; /* the whole run */
+  /* This rank's centres [c_begin, c_begin + c_count) (a rank with none: where its block
+   * would start) and the global index of its first agent, patient, clinician and QIS. */
+  int64_t c_begin, c_count, gid_begin, pat_row0, clin_row0, qis_row0;
+  int32_t (*cnt)[CLHS_NTYPES]; /* [c_count]: agents of each type in this rank's centres */
+  int64_t *rank_gid0;          /* [P + 1]: global id of each rank's first agent; nagents */
+} clhs_decomp;
+
+/* Collective: size an equal share of the centres, place them on their owners; aborts every
+ * rank when out of memory. */
+void clhs_world_decompose(const clhs_config *cfg, const clhs_comm *comm, clhs_decomp *d);
+void clhs_decomp_free(clhs_decomp *d);
+
 /* ------------------------------------------------------------ the halo lookup */
 
 /* Index of a remote gid in the halo, or -1. Inline for the neighbour lists (ties.c);

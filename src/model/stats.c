@@ -39,7 +39,7 @@ void clhs_world_centre_stats(clhs_world *w, clhs_centre_stat *stat) {
     s->reliability = w->r[lc];
     s->completeness = w->d[lc];
     s->member = w->member[lc];
-    const int32_t js = w->join_step[w->c_begin + lc];
+    const int32_t js = w->join_step[lc];
     /* Established: joined at least `established_weeks` ago, or a member from step 0. */
     s->established = w->member[lc] && (js <= 0 || t - js >= est);
   }
@@ -65,7 +65,8 @@ void clhs_world_network_stats(const clhs_world *w, int64_t *v) {
 #pragma omp parallel for schedule(dynamic, 4) reduction(+ : v[:CLHS_NS_LEN])
   for (int64_t lc = 0; lc < w->c_count; lc++) {
     const clhs_tieset *ts = &w->ties[lc];
-    const int64_t g0 = w->centre_gid0[w->c_begin + lc], g1 = w->centre_gid0[w->c_begin + lc + 1];
+    const int64_t g0 = w->gid_begin + w->first[0][lc];
+    const int64_t g1 = w->gid_begin + w->first[CLHS_NTYPES][lc];
     for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++) {
       const int ty = w->type[i];
       v[CLHS_NS_TIER + ty * CLHS_TIERS + w->E[i]]++;

@@ -18,20 +18,18 @@
 
 /* ------------------------------------------------------------ bookkeeping */
 
-int64_t clhs_centre_of_gid(const clhs_world *w, int64_t gid) {
-  int64_t lo = 0, hi = w->ncentres; /* centre_gid0[lo] <= gid < centre_gid0[hi] */
+int clhs_owner_of_gid(const clhs_world *w, int64_t gid) {
+  /* The last rank whose first global id is <= gid: ranks with no agents share their
+   * first id with the next rank, which holds it. */
+  int lo = 0, hi = w->comm->size; /* rank_gid0[lo] <= gid < rank_gid0[hi] */
   while (hi - lo > 1) {
-    int64_t mid = lo + (hi - lo) / 2;
-    if (w->centre_gid0[mid] <= gid)
+    const int mid = lo + (hi - lo) / 2;
+    if (w->rank_gid0[mid] <= gid)
       lo = mid;
     else
       hi = mid;
   }
   return lo;
-}
-
-int clhs_owner_of_gid(const clhs_world *w, int64_t gid) {
-  return w->owner[clhs_centre_of_gid(w, gid)];
 }
 
 int clhs_ties_init(clhs_world *w, clhs_error *err) {

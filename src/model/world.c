@@ -2,9 +2,12 @@
  * Building the world: centre sizes, the decomposition over ranks, global ids and
  * the initial state of every agent (MODEL.md §2-§3).
  *
- * Every rank computes the sizes of *all* centres (O(centres) keyed draws), so
- * global ids and the owner of each centre are known everywhere without
- * communication; agent state is then built only by the owner.
+ * No rank sizes every centre: each sizes an equal share of them (O(centres / ranks) keyed
+ * draws), learns where its share starts in the global ids from the shares' totals (an
+ * allgather of four integers per rank), and sends each centre's sizes to the rank that
+ * will own it (a sparse exchange); the ranks' first global ids are then allgathered (P + 1
+ * integers, all that a rank knows of the other ranks' centres: the owner of a global id is
+ * a binary search in them). Agent state is built only by the owner.
  */
 #include <math.h>
 #include <stdint.h>
@@ -12,8 +15,8 @@
 #include <string.h>
 
 #include "clhs/date.h"
-#include "clhs/model.h"
 #include "clhs/rng.h"
+#include "model_internal.h"
 
 int32_t clhs_centre_patients(const clhs_config *cfg, int64_t c) {
   clhs_rng r;
@@ -27,6 +30,184 @@ int32_t clhs_centre_patients(const clhs_config *cfg, int64_t c) {
   }
   /* Only reachable with a range far in the tail; finalize() rejects empty ranges. */
   return (int32_t)cfg->population.patients_min;
+}
+
+/* floor(x * r / P) without overflow (x * r may exceed 2^63 for x near 2^62 / P). */
+static int64_t share_bound(int64_t x, int r, int P) {
+  return (x / P) * r + (x % P) * r / P;
+}
+
+/* The rank whose share [share_bound(C, q), share_bound(C, q + 1)) holds centre c. */
+static int share_owner(int64_t c, int64_t C, int P) {
+  int q = (int)(((c + 1) * (int64_t)P - 1) / C);
+  while (q > 0 && share_bound(C, q, P) > c) /* guards against rounding at the ends */
+    q--;
+  while (q + 1 < P && share_bound(C, q + 1, P) <= c)
+    q++;
+  return q;
+}
+
+/* One centre as the rank that sizes it sends it to its owner (crosses MPI: fixed layout):
+ * its index, first global id, first patient, clinician and QIS, and its agents by type. */
+typedef struct centre_rec {
+  int64_t c, gid0, row0[3];
+  int32_t cnt[CLHS_NTYPES];
+  int32_t pad;
+} centre_rec;
+
+/* What each rank tells the others of its block (crosses MPI): its first centre, global id,
+ * patient, clinician and QIS (-1 for a rank with no centre). */
+enum { B_CENTRE, B_GID, B_PAT, B_CLIN, B_QIS, B_LEN };
+
+void clhs_world_decompose(const clhs_config *cfg, const clhs_comm *comm, clhs_decomp *d) {
+  memset(d, 0, sizeof *d);
+  const int64_t C = cfg->population.centres;
+  const int P = comm->size;
+  const int64_t s0 = share_bound(C, comm->rank, P), s1 = share_bound(C, comm->rank + 1, P);
+  const int64_t ns = s1 - s0;
+  int32_t(*cnt)[CLHS_NTYPES] = calloc((size_t)(ns ? ns : 1), sizeof *cnt);
+  if (!cnt) clhs_comm_abort(comm, 1, "out of memory sizing %lld centres", (long long)ns);
+  for (int64_t c = s0; c < s1; c++) {
+    int32_t *k = cnt[c - s0];
+    const int32_t np = clhs_centre_patients(cfg, c);
+    clhs_rng r;
+    clhs_rng_init(&r, cfg->run.seed, CLHS_STEP_INIT, (uint64_t)c, CLHS_P_CAREGIVERS);
+    k[CLHS_PAT] = np;
+    k[CLHS_FAM] = (int32_t)clhs_rng_binomial(&r, np, cfg->population.caregivers_per_patient);
+    k[CLHS_CLIN] = (int32_t)((np + cfg->population.patients_per_clinician - 1) /
+                             cfg->population.patients_per_clinician);
+    k[CLHS_QIS] = (int32_t)(cfg->population.qis_base + np / cfg->population.qis_per_patients);
+  }
+
+  /* Researchers: this rank draws an equal share of them and sends each centre index to the
+   * rank whose share holds that centre. */
+  int64_t R = (int64_t)floor(cfg->population.researchers_per_centre * (double)C + 0.5);
+  if (R < cfg->population.researchers_min) R = cfg->population.researchers_min;
+  {
+    const int64_t k0 = share_bound(R, comm->rank, P), k1 = share_bound(R, comm->rank + 1, P);
+    const int64_t nk = k1 - k0;
+    int64_t *rc = malloc(sizeof *rc * (size_t)(nk ? nk : 1));
+    int *dest = malloc(sizeof *dest * (size_t)(nk ? nk : 1));
+    if (!rc || !dest) clhs_comm_abort(comm, 1, "out of memory placing researchers");
+    for (int64_t k = k0; k < k1; k++) {
+      clhs_rng r;
+      clhs_rng_init(&r, cfg->run.seed, CLHS_STEP_INIT, (uint64_t)k, CLHS_P_RES_AFFIL);
+      /* C may exceed 2^32 only in theory; two words keep it uniform anyway. */
+      int64_t c = (int64_t)(clhs_rng_uniform(&r) * (double)C);
+      if (c >= C) c = C - 1;
+      rc[k - k0] = c;
+      dest[k - k0] = share_owner(c, C, P);
+    }
+    int oom = 0;
+    int64_t nin = 0;
+    int64_t *in = clhs_comm_route(comm, rc, dest, nk, sizeof *rc, &nin, &oom);
+    if (oom) clhs_comm_abort(comm, 1, "out of memory placing researchers");
+    for (int64_t j = 0; j < nin; j++)
+      if (in[j] >= s0 && in[j] < s1) cnt[in[j] - s0][CLHS_RES]++;
+    free(in);
+    free(rc);
+    free(dest);
+  }
+
+  /* Where this share starts in the global ids and the patients', clinicians' and QIS'
+   * indices: the shares' totals, in rank order. */
+  int64_t off[4] = {0, 0, 0, 0}, all[4] = {0, 0, 0, 0};
+  for (int64_t c = 0; c < ns; c++) {
+    for (int t = 0; t < CLHS_NTYPES; t++)
+      off[0] += cnt[c][t];
+    off[1] += cnt[c][CLHS_PAT];
+    off[2] += cnt[c][CLHS_CLIN];
+    off[3] += cnt[c][CLHS_QIS];
+  }
+  int64_t *tot = malloc(sizeof *tot * 4 * (size_t)P);
+  if (!tot) clhs_comm_abort(comm, 1, "out of memory gathering %d totals", P);
+  clhs_comm_allgatherv(comm, off, 4, sizeof *off, tot);
+  memset(off, 0, sizeof off);
+  for (int q = 0; q < P; q++)
+    for (int k = 0; k < 4; k++) {
+      if (q < comm->rank) off[k] += tot[4 * q + k];
+      all[k] += tot[4 * q + k];
+    }
+  free(tot);
+  const int64_t N = all[0];
+  d->ncentres = C;
+  d->nagents = N;
+  d->npatients = all[1];
+  d->nclin_total = all[2];
+  d->nqis_total = all[3];
+
+  /* A centre goes to the rank whose share of agents holds its midpoint: contiguous blocks,
+   * balanced by agent count, never splitting a centre. */
+  centre_rec *rec = calloc((size_t)(ns ? ns : 1), sizeof *rec);
+  int *dest = malloc(sizeof *dest * (size_t)(ns ? ns : 1));
+  if (!rec || !dest) clhs_comm_abort(comm, 1, "out of memory placing %lld centres", (long long)ns);
+  for (int64_t c = s0; c < s1; c++) {
+    const int32_t *k = cnt[c - s0];
+    int64_t size = 0;
+    for (int t = 0; t < CLHS_NTYPES; t++)
+      size += k[t];
+    const double mid = (double)off[0] + 0.5 * (double)size;
+    int o = N > 0 ? (int)floor(mid * P / (double)N) : 0;
+    if (o >= P) o = P - 1;
+    centre_rec *x = &rec[c - s0];
+    x->c = c;
+    x->gid0 = off[0];
+    for (int j = 0; j < 3; j++)
+      x->row0[j] = off[1 + j];
+    memcpy(x->cnt, k, sizeof x->cnt);
+    dest[c - s0] = o;
+    off[0] += size;
+    off[1] += k[CLHS_PAT];
+    off[2] += k[CLHS_CLIN];
+    off[3] += k[CLHS_QIS];
+  }
+  free(cnt);
+  int oom = 0;
+  int64_t nin = 0;
+  centre_rec *in = clhs_comm_route(comm, rec, dest, ns, sizeof *rec, &nin, &oom);
+  if (oom) clhs_comm_abort(comm, 1, "out of memory placing centres");
+  free(rec);
+  free(dest);
+  /* Received in rank order = centre order. */
+  d->c_count = nin;
+  d->cnt = malloc(sizeof *d->cnt * (size_t)(nin ? nin : 1));
+  int64_t b[B_LEN] = {-1, -1, -1, -1, -1};
+  if (nin > 0) {
+    b[B_CENTRE] = in[0].c;
+    b[B_GID] = in[0].gid0;
+    for (int j = 0; j < 3; j++)
+      b[B_PAT + j] = in[0].row0[j];
+  }
+  for (int64_t j = 0; d->cnt && j < nin; j++)
+    memcpy(d->cnt[j], in[j].cnt, sizeof d->cnt[j]);
+  free(in);
+
+  /* Every rank's block; a rank with no centre sits where the next rank's block starts. */
+  int64_t *ball = malloc(sizeof *ball * B_LEN * (size_t)P);
+  d->rank_gid0 = malloc(sizeof *d->rank_gid0 * ((size_t)P + 1));
+  if (!d->cnt || !ball || !d->rank_gid0)
+    clhs_comm_abort(comm, 1, "out of memory for the decomposition");
+  clhs_comm_allgatherv(comm, b, B_LEN, sizeof *b, ball);
+  int64_t next[B_LEN] = {C, N, all[1], all[2], all[3]};
+  d->rank_gid0[P] = N;
+  for (int q = P - 1; q >= 0; q--) {
+    if (ball[B_LEN * q] >= 0) memcpy(next, &ball[B_LEN * q], sizeof next);
+    d->rank_gid0[q] = next[B_GID];
+    if (q == comm->rank) {
+      d->c_begin = next[B_CENTRE];
+      d->gid_begin = next[B_GID];
+      d->pat_row0 = next[B_PAT];
+      d->clin_row0 = next[B_CLIN];
+      d->qis_row0 = next[B_QIS];
+    }
+  }
+  free(ball);
+}
+
+void clhs_decomp_free(clhs_decomp *d) {
+  free(d->cnt);
+  free(d->rank_gid0);
+  memset(d, 0, sizeof *d);
 }
 
 /* Members at step t under the schedule: the piecewise-linear curve of
@@ -138,71 +319,29 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
   const char *bad = clhs_fields_check();
   if (bad) return clhs_error_set(err, CLHS_EFAIL, "%s", bad);
   const int64_t C = cfg->population.centres;
-  w->ncentres = C;
-  int32_t *cnt[CLHS_NTYPES] = {0};
+  clhs_decomp dec;
   uint8_t *has_fam = NULL;
 
-  /* --- sizes of all centres (replicated) --- */
-  for (int t = 0; t < CLHS_NTYPES; t++)
-    ALLOC(cnt[t], C, "centre sizes");
-  for (int64_t c = 0; c < C; c++) {
-    const int32_t np = clhs_centre_patients(cfg, c);
-    clhs_rng r;
-    clhs_rng_init(&r, cfg->run.seed, CLHS_STEP_INIT, (uint64_t)c, CLHS_P_CAREGIVERS);
-    cnt[CLHS_PAT][c] = np;
-    cnt[CLHS_FAM][c] = (int32_t)clhs_rng_binomial(&r, np, cfg->population.caregivers_per_patient);
-    cnt[CLHS_CLIN][c] = (int32_t)((np + cfg->population.patients_per_clinician - 1) /
-                                  cfg->population.patients_per_clinician);
-    cnt[CLHS_QIS][c] = (int32_t)(cfg->population.qis_base + np / cfg->population.qis_per_patients);
-  }
-  int64_t R = (int64_t)floor(cfg->population.researchers_per_centre * (double)C + 0.5);
-  if (R < cfg->population.researchers_min) R = cfg->population.researchers_min;
-  for (int64_t k = 0; k < R; k++) {
-    clhs_rng r;
-    clhs_rng_init(&r, cfg->run.seed, CLHS_STEP_INIT, (uint64_t)k, CLHS_P_RES_AFFIL);
-    /* C may exceed 2^32 only in theory; two words keep it uniform anyway. */
-    int64_t c = (int64_t)(clhs_rng_uniform(&r) * (double)C);
-    if (c >= C) c = C - 1;
-    cnt[CLHS_RES][c]++;
-  }
-
-  /* --- global ids and the decomposition --- */
-  if (clhs_fields_alloc(w, CLHS_E_ALL_BOUND, err) || clhs_fields_alloc(w, CLHS_E_ALL_CENTRE, err))
-    goto fail;
-  for (int64_t c = 0; c < C; c++) {
-    int64_t size = 0;
+  /* --- sizes of this rank's centres, global ids and the decomposition --- */
+  clhs_world_decompose(cfg, comm, &dec);
+  int32_t(*cnt)[CLHS_NTYPES] = dec.cnt; /* cnt[lc][t]: agents of type t in local centre lc */
+  w->ncentres = C;
+  w->nagents = dec.nagents;
+  w->npatients = dec.npatients;
+  w->nclin_total = dec.nclin_total;
+  w->nqis_total = dec.nqis_total;
+  w->c_begin = dec.c_begin;
+  w->c_count = dec.c_count;
+  w->gid_begin = dec.gid_begin;
+  w->pat_row0 = dec.pat_row0;
+  w->clin_row0 = dec.clin_row0;
+  w->qis_row0 = dec.qis_row0;
+  if (clhs_fields_alloc(w, CLHS_E_RANK_BOUND, err)) goto fail;
+  memcpy(w->rank_gid0, dec.rank_gid0, sizeof *w->rank_gid0 * ((size_t)comm->size + 1));
+  w->n = 0;
+  for (int64_t lc = 0; lc < w->c_count; lc++)
     for (int t = 0; t < CLHS_NTYPES; t++)
-      size += cnt[t][c];
-    w->centre_gid0[c + 1] = w->centre_gid0[c] + size;
-    w->npatients += cnt[CLHS_PAT][c];
-    w->centre_pat0[c + 1] = w->centre_pat0[c] + cnt[CLHS_PAT][c];
-    w->centre_clin0[c + 1] = w->centre_clin0[c] + cnt[CLHS_CLIN][c];
-    w->centre_qis0[c + 1] = w->centre_qis0[c] + cnt[CLHS_QIS][c];
-  }
-  w->nagents = w->centre_gid0[C];
-  /* A centre goes to the rank whose share of agents holds its midpoint: contiguous
-   * blocks, balanced by agent count, never splitting a centre. */
-  const int P = comm->size;
-  w->c_begin = -1;
-  for (int64_t c = 0; c < C; c++) {
-    double mid =
-        (double)w->centre_gid0[c] + 0.5 * (double)(w->centre_gid0[c + 1] - w->centre_gid0[c]);
-    int o = (int)floor(mid * P / (double)w->nagents);
-    if (o >= P) o = P - 1;
-    w->owner[c] = o;
-    if (o == comm->rank) {
-      if (w->c_begin < 0) w->c_begin = c;
-      w->c_count++;
-    }
-  }
-  if (w->c_begin < 0) { /* a rank with no centre sits where its block would start */
-    int64_t c = 0;
-    while (c < C && w->owner[c] < comm->rank)
-      c++;
-    w->c_begin = c;
-  }
-  w->gid_begin = w->centre_gid0[w->c_begin];
-  w->n = w->centre_gid0[w->c_begin + w->c_count] - w->gid_begin;
+      w->n += cnt[lc][t];
   /* Local indices are 32-bit (compact neighbour and patient tables): a rank holds
    * at most 2^31 - 1 agents, far beyond what fits in one node's memory. */
   if (w->n > INT32_MAX) {
@@ -218,51 +357,55 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
     goto fail;
   }
 
-  /* --- joining (§9): schedule fixes every join step now; Bass starts with the
-   * initial share and decides the rest as the run goes --- */
-  for (int64_t c = 0; c < C; c++)
-    w->join_step[c] = CLHS_NEVER;
-  if (cfg->centres.join == CLHS_JOIN_SCHEDULE) {
-    /* Join steps follow from the curve alone (not from run.steps, so a restart that
-     * extends a run rebuilds the same ones): it is flat after its last point. */
-    int64_t joined = 0, d0 = 0, dl = 0;
-    clhs_date_parse(cfg->run.start_date, &d0);
-    if (cfg->centres.nschedule > 0)
-      clhs_date_parse(cfg->centres.schedule_date[cfg->centres.nschedule - 1], &dl);
-    const int64_t t_last = dl > d0 ? (dl - d0) / 7 + 2 : 1;
-    for (int64_t t = 0; t <= t_last && joined < C; t++) {
-      int64_t m = clhs_schedule_members(cfg, t);
-      for (; joined < m; joined++)
-        w->join_step[joined] = (int32_t)t;
-    }
-  } else {
-    int64_t m0 = (int64_t)floor(cfg->centres.initial_share * (double)C + 0.5);
-    for (int64_t c = 0; c < m0 && c < C; c++)
-      w->join_step[c] = 0;
-  }
-
-  /* --- local centres --- */
+  /* --- local centres --- */ /* --- local centres --- */
   const int64_t nc = w->c_count;
   if (clhs_fields_alloc(w, CLHS_E_BOUND, err) || clhs_fields_alloc(w, CLHS_E_CENTRE, err))
     goto fail;
+
+  /* --- joining (§9) of this rank's centres: the schedule fixes every join step now; Bass
+   * starts with the initial share and decides the rest as the run goes --- */
+  {
+    const int64_t c0 = w->c_begin, c1 = w->c_begin + nc;
+    for (int64_t lc = 0; lc < nc; lc++)
+      w->join_step[lc] = CLHS_NEVER;
+    if (cfg->centres.join == CLHS_JOIN_SCHEDULE) {
+      /* Join steps follow from the curve alone (not from run.steps, so a restart that
+       * extends a run rebuilds the same ones): it is flat after its last point. Centres
+       * [joined, m) join at step t. */
+      int64_t joined = 0, d0 = 0, dl = 0;
+      clhs_date_parse(cfg->run.start_date, &d0);
+      if (cfg->centres.nschedule > 0)
+        clhs_date_parse(cfg->centres.schedule_date[cfg->centres.nschedule - 1], &dl);
+      const int64_t t_last = dl > d0 ? (dl - d0) / 7 + 2 : 1;
+      for (int64_t t = 0; t <= t_last && joined < C; t++) {
+        const int64_t m = clhs_schedule_members(cfg, t);
+        for (int64_t c = joined > c0 ? joined : c0; c < m && c < c1; c++)
+          w->join_step[c - c0] = (int32_t)t;
+        if (m > joined) joined = m;
+      }
+    } else {
+      const int64_t m0 = (int64_t)floor(cfg->centres.initial_share * (double)C + 0.5);
+      for (int64_t c = c0; c < m0 && c < c1; c++)
+        w->join_step[c - c0] = 0;
+    }
+  }
   {
     int32_t off = 0, pat = 0, clin = 0, qis = 0;
     for (int64_t lc = 0; lc < nc; lc++) {
-      const int64_t c = w->c_begin + lc;
       for (int t = 0; t < CLHS_NTYPES; t++) {
         w->first[t][lc] = off;
-        off += cnt[t][c];
+        off += cnt[lc][t];
       }
       w->first[CLHS_NTYPES][lc] = off;
       w->pat_begin[lc] = pat;
       w->clin_begin[lc] = clin;
       w->qis_begin[lc] = qis;
-      pat += cnt[CLHS_PAT][c];
-      clin += cnt[CLHS_CLIN][c];
-      qis += cnt[CLHS_QIS][c];
+      pat += cnt[lc][CLHS_PAT];
+      clin += cnt[lc][CLHS_CLIN];
+      qis += cnt[lc][CLHS_QIS];
       w->r[lc] = (float)cfg->constants.init_r;
       w->d[lc] = (float)cfg->constants.init_d;
-      w->member[lc] = w->join_step[c] <= 0;
+      w->member[lc] = w->join_step[lc] <= 0;
     }
     for (int t = 0; t <= CLHS_NTYPES; t++)
       w->first[t][nc] = off;
@@ -283,14 +426,14 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
   {
     int32_t maxpat = 1;
     for (int64_t lc = 0; lc < nc; lc++)
-      if (cnt[CLHS_PAT][w->c_begin + lc] > maxpat) maxpat = cnt[CLHS_PAT][w->c_begin + lc];
+      if (cnt[lc][CLHS_PAT] > maxpat) maxpat = cnt[lc][CLHS_PAT];
     ALLOC(has_fam, maxpat, "caregiver flags");
   }
   {
     int32_t nf = 0;
     for (int64_t lc = 0; lc < nc; lc++) {
       w->fam_begin[lc] = nf;
-      nf += cnt[CLHS_FAM][w->c_begin + lc];
+      nf += cnt[lc][CLHS_FAM];
     }
     w->fam_begin[nc] = nf;
     if (clhs_fields_alloc(w, CLHS_E_FAM, err)) goto fail;
@@ -304,8 +447,8 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
       }
     /* Which patients have a caregiver: selection sampling (Knuth's Algorithm S)
      * of nfam out of npat, keyed by centre; caregivers follow their patients' order. */
-    const int32_t npc = cnt[CLHS_PAT][c], nfam = cnt[CLHS_FAM][c];
-    const int32_t nclin = cnt[CLHS_CLIN][c];
+    const int32_t npc = cnt[lc][CLHS_PAT], nfam = cnt[lc][CLHS_FAM];
+    const int32_t nclin = cnt[lc][CLHS_CLIN];
     clhs_rng r;
     clhs_rng_init(&r, cfg->run.seed, CLHS_STEP_INIT, (uint64_t)c, CLHS_P_CAREGIVER_PICK);
     int32_t chosen = 0;
@@ -344,13 +487,11 @@ int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *co
   w->N_rec = 0;
   w->step = 0;
 
-  for (int t = 0; t < CLHS_NTYPES; t++)
-    free(cnt[t]);
+  clhs_decomp_free(&dec);
   free(has_fam);
   return CLHS_OK;
 fail:
-  for (int t = 0; t < CLHS_NTYPES; t++)
-    free(cnt[t]);
+  clhs_decomp_free(&dec);
   free(has_fam);
   clhs_world_free(w);
   return err->code;

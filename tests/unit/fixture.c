@@ -108,6 +108,31 @@ void fx_done(clhs_config *cfg, clhs_world *w) {
 
 /* ------------------------------------------------------------ agents and ties */
 
+int64_t *fx_centre_gid0(const clhs_world *w) {
+  int64_t *mine = malloc(sizeof *mine * (size_t)(w->c_count ? w->c_count : 1));
+  int64_t *g0 = malloc(sizeof *g0 * (size_t)(w->ncentres + 1));
+  assert_non_null(mine);
+  assert_non_null(g0);
+  for (int64_t lc = 0; lc < w->c_count; lc++)
+    mine[lc] = w->gid_begin + w->first[0][lc];
+  clhs_comm_allgatherv(&comm, mine, w->c_count, sizeof *mine, g0); /* rank order: centre order */
+  g0[w->ncentres] = w->nagents;
+  free(mine);
+  return g0;
+}
+
+int64_t fx_centre_of(const clhs_world *w, const int64_t *g0, int64_t g) {
+  int64_t lo = 0, hi = w->ncentres; /* g0[lo] <= g < g0[hi] */
+  while (hi - lo > 1) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (g0[mid] <= g)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
 int32_t fx_agent(const clhs_world *w, int64_t lc, int t, int32_t k) {
   const int32_t i = w->first[t][lc] + k;
   assert_true(i < w->first[t + 1][lc]);

@@ -120,6 +120,15 @@ static inline int64_t fx_gid(const clhs_world *w, int64_t i) {
   return w->gid_begin + i;
 }
 
+/**
+ * Collective: every centre's first global id [ncentres + 1] (the last: nagents), gathered
+ * from the centres' owners. A test's table: the model keeps none (free it).
+ */
+int64_t *fx_centre_gid0(const clhs_world *w);
+
+/** The centre of global id @p g, from @p g0 of fx_centre_gid0. */
+int64_t fx_centre_of(const clhs_world *w, const int64_t *g0, int64_t g);
+
 /** Local index of the k-th agent of type @p t in local centre @p lc (asserted to exist). */
 int32_t fx_agent(const clhs_world *w, int64_t lc, int t, int32_t k);
 

@@ -61,8 +61,7 @@ static void test_world_structure(void **state) {
     assert_int_equal(nf, np); /* caregivers_per_patient = 1 */
     assert_int_equal(ncl, (np + 31) / 32);
     assert_int_equal(nq, 3 + np / 300);
-    assert_int_equal(w.centre_gid0[lc] + w.first[CLHS_NTYPES][lc] - w.first[0][lc],
-                     w.centre_gid0[lc + 1]);
+    assert_int_equal(w.first[0][lc], lc ? w.first[CLHS_NTYPES][lc - 1] : 0); /* contiguous */
     for (int64_t p = w.pat_begin[lc]; p < w.pat_begin[lc + 1]; p++) {
       int32_t k = (int32_t)(p - w.pat_begin[lc]);
       assert_int_equal(w.pat_clin[p], w.first[CLHS_CLIN][lc] + k % ncl); /* round-robin */
@@ -74,6 +73,14 @@ static void test_world_structure(void **state) {
     }
   }
   assert_int_equal(res, 6); /* max(5, round(0.2 * 30)) */
+  /* One rank: the ranks' bounds are [0, nagents]; the first rows are 0, the totals its own. */
+  assert_int_equal(w.rank_gid0[0], 0);
+  assert_int_equal(w.rank_gid0[1], w.nagents);
+  assert_int_equal(w.n, w.nagents);
+  assert_int_equal(w.pat_row0 + w.clin_row0 + w.qis_row0, 0);
+  assert_int_equal(w.npatients, w.npat);
+  assert_int_equal(w.nclin_total, w.nclin);
+  assert_int_equal(w.nqis_total, w.nqis);
   /* Non-member centres hold engagement at most 1 until they join. */
   for (int64_t i = 0; i < w.n; i++)
     if (!w.member[w.centre[i]]) assert_true(w.E[i] <= 1);

@@ -406,11 +406,11 @@ static void test_preferential_attachment(void **state) {
   fx_world(&cfg, &w);
   set_state(&w, 2, 31); /* everyone attends */
   /* The hub: the first patient of centre 0, tied to every other patient of its centre. */
-  const int64_t hub = w.centre_gid0[0];
+  const int64_t hub = 0;
   clhs_tie_msg *m = calloc(2 * NPAT, sizeof *m);
   assert_non_null(m);
   int64_t nm = 0;
-  if (w.owner[0] == comm.rank)
+  if (clhs_owner_of_gid(&w, hub) == comm.rank)
     for (int64_t k = 1; k < NPAT; k++)
       fx_msg_pair(m, &nm, hub, hub + k, CLHS_TIE_CREATE, CLHS_TIE_PEER);
   fx_deliver(&w, m, nm);
@@ -641,15 +641,17 @@ static void turnover_case(double rate) {
    * where the decomposition splits the two centres. */
   clhs_tie_msg m[64];
   int64_t nm = 0;
+  int64_t *g0 = fx_centre_gid0(&w);
   for (int64_t lc = 0; lc < w.c_count; lc++) {
     const int64_t c2 = (w.c_begin + lc + 1) % w.ncentres;
-    const int64_t staff = w.centre_gid0[c2 + 1] - 1;
+    const int64_t staff = g0[c2 + 1] - 1;
     const int32_t srcs[2] = {w.first[CLHS_PAT][lc], w.first[CLHS_FAM][lc]};
     for (int k = 0; k < 2 && nm + 2 <= 64; k++) {
       if (srcs[k] >= w.first[k + 1][lc]) continue; /* no agent of that type */
       fx_msg_pair(m, &nm, w.gid_begin + srcs[k], staff, CLHS_TIE_CREATE, CLHS_TIE_ONLINE);
     }
   }
+  free(g0);
   fx_deliver(&w, m, nm);
   fx_ties_ok(&w, "clhs_ties_check before turnover");
   snap before;

@@ -696,6 +696,7 @@ static uint64_t busy_digest(int threads) {
       w.need[i * 4 + k] = (float)unit(g, 3 + k);
   }
   /* Random cross-centre ties, listed by rank 0 and delivered to both ends. */
+  int64_t *g0 = fx_centre_gid0(&w);
   clhs_tie_msg *m = NULL;
   int64_t nm = 0;
   if (comm.rank == 0) {
@@ -705,12 +706,13 @@ static uint64_t busy_digest(int threads) {
     for (int64_t k = 0; k < want; k++) {
       const int64_t a = (int64_t)(fx_mix64((uint64_t)k * 2) % (uint64_t)N);
       const int64_t b = (int64_t)(fx_mix64((uint64_t)k * 2 + 1) % (uint64_t)N);
-      if (clhs_centre_of_gid(&w, a) == clhs_centre_of_gid(&w, b)) continue;
+      if (fx_centre_of(&w, g0, a) == fx_centre_of(&w, g0, b)) continue;
       fx_msg_pair(m, &nm, a, b, CLHS_TIE_CREATE, k % 3 ? CLHS_TIE_EVENT : CLHS_TIE_ONLINE);
     }
   }
   fx_deliver(&w, m, nm);
   free(m);
+  free(g0);
   w.N_rec = 3000;
   for (int64_t t = 1; t <= 30; t++) {
     clhs_ties_decay(&w);

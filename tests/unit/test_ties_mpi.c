@@ -33,8 +33,7 @@ typedef struct pair {
  * and PAT 4 of each centre (peer); and PAT 5 of centre 0 with PAT 5 of centre 5, created
  * by both owners (two creates at each end: 0.5 + 0.2).
  */
-static int64_t make_pairs(const clhs_world *w, pair *p) {
-  const int64_t *g0 = w->centre_gid0;
+static int64_t make_pairs(const int64_t *g0, pair *p) {
   int64_t n = 0;
   for (int c = 0; c < 3; c++)
     p[n++] = (pair){g0[c], g0[c + 3], CLHS_TIE_EVENT, 0};
@@ -202,21 +201,28 @@ static void test_cross_rank(void **state) {
   clhs_error err;
 
   /* The decomposition: contiguous blocks of whole centres, in rank order. */
+  int64_t *g0 = fx_centre_gid0(&w);
+  CHECK(w.rank_gid0[0] == 0 && w.rank_gid0[comm.size] == w.nagents, "the ranks' bounds");
+  CHECK(w.rank_gid0[comm.rank] == w.gid_begin && w.rank_gid0[comm.rank + 1] == w.gid_begin + w.n,
+        "this rank's bounds");
   for (int64_t c = 0; c < NCENTRES; c++) {
-    CHECK(w.owner[c] >= 0 && w.owner[c] < comm.size, "owner of centre %lld", (long long)c);
-    if (c) CHECK(w.owner[c - 1] <= w.owner[c], "owners not in rank order");
+    const int o = clhs_owner_of_gid(&w, g0[c]);
+    CHECK(o >= 0 && o < comm.size, "owner of centre %lld", (long long)c);
+    if (c) CHECK(clhs_owner_of_gid(&w, g0[c - 1]) <= o, "owners not in rank order");
     const int mine = c >= w.c_begin && c < w.c_begin + w.c_count;
-    CHECK(mine == (w.owner[c] == comm.rank), "centre %lld ownership", (long long)c);
+    CHECK(mine == (o == comm.rank), "centre %lld ownership", (long long)c);
   }
-  for (int64_t g = 0; g < w.nagents; g += 7)
-    CHECK(clhs_owner_of_gid(&w, g) == w.owner[clhs_centre_of_gid(&w, g)] &&
-              w.centre_gid0[clhs_centre_of_gid(&w, g)] <= g &&
-              g < w.centre_gid0[clhs_centre_of_gid(&w, g) + 1],
+  for (int64_t g = 0; g < w.nagents; g += 7) {
+    const int o = clhs_owner_of_gid(&w, g);
+    CHECK(o == clhs_owner_of_gid(&w, g0[fx_centre_of(&w, g0, g)]) && w.rank_gid0[o] <= g &&
+              g < w.rank_gid0[o + 1],
           "owner of gid %lld", (long long)g);
+  }
   assert_no_failures("decomposition");
 
   pair p[32];
-  const int64_t np = make_pairs(&w, p);
+  const int64_t np = make_pairs(g0, p);
+  free(g0);
   int alive[32];
   int64_t cross = 0;
   for (int64_t k = 0; k < np; k++) {
@@ -350,15 +356,17 @@ static void test_many_cross_rank(void **state) {
   clhs_tie_msg *m = malloc(sizeof *m * 4 * NP);
   assert_non_null(m);
   int64_t nm = 0;
+  int64_t *g0 = fx_centre_gid0(&w);
   for (int64_t k = 0; k < NP; k++) {
     const int64_t a = (37 * k) % N, b = (101 * k + 13) % N;
-    const int64_t ca = clhs_centre_of_gid(&w, a), cb = clhs_centre_of_gid(&w, b);
+    const int64_t ca = fx_centre_of(&w, g0, a), cb = fx_centre_of(&w, g0, b);
     if (a == b || ca == cb) continue; /* only cross-centre: never a care tie */
     const int kind = 1 + (int)(k % 3);
     if (owns(&w, a)) {
       fx_msg_pair(m, &nm, a, b, CLHS_TIE_CREATE, kind);
     }
   }
+  free(g0);
   fx_deliver(&w, m, nm);
   fx_ties_ok(&w, "many cross-rank ties");
   int64_t ends = clhs_ties_count(&w);
