@@ -3,8 +3,9 @@
  * what the ones before it wrote:
  *   1 creation (PAT/FAM with E >= 3, CLIN/QIS with E >= 2, of member centres);
  *   2 sharing: last step's new resources are offered over the creators' ties and posted
- *     to the commons (allgathered: the commons is identical on every rank; commons.c);
- *   3 discovery through ties, else through the commons (commons.c);
+ *     to the commons (a post stays on its creator's rank; commons.c);
+ *   3 discovery through ties, else through the commons (the draws resolved by the ranks
+ *     that hold the drawn resources; commons.c);
  *   4 adoption of the offered and found resources, in resource-id order;
  *   5 research (RES of member centres) and the evidence level E_tx;
  *   6 obsolescence of coverage.
@@ -20,8 +21,8 @@
  * the words of a stream are consumed in a fixed order (a creator's resources in id
  * order and, for each, its neighbours in gid order; an adopter's candidates in id
  * order). Everything produced by threads is sorted by a total key before use, so the
- * number of ranks and threads cannot change any value; floating-point sums over the
- * commons run in commons id order on every rank; counters are integers.
+ * number of ranks and threads cannot change any value; sums over the commons are exact
+ * fixed-point integers (commons.c); counters are integers.
  *
  * Modelling choices where §7 leaves room (see docs/model.md):
  *  - "New" resources are those created in the previous step (visible now); offers and
@@ -43,7 +44,8 @@
  *    κ-resource it lacks, the one with the largest tie weight (lowest gid on ties);
  *    from its held list, the largest id. Through the commons: a draw ∝ v among all
  *    κ-resources, rejected if held or own, at most COMMONS_TRIES (commons.c) draws
- *    (then nothing is found); the probability of a find uses the whole N_κ.
+ *    (then nothing is found); the probability of a find uses the whole N_κ. N_κ and the
+ *    weights of the draw are the current qualities in fixed point (2^-24: commons.c).
  *  - A resource both offered and found in the same week is one candidate (one
  *    adoption draw); it counts as from the commons if it was found there.
  *  - The share f counts neighbours (all ties, care included) that hold any resource of
@@ -111,7 +113,7 @@ typedef struct scratch {
   int32_t *care;
   clhs_nbr *nb;
   int32_t care_cap, nb_cap;
-  vec newres, research, offers, found, reinf, notices;
+  vec newres, research, offers, found, searches, reinf, notices;
   clhs_u32buf draws; /* one centre's batched draws */
   int status;
 } scratch;
@@ -123,6 +125,7 @@ static void scratch_free(scratch *s) {
   free(s->research.p);
   free(s->offers.p);
   free(s->found.p);
+  free(s->searches.p);
   free(s->reinf.p);
   free(s->notices.p);
   free(s->draws.v);
@@ -381,8 +384,7 @@ static int share(clhs_world *w, int64_t t, int64_t b, int64_t e, scratch *sc) {
 /* 3. Discovery, and the share f of every candidate's category among the neighbours
  * (both as at the start of the phase). Offers [0, noff) sorted by target get their f;
  * finds go to s->found. */
-static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff,
-                     const clhs_commons_index *ci, scratch *sc) {
+static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff, scratch *sc) {
   const clhs_config *cfg = w->cfg;
   const int64_t hm = cfg->resources.held_max;
   const double p_tie = cfg->resources.p_tie;
@@ -489,13 +491,10 @@ static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff,
           if (vec_push(&s->found, &c, sizeof c)) s->status = CLHS_ENOMEM;
           if (s->nb[best].kind != CLHS_TIE_CARE && push_reinforce(&s->reinf, g, s->nb[best].gid))
             s->status = CLHS_ENOMEM;
-        } else if (w->E[i] >= 2) {
-          const int64_t e = clhs_commons_find(w, ci, kstar, w->I[lc].find, g, own, u_com, &r);
-          if (e < 0) continue;
-          c.id = w->commons.id[e];
-          c.q = w->commons.q[e];
-          c.src = SRC_COMMONS;
-          if (vec_push(&s->found, &c, sizeof c)) s->status = CLHS_ENOMEM;
+        } else if (w->E[i] >= 2 && clhs_commons_hazard(w, kstar, w->I[lc].find, u_com)) {
+          /* which resource: drawn after the phase's discovery, by the owners (commons.c) */
+          const clhs_commons_search q = {g, c.f, kstar};
+          if (vec_push(&s->searches, &q, sizeof q)) s->status = CLHS_ENOMEM;
         }
       }
     }
@@ -624,9 +623,9 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
   clhs_tie_msg *reinf = NULL;
   newres *nr = NULL;
   int *dest = NULL;
-  clhs_commons_index ci;
-  memset(&ci, 0, sizeof ci);
-  int64_t noff = 0, nres_all = 0;
+  clhs_commons_search *srch = NULL;
+  clhs_commons_found *cfound = NULL;
+  int64_t noff = 0, nres_all = 0, nsrch = 0, ncf = 0;
   if (!sc) status = CLHS_ENOMEM; /* agreed below, before any exchange */
   if (t >= ((int64_t)1 << 20))
     status = clhs_error_set(err, CLHS_EINPUT,
@@ -666,21 +665,35 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
       sc[k].offers.n = 0;
     qsort(off, (size_t)noff, sizeof *off, cmp_cand);
   }
-  /* posting: every rank appends the step's posts to its commons, in id order */
-  if (clhs_commons_post(w, vb, ve)) status = CLHS_ENOMEM;
-  if (!status) status = clhs_commons_index_build(w, t, &ci);
+  /* posting: the posts stay on this rank, in its index of the commons */
+  if (!status && clhs_commons_post(w, vb, ve)) status = CLHS_ENOMEM;
+  status = clhs_commons_index(w, t, status);
 
-  /* 3. Discovery (and f of every candidate), then 4. adoption. */
+  /* 3. Discovery (and f of every candidate); the commons' draws; 4. adoption. */
   if (!status) {
-    discover(w, t, off, noff, &ci, sc);
+    discover(w, t, off, noff, sc);
     status = thread_status(sc, nt);
   }
+  if ((rc = clhs_comm_agree_error(w->comm, status, err)) != CLHS_OK) goto done;
+  srch = gather_threads(sc, nt, offsetof(scratch, searches), sizeof *srch, 0, &nsrch);
+  if (!srch) status = CLHS_ENOMEM;
+  status = clhs_commons_find(w, t, srch, status ? 0 : nsrch, &cfound, &ncf);
   if (!status) {
     int64_t nf = 0;
-    found = gather_threads(sc, nt, offsetof(scratch, found), sizeof(cand), noff, &nf);
+    found = gather_threads(sc, nt, offsetof(scratch, found), sizeof(cand), noff + ncf, &nf);
     if (!found) {
       status = CLHS_ENOMEM;
     } else {
+      for (int64_t k = 0; k < ncf; k++) {
+        cand c;
+        memset(&c, 0, sizeof c);
+        c.target = cfound[k].g;
+        c.id = cfound[k].id;
+        c.f = cfound[k].f;
+        c.q = cfound[k].q;
+        c.src = SRC_COMMONS;
+        found[nf++] = c;
+      }
       if (noff) memcpy(found + nf, off, sizeof *off * (size_t)noff);
       cs = found;
       found = NULL;
@@ -777,7 +790,8 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
   rc = clhs_comm_agree_error(w->comm, status, err);
 
 done:
-  clhs_commons_index_free(&ci);
+  free(srch);
+  free(cfound);
   for (int k = 0; sc && k < nt; k++)
     scratch_free(&sc[k]);
   free(sc);

@@ -99,32 +99,12 @@ static int64_t res_index(const clhs_world *w, uint64_t id) {
   return -1;
 }
 
-/* Post a resource of this rank's table to the commons (kept sorted by id). */
+/* Post a resource of this rank's table to the commons (the index is rebuilt from res). */
 static void add_commons(clhs_world *w, uint64_t id) {
   const int64_t r = res_index(w, id);
   assert_true(r >= 0);
-  clhs_commons *c = &w->commons;
-  if (c->n == c->cap) {
-    int64_t cap = 2 * c->cap + 16;
-    c->id = realloc(c->id, sizeof *c->id * (size_t)cap);
-    c->q = realloc(c->q, sizeof *c->q * (size_t)cap);
-    c->kind = realloc(c->kind, (size_t)cap);
-    assert_non_null(c->id);
-    assert_non_null(c->q);
-    assert_non_null(c->kind);
-    c->cap = cap;
-  }
-  int64_t x = c->n;
-  for (; x > 0 && c->id[x - 1] > id; x--) {
-    c->id[x] = c->id[x - 1];
-    c->q[x] = c->q[x - 1];
-    c->kind[x] = c->kind[x - 1];
-  }
-  c->id[x] = id;
-  c->q[x] = w->res.q[r];
-  c->kind[x] = w->res.kind[r];
-  c->n++;
   w->res.in_commons[r] = 1;
+  assert_int_equal(clhs_commons_rebuild(w), CLHS_OK);
 }
 
 /* A dynamic tie a-b (local agents) of @p kind, reinforced @p times (both ends). */
@@ -281,12 +261,13 @@ static void test_creation(void **state) {
   run_phase(&w, 6);
   assert_int_equal(w.res.n, nres);
   assert_int_equal(w.commons.n, nres);
-  for (int64_t k = 0; k < nres; k++) {
-    assert_true(w.commons.id[k] == w.res.id[k]);
-    assert_int_equal(w.commons.kind[k], w.res.kind[k]);
-    assert_int_equal(w.commons.q[k], w.res.q[k]);
+  int64_t listed = 0; /* this rank's index of the commons lists every posted resource */
+  for (int k = 0; k < CLHS_NEEDS; k++)
+    listed += w.commons.len[k];
+  assert_int_equal(listed, nres);
+  assert_true(clhs_commons_quality_mean(&w) > 0.99); /* every q = 65535 (v = 1, this step) */
+  for (int64_t k = 0; k < nres; k++)
     assert_int_equal(w.res.in_commons[k], 1);
-  }
   /* Every adoption is of a neighbour's resource, never of one's own; successes add up. */
   int64_t total = 0, total_res = 0, counted = 0;
   for (int64_t k = 0; k < nres; k++)
@@ -370,8 +351,8 @@ static void test_sharing(void **state) {
   assert_int_equal(w.res.adoptions[res_index(&w, R2)], holders(&w, R2));
   /* Posting: R (creator's m = 1) is in the commons, R2 (m = 0) is not. */
   assert_int_equal(w.commons.n, 1);
-  assert_true(w.commons.id[0] == R);
-  assert_int_equal(w.commons.kind[0], CLHS_RES_TOOL);
+  assert_int_equal(w.commons.len[clhs_res_cat(R)], 1);
+  assert_true(w.res.id[w.commons.at[clhs_res_cat(R)][0]] == R);
   assert_int_equal(w.res.in_commons[res_index(&w, R)], 1);
   assert_int_equal(w.res.in_commons[res_index(&w, R2)], 0);
   /* One week later R is no longer new: no offers, no reinforcement, no second post. */
@@ -620,7 +601,7 @@ static void test_research(void **state) {
   assert_true(w.E_tx > 0.999 && w.E_tx < 1);
   assert_int_equal(w.commons.n, before);
   for (int64_t k = 0; k < before; k++)
-    assert_true(w.commons.id[k] == w.res.id[k]);
+    assert_int_equal(w.res.in_commons[k], 1);
   fx_done(&cfg, &w);
 }
 
@@ -753,12 +734,11 @@ static uint64_t busy_digest(int threads) {
   activity[1] = (uint64_t)w.res.n;
   clhs_comm_sum_u64(&comm, &sum, 1);
   clhs_comm_sum_u64(&comm, activity, 3);
-  /* The commons and E_tx are replicated: every rank must hold the same. */
+  /* The commons' size and totals and E_tx are network-wide: every rank must hold the same. */
   uint64_t ch = 0;
-  for (int64_t k = 0; k < w.commons.n; k++) {
-    FX_FOLD(ch, w.commons.id[k]);
-    FX_FOLD(ch, w.commons.q[k] | (uint64_t)w.commons.kind[k] << 16);
-  }
+  FX_FOLD(ch, (uint64_t)w.commons.n);
+  for (int k = 0; k < CLHS_NEEDS; k++)
+    FX_FOLD(ch, (uint64_t)w.commons.total[k]);
   uint64_t eb;
   memcpy(&eb, &w.E_tx, sizeof eb);
   FX_FOLD(ch, eb);
