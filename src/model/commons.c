@@ -31,17 +31,6 @@
 /** The first round sends this many tries a searcher; the second the rest. */
 #define COMMONS_FIRST 1
 
-static int cmp_post(const void *pa, const void *pb) {
-  const clhs_post *a = pa, *b = pb;
-  return (a->id > b->id) - (a->id < b->id);
-}
-
-clhs_post *clhs_posts_allgather(clhs_world *w, const clhs_post *mine, int64_t n, int64_t *nall) {
-  clhs_post *all = clhs_comm_allgatherv_alloc(w->comm, mine, n, sizeof *mine, nall);
-  qsort(all, (size_t)*nall, sizeof *all, cmp_post);
-  return all;
-}
-
 static int grow_cat(clhs_commons *c, int k, int64_t need) {
   if (need <= c->cap[k]) return CLHS_OK;
   const int64_t cap = need + need / 2 + 64;

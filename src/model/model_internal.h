@@ -58,18 +58,6 @@ static inline int64_t halo_index(const clhs_world *w, int64_t gid, int64_t of) {
 
 /* ------------------------------------------------------------ the commons (commons.c) */
 
-/* A resource created by research (crosses MPI: fixed layout). */
-typedef struct clhs_post {
-  uint64_t id;
-  uint16_t q;
-  uint8_t kind;
-  uint8_t pad[5];
-} clhs_post;
-
-/* Every rank's @p mine[0, n) gathered on every rank and sorted by id (collective; the
- * communication layer ends every rank if it cannot allocate the result). Sets *@p nall. */
-clhs_post *clhs_posts_allgather(clhs_world *w, const clhs_post *mine, int64_t n, int64_t *nall);
-
 /* Posting (§7 sharing): this rank's resources [vb, ve) of res that were drawn for the
  * commons join its index (local; the network-wide count follows at clhs_commons_index).
  * Returns CLHS_OK or CLHS_ENOMEM. */

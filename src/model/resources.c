@@ -31,7 +31,9 @@
  *  - The quality v of a resource is v0 (1 - decay)^(t - creation step); v0 is stored as
  *    a 16-bit fraction. Research resources draw v0 like created ones, with the
  *    researcher's K; every researcher of a member centre does research (no tier
- *    condition), and E_tx rises by evidence_gain v0 (1 - E_tx) per resource in id order.
+ *    condition), and E_tx rises by evidence_gain v0 (1 - E_tx) per resource: a step's
+ *    resources together multiply 1 - E_tx by Π (1 - evidence_gain v0), computed as exp of
+ *    a fixed-point sum of logarithms (EVIDENCE_ONE), the same for any decomposition.
  *  - p_search m, p_tie w and p_post I_commons m are per-week probabilities (not
  *    hazards); creation and research counts are Poisson(λ), capped at 63 a week.
  *  - Each offer over a tie reinforces it (several resources offered over one tie in a
@@ -113,7 +115,8 @@ typedef struct scratch {
   int32_t *care;
   clhs_nbr *nb;
   int32_t care_cap, nb_cap;
-  vec newres, research, offers, found, searches, reinf, notices;
+  vec newres, offers, found, searches, reinf, notices;
+  int64_t ev_log, ev_sat; /* research: Σ fixed-point log(1 - gain v), terms with gain v >= 1 */
   clhs_u32buf draws; /* one centre's batched draws */
   int status;
 } scratch;
@@ -122,7 +125,6 @@ static void scratch_free(scratch *s) {
   free(s->care);
   free(s->nb);
   free(s->newres.p);
-  free(s->research.p);
   free(s->offers.p);
   free(s->found.p);
   free(s->searches.p);
@@ -557,7 +559,13 @@ static void adopt(clhs_world *w, int64_t t, const cand *cs, int64_t nc, scratch 
   }
 }
 
-/* 5. Research by RES of member centres (to s->newres and s->research). */
+/* The fixed point of the evidence update: (1 - E_tx) is multiplied by exp of a sum of
+ * log(1 - evidence_gain v) rounded to 2^-36 (an exact integer sum, in any order; each term
+ * is at most 11.1 in size, v0 being a 16-bit fraction: 10^7 terms a step before it could
+ * overflow at evidence_gain 1, 4 · 10^10 at the default 0.005). */
+#define EVIDENCE_ONE 68719476736.0 /* 2^36 */
+
+/* 5. Research by RES of member centres (to s->newres; the evidence terms to s->ev_*). */
 static void research(clhs_world *w, int64_t t, scratch *sc) {
   const clhs_config *cfg = w->cfg;
   const double lrec = log(1.0 + (double)w->N_rec / cfg->constants.research_nrec_scale);
@@ -582,13 +590,12 @@ static void research(clhs_world *w, int64_t t, scratch *sc) {
           nr.id = clhs_res_id(t, g, j, 0);
           nr.q = draw_quality(cfg, &r, w->K[i]);
           nr.kind = CLHS_RES_KNOWLEDGE;
-          clhs_post p;
-          memset(&p, 0, sizeof p);
-          p.id = nr.id;
-          p.q = nr.q;
-          p.kind = nr.kind;
-          if (vec_push(&s->newres, &nr, sizeof nr) || vec_push(&s->research, &p, sizeof p))
-            s->status = CLHS_ENOMEM;
+          if (vec_push(&s->newres, &nr, sizeof nr)) s->status = CLHS_ENOMEM;
+          const double x = cfg->resources.evidence_gain * clhs_quality_v0(nr.q);
+          if (x >= 1)
+            s->ev_sat++;
+          else
+            s->ev_log += llround(log1p(-x) * EVIDENCE_ONE);
         }
         if (k > 0) w->counts[lc].created[CLHS_RES_KNOWLEDGE] += k;
       }
@@ -618,14 +625,13 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
   int status = CLHS_OK, rc = CLHS_OK;
   scratch *sc = calloc((size_t)nt, sizeof *sc);
   cand *off = NULL, *cs = NULL, *found = NULL;
-  clhs_post *rposts = NULL, *allres = NULL;
   notice *nts = NULL, *nin = NULL;
   clhs_tie_msg *reinf = NULL;
   newres *nr = NULL;
   int *dest = NULL;
   clhs_commons_search *srch = NULL;
   clhs_commons_found *cfound = NULL;
-  int64_t noff = 0, nres_all = 0, nsrch = 0, ncf = 0;
+  int64_t noff = 0, nsrch = 0, ncf = 0;
   if (!sc) status = CLHS_ENOMEM; /* agreed below, before any exchange */
   if (t >= ((int64_t)1 << 20))
     status = clhs_error_set(err, CLHS_EINPUT,
@@ -733,7 +739,7 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
     }
   }
 
-  /* 5. Research, and the evidence level: identical on every rank, in id order. */
+  /* 5. Research, and the evidence level: identical on every rank (an exact sum). */
   if (!status) {
     research(w, t, sc);
     status = thread_status(sc, nt);
@@ -741,16 +747,18 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
   if ((rc = clhs_comm_agree_error(w->comm, status, err)) != CLHS_OK) goto done;
   /* From here a rank that fails still takes part in every exchange (sending nothing); the
    * phase's status is agreed at its end. */
-  {
-    int64_t mine = 0;
-    rposts = gather_threads(sc, nt, offsetof(scratch, research), sizeof(clhs_post), 0, &mine);
-    if (!rposts) {
-      status = clhs_error_set(err, CLHS_ENOMEM, "out of memory gathering research resources");
-      mine = 0;
+  { /* E_tx += gain v (1 - E_tx) for each research resource: 1 - E_tx is multiplied by
+     * Π (1 - gain v), summed as fixed-point logarithms over ranks (exact, any order) */
+    int64_t ev[2] = {0, 0};
+    for (int k = 0; k < nt; k++) {
+      ev[0] += sc[k].ev_log;
+      ev[1] += sc[k].ev_sat;
     }
-    allres = clhs_posts_allgather(w, rposts, mine, &nres_all);
-    for (int64_t k = 0; k < nres_all; k++)
-      w->E_tx += w->cfg->resources.evidence_gain * clhs_quality_v0(allres[k].q) * (1.0 - w->E_tx);
+    clhs_comm_sum_i64(w->comm, ev, 2);
+    if (ev[1] > 0)
+      w->E_tx = 1.0;
+    else if (ev[0] != 0)
+      w->E_tx = 1.0 - (1.0 - w->E_tx) * exp((double)ev[0] / EVIDENCE_ONE);
   }
 
   /* 6. Obsolescence. */
@@ -798,8 +806,6 @@ done:
   free(off);
   free(cs);
   free(found);
-  free(rposts);
-  free(allres);
   free(nts);
   free(nin);
   free(reinf);
