@@ -117,7 +117,7 @@ typedef struct scratch {
   int32_t care_cap, nb_cap;
   vec newres, offers, found, searches, reinf, notices;
   int64_t ev_log, ev_sat; /* research: Σ fixed-point log(1 - gain v), terms with gain v >= 1 */
-  clhs_u32buf draws; /* one centre's batched draws */
+  clhs_u32buf draws;      /* one centre's batched draws */
   int status;
 } scratch;
 
