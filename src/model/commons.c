@@ -153,7 +153,8 @@ double clhs_commons_quality_mean(const clhs_world *w) {
 }
 
 size_t clhs_commons_bytes(const clhs_world *w) {
-  size_t b = (size_t)(CLHS_NEEDS * (w->comm->size + 1)) * sizeof(int64_t);
+  size_t b = w->commons.rank_start ? (size_t)(CLHS_NEEDS * (w->comm->size + 1)) * sizeof(int64_t)
+                                   : 0; /* allocated at the first step */
   for (int k = 0; k < CLHS_NEEDS; k++)
     b += (size_t)w->commons.cap[k] * 2 * sizeof(int64_t);
   return b;
