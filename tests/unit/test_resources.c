@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "fixture.h"
+#include "model/model_internal.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -118,11 +119,9 @@ static void add_tie(clhs_world *w, int64_t a, int64_t b, int kind, int times) {
   fx_deliver(w, m, n);
 }
 
-static int holds(const clhs_world *w, int64_t i, uint64_t id) {
+static int agent_holds(const clhs_world *w, int64_t i, uint64_t id) {
   const int64_t hm = w->cfg->resources.held_max;
-  for (int64_t k = 0; k < hm; k++)
-    if (w->held[i * hm + k] == id) return 1;
-  return 0;
+  return holds(w->held + i * hm, hm, id); /* model_internal.h */
 }
 
 static int64_t held_count(const clhs_world *w, int64_t i) {
@@ -136,7 +135,7 @@ static int64_t held_count(const clhs_world *w, int64_t i) {
 static int64_t holders(const clhs_world *w, uint64_t id) {
   int64_t n = 0;
   for (int64_t i = 0; i < w->n; i++)
-    n += holds(w, i, id);
+    n += agent_holds(w, i, id);
   return n;
 }
 
@@ -336,7 +335,7 @@ static void test_sharing(void **state) {
     const float wxy = fx_tie_weight(&w, X, fx_gid(&w, Y[k]), NULL),
                 wyx = fx_tie_weight(&w, Y[k], fx_gid(&w, X), NULL);
     assert_true(wxy == wyx);
-    if (holds(&w, Y[k], R)) {
+    if (agent_holds(&w, Y[k], R)) {
       offered++;
       assert_true(wxy == 0.7f);
     } else {
@@ -344,7 +343,7 @@ static void test_sharing(void **state) {
     }
   }
   assert_true(offered >= 1 && offered < NY);
-  assert_false(holds(&w, X, R));
+  assert_false(agent_holds(&w, X, R));
   /* X's successes: adoptions of R, and its own adoption of X2's R2 (staff clique). */
   assert_int_equal(w.succ[X], holders(&w, R) + held_count(&w, X));
   assert_int_equal(w.res.adoptions[res_index(&w, R)], holders(&w, R));
@@ -362,7 +361,8 @@ static void test_sharing(void **state) {
   assert_int_equal(w.succ[X], 0);
   assert_int_equal(w.commons.n, 1);
   for (int k = 0; k < NY; k++)
-    assert_true(fx_tie_weight(&w, X, fx_gid(&w, Y[k]), NULL) == (holds(&w, Y[k], R) ? 0.7f : 0.5f));
+    assert_true(fx_tie_weight(&w, X, fx_gid(&w, Y[k]), NULL) ==
+                (agent_holds(&w, Y[k], R) ? 0.7f : 0.5f));
   fx_done(&cfg, &w);
 }
 
@@ -433,7 +433,7 @@ static void test_discovery_ties(void **state) {
     run_phase(&w, t);
     const float a = fx_tie_weight(&w, S, fx_gid(&w, J3), NULL),
                 b = fx_tie_weight(&w, J3, fx_gid(&w, S), NULL);
-    found = holds(&w, S, F);
+    found = agent_holds(&w, S, F);
     assert_true(a == b);
     assert_true(a == (found ? 0.7f : 0.5f));
   }
@@ -493,6 +493,51 @@ static void test_discovery_commons(void **state) {
   fx_done(&cfg, &w);
 }
 
+/* The draws of the commons: ∝ v, redrawn if held or own (clhs_commons_find directly). */
+static void test_commons_draws(void **state) {
+  (void)state;
+  clhs_config cfg;
+  fx_config(&cfg, CENTRES(1, 1.0));
+  cfg.resources.decay = 0;
+  fx_finalize(&cfg, FX_ALL_LEVERS, 0);
+  clhs_world w;
+  fx_world(&cfg, &w);
+  const int64_t Z = w.first[CLHS_CLIN][0], n = w.n;
+  const uint64_t A = add_res(&w, 1, Z, 0, 3, 16384, 0); /* v = 0.25 */
+  const uint64_t B = add_res(&w, 1, Z, 1, 3, 49151, 0); /* v = 0.75 */
+  add_commons(&w, A);
+  add_commons(&w, B);
+  assert_true(fabs((double)w.commons.total[3] / CLHS_FIXED_ONE - 1.0) < 1e-4);
+  clhs_commons_search *s = calloc((size_t)n, sizeof *s);
+  assert_non_null(s);
+  for (int64_t i = 0; i < n; i++)
+    s[i] = (clhs_commons_search){w.gid_begin + i, 0.5f, 3};
+  /* Nobody holds either: A in a quarter of the finds (the creator Z finds nothing). */
+  clhs_commons_found *f = NULL;
+  int64_t nf = 0, na = 0;
+  assert_int_equal(clhs_commons_find(&w, 2, s, n, &f, &nf), CLHS_OK);
+  assert_int_equal(nf, n - 1);
+  for (int64_t k = 0; k < nf; k++) {
+    assert_true(f[k].g != w.gid_begin + Z);
+    assert_true(f[k].id == A || f[k].id == B);
+    assert_true(f[k].f == 0.5f);
+    na += f[k].id == A;
+  }
+  const double sd = sqrt(0.25 * 0.75 / (double)nf);
+  assert_true(fabs((double)na / (double)nf - 0.25) < 5 * sd);
+  free(f);
+  /* Holding B: every find is A (redrawn until it is; 16 tries find it but for 0.75^16). */
+  for (int64_t i = 0; i < n; i++)
+    set_held(&w, i, &B, 1);
+  assert_int_equal(clhs_commons_find(&w, 3, s, n, &f, &nf), CLHS_OK);
+  assert_true(nf > n - 1 - 5);
+  for (int64_t k = 0; k < nf; k++)
+    assert_true(f[k].id == A && f[k].q == 16384);
+  free(f);
+  free(s);
+  fx_done(&cfg, &w);
+}
+
 /* ------------------------------------------------------------ 4. adoption */
 
 static void test_adoption(void **state) {
@@ -533,7 +578,7 @@ static void test_adoption(void **state) {
       assert_true(w.held[Y * 4 + k] == h[k - 1]);
     assert_true(w.cover[Y * 4 + 2] == (float)(0.1f + 0.3 * v));
     assert_int_equal(w.succ[Y], 1);
-    assert_false(holds(&w, X, R)); /* a creator never adopts its own */
+    assert_false(agent_holds(&w, X, R)); /* a creator never adopts its own */
     assert_int_equal(w.res.adoptions[res_index(&w, R)], holders(&w, R));
     assert_int_equal(w.succ[X], holders(&w, R));
   }
@@ -640,7 +685,7 @@ static void test_obsolescence(void **state) {
   set_held(&w, P, kp, 1);
   const uint64_t R = add_res(&w, 10, X, 0, 2, 65535, 0);
   run_phase(&w, 11);
-  assert_true(holds(&w, Y, R));
+  assert_true(agent_holds(&w, Y, R));
   assert_true(fabs(w.cover[Y * 4 + 2] - 0.343) < 1e-6);
   fx_done(&cfg, &w);
 }
@@ -768,8 +813,9 @@ int main(int argc, char **argv) {
   const struct CMUnitTest all[] = {
       cmocka_unit_test(test_creation),       cmocka_unit_test(test_sharing),
       cmocka_unit_test(test_discovery_ties), cmocka_unit_test(test_discovery_commons),
-      cmocka_unit_test(test_adoption),       cmocka_unit_test(test_research),
-      cmocka_unit_test(test_obsolescence),   cmocka_unit_test(test_determinism),
+      cmocka_unit_test(test_commons_draws),  cmocka_unit_test(test_adoption),
+      cmocka_unit_test(test_research),       cmocka_unit_test(test_obsolescence),
+      cmocka_unit_test(test_determinism),
   };
   const struct CMUnitTest multi[] = {cmocka_unit_test(test_determinism)};
   return fx_finish(comm.size == 1 ? cmocka_run_group_tests(all, NULL, NULL)
