@@ -108,9 +108,8 @@ int clhs_commons_index(clhs_world *w, int64_t t, int status) {
     }
   }
   free(f);
-  int64_t *all = malloc(sizeof *all * (size_t)(P * (CLHS_NEEDS + 1)));
-  if (!all) clhs_comm_abort(w->comm, 1, "out of memory gathering %d commons totals", P);
-  clhs_comm_allgatherv(w->comm, mine, CLHS_NEEDS + 1, sizeof(int64_t), all);
+  int64_t nall = 0; /* (the communication layer ends every rank if it cannot allocate) */
+  int64_t *all = clhs_comm_allgatherv_alloc(w->comm, mine, CLHS_NEEDS + 1, sizeof *mine, &nall);
   c->n = 0;
   for (int k = 0; k < CLHS_NEEDS; k++) {
     int64_t s = 0;
@@ -294,9 +293,7 @@ static int round_trip(clhs_world *w, int64_t t, const clhs_commons_search *s, co
   for (int64_t e = 0; e < nback && !oom; e++)
     if (got[e].tag >= 0 && got[e].tag < nsend) rep[got[e].tag] = got[e];
   free(got);
-  if (bad)
-    clhs_comm_abort(w->comm, 1, "the commons index of rank %d disagrees with the ranks' totals",
-                    me);
+  if (bad) return CLHS_EFAIL; /* a bug: the caller says so */
   return oom ? CLHS_ENOMEM : status;
 }
 

@@ -93,7 +93,8 @@ typedef struct clhs_commons_found {
  * ∝ v each, drawn from the searcher's SEARCH stream (words 3, 4 for the first, ...),
  * resolved by the ranks that own the drawn positions; the first draw that the searcher
  * neither holds nor created is the find. Finds go to *@p out (malloc'd), *@p nout of them.
- * A rank that cannot allocate takes part with nothing; returns its status.
+ * A rank that cannot allocate takes part with nothing; returns its status (CLHS_EFAIL: a
+ * position outside this rank's index, which its totals and index disagreeing would cause).
  */
 int clhs_commons_find(clhs_world *w, int64_t t, const clhs_commons_search *s, int64_t n,
                       clhs_commons_found **out, int64_t *nout);

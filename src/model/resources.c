@@ -684,6 +684,8 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
   srch = gather_threads(sc, nt, offsetof(scratch, searches), sizeof *srch, 0, &nsrch);
   if (!srch) status = CLHS_ENOMEM;
   status = clhs_commons_find(w, t, srch, status ? 0 : nsrch, &cfound, &ncf);
+  if (status == CLHS_EFAIL)
+    clhs_error_set(err, status, "a draw from the commons falls outside this rank's index of it");
   if (!status) {
     int64_t nf = 0;
     found = gather_threads(sc, nt, offsetof(scratch, found), sizeof(cand), noff + ncf, &nf);
