@@ -9,7 +9,8 @@
  *    per centre goes to one rank;
  *  - network statistics as integers (counts, and sums of values in [0, 1] in 2^-24 fixed
  *    point), reduced exactly over ranks;
- *  - state that every rank holds identically (the commons, evidence, the state digest).
+ *  - network-wide scalars that every rank holds identically (the commons' count and totals,
+ *    evidence, the state digest).
  */
 #include "records.h"
 
