@@ -5,10 +5,10 @@
  * No other module calls MPI: the model's phases (src/model), the engine, the I/O module
  * and the launcher call the functions declared here. The model calls them directly
  * wherever a rule needs other ranks (exact integer sums, the routing of tie events,
- * partner requests, offers and adoption notices, the halo exchange, the commons'
- * allgather, agreeing on an error). Everything here is collective over all ranks unless
- * said otherwise. The I/O module receives the raw communicator through
- * clhs_comm_mpi_handle() only to hand it to HDF5's MPI-IO driver.
+ * partner requests, offers and adoption notices, the halo exchange, the ranks' totals of
+ * partner weights and of the commons with the requests they resolve, agreeing on an error).
+ * Everything here is collective over all ranks unless said otherwise. The I/O module receives the
+ * raw communicator through clhs_comm_mpi_handle() only to hand it to HDF5's MPI-IO driver.
  */
 #ifndef CLHS_COMM_H
 #define CLHS_COMM_H

@@ -75,12 +75,22 @@ typedef struct clhs_restab {
   int64_t fresh_begin; /**< resources [fresh_begin, n) were created in the latest step */
 } clhs_restab;
 
-/** The commons: every posted resource, identical on every rank, sorted by id. */
+/**
+ * The commons, distributed: a posted resource stays in the table of the rank that created
+ * it (res.in_commons). Each rank indexes its own posted resources by category, in
+ * (creator gid, id) order -- ranks own contiguous gid blocks, so the ranks' lists in rank
+ * order are one global order whatever the decomposition -- with the running sums of their
+ * current quality in fixed point (CLHS_FIXED_ONE), so that N_κ and every prefix are exact
+ * integers. What every rank knows of the others is P per-rank totals (commons.c).
+ */
 typedef struct clhs_commons {
-  int64_t n, cap;
-  uint64_t *id;
-  uint16_t *q;
-  uint8_t *kind;
+  int64_t n;                 /**< resources in the commons, all ranks (the same on every rank) */
+  int64_t total[CLHS_NEEDS]; /**< N_κ in fixed point, all ranks, at the latest index */
+  int64_t len[CLHS_NEEDS];   /**< this rank's posted resources of category κ */
+  int64_t cap[CLHS_NEEDS];
+  int64_t *at[CLHS_NEEDS];  /**< their rows in res, in (creator, id) order */
+  int64_t *cum[CLHS_NEEDS]; /**< running sums of their fixed-point current quality */
+  int64_t *rank_start;      /**< [CLHS_NEEDS * (P + 1)]: prefix of the ranks' totals */
 } clhs_commons;
 
 /** Remote neighbours' state, received once a step after the ties settle (phase 3). */
@@ -204,6 +214,16 @@ typedef struct clhs_world {
 int clhs_world_create(clhs_world *w, const clhs_config *cfg, const clhs_comm *comm,
                       clhs_error *err);
 void clhs_world_free(clhs_world *w);
+
+/** Mean current quality v of the commons at the latest index (NaN when it is empty; the same
+ * on every rank: an exact fixed-point sum; src/model/commons.c). */
+double clhs_commons_quality_mean(const clhs_world *w);
+/** Bytes of this rank's part of the commons (its index; src/model/commons.c). */
+size_t clhs_commons_bytes(const clhs_world *w);
+void clhs_commons_free(clhs_commons *c);
+/** Rebuild the commons from res.in_commons after res was replaced (a checkpoint read), with
+ * the quality of step w->step - 1 (collective; returns a status agreed on every rank). */
+int clhs_commons_rebuild(clhs_world *w);
 
 /** Bytes allocated for this rank's agents and centres (not the replicated table of the ranks'
  * first global ids). */

@@ -33,7 +33,10 @@ enum clhs_tie_kind {
  *  (each is explained in docs/model.md). */
 #define CLHS_MODEL_NOTES                                                                           \
   "event partner weights in fixed point: cross_role used as a multiple of 1e-6 (docs/model.md, "   \
-  "Ties)"
+  "Ties); commons draws in fixed point: current quality on a 2^-24 grid, a position drawn "        \
+  "from 64 bits of the searcher's stream (docs/model.md, Resources and the commons); evidence "    \
+  "gains summed as logs on a 2^-36 grid (same section); per-centre means and SD of records on a "  \
+  "2^-32 grid (docs/model.md, Records)"
 
 /** A tie end's key: neighbour gid and kind; sorting keys sorts by gid. */
 static inline uint64_t clhs_tie_key(int64_t gid, int kind) {

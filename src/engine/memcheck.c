@@ -297,17 +297,18 @@ void clhs_memory_estimate(const clhs_config *cfg, const clhs_comm *comm, const c
   e->halo = (int64_t)(1.25 * nh * (8 + halo_rec));
   /* Resources: network_on creates about 6e-4 per agent-week late in a run (13,036 by week
    * 730, 77,386 by week 2,500 for 58,140 agents), 16 bytes each with half again of slack;
-   * the commons (on every rank) receives about half of them: 11 bytes each with slack plus
-   * the per-category index built every step (16 bytes). Scaled by the creation rates and
-   * the posting probability. */
+   * about half of them are posted to the commons, which stays on the creator's rank: its
+   * index lists each of this rank's posted resources (row and running sum: 16 bytes, half
+   * again of slack), plus the ranks' prefix of totals (4 (P + 1) integers). Scaled by the
+   * creation rates and the posting probability. */
   const double *rt = cfg->resources.rate;
   double sigma = fmax(fmax(rt[0] / 0.02, rt[1] / 0.02), fmax(rt[2] / 0.02, rt[3] / 0.05));
   sigma = fmax(sigma, cfg->resources.research_rate / 0.01);
   const double post = cfg->resources.p_post / 0.6 * fmax(cfg->levers[CLHS_LEV_COMMONS].max, 0);
   const double nres = 6e-4 * sigma * S * n;
   e->resources = (int64_t)(24 * nres);
-  const double ncom = 3e-4 * sigma * post * S * N;
-  e->commons = (int64_t)(ncom * (11 * 1.5 + 16));
+  const double ncom = 3e-4 * sigma * post * S * n;
+  e->commons = (int64_t)(ncom * 16 * 1.5 + 32.0 * (P + 1));
 
   /* Output: the records' one record and the output's batch of 64 records of every
    * variable (centre-distributed ones for this rank's block on every rank, in their own

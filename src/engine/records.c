@@ -9,7 +9,8 @@
  *    per centre goes to one rank;
  *  - network statistics as integers (counts, and sums of values in [0, 1] in 2^-24 fixed
  *    point), reduced exactly over ranks;
- *  - state that every rank holds identically (the commons, evidence, the state digest).
+ *  - network-wide scalars that every rank holds identically (the commons' count and totals,
+ *    evidence, the state digest).
  */
 #include "records.h"
 
@@ -514,14 +515,7 @@ static void network(clhs_records *rc, const clhs_world *w) {
   I64(rc, R_ADOPTIONS)[0] = v[CLHS_NS_ADOPTIONS];
   I64(rc, R_COMMONS_ADOPTIONS)[0] = v[CLHS_NS_COMMONS_ADOPTIONS];
   I64(rc, R_COMMONS_USERS)[0] = w->commons_users;
-  /* Mean current quality of the commons, summed in id order (the same list everywhere). */
-  double q = 0;
-  const double keep = 1.0 - w->cfg->resources.decay;
-  for (int64_t k = 0; k < w->commons.n; k++) {
-    int64_t age = w->step - 1 - clhs_res_step(w->commons.id[k]);
-    q += clhs_quality_v0(w->commons.q[k]) * pow(keep, (double)(age > 0 ? age : 0));
-  }
-  F64(rc, R_QUALITY)[0] = w->commons.n ? q / (double)w->commons.n : NAN;
+  F64(rc, R_QUALITY)[0] = clhs_commons_quality_mean(w); /* an exact sum (commons.c) */
   int64_t ends = 0;
   for (int k = 0; k < CLHS_NTIEKINDS; k++) {
     I64(rc, R_TIES)[k] = v[CLHS_NS_TIE_ENDS + k] / 2; /* each tie has two ends */

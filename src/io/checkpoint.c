@@ -31,7 +31,9 @@
  *      id) order: id uint64, q uint16, kind uint8, in_commons uint8, adoptions uint32
  *      [resources]; centre_offset int64 [ncentres + 1]: the first row whose creator
  *      belongs to each centre (the last entry is the row count)
- *   /commons    id uint64, q uint16, kind uint8 [commons], in id order (replicated state)
+ *   /commons    id uint64, q uint16, kind uint8 [commons], in id order: the resources of
+ *      /resources with in_commons (each rank writes a range of creation steps; a reader
+ *      rebuilds the commons from /resources and checks /commons against it)
  *   /network    attributes E_tx double; N_rec, commons_users, step int64
  *
  * Every dataset is chunked (dimension 0 extendible, so empty tables are valid) with

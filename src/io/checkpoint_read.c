@@ -376,7 +376,20 @@ static int read_resources(const ckf *f, clhs_world *w, clhs_error *err) {
   return CLHS_OK;
 }
 
-/** The commons, whole, on every rank. */
+/* A row of /commons on its way to the rank of its creator, to be checked there. */
+typedef struct com_row {
+  uint64_t id;
+  uint16_t q;
+  uint8_t kind, pad[5];
+} com_row;
+
+/**
+ * The commons: each rank's part is its resources with in_commons (read with /resources),
+ * indexed here (clhs_commons_rebuild). /commons, the same resources in id order, is
+ * checked against them: each rank reads a block of its rows and sends each to the rank of
+ * its creator, which must hold it in the commons with the same quality and kind; with the
+ * counts equal, /commons is exactly the union of the ranks' parts.
+ */
 static int read_commons(const ckf *f, clhs_world *w, clhs_error *err) {
   int64_t M = 0;
   hid_t d = ck_open_rows(f, "/commons/id", -1, 0, &M, err);
@@ -384,40 +397,69 @@ static int read_commons(const ckf *f, clhs_world *w, clhs_error *err) {
   clhs_h5_close(&d);
   st = clhs_h5_agree(f->comm, st, err);
   if (st) return st;
-  const size_t cap = (size_t)(M ? M : 1);
-  clhs_commons c;
-  memset(&c, 0, sizeof c);
-  c.id = malloc(sizeof *c.id * cap);
-  c.q = malloc(sizeof *c.q * cap);
-  c.kind = malloc(cap);
-  if (!c.id || !c.q || !c.kind)
+  st = clhs_commons_rebuild(w);
+  if (st) return clhs_error_set(err, st, "out of memory indexing the commons");
+  if (M != w->commons.n)
+    return clhs_error_set(err, CLHS_EINPUT,
+                          "checkpoint '%s': /commons holds %lld resources, /resources posts %lld",
+                          f->path, (long long)M, (long long)w->commons.n);
+  const int P = f->comm->size, me = f->comm->rank;
+  const int64_t r0 = M * me / P, nr = M * (me + 1) / P - r0, cap = nr ? nr : 1;
+  uint64_t *id = malloc(sizeof *id * (size_t)(cap + 1));
+  uint16_t *q = malloc(sizeof *q * (size_t)cap);
+  uint8_t *kind = malloc((size_t)cap);
+  com_row *rows = malloc(sizeof *rows * (size_t)cap);
+  int *dest = malloc(sizeof *dest * (size_t)cap);
+  if (!id || !q || !kind || !rows || !dest)
     st = clhs_error_set(err, CLHS_ENOMEM, "out of memory reading %lld commons entries",
-                        (long long)M);
+                        (long long)nr);
   st = clhs_h5_agree(f->comm, st, err);
-  if (!st)
-    st = clhs_h5_agree(f->comm, ck_get_rows(f, "/commons/id", T_U64, M, 0, 0, M, c.id, err), err);
-  if (!st)
-    st = clhs_h5_agree(f->comm, ck_get_rows(f, "/commons/q", T_U16, M, 0, 0, M, c.q, err), err);
+  /* One row more than the block (the next block's first) to check the order across. */
+  const int64_t nread = nr + (r0 + nr < M);
   if (!st)
     st =
-        clhs_h5_agree(f->comm, ck_get_rows(f, "/commons/kind", T_U8, M, 0, 0, M, c.kind, err), err);
-  for (int64_t k = 0; k < M && !st; k++)
-    if ((k > 0 && c.id[k] <= c.id[k - 1]) || c.kind[k] >= CLHS_NRESKINDS)
+        clhs_h5_agree(f->comm, ck_get_rows(f, "/commons/id", T_U64, M, 0, r0, nread, id, err), err);
+  if (!st)
+    st = clhs_h5_agree(f->comm, ck_get_rows(f, "/commons/q", T_U16, M, 0, r0, nr, q, err), err);
+  if (!st)
+    st =
+        clhs_h5_agree(f->comm, ck_get_rows(f, "/commons/kind", T_U8, M, 0, r0, nr, kind, err), err);
+  int64_t nin = 0;
+  int oom = 0;
+  for (int64_t k = 0; k < nr && !st; k++) {
+    if ((k + 1 < nread && id[k + 1] <= id[k]) || clhs_res_creator(id[k]) >= w->nagents) {
       st = clhs_error_set(err, CLHS_EINPUT, "checkpoint '%s': /commons is inconsistent at row %lld",
-                          f->path, (long long)k);
-  st = clhs_h5_agree(f->comm, st, err);
-  if (st) {
-    free(c.id);
-    free(c.q);
-    free(c.kind);
-    return st;
+                          f->path, (long long)(r0 + k));
+      break;
+    }
+    rows[k] = (com_row){id[k], q[k], kind[k], {0}};
+    dest[k] = clhs_owner_of_gid(w, clhs_res_creator(id[k]));
   }
-  c.n = c.cap = M;
-  free(w->commons.id);
-  free(w->commons.q);
-  free(w->commons.kind);
-  w->commons = c;
-  return CLHS_OK;
+  com_row *in = clhs_comm_route(f->comm, rows, dest, st ? 0 : nr, sizeof *rows, &nin, &oom);
+  for (int64_t k = 0; k < nin && !st; k++) {
+    const clhs_restab *t = &w->res;
+    int64_t lo = 0, hi = t->n;
+    while (lo < hi) {
+      const int64_t mid = lo + (hi - lo) / 2;
+      if (t->id[mid] < in[k].id)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if (lo >= t->n || t->id[lo] != in[k].id || !t->in_commons[lo] || t->q[lo] != in[k].q ||
+        t->kind[lo] != in[k].kind)
+      st = clhs_error_set(err, CLHS_EINPUT,
+                          "checkpoint '%s': commons resource %llx does not match /resources",
+                          f->path, (unsigned long long)in[k].id);
+  }
+  if (oom && !st) st = clhs_error_set(err, CLHS_ENOMEM, "out of memory checking the commons");
+  free(in);
+  free(id);
+  free(q);
+  free(kind);
+  free(rows);
+  free(dest);
+  return clhs_h5_agree(f->comm, st, err);
 }
 
 static int read_network(const ckf *f, clhs_world *w, clhs_error *err) {

@@ -49,6 +49,11 @@ typedef struct wprep {
   uint32_t *rad;
   int64_t res0, res_total;
   int64_t *roff; /* [ncentres + 1] (every rank) */
+  /* this rank's block of the commons in id order */
+  uint64_t *cid;
+  uint16_t *cq;
+  uint8_t *ckind;
+  int64_t com_n, com0, com_total;
 } wprep;
 
 static void wprep_free(wprep *p) {
@@ -61,6 +66,9 @@ static void wprep_free(wprep *p) {
   free(p->rcom);
   free(p->rad);
   free(p->roff);
+  free(p->cid);
+  free(p->cq);
+  free(p->ckind);
   memset(p, 0, sizeof *p);
 }
 
@@ -68,6 +76,62 @@ static int cmp_rkey(const void *a, const void *b) {
   const rkey *x = a, *y = b;
   if (x->creator != y->creator) return x->creator < y->creator ? -1 : 1;
   return (x->id > y->id) - (x->id < y->id);
+}
+
+/* A resource of the commons on its way to the rank that writes its rows (crosses MPI). */
+typedef struct com_row {
+  uint64_t id;
+  uint16_t q;
+  uint8_t kind, pad[5];
+} com_row;
+
+static int cmp_com_row(const void *a, const void *b) {
+  const com_row *x = a, *y = b;
+  return (x->id > y->id) - (x->id < y->id);
+}
+
+/**
+ * The commons in id order without gathering it: ids sort by creation step first, so each
+ * rank takes a contiguous range of creation steps (step s goes to rank s P / steps), and
+ * the ranks' blocks, sorted by id, are consecutive in rank order. Collective.
+ */
+static int prepare_commons(const clhs_world *w, wprep *p, clhs_error *err) {
+  const int P = w->comm->size;
+  const int64_t T = w->step > 0 ? w->step : 1;
+  int64_t n = 0;
+  for (int64_t k = 0; k < w->res.n; k++)
+    n += w->res.in_commons[k];
+  com_row *rows = malloc(sizeof *rows * (size_t)(n ? n : 1));
+  int *dest = malloc(sizeof *dest * (size_t)(n ? n : 1));
+  int oom = !rows || !dest;
+  for (int64_t k = 0, j = 0; !oom && k < w->res.n; k++) {
+    if (!w->res.in_commons[k]) continue;
+    int64_t s = clhs_res_step(w->res.id[k]);
+    if (s >= T) s = T - 1;
+    rows[j] = (com_row){w->res.id[k], w->res.q[k], w->res.kind[k], {0}};
+    dest[j++] = (int)(s * P / T);
+  }
+  int64_t nin = 0;
+  com_row *in = clhs_comm_route(w->comm, rows, dest, oom ? 0 : n, sizeof *rows, &nin, &oom);
+  free(rows);
+  free(dest);
+  if (in) qsort(in, (size_t)nin, sizeof *in, cmp_com_row);
+  p->cid = malloc(sizeof *p->cid * (size_t)(nin ? nin : 1));
+  p->cq = malloc(sizeof *p->cq * (size_t)(nin ? nin : 1));
+  p->ckind = malloc((size_t)(nin ? nin : 1));
+  if (!in || !p->cid || !p->cq || !p->ckind) oom = 1;
+  for (int64_t k = 0; !oom && k < nin; k++) {
+    p->cid[k] = in[k].id;
+    p->cq[k] = in[k].q;
+    p->ckind[k] = in[k].kind;
+  }
+  free(in);
+  p->com_n = oom ? 0 : nin;
+  ck_rank_prefix(w->comm, p->com_n, &p->com0, &p->com_total);
+  return oom ? clhs_error_set(err, CLHS_ENOMEM,
+                              "out of memory preparing the commons for a "
+                              "checkpoint")
+             : CLHS_OK;
 }
 
 /** Local buffers and the collective counts; a local failure is reported, not agreed. */
@@ -152,6 +216,9 @@ static int prepare(const clhs_world *w, wprep *p, clhs_error *err) {
   }
   free(all);
   free(ccount);
+  clhs_error cerr; /* collective: every rank prepares its block of the commons */
+  clhs_error_clear(&cerr);
+  if (prepare_commons(w, p, &cerr) && !st) st = clhs_error_set(err, cerr.code, "%s", cerr.msg);
   return st;
 }
 
@@ -282,17 +349,17 @@ static int write_body(const ckf *f, const clhs_world *w, const wmeta *wm, const 
                        ck_put_rows(f, gr, "resources", "centre_offset", T_I64, C + 1, 0, 0,
                                    one0 ? C + 1 : 0, p->roff, err),
                        err);
-  /* The commons (identical everywhere): rank 0 writes it. */
-  const int64_t M = w->commons.n, mn = one0 ? M : 0;
+  /* The commons, in id order: each rank its block (prepare_commons). */
+  const int64_t M = p->com_total, m0 = p->com0, mn = p->com_n;
+  if (!st)
+    st = clhs_h5_agree(comm, ck_put_rows(f, gm, "commons", "id", T_U64, M, 0, m0, mn, p->cid, err),
+                       err);
+  if (!st)
+    st = clhs_h5_agree(comm, ck_put_rows(f, gm, "commons", "q", T_U16, M, 0, m0, mn, p->cq, err),
+                       err);
   if (!st)
     st = clhs_h5_agree(
-        comm, ck_put_rows(f, gm, "commons", "id", T_U64, M, 0, 0, mn, w->commons.id, err), err);
-  if (!st)
-    st = clhs_h5_agree(
-        comm, ck_put_rows(f, gm, "commons", "q", T_U16, M, 0, 0, mn, w->commons.q, err), err);
-  if (!st)
-    st = clhs_h5_agree(
-        comm, ck_put_rows(f, gm, "commons", "kind", T_U8, M, 0, 0, mn, w->commons.kind, err), err);
+        comm, ck_put_rows(f, gm, "commons", "kind", T_U8, M, 0, m0, mn, p->ckind, err), err);
   /* Network-wide scalars (identical everywhere). */
   if (!st) {
     int s2 = ck_put_attr(f, gn, "E_tx", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &w->E_tx, err);

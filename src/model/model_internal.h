@@ -76,41 +76,45 @@ static inline int64_t halo_index(const clhs_world *w, int64_t gid, int64_t of) {
 
 /* ------------------------------------------------------------ the commons (commons.c) */
 
-/* A resource posted to the commons or created by research (crosses MPI: fixed layout). */
-typedef struct clhs_post {
-  uint64_t id;
-  uint16_t q;
-  uint8_t kind;
-  uint8_t pad[5];
-} clhs_post;
-
-/* Every rank's @p mine[0, n) gathered on every rank and sorted by id (collective; the
- * communication layer ends every rank if it cannot allocate the result). Sets *@p nall. */
-clhs_post *clhs_posts_allgather(clhs_world *w, const clhs_post *mine, int64_t n, int64_t *nall);
-
 /* Posting (§7 sharing): this rank's resources [vb, ve) of res that were drawn for the
- * commons, with every other rank's, appended to the commons in id order (collective).
+ * commons join its index (local; the network-wide count follows at clhs_commons_index).
  * Returns CLHS_OK or CLHS_ENOMEM. */
 int clhs_commons_post(clhs_world *w, int64_t vb, int64_t ve);
 
-/* The commons by category: entries of category κ (commons indices, id order) and the
- * running sums of their current quality (N_κ is the last). */
-typedef struct clhs_commons_index {
-  int64_t n[CLHS_NEEDS];
-  int64_t *idx[CLHS_NEEDS];
-  double *cum[CLHS_NEEDS];
-} clhs_commons_index;
+/* The index at step @p t: every posted resource's current quality in fixed point, the
+ * running sums, and the ranks' totals (one allgather of 5 integers a rank). Collective:
+ * a rank whose @p status is not CLHS_OK takes part with nothing. Returns this rank's
+ * status (CLHS_ENOMEM if it could not allocate). */
+int clhs_commons_index(clhs_world *w, int64_t t, int status);
 
-int clhs_commons_index_build(const clhs_world *w, int64_t t, clhs_commons_index *ci);
-void clhs_commons_index_free(clhs_commons_index *ci);
+/* Whether a searcher of category @p k in a centre with I_find @p find finds through the
+ * commons, given the uniform @p u: the saturating hazard of §7 on the exact N_κ. */
+int clhs_commons_hazard(const clhs_world *w, int k, double find, double u);
+
+/* A search that passed the hazard: searcher gid, its category, its peer share f. */
+typedef struct clhs_commons_search {
+  int64_t g;
+  float f;
+  int32_t k;
+} clhs_commons_search;
+
+/* A resource found in the commons, for searcher @p g. */
+typedef struct clhs_commons_found {
+  int64_t g;
+  uint64_t id;
+  float f;
+  uint16_t q;
+} clhs_commons_found;
 
 /*
- * Discovery through the commons (§7) by agent @p g searching for category @p k, with its
- * centre's I_find @p find, its held list @p own[0, held_max) and the uniform @p u of the
- * find: the hazard saturates with N_κ; a find is drawn ∝ v from @p r and redrawn if held
- * or own. Returns the commons index of the resource found, or -1.
+ * What the searches @p s[0, n) of step @p t find (collective): up to COMMONS_TRIES draws
+ * ∝ v each, drawn from the searcher's SEARCH stream (words 3, 4 for the first, ...),
+ * resolved by the ranks that own the drawn positions; the first draw that the searcher
+ * neither holds nor created is the find. Finds go to *@p out (malloc'd), *@p nout of them.
+ * A rank that cannot allocate takes part with nothing; returns its status (CLHS_EFAIL: a
+ * position outside this rank's index, which its totals and index disagreeing would cause).
  */
-int64_t clhs_commons_find(const clhs_world *w, const clhs_commons_index *ci, int k, double find,
-                          int64_t g, const uint64_t *own, double u, clhs_rng *r);
+int clhs_commons_find(clhs_world *w, int64_t t, const clhs_commons_search *s, int64_t n,
+                      clhs_commons_found **out, int64_t *nout);
 
 #endif

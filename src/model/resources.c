@@ -3,8 +3,9 @@
  * what the ones before it wrote:
  *   1 creation (PAT/FAM with E >= 3, CLIN/QIS with E >= 2, of member centres);
  *   2 sharing: last step's new resources are offered over the creators' ties and posted
- *     to the commons (allgathered: the commons is identical on every rank; commons.c);
- *   3 discovery through ties, else through the commons (commons.c);
+ *     to the commons (a post stays on its creator's rank; commons.c);
+ *   3 discovery through ties, else through the commons (the draws resolved by the ranks
+ *     that hold the drawn resources; commons.c);
  *   4 adoption of the offered and found resources, in resource-id order;
  *   5 research (RES of member centres) and the evidence level E_tx;
  *   6 obsolescence of coverage.
@@ -20,8 +21,8 @@
  * the words of a stream are consumed in a fixed order (a creator's resources in id
  * order and, for each, its neighbours in gid order; an adopter's candidates in id
  * order). Everything produced by threads is sorted by a total key before use, so the
- * number of ranks and threads cannot change any value; floating-point sums over the
- * commons run in commons id order on every rank; counters are integers.
+ * number of ranks and threads cannot change any value; sums over the commons are exact
+ * fixed-point integers (commons.c); counters are integers.
  *
  * Modelling choices where §7 leaves room (see docs/model.md):
  *  - "New" resources are those created in the previous step (visible now); offers and
@@ -30,7 +31,9 @@
  *  - The quality v of a resource is v0 (1 - decay)^(t - creation step); v0 is stored as
  *    a 16-bit fraction. Research resources draw v0 like created ones, with the
  *    researcher's K; every researcher of a member centre does research (no tier
- *    condition), and E_tx rises by evidence_gain v0 (1 - E_tx) per resource in id order.
+ *    condition), and E_tx rises by evidence_gain v0 (1 - E_tx) per resource: a step's
+ *    resources together multiply 1 - E_tx by Π (1 - evidence_gain v0), computed as exp of
+ *    a fixed-point sum of logarithms (EVIDENCE_ONE), the same for any decomposition.
  *  - p_search m, p_tie w and p_post I_commons m are per-week probabilities (not
  *    hazards); creation and research counts are Poisson(λ), capped at 63 a week.
  *  - Each offer over a tie reinforces it (several resources offered over one tie in a
@@ -43,7 +46,8 @@
  *    κ-resource it lacks, the one with the largest tie weight (lowest gid on ties);
  *    from its held list, the largest id. Through the commons: a draw ∝ v among all
  *    κ-resources, rejected if held or own, at most COMMONS_TRIES (commons.c) draws
- *    (then nothing is found); the probability of a find uses the whole N_κ.
+ *    (then nothing is found); the probability of a find uses the whole N_κ. N_κ and the
+ *    weights of the draw are the current qualities in fixed point (2^-24: commons.c).
  *  - A resource both offered and found in the same week is one candidate (one
  *    adoption draw); it counts as from the commons if it was found there.
  *  - The share f counts neighbours (all ties, care included) that hold any resource of
@@ -111,8 +115,9 @@ typedef struct scratch {
   int32_t *care;
   clhs_nbr *nb;
   int32_t care_cap, nb_cap;
-  vec newres, research, offers, found, reinf, notices;
-  clhs_u32buf draws; /* one centre's batched draws */
+  vec newres, offers, found, searches, reinf, notices;
+  int64_t ev_log, ev_sat; /* research: Σ fixed-point log(1 - gain v), terms with gain v >= 1 */
+  clhs_u32buf draws;      /* one centre's batched draws */
   int status;
 } scratch;
 
@@ -120,9 +125,9 @@ static void scratch_free(scratch *s) {
   free(s->care);
   free(s->nb);
   free(s->newres.p);
-  free(s->research.p);
   free(s->offers.p);
   free(s->found.p);
+  free(s->searches.p);
   free(s->reinf.p);
   free(s->notices.p);
   free(s->draws.v);
@@ -381,8 +386,7 @@ static int share(clhs_world *w, int64_t t, int64_t b, int64_t e, scratch *sc) {
 /* 3. Discovery, and the share f of every candidate's category among the neighbours
  * (both as at the start of the phase). Offers [0, noff) sorted by target get their f;
  * finds go to s->found. */
-static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff,
-                     const clhs_commons_index *ci, scratch *sc) {
+static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff, scratch *sc) {
   const clhs_config *cfg = w->cfg;
   const int64_t hm = cfg->resources.held_max;
   const double p_tie = cfg->resources.p_tie;
@@ -489,13 +493,10 @@ static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff,
           if (vec_push(&s->found, &c, sizeof c)) s->status = CLHS_ENOMEM;
           if (s->nb[best].kind != CLHS_TIE_CARE && push_reinforce(&s->reinf, g, s->nb[best].gid))
             s->status = CLHS_ENOMEM;
-        } else if (w->E[i] >= 2) {
-          const int64_t e = clhs_commons_find(w, ci, kstar, w->I[lc].find, g, own, u_com, &r);
-          if (e < 0) continue;
-          c.id = w->commons.id[e];
-          c.q = w->commons.q[e];
-          c.src = SRC_COMMONS;
-          if (vec_push(&s->found, &c, sizeof c)) s->status = CLHS_ENOMEM;
+        } else if (w->E[i] >= 2 && clhs_commons_hazard(w, kstar, w->I[lc].find, u_com)) {
+          /* which resource: drawn after the phase's discovery, by the owners (commons.c) */
+          const clhs_commons_search q = {g, c.f, kstar};
+          if (vec_push(&s->searches, &q, sizeof q)) s->status = CLHS_ENOMEM;
         }
       }
     }
@@ -558,7 +559,13 @@ static void adopt(clhs_world *w, int64_t t, const cand *cs, int64_t nc, scratch 
   }
 }
 
-/* 5. Research by RES of member centres (to s->newres and s->research). */
+/* The fixed point of the evidence update: (1 - E_tx) is multiplied by exp of a sum of
+ * log(1 - evidence_gain v) rounded to 2^-36 (an exact integer sum, in any order; each term
+ * is at most 11.1 in size, v0 being a 16-bit fraction: 10^7 terms a step before it could
+ * overflow at evidence_gain 1, 4 · 10^10 at the default 0.005). */
+#define EVIDENCE_ONE 68719476736.0 /* 2^36 */
+
+/* 5. Research by RES of member centres (to s->newres; the evidence terms to s->ev_*). */
 static void research(clhs_world *w, int64_t t, scratch *sc) {
   const clhs_config *cfg = w->cfg;
   const double lrec = log(1.0 + (double)w->N_rec / cfg->constants.research_nrec_scale);
@@ -583,13 +590,12 @@ static void research(clhs_world *w, int64_t t, scratch *sc) {
           nr.id = clhs_res_id(t, g, j, 0);
           nr.q = draw_quality(cfg, &r, w->K[i]);
           nr.kind = CLHS_RES_KNOWLEDGE;
-          clhs_post p;
-          memset(&p, 0, sizeof p);
-          p.id = nr.id;
-          p.q = nr.q;
-          p.kind = nr.kind;
-          if (vec_push(&s->newres, &nr, sizeof nr) || vec_push(&s->research, &p, sizeof p))
-            s->status = CLHS_ENOMEM;
+          if (vec_push(&s->newres, &nr, sizeof nr)) s->status = CLHS_ENOMEM;
+          const double x = cfg->resources.evidence_gain * clhs_quality_v0(nr.q);
+          if (x >= 1)
+            s->ev_sat++;
+          else
+            s->ev_log += llround(log1p(-x) * EVIDENCE_ONE);
         }
         if (k > 0) w->counts[lc].created[CLHS_RES_KNOWLEDGE] += k;
       }
@@ -619,14 +625,13 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
   int status = CLHS_OK, rc = CLHS_OK;
   scratch *sc = calloc((size_t)nt, sizeof *sc);
   cand *off = NULL, *cs = NULL, *found = NULL;
-  clhs_post *rposts = NULL, *allres = NULL;
   notice *nts = NULL, *nin = NULL;
   clhs_tie_msg *reinf = NULL;
   newres *nr = NULL;
   int *dest = NULL;
-  clhs_commons_index ci;
-  memset(&ci, 0, sizeof ci);
-  int64_t noff = 0, nres_all = 0;
+  clhs_commons_search *srch = NULL;
+  clhs_commons_found *cfound = NULL;
+  int64_t noff = 0, nsrch = 0, ncf = 0;
   if (!sc) status = CLHS_ENOMEM; /* agreed below, before any exchange */
   if (t >= ((int64_t)1 << 20))
     status = clhs_error_set(err, CLHS_EINPUT,
@@ -666,21 +671,37 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
       sc[k].offers.n = 0;
     qsort(off, (size_t)noff, sizeof *off, cmp_cand);
   }
-  /* posting: every rank appends the step's posts to its commons, in id order */
-  if (clhs_commons_post(w, vb, ve)) status = CLHS_ENOMEM;
-  if (!status) status = clhs_commons_index_build(w, t, &ci);
+  /* posting: the posts stay on this rank, in its index of the commons */
+  if (!status && clhs_commons_post(w, vb, ve)) status = CLHS_ENOMEM;
+  status = clhs_commons_index(w, t, status);
 
-  /* 3. Discovery (and f of every candidate), then 4. adoption. */
+  /* 3. Discovery (and f of every candidate); the commons' draws; 4. adoption. */
   if (!status) {
-    discover(w, t, off, noff, &ci, sc);
+    discover(w, t, off, noff, sc);
     status = thread_status(sc, nt);
   }
+  if ((rc = clhs_comm_agree_error(w->comm, status, err)) != CLHS_OK) goto done;
+  srch = gather_threads(sc, nt, offsetof(scratch, searches), sizeof *srch, 0, &nsrch);
+  if (!srch) status = CLHS_ENOMEM;
+  status = clhs_commons_find(w, t, srch, status ? 0 : nsrch, &cfound, &ncf);
+  if (status == CLHS_EFAIL)
+    clhs_error_set(err, status, "a draw from the commons falls outside this rank's index of it");
   if (!status) {
     int64_t nf = 0;
-    found = gather_threads(sc, nt, offsetof(scratch, found), sizeof(cand), noff, &nf);
+    found = gather_threads(sc, nt, offsetof(scratch, found), sizeof(cand), noff + ncf, &nf);
     if (!found) {
       status = CLHS_ENOMEM;
     } else {
+      for (int64_t k = 0; k < ncf; k++) {
+        cand c;
+        memset(&c, 0, sizeof c);
+        c.target = cfound[k].g;
+        c.id = cfound[k].id;
+        c.f = cfound[k].f;
+        c.q = cfound[k].q;
+        c.src = SRC_COMMONS;
+        found[nf++] = c;
+      }
       if (noff) memcpy(found + nf, off, sizeof *off * (size_t)noff);
       cs = found;
       found = NULL;
@@ -720,7 +741,7 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
     }
   }
 
-  /* 5. Research, and the evidence level: identical on every rank, in id order. */
+  /* 5. Research, and the evidence level: identical on every rank (an exact sum). */
   if (!status) {
     research(w, t, sc);
     status = thread_status(sc, nt);
@@ -728,16 +749,18 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
   if ((rc = clhs_comm_agree_error(w->comm, status, err)) != CLHS_OK) goto done;
   /* From here a rank that fails still takes part in every exchange (sending nothing); the
    * phase's status is agreed at its end. */
-  {
-    int64_t mine = 0;
-    rposts = gather_threads(sc, nt, offsetof(scratch, research), sizeof(clhs_post), 0, &mine);
-    if (!rposts) {
-      status = clhs_error_set(err, CLHS_ENOMEM, "out of memory gathering research resources");
-      mine = 0;
+  { /* E_tx += gain v (1 - E_tx) for each research resource: 1 - E_tx is multiplied by
+     * Π (1 - gain v), summed as fixed-point logarithms over ranks (exact, any order) */
+    int64_t ev[2] = {0, 0};
+    for (int k = 0; k < nt; k++) {
+      ev[0] += sc[k].ev_log;
+      ev[1] += sc[k].ev_sat;
     }
-    allres = clhs_posts_allgather(w, rposts, mine, &nres_all);
-    for (int64_t k = 0; k < nres_all; k++)
-      w->E_tx += w->cfg->resources.evidence_gain * clhs_quality_v0(allres[k].q) * (1.0 - w->E_tx);
+    clhs_comm_sum_i64(w->comm, ev, 2);
+    if (ev[1] > 0)
+      w->E_tx = 1.0;
+    else if (ev[0] != 0)
+      w->E_tx = 1.0 - (1.0 - w->E_tx) * exp((double)ev[0] / EVIDENCE_ONE);
   }
 
   /* 6. Obsolescence. */
@@ -777,15 +800,14 @@ int clhs_phase_resources(clhs_world *w, int64_t t, clhs_error *err) {
   rc = clhs_comm_agree_error(w->comm, status, err);
 
 done:
-  clhs_commons_index_free(&ci);
+  free(srch);
+  free(cfound);
   for (int k = 0; sc && k < nt; k++)
     scratch_free(&sc[k]);
   free(sc);
   free(off);
   free(cs);
   free(found);
-  free(rposts);
-  free(allres);
   free(nts);
   free(nin);
   free(reinf);

@@ -207,8 +207,6 @@ uint64_t clhs_world_digest(const clhs_world *w) {
   FOLD(h, (uint64_t)w->N_rec);
   FOLD(h, (uint64_t)w->step);
   FOLD(h, (uint64_t)w->commons_users);
-  for (int64_t k = 0; k < w->commons.n; k++) /* the same on every rank, in id order */
-    FOLD(h,
-         w->commons.id[k] ^ (uint64_t)w->commons.q[k] << 48 ^ (uint64_t)w->commons.kind[k] << 40);
+  FOLD(h, (uint64_t)w->commons.n); /* the commons: the resources' in_commons, above */
   return clhs_mix64(h);
 }

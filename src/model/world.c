@@ -501,8 +501,8 @@ void clhs_world_free(clhs_world *w) {
   clhs_ties_free(w);
   clhs_halo_free(&w->halo);
   clhs_fields_free(w);
-  void *ptrs[] = {w->res.id,        w->res.q,      w->res.kind,  w->res.in_commons,
-                  w->res.adoptions, w->commons.id, w->commons.q, w->commons.kind};
+  clhs_commons_free(&w->commons);
+  void *ptrs[] = {w->res.id, w->res.q, w->res.kind, w->res.in_commons, w->res.adoptions};
   for (size_t k = 0; k < sizeof ptrs / sizeof ptrs[0]; k++)
     free(ptrs[k]);
   memset(w, 0, sizeof *w);
@@ -518,7 +518,7 @@ size_t clhs_world_bytes(const clhs_world *w) {
   /* Tables that grow as the run goes: this rank's resources, the commons, the halo. */
   const size_t res =
       (size_t)w->res.cap * (sizeof(uint64_t) + sizeof(uint16_t) + 2 + sizeof(uint32_t));
-  const size_t com = (size_t)w->commons.cap * (sizeof(uint64_t) + sizeof(uint16_t) + 1);
+  const size_t com = clhs_commons_bytes(w);
   const size_t halo = (size_t)w->halo.cap * (sizeof(int64_t) + sizeof(float) + 1 +
                                              hm * (sizeof(uint64_t) + sizeof(uint16_t)));
   return table + clhs_ties_bytes(w) + res + com + halo;

@@ -146,10 +146,13 @@ static void check_equal(const clhs_world *a, const clhs_world *b) {
   }
   CHECK(a->commons.n == b->commons.n, "commons %lld vs %lld", (long long)a->commons.n,
         (long long)b->commons.n);
-  if (a->commons.n == b->commons.n) {
-    SAME(commons.id, a->commons.n);
-    SAME(commons.q, a->commons.n);
-    SAME(commons.kind, a->commons.n);
+  for (int k = 0; k < CLHS_NEEDS; k++) { /* this rank's index of the commons, rebuilt */
+    CHECK(a->commons.len[k] == b->commons.len[k] && a->commons.total[k] == b->commons.total[k],
+          "commons of category %d differs", k);
+    if (a->commons.len[k] == b->commons.len[k]) {
+      SAME(commons.at[k], a->commons.len[k]);
+      SAME(commons.cum[k], a->commons.len[k]);
+    }
   }
   CHECK(a->E_tx == b->E_tx && a->N_rec == b->N_rec && a->commons_users == b->commons_users &&
             a->step == b->step,

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "fixture.h"
+#include "model/model_internal.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -99,32 +100,12 @@ static int64_t res_index(const clhs_world *w, uint64_t id) {
   return -1;
 }
 
-/* Post a resource of this rank's table to the commons (kept sorted by id). */
+/* Post a resource of this rank's table to the commons (the index is rebuilt from res). */
 static void add_commons(clhs_world *w, uint64_t id) {
   const int64_t r = res_index(w, id);
   assert_true(r >= 0);
-  clhs_commons *c = &w->commons;
-  if (c->n == c->cap) {
-    int64_t cap = 2 * c->cap + 16;
-    c->id = realloc(c->id, sizeof *c->id * (size_t)cap);
-    c->q = realloc(c->q, sizeof *c->q * (size_t)cap);
-    c->kind = realloc(c->kind, (size_t)cap);
-    assert_non_null(c->id);
-    assert_non_null(c->q);
-    assert_non_null(c->kind);
-    c->cap = cap;
-  }
-  int64_t x = c->n;
-  for (; x > 0 && c->id[x - 1] > id; x--) {
-    c->id[x] = c->id[x - 1];
-    c->q[x] = c->q[x - 1];
-    c->kind[x] = c->kind[x - 1];
-  }
-  c->id[x] = id;
-  c->q[x] = w->res.q[r];
-  c->kind[x] = w->res.kind[r];
-  c->n++;
   w->res.in_commons[r] = 1;
+  assert_int_equal(clhs_commons_rebuild(w), CLHS_OK);
 }
 
 /* A dynamic tie a-b (local agents) of @p kind, reinforced @p times (both ends). */
@@ -138,11 +119,9 @@ static void add_tie(clhs_world *w, int64_t a, int64_t b, int kind, int times) {
   fx_deliver(w, m, n);
 }
 
-static int holds(const clhs_world *w, int64_t i, uint64_t id) {
+static int agent_holds(const clhs_world *w, int64_t i, uint64_t id) {
   const int64_t hm = w->cfg->resources.held_max;
-  for (int64_t k = 0; k < hm; k++)
-    if (w->held[i * hm + k] == id) return 1;
-  return 0;
+  return holds(w->held + i * hm, hm, id); /* model_internal.h */
 }
 
 static int64_t held_count(const clhs_world *w, int64_t i) {
@@ -156,7 +135,7 @@ static int64_t held_count(const clhs_world *w, int64_t i) {
 static int64_t holders(const clhs_world *w, uint64_t id) {
   int64_t n = 0;
   for (int64_t i = 0; i < w->n; i++)
-    n += holds(w, i, id);
+    n += agent_holds(w, i, id);
   return n;
 }
 
@@ -281,12 +260,13 @@ static void test_creation(void **state) {
   run_phase(&w, 6);
   assert_int_equal(w.res.n, nres);
   assert_int_equal(w.commons.n, nres);
-  for (int64_t k = 0; k < nres; k++) {
-    assert_true(w.commons.id[k] == w.res.id[k]);
-    assert_int_equal(w.commons.kind[k], w.res.kind[k]);
-    assert_int_equal(w.commons.q[k], w.res.q[k]);
+  int64_t listed = 0; /* this rank's index of the commons lists every posted resource */
+  for (int k = 0; k < CLHS_NEEDS; k++)
+    listed += w.commons.len[k];
+  assert_int_equal(listed, nres);
+  assert_true(clhs_commons_quality_mean(&w) > 0.99); /* every q = 65535 (v = 1, this step) */
+  for (int64_t k = 0; k < nres; k++)
     assert_int_equal(w.res.in_commons[k], 1);
-  }
   /* Every adoption is of a neighbour's resource, never of one's own; successes add up. */
   int64_t total = 0, total_res = 0, counted = 0;
   for (int64_t k = 0; k < nres; k++)
@@ -355,7 +335,7 @@ static void test_sharing(void **state) {
     const float wxy = fx_tie_weight(&w, X, fx_gid(&w, Y[k]), NULL),
                 wyx = fx_tie_weight(&w, Y[k], fx_gid(&w, X), NULL);
     assert_true(wxy == wyx);
-    if (holds(&w, Y[k], R)) {
+    if (agent_holds(&w, Y[k], R)) {
       offered++;
       assert_true(wxy == 0.7f);
     } else {
@@ -363,15 +343,15 @@ static void test_sharing(void **state) {
     }
   }
   assert_true(offered >= 1 && offered < NY);
-  assert_false(holds(&w, X, R));
+  assert_false(agent_holds(&w, X, R));
   /* X's successes: adoptions of R, and its own adoption of X2's R2 (staff clique). */
   assert_int_equal(w.succ[X], holders(&w, R) + held_count(&w, X));
   assert_int_equal(w.res.adoptions[res_index(&w, R)], holders(&w, R));
   assert_int_equal(w.res.adoptions[res_index(&w, R2)], holders(&w, R2));
   /* Posting: R (creator's m = 1) is in the commons, R2 (m = 0) is not. */
   assert_int_equal(w.commons.n, 1);
-  assert_true(w.commons.id[0] == R);
-  assert_int_equal(w.commons.kind[0], CLHS_RES_TOOL);
+  assert_int_equal(w.commons.len[clhs_res_cat(R)], 1);
+  assert_true(w.res.id[w.commons.at[clhs_res_cat(R)][0]] == R);
   assert_int_equal(w.res.in_commons[res_index(&w, R)], 1);
   assert_int_equal(w.res.in_commons[res_index(&w, R2)], 0);
   /* One week later R is no longer new: no offers, no reinforcement, no second post. */
@@ -381,7 +361,8 @@ static void test_sharing(void **state) {
   assert_int_equal(w.succ[X], 0);
   assert_int_equal(w.commons.n, 1);
   for (int k = 0; k < NY; k++)
-    assert_true(fx_tie_weight(&w, X, fx_gid(&w, Y[k]), NULL) == (holds(&w, Y[k], R) ? 0.7f : 0.5f));
+    assert_true(fx_tie_weight(&w, X, fx_gid(&w, Y[k]), NULL) ==
+                (agent_holds(&w, Y[k], R) ? 0.7f : 0.5f));
   fx_done(&cfg, &w);
 }
 
@@ -452,7 +433,7 @@ static void test_discovery_ties(void **state) {
     run_phase(&w, t);
     const float a = fx_tie_weight(&w, S, fx_gid(&w, J3), NULL),
                 b = fx_tie_weight(&w, J3, fx_gid(&w, S), NULL);
-    found = holds(&w, S, F);
+    found = agent_holds(&w, S, F);
     assert_true(a == b);
     assert_true(a == (found ? 0.7f : 0.5f));
   }
@@ -512,6 +493,51 @@ static void test_discovery_commons(void **state) {
   fx_done(&cfg, &w);
 }
 
+/* The draws of the commons: ∝ v, redrawn if held or own (clhs_commons_find directly). */
+static void test_commons_draws(void **state) {
+  (void)state;
+  clhs_config cfg;
+  fx_config(&cfg, CENTRES(1, 1.0));
+  cfg.resources.decay = 0;
+  fx_finalize(&cfg, FX_ALL_LEVERS, 0);
+  clhs_world w;
+  fx_world(&cfg, &w);
+  const int64_t Z = w.first[CLHS_CLIN][0], n = w.n;
+  const uint64_t A = add_res(&w, 1, Z, 0, 3, 16384, 0); /* v = 0.25 */
+  const uint64_t B = add_res(&w, 1, Z, 1, 3, 49151, 0); /* v = 0.75 */
+  add_commons(&w, A);
+  add_commons(&w, B);
+  assert_true(fabs((double)w.commons.total[3] / CLHS_FIXED_ONE - 1.0) < 1e-4);
+  clhs_commons_search *s = calloc((size_t)n, sizeof *s);
+  assert_non_null(s);
+  for (int64_t i = 0; i < n; i++)
+    s[i] = (clhs_commons_search){w.gid_begin + i, 0.5f, 3};
+  /* Nobody holds either: A in a quarter of the finds (the creator Z finds nothing). */
+  clhs_commons_found *f = NULL;
+  int64_t nf = 0, na = 0;
+  assert_int_equal(clhs_commons_find(&w, 2, s, n, &f, &nf), CLHS_OK);
+  assert_int_equal(nf, n - 1);
+  for (int64_t k = 0; k < nf; k++) {
+    assert_true(f[k].g != w.gid_begin + Z);
+    assert_true(f[k].id == A || f[k].id == B);
+    assert_true(f[k].f == 0.5f);
+    na += f[k].id == A;
+  }
+  const double sd = sqrt(0.25 * 0.75 / (double)nf);
+  assert_true(fabs((double)na / (double)nf - 0.25) < 5 * sd);
+  free(f);
+  /* Holding B: every find is A (redrawn until it is; 16 tries find it but for 0.75^16). */
+  for (int64_t i = 0; i < n; i++)
+    set_held(&w, i, &B, 1);
+  assert_int_equal(clhs_commons_find(&w, 3, s, n, &f, &nf), CLHS_OK);
+  assert_true(nf > n - 1 - 5);
+  for (int64_t k = 0; k < nf; k++)
+    assert_true(f[k].id == A && f[k].q == 16384);
+  free(f);
+  free(s);
+  fx_done(&cfg, &w);
+}
+
 /* ------------------------------------------------------------ 4. adoption */
 
 static void test_adoption(void **state) {
@@ -552,7 +578,7 @@ static void test_adoption(void **state) {
       assert_true(w.held[Y * 4 + k] == h[k - 1]);
     assert_true(w.cover[Y * 4 + 2] == (float)(0.1f + 0.3 * v));
     assert_int_equal(w.succ[Y], 1);
-    assert_false(holds(&w, X, R)); /* a creator never adopts its own */
+    assert_false(agent_holds(&w, X, R)); /* a creator never adopts its own */
     assert_int_equal(w.res.adoptions[res_index(&w, R)], holders(&w, R));
     assert_int_equal(w.succ[X], holders(&w, R));
   }
@@ -590,7 +616,7 @@ static void test_research(void **state) {
   run_phase(&w, 3);
   /* Knowledge resources of category 0 by researchers of the member centre only. */
   double E = E0;
-  int64_t n = 0;
+  int64_t n = 0, L = 0; /* L: the fixed-point sum of log(1 - gain v0) (resources.c) */
   for (int64_t k = 0; k < w.res.n; k++) {
     const uint64_t id = w.res.id[k];
     const int64_t i = clhs_res_creator(id) - w.gid_begin;
@@ -599,14 +625,17 @@ static void test_research(void **state) {
     assert_int_equal(w.res.kind[k], CLHS_RES_KNOWLEDGE);
     assert_int_equal(w.type[i], CLHS_RES);
     assert_int_equal(w.centre[i], 0);
-    E += 0.5 * clhs_quality_v0(w.res.q[k]) * (1 - E); /* in id order */
+    E += 0.5 * clhs_quality_v0(w.res.q[k]) * (1 - E); /* one at a time, as §7 says */
+    L += llround(log1p(-0.5 * clhs_quality_v0(w.res.q[k])) * 0x1p36);
     n++;
   }
   assert_true(n > 0);
   assert_int_equal(w.counts[0].created[CLHS_RES_KNOWLEDGE], n);
   assert_int_equal(w.counts[1].created[CLHS_RES_KNOWLEDGE], 0);
-  assert_true(w.E_tx == E);
-  assert_true(w.E_tx > E0 && w.E_tx < 1);
+  assert_true(w.E_tx == 1 - (1 - E0) * exp((double)L * 0x1p-36)); /* the same product */
+  assert_true(fabs(w.E_tx - E) < 1e-9);
+  /* (1 - E_tx) times a product of many factors can round to 0: E_tx reaches 1, never more */
+  assert_true(w.E_tx > E0 && w.E_tx <= 1);
   /* Saturation: near 1 it rises less and stays below 1. Last week's research is shared
    * like any resource (posted here). */
   const int64_t before = w.res.n;
@@ -616,11 +645,11 @@ static void test_research(void **state) {
   for (int64_t k = before; k < w.res.n; k++)
     E += 0.5 * clhs_quality_v0(w.res.q[k]) * (1 - E);
   assert_true(w.res.n > before);
-  assert_true(w.E_tx == E);
-  assert_true(w.E_tx > 0.999 && w.E_tx < 1);
+  assert_true(fabs(w.E_tx - E) < 1e-12);
+  assert_true(w.E_tx > 0.999 && w.E_tx <= 1);
   assert_int_equal(w.commons.n, before);
   for (int64_t k = 0; k < before; k++)
-    assert_true(w.commons.id[k] == w.res.id[k]);
+    assert_int_equal(w.res.in_commons[k], 1);
   fx_done(&cfg, &w);
 }
 
@@ -656,7 +685,7 @@ static void test_obsolescence(void **state) {
   set_held(&w, P, kp, 1);
   const uint64_t R = add_res(&w, 10, X, 0, 2, 65535, 0);
   run_phase(&w, 11);
-  assert_true(holds(&w, Y, R));
+  assert_true(agent_holds(&w, Y, R));
   assert_true(fabs(w.cover[Y * 4 + 2] - 0.343) < 1e-6);
   fx_done(&cfg, &w);
 }
@@ -755,12 +784,11 @@ static uint64_t busy_digest(int threads) {
   activity[1] = (uint64_t)w.res.n;
   clhs_comm_sum_u64(&comm, &sum, 1);
   clhs_comm_sum_u64(&comm, activity, 3);
-  /* The commons and E_tx are replicated: every rank must hold the same. */
+  /* The commons' size and totals and E_tx are network-wide: every rank must hold the same. */
   uint64_t ch = 0;
-  for (int64_t k = 0; k < w.commons.n; k++) {
-    FX_FOLD(ch, w.commons.id[k]);
-    FX_FOLD(ch, w.commons.q[k] | (uint64_t)w.commons.kind[k] << 16);
-  }
+  FX_FOLD(ch, (uint64_t)w.commons.n);
+  for (int k = 0; k < CLHS_NEEDS; k++)
+    FX_FOLD(ch, (uint64_t)w.commons.total[k]);
   uint64_t eb;
   memcpy(&eb, &w.E_tx, sizeof eb);
   FX_FOLD(ch, eb);
@@ -787,8 +815,9 @@ int main(int argc, char **argv) {
   const struct CMUnitTest all[] = {
       cmocka_unit_test(test_creation),       cmocka_unit_test(test_sharing),
       cmocka_unit_test(test_discovery_ties), cmocka_unit_test(test_discovery_commons),
-      cmocka_unit_test(test_adoption),       cmocka_unit_test(test_research),
-      cmocka_unit_test(test_obsolescence),   cmocka_unit_test(test_determinism),
+      cmocka_unit_test(test_commons_draws),  cmocka_unit_test(test_adoption),
+      cmocka_unit_test(test_research),       cmocka_unit_test(test_obsolescence),
+      cmocka_unit_test(test_determinism),
   };
   const struct CMUnitTest multi[] = {cmocka_unit_test(test_determinism)};
   return fx_finish(comm.size == 1 ? cmocka_run_group_tests(all, NULL, NULL)
