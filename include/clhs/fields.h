@@ -219,7 +219,7 @@ typedef struct clhs_entity_info {
   const char *count; /**< how many this rank holds, as text */
   const char *group; /**< checkpoint group, NULL if none of its rows is stored */
   const char *rows;  /**< what a checkpoint row is */
-  int replicated;    /**< every rank holds every entry (rank 0 writes them) */
+  int replicated;    /**< every rank holds every entry (never stored: no group) */
 } clhs_entity_info;
 
 #define CLHS_FIELD_COUNT_ONE(...) +1
@@ -244,7 +244,7 @@ int clhs_field_stored(const clhs_field *f);
 int64_t clhs_entity_count(const clhs_world *w, int entity);
 /**
  * An entity's rows in the checkpoint: the global rows, this rank's first row and its count
- * (the whole table for a replicated entity).
+ * (none for an entity that is not stored).
  */
 void clhs_entity_rows(const clhs_world *w, int entity, int64_t *rows, int64_t *row0, int64_t *nloc);
 /** Array @p k (< narrays) of a row in world @p w. */

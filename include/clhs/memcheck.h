@@ -12,8 +12,8 @@
  *  - world: the arrays clhs_world_create allocates for this rank's block of centres, exactly
  *    what clhs_world_bytes() reports at step 0 (per agent, per patient, per centre, the empty
  *    tie rows);
- *  - replicated: the O(centres) tables every rank holds (global-id offsets, owners, join
- *    steps), and on rank 0 the per-centre statistics gathered for every record;
+ *  - replicated: what every rank holds of every rank, the ranks' first global ids (P + 1;
+ *    nothing per centre);
  *  - ties, halo, resources, commons: what grows over run.steps, at expected sizes fitted to
  *    bench/network_on.yml (every lever on from step 0) over 30-2,500 steps and scaled by the
  *    tie-formation and resource-creation rates and the tie lifetime of the configuration;

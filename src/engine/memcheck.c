@@ -360,14 +360,14 @@ void clhs_memory_estimate(const clhs_config *cfg, const clhs_comm *comm, const c
    *  - building the world: the sizes of an equal share of the centres (20 bytes a centre)
    *    and their records to their owners (64 bytes, sent and received) and destinations;
    *  - writing a checkpoint, when checkpoints are configured: tie rows, resources, degrees,
-   *    and parallel HDF5's filtered chunks (about 1.25 times the largest dataset, the held
-   *    lists). */
+   *    this rank's centres' resource counts and offsets, and parallel HDF5's filtered chunks
+   * (about 1.25 times the largest dataset, the held lists). */
   const double step = 6 * n + 24 * remote + 2 * nh * halo_rec + 224 * nc + 96.0 * P;
   const double check = 80 * remote;
   const double create = (20 + 64 + 4) * ceil(C / P) + 64 * nc;
   double ckpt = 0;
   if (checkpoints_configured(cfg))
-    ckpt = 4 * n + 12 * ends + 40 * nres + 16 * C + 1.25 * 8 * hm * n + (double)(4 << 20);
+    ckpt = 4 * n + 12 * ends + 40 * nres + 16 * nc + 1.25 * 8 * hm * n + (double)(4 << 20);
   e->transient = (int64_t)fmax(fmax(step, check), fmax(create, ckpt));
 
   e->total = e->process + e->world + e->replicated + e->ties + e->halo + e->resources + e->commons +
@@ -468,10 +468,10 @@ static int refuse_node(clhs_error *err, const char *what, double need, const cha
 
 /*
  * A lower bound of each rank's need from the sizes of the configuration alone (no centre
- * sized): every rank holds 60 bytes per centre while the world is built (offsets, owners,
- * join steps, sizes), and the busiest rank at least its share of the smallest possible
- * population (patients_min patients, their clinicians, qis_base staff per centre, and the
- * researchers) at the world's bytes per agent and patient. Refusing on it first keeps an
+ * sized): every rank holds 88 bytes per centre of its equal share of the centres while the
+ * world is built (sizes, records to their owners), and the busiest rank at least its share of the
+ * smallest possible population (patients_min patients, their clinicians, qis_base staff per centre,
+ * and the researchers) at the world's bytes per agent and patient. Refusing on it first keeps an
  * absurd population (2^31 centres, 10^9 researchers) from being sized for minutes.
  */
 static double lower_bound(const clhs_config *cfg, const clhs_comm *comm, double rss,
@@ -486,7 +486,7 @@ static double lower_bound(const clhs_config *cfg, const clhs_comm *comm, double 
   const double patients = C * pmin;
   const double hm = (double)cfg->resources.held_max;
   const double per_agent = 5 + 4 + 24 + 32 + hm * 10 + 2 + 4, per_patient = 37;
-  return rss + (double)CLHS_MEM_LIBS + 60 * C + (agents * per_agent + patients * per_patient) / P;
+  return rss + (double)CLHS_MEM_LIBS + (88 * C + agents * per_agent + patients * per_patient) / P;
 }
 
 /* One rank's contribution to the allgather (integers only: it crosses MPI). */

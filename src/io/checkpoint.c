@@ -85,8 +85,7 @@ int state_columns(const clhs_world *w, col *c) {
                  .name = f->name,
                  .type = dtype_of_vtype(f->vtype),
                  .data = clhs_field_array(w, f, 0),
-                 .structure = f->role == CLHS_ROLE_CHECKED,
-                 .replicated = e->replicated};
+                 .structure = f->role == CLHS_ROLE_CHECKED};
     /* One value per row is a 1-D dataset; several (or an array of held_max) a 2-D one. */
     c[n].ncols = f->per == CLHS_PER_1 && nv == 1 ? 0 : nv;
     clhs_entity_rows(w, f->entity, &c[n].nrows, &c[n].row0, &c[n].nloc);

@@ -56,7 +56,6 @@ typedef struct col {
   int64_t row0, nloc; /* this rank's rows */
   void *data;         /* this rank's rows in memory */
   int structure;      /* read only to compare with the world's (agent types) */
-  int replicated;     /* every rank holds every row: rank 0 writes them, every rank reads them */
 } col;
 
 #define CK_MAXCOLS CLHS_NFIELDS

@@ -256,27 +256,30 @@ static int cmp_u64_idx(const void *a, const void *b) {
 
 /** This rank's resources: the rows of its centres, then sorted by id. */
 static int read_resources(const ckf *f, clhs_world *w, clhs_error *err) {
-  const int64_t C = w->ncentres;
-  int64_t *off = malloc(sizeof *off * (size_t)(C + 1)), R = 0;
+  /* The rows of this rank's centres and the row after them (a rank with no centre reads
+   * none): together, the ranks check every row and that they do not decrease. */
+  const int64_t C = w->ncentres, nc = w->c_count, cb = w->c_begin;
+  const int64_t non = nc > 0 ? nc + 1 : 0;
+  int64_t *off = calloc((size_t)nc + 1, sizeof *off), R = 0;
   int st = off ? CLHS_OK : clhs_error_set(err, CLHS_ENOMEM, "out of memory reading resources");
   if (!st) {
     hid_t d = ck_open_rows(f, "/resources/id", -1, 0, &R, err);
     if (d < 0) st = err->code;
     clhs_h5_close(&d);
   }
-  if (!st) st = ck_get_rows(f, "/resources/centre_offset", T_I64, C + 1, 0, 0, C + 1, off, err);
-  for (int64_t c = 0; c < C && !st; c++)
-    if (off[0] != 0 || off[c + 1] < off[c] || off[C] != R)
+  if (!st) st = ck_get_rows(f, "/resources/centre_offset", T_I64, C + 1, 0, cb, non, off, err);
+  for (int64_t lc = 0; lc < nc && !st; lc++)
+    if ((cb == 0 && off[0] != 0) || off[lc + 1] < off[lc] || (cb + nc == C && off[nc] != R))
       st = clhs_error_set(err, CLHS_EINPUT,
                           "checkpoint '%s': /resources/centre_offset is inconsistent at centre "
                           "%lld",
-                          f->path, (long long)c);
+                          f->path, (long long)(cb + lc));
   st = clhs_h5_agree(f->comm, st, err);
   if (st) {
     free(off);
     return st;
   }
-  const int64_t r0 = off[w->c_begin], nr = off[w->c_begin + w->c_count] - r0;
+  const int64_t r0 = off[0], nr = off[nc] - r0;
   free(off);
   const size_t cap = (size_t)(nr ? nr : 1);
   clhs_restab t;

@@ -48,7 +48,7 @@ typedef struct wprep {
   uint8_t *rkind, *rcom;
   uint32_t *rad;
   int64_t res0, res_total;
-  int64_t *roff; /* [ncentres + 1] (every rank) */
+  int64_t *roff; /* [c_count + 1]: this rank's rows of /resources/centre_offset, and the end */
   /* this rank's block of the commons in id order */
   uint64_t *cid;
   uint16_t *cq;
@@ -137,7 +137,7 @@ static int prepare_commons(const clhs_world *w, wprep *p, clhs_error *err) {
 /** Local buffers and the collective counts; a local failure is reported, not agreed. */
 static int prepare(const clhs_world *w, wprep *p, clhs_error *err) {
   memset(p, 0, sizeof *p);
-  const int64_t n = w->n, C = w->ncentres;
+  const int64_t n = w->n;
   int st = CLHS_OK;
   /* Ties: rows of every local centre, concatenated (centres follow local agent order). */
   int64_t ends = clhs_ties_count(w);
@@ -174,7 +174,7 @@ static int prepare(const clhs_world *w, wprep *p, clhs_error *err) {
   p->rkind = malloc((size_t)(nr ? nr : 1));
   p->rcom = malloc((size_t)(nr ? nr : 1));
   p->rad = malloc(sizeof *p->rad * (size_t)(nr ? nr : 1));
-  p->roff = malloc(sizeof *p->roff * (size_t)(C + 1));
+  p->roff = malloc(sizeof *p->roff * (size_t)(w->c_count + 1));
   if (!keys || !ccount || !p->rid || !p->rq || !p->rkind || !p->rcom || !p->rad || !p->roff) {
     st = clhs_error_set(err, CLHS_ENOMEM, "out of memory preparing %lld resources for a checkpoint",
                         (long long)nr);
@@ -205,16 +205,13 @@ static int prepare(const clhs_world *w, wprep *p, clhs_error *err) {
   }
   free(keys);
   ck_rank_prefix(w->comm, nr, &p->res0, &p->res_total);
-  /* Rows per centre, in centre order (ranks hold contiguous blocks in rank order). */
-  int64_t *all = malloc(sizeof *all * (size_t)(C ? C : 1));
-  if (!all) clhs_comm_abort(w->comm, 1, "out of memory gathering %lld centre counts", (long long)C);
-  clhs_comm_allgatherv(w->comm, ccount, ccount ? w->c_count : 0, sizeof *ccount, all);
-  if (p->roff) {
-    p->roff[0] = 0;
-    for (int64_t c = 0; c < C; c++)
-      p->roff[c + 1] = p->roff[c] + all[c];
+  /* The first row of each of this rank's centres (ranks hold contiguous blocks of centres
+   * in rank order, and their resources follow in the same order), then the end. */
+  if (p->roff && ccount) {
+    p->roff[0] = p->res0;
+    for (int64_t lc = 0; lc < w->c_count; lc++)
+      p->roff[lc + 1] = p->roff[lc] + ccount[lc];
   }
-  free(all);
   free(ccount);
   clhs_error cerr; /* collective: every rank prepares its block of the commons */
   clhs_error_clear(&cerr);
@@ -302,14 +299,12 @@ static int write_body(const ckf *f, const clhs_world *w, const wmeta *wm, const 
     int gi = 0;
     while (strcmp(ck_groups[gi], c[k].group) != 0)
       gi++;
-    const int64_t nloc = c[k].replicated && comm->rank != 0 ? 0 : c[k].nloc;
     st = clhs_h5_agree(comm,
                        ck_put_rows(f, g[gi], c[k].group, c[k].name, c[k].type, c[k].nrows,
-                                   c[k].ncols, c[k].row0, nloc, c[k].data, err),
+                                   c[k].ncols, c[k].row0, c[k].nloc, c[k].data, err),
                        err);
   }
   const int64_t C = w->ncentres;
-  const int one0 = comm->rank == 0;
   hid_t gt = g[4], gr = g[5], gm = g[6], gn = g[7];
   /* Ties. */
   if (!st)
@@ -344,10 +339,12 @@ static int write_body(const ckf *f, const clhs_world *w, const wmeta *wm, const 
   if (!st)
     st = clhs_h5_agree(
         comm, ck_put_rows(f, gr, "resources", "adoptions", T_U32, R, 0, r0, rn, p->rad, err), err);
+  /* Each rank the rows of its centres; the rank of the last centre the end row too. */
+  const int64_t cn = w->c_count + (w->c_count > 0 && w->c_begin + w->c_count == C);
   if (!st)
     st = clhs_h5_agree(comm,
-                       ck_put_rows(f, gr, "resources", "centre_offset", T_I64, C + 1, 0, 0,
-                                   one0 ? C + 1 : 0, p->roff, err),
+                       ck_put_rows(f, gr, "resources", "centre_offset", T_I64, C + 1, 0, w->c_begin,
+                                   cn, p->roff, err),
                        err);
   /* The commons, in id order: each rank its block (prepare_commons). */
   const int64_t M = p->com_total, m0 = p->com0, mn = p->com_n;
