@@ -186,8 +186,8 @@ static const run_attr run_attrs[] = {
              "... messages a rank sent and received (a collective call counts one)"),
     RUN_ATTR(state_bytes_max_per_rank, RUN_F64, "bytes",
              "bytes of model state a rank holds at the end: its agents, centres, ties, "
-             "resources, the commons, the halo and the tables every rank holds for every "
-             "centre; the largest over ranks"),
+             "resources, the commons, the halo and the ranks' first global ids (the one table "
+             "every rank holds, P + 1 integers); the largest over ranks"),
     {"time_<phase>_max_s", RUN_PHASES, offsetof(run_figures, time_max_s), "s",
      "seconds in the phase in the timed steps, the largest over ranks"},
     {"time_<phase>_mean_s", RUN_PHASES, offsetof(run_figures, time_mean_s), "s",
