@@ -395,4 +395,43 @@ static void test_many_cross_rank(void **state) {
   fx_done(&cfg, &w);
 }
 
-FX_MAIN(cmocka_unit_test(test_cross_rank), cmocka_unit_test(test_many_cross_rank))
+/* The decomposition with fewer centres than ranks (ranks with no centre) and with many: the
+ * ranks' first global ids cover [0, nagents) in order, each rank's block is where they say,
+ * a rank with no centre sits where the next rank's block starts, and the owner of every
+ * global id is the rank whose block holds it. */
+static void test_rank_bounds(void **state) {
+  (void)state;
+  const int64_t centres[2] = {1, 37};
+  for (int k = 0; k < 2; k++) {
+    clhs_config cfg;
+    clhs_world w;
+    fx_make(&cfg, &w, &(fx_opts){.centres = centres[k], .patients = 20});
+    const int64_t *b = w.rank_gid0;
+    CHECK(b[0] == 0 && b[comm.size] == w.nagents, "ends of the ranks' bounds");
+    for (int q = 0; q < comm.size; q++)
+      CHECK(b[q] <= b[q + 1], "bounds of ranks %d and %d out of order", q, q + 1);
+    CHECK(b[comm.rank] == w.gid_begin && b[comm.rank + 1] == w.gid_begin + w.n,
+          "rank %d's block [%lld, %lld) vs its bounds", comm.rank, (long long)w.gid_begin,
+          (long long)(w.gid_begin + w.n));
+    /* The first centre of the next rank: c_begin + c_count of this one, even if empty. */
+    int64_t next = w.c_begin + w.c_count, prev = -1;
+    int64_t *nexts = malloc(sizeof *nexts * (size_t)comm.size);
+    assert_non_null(nexts);
+    clhs_comm_allgatherv(&comm, &next, 1, sizeof next, nexts);
+    if (comm.rank > 0) prev = nexts[comm.rank - 1];
+    free(nexts);
+    CHECK(comm.rank == 0 ? w.c_begin == 0 : w.c_begin == prev, "rank %d starts at centre %lld",
+          comm.rank, (long long)w.c_begin);
+    CHECK(w.c_count > 0 || w.n == 0, "an empty rank holds agents");
+    for (int64_t g = 0; g < w.nagents; g++) {
+      const int o = clhs_owner_of_gid(&w, g);
+      CHECK(o >= 0 && o < comm.size && b[o] <= g && g < b[o + 1], "owner %d of gid %lld", o,
+            (long long)g);
+    }
+    assert_no_failures("the ranks' bounds");
+    fx_done(&cfg, &w);
+  }
+}
+
+FX_MAIN(cmocka_unit_test(test_cross_rank), cmocka_unit_test(test_many_cross_rank),
+        cmocka_unit_test(test_rank_bounds))
