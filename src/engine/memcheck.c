@@ -360,8 +360,8 @@ void clhs_memory_estimate(const clhs_config *cfg, const clhs_comm *comm, const c
    *  - building the world: the sizes of an equal share of the centres (20 bytes a centre)
    *    and their records to their owners (64 bytes, sent and received) and destinations;
    *  - writing a checkpoint, when checkpoints are configured: tie rows, resources, degrees,
-   *    this rank's centres' resource counts and offsets, and parallel HDF5's filtered chunks
-   * (about 1.25 times the largest dataset, the held lists). */
+   *    this rank's centres' resource counts and offsets, and parallel HDF5's filtered
+   *    chunks (about 1.25 times the largest dataset, the held lists). */
   const double step = 6 * n + 24 * remote + 2 * nh * halo_rec + 224 * nc + 96.0 * P;
   const double check = 80 * remote;
   const double create = (20 + 64 + 4) * ceil(C / P) + 64 * nc;
@@ -469,10 +469,11 @@ static int refuse_node(clhs_error *err, const char *what, double need, const cha
 /*
  * A lower bound of each rank's need from the sizes of the configuration alone (no centre
  * sized): every rank holds 88 bytes per centre of its equal share of the centres while the
- * world is built (sizes, records to their owners), and the busiest rank at least its share of the
- * smallest possible population (patients_min patients, their clinicians, qis_base staff per centre,
- * and the researchers) at the world's bytes per agent and patient. Refusing on it first keeps an
- * absurd population (2^31 centres, 10^9 researchers) from being sized for minutes.
+ * world is built (sizes, records to their owners), and the busiest rank at least its share
+ * of the smallest possible population (patients_min patients, their clinicians, qis_base
+ * staff per centre, and the researchers) at the world's bytes per agent and patient.
+ * Refusing on it first keeps an absurd population (2^31 centres, 10^9 researchers) from
+ * being sized for minutes.
  */
 static double lower_bound(const clhs_config *cfg, const clhs_comm *comm, double rss,
                           double *nagents) {
