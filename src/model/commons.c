@@ -211,19 +211,6 @@ static int64_t try_position(const clhs_world *w, int64_t t, int64_t g, int j, in
   return (int64_t)(p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32));
 }
 
-/* The rank whose range [R[r], R[r + 1]) holds x (0 <= x < R[P]). */
-static int owner_rank(const int64_t *R, int P, int64_t x) {
-  int lo = 0, hi = P; /* the last r with R[r] <= x: its range is not empty */
-  while (hi - lo > 1) {
-    const int mid = lo + (hi - lo) / 2;
-    if (R[mid] <= x)
-      lo = mid;
-    else
-      hi = mid;
-  }
-  return lo;
-}
-
 /* First entry of category k whose running sum is above x (x below this rank's total). */
 static int64_t local_pick(const clhs_commons *c, int k, int64_t x) {
   int64_t lo = 0, hi = c->len[k] - 1;
@@ -252,7 +239,7 @@ static int round_trip(clhs_world *w, int64_t t, const clhs_commons_search *s, co
   for (int64_t e = 0; e < nsend; e++) {
     const clhs_commons_search *q = &s[pend[e / nj]];
     const int64_t x = try_position(w, t, q->g, j0 + (int)(e % nj), w->commons.total[q->k]);
-    const int to = owner_rank(R + q->k * (P + 1), P, x);
+    const int to = (int)clhs_range_of(R + q->k * (P + 1), P, x);
     req[e] = (try_req){x - R[q->k * (P + 1) + to], e, me, q->k};
     dest[e] = to;
     rep[e].id = CLHS_RES_NONE; /* until the answer comes */

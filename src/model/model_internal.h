@@ -14,6 +14,21 @@
 
 /* ------------------------------------------------------------ small helpers */
 
+/* The range [A[k], A[k+1]) of a non-decreasing prefix array A[0..n] that holds x, for
+ * A[0] <= x < A[n]: the first k with A[k + 1] > x, so never an empty range (ranks with no
+ * agents, centres or weight share their start with the next one, which holds x). */
+static inline int64_t clhs_range_of(const int64_t *A, int64_t n, int64_t x) {
+  int64_t lo = 0, hi = n - 1;
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (A[mid + 1] > x)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return lo;
+}
+
 static inline double clamp01(double x) {
   return x < 0 ? 0 : (x > 1 ? 1 : x);
 }

@@ -21,6 +21,7 @@
 
 #include "clhs/model.h"
 #include "clhs/rng.h"
+#include "model_internal.h"
 
 /* A growable array of tie messages (one per thread, then concatenated). */
 typedef struct msgvec {
@@ -170,20 +171,6 @@ static int64_t find_rec(const cand_rec *rec, int64_t n, int64_t centre) {
       hi = mid;
   }
   return lo < n && rec[lo].centre == centre ? lo : -1;
-}
-
-/* The range [A[k], A[k+1]) that holds x, for A[0] <= x < A[n] (A non-decreasing): the
- * first k with A[k + 1] > x, so never an empty range. */
-static int64_t find_range(const int64_t *A, int64_t n, int64_t x) {
-  int64_t lo = 0, hi = n - 1;
-  while (lo < hi) {
-    const int64_t mid = lo + (hi - lo) / 2;
-    if (A[mid + 1] > x)
-      hi = mid;
-    else
-      lo = mid + 1;
-  }
-  return lo;
 }
 
 static int32_t cand_resolve(const cand_list *cl, int64_t slot, int64_t offset) {
@@ -443,7 +430,7 @@ static int draw_centre(clhs_world *w, int64_t t, const cross_set *cs, int64_t lc
       if (!(W > 0)) break;
       int64_t X = x < (double)W ? (int64_t)x : W - 1; /* u = 1 can round x up to W */
       if (X >= P_own) X += own_w;                     /* skip the initiator's own centre */
-      const int to = (int)find_range(R, P, X);
+      const int to = (int)clhs_range_of(R, P, X);
       const cross_req rq = {(w->gid_begin + i) * 8 + (online ? ONLINE_CODE : T), X - R[to], y};
       if (req_push(q, rq, to)) return CLHS_ENOMEM;
     }
@@ -458,7 +445,7 @@ static int resolve_req(clhs_world *w, const cross_set *sets, const cross_req *q,
   const int T = online ? 0 : code;
   const cand_rec *rec = cs->rec;
   const int64_t *lp = cs->lp + (size_t)T * (size_t)(cs->nrec + 1);
-  const int64_t k = find_range(lp, cs->nrec, q->pos);
+  const int64_t k = clhs_range_of(lp, cs->nrec, q->pos);
   int64_t rest = q->pos - lp[k];
   int u = 0;
   if (!online)

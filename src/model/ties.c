@@ -19,17 +19,7 @@
 /* ------------------------------------------------------------ bookkeeping */
 
 int clhs_owner_of_gid(const clhs_world *w, int64_t gid) {
-  /* The last rank whose first global id is <= gid: ranks with no agents share their
-   * first id with the next rank, which holds it. */
-  int lo = 0, hi = w->comm->size; /* rank_gid0[lo] <= gid < rank_gid0[hi] */
-  while (hi - lo > 1) {
-    const int mid = lo + (hi - lo) / 2;
-    if (w->rank_gid0[mid] <= gid)
-      lo = mid;
-    else
-      hi = mid;
-  }
-  return lo;
+  return (int)clhs_range_of(w->rank_gid0, w->comm->size, gid);
 }
 
 int clhs_ties_init(clhs_world *w, clhs_error *err) {

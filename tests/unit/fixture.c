@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "model/model_internal.h"
+
 clhs_comm comm;
 const char *fx_path = NULL;
 int fx_write = 0;
@@ -122,15 +124,7 @@ int64_t *fx_centre_gid0(const clhs_world *w) {
 }
 
 int64_t fx_centre_of(const clhs_world *w, const int64_t *g0, int64_t g) {
-  int64_t lo = 0, hi = w->ncentres; /* g0[lo] <= g < g0[hi] */
-  while (hi - lo > 1) {
-    const int64_t mid = lo + (hi - lo) / 2;
-    if (g0[mid] <= g)
-      lo = mid;
-    else
-      hi = mid;
-  }
-  return lo;
+  return clhs_range_of(g0, w->ncentres, g);
 }
 
 int32_t fx_agent(const clhs_world *w, int64_t lc, int t, int32_t k) {
