@@ -39,6 +39,8 @@ typedef struct clhs_checkpoint_meta {
   char parent_run_id[24]; /**< a fork: the run it was forked from ("" otherwise) */
   int64_t snapshot_size;  /**< bytes of the output snapshot */
   uint64_t snapshot_sum;  /**< its whole-file checksum (clhs_file_checksum) */
+  char model_version[16]; /**< read: the model the state was made under ("1.1" for a file
+                               without the attribute); written: always CLHS_MODEL_VERSION */
 } clhs_checkpoint_meta;
 
 /**

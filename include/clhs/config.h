@@ -16,6 +16,13 @@
 
 #include "clhs/error.h"
 
+/**
+ * The version of ../shared/MODEL.md this program implements, recorded in the output
+ * (/code@model_version) and in every checkpoint (/@model_version). A checkpoint without it was
+ * written by model v1.1 code.
+ */
+#define CLHS_MODEL_VERSION "1.2"
+
 /** Agent types, in the order agents are numbered inside a centre. */
 enum clhs_type { CLHS_PAT = 0, CLHS_FAM, CLHS_CLIN, CLHS_QIS, CLHS_RES, CLHS_NTYPES };
 
@@ -99,6 +106,8 @@ typedef struct clhs_config {
     int64_t steroid_course;
     double h_rel, rel_adherence, rel_treatment, rel_selfmgmt;
     double h_rem, rem_adherence, rem_treatment, induction_boost;
+    double rem_evidence, rel_evidence; /**< M1 evidence-based therapy (v1.2) */
+    double steroid_g, steroid_etx;     /**< steroid start (1 - steroid_g g)(1 - steroid_etx E_tx) */
     double turnover;
   } care;
   struct {
@@ -107,6 +116,7 @@ typedef struct clhs_config {
     char schedule_date[CLHS_SCHEDULE_MAX][CLHS_DATE_LEN];
     double schedule_count[CLHS_SCHEDULE_MAX]; /**< members per 100 centres */
     double initial_share, bass_p, bass_q, beta_value;
+    double coaching; /**< M3 QI coaching (v1.2): weekly q gain x I_train */
   } centres;
   clhs_lever_cfg levers[CLHS_NLEVERS];
   struct {
@@ -144,7 +154,6 @@ typedef struct clhs_config {
     int64_t recall_weeks;
     double escalate_pvp, escalate_registry, escalate_T;
     int64_t induction_weeks;
-    double steroid_g, steroid_evidence;
     int64_t steroid_remission_stop;
     double renew_T;
     /* §9 centres, §10 levers */
@@ -197,6 +206,17 @@ int clhs_config_override(clhs_config *cfg, const char *assignment, clhs_error *e
  * run.start_date + 7 x run.steps days: such a lever never acts.
  */
 int clhs_config_finalize(clhs_config *cfg, clhs_error *err);
+
+/**
+ * Prepare @p cfg (defaults, before a stored configuration is loaded over it) for a state made
+ * under model @p version: CLHS_MODEL_VERSION changes nothing; "1.1" sets the keys that v1.2
+ * added (care.rem_evidence, care.rel_evidence, care.steroid_g, care.steroid_etx,
+ * centres.coaching) to their v1.1 values, so that a v1.1 configuration, which names every
+ * other key, runs as v1.1 (MODEL.md §14); any other version is CLHS_EINPUT naming both.
+ * @p what names the state in the message (e.g. "checkpoint 'x.h5'").
+ */
+int clhs_config_for_model(clhs_config *cfg, const char *version, const char *what,
+                          clhs_error *err);
 
 /** Steps between records of the per-centre series: output.centre_every (-1: output.every;
  * 0: none). */

@@ -317,9 +317,15 @@ int clhs_halo_exchange(clhs_world *w, clhs_error *err);
 void clhs_halo_free(clhs_halo *h);
 
 /* ---- rules on single agents, exposed for unit tests ---- */
-/** Weekly relapse and remission hazards of MODEL.md §8 (src/model/care.c). */
-double clhs_care_h_rel(const clhs_config *cfg, double a, double T, double S);
-double clhs_care_h_rem(const clhs_config *cfg, double a, double T, int ind);
+/** Weekly relapse and remission hazards of MODEL.md §8 (src/model/care.c); @p dE is the
+ * patient's evidence gain (clhs_care_evidence_gain for a member centre's patient, else 0). */
+double clhs_care_h_rel(const clhs_config *cfg, double a, double T, double S, double dE);
+double clhs_care_h_rem(const clhs_config *cfg, double a, double T, int ind, double dE);
+/** M1 (v1.2): dE = max(0, E_tx - the initial evidence level 0.1). */
+double clhs_care_evidence_gain(const clhs_config *cfg, double E_tx);
+/** Chance that steroids start at an active visit: steroid_start (1 - steroid_g g)(1 -
+ * steroid_etx E_tx) (MODEL.md §8). */
+double clhs_care_p_steroid(const clhs_config *cfg, double g, double E_tx);
 /** Escalation probability at a visit with pga = ACT (src/model/care.c). */
 double clhs_care_p_escalate(const clhs_config *cfg, double g, double r, double I_pvp, double d);
 /** Number of members at step t under the schedule rule (src/model/world.c). */

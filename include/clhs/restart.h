@@ -12,11 +12,13 @@
 
 /**
  * Rank 0: the configuration for a restart from checkpoint @p ckpt, whose stored
- * configuration is @p yaml (the caller applies its overrides and checks the result). A
- * failure is a bad request rather than a bad checkpoint: no other checkpoint is tried.
+ * configuration is @p yaml, made under model @p model_version (clhs_config_for_model; the
+ * caller applies its overrides and checks the result). A failure is a bad request rather
+ * than a bad checkpoint: no other checkpoint is tried.
  */
-typedef int (*clhs_restart_config_fn)(const char *yaml, const char *ckpt, clhs_config *cfg,
-                                      void *arg, clhs_error *err);
+typedef int (*clhs_restart_config_fn)(const char *yaml, const char *ckpt,
+                                      const char *model_version, clhs_config *cfg, void *arg,
+                                      clhs_error *err);
 
 /**
  * Collective: continue a run from @p path, a checkpoint file or folder. The candidates are

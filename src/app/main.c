@@ -175,10 +175,17 @@ static int is_fork(const cli *c) {
 
 /* Rank 0 (clhs_restart's callback, @p arg the command line): a restart's configuration: the
  * checkpoint's, then allowed overrides, then -o. */
-static int restart_config(const char *yaml, const char *ckpt, clhs_config *cfg, void *arg,
-                          clhs_error *err) {
+static int restart_config(const char *yaml, const char *ckpt, const char *model_version,
+                          clhs_config *cfg, void *arg, clhs_error *err) {
   const cli *c = arg;
   clhs_config_defaults(cfg);
+  char what[1100];
+  snprintf(what, sizeof what, "checkpoint '%s'", ckpt);
+  if (clhs_config_for_model(cfg, model_version, what, err)) return err->code;
+  if (strcmp(model_version, CLHS_MODEL_VERSION) != 0 && !c->quiet)
+    printf("clhsim: %s was written under model v%s: it continues as v%s (the keys v%s added "
+           "at their v%s values, as in examples/model-v1.1.yml)\n",
+           what, model_version, model_version, CLHS_MODEL_VERSION, model_version);
   if (clhs_config_load_text(cfg, yaml, ckpt, err)) return err->code;
   for (int i = 0; i < c->noverrides; i++)
     if (check_fork_override(c->overrides[i], err) ||
@@ -224,10 +231,10 @@ static void print_version(const clhs_comm *comm) {
   char mpi[256], hdf5[64];
   clhs_comm_mpi_version(mpi, sizeof mpi);
   clhs_io_hdf5_version(hdf5, sizeof hdf5);
-  printf("clhsim %s (git %s, %s build)\n  compiler: %s\n  flags: %s\n  MPI: %s\n  HDF5: %s\n"
-         "  ranks: %d, threads per rank: %d\n",
-         CLHS_VERSION, CLHS_GIT_REVISION, CLHS_BUILD_TYPE, CLHS_COMPILER, CLHS_COMPILE_FLAGS, mpi,
-         hdf5, comm->size, comm->threads);
+  printf("clhsim %s (git %s, %s build)\n  model: MODEL.md v%s\n  compiler: %s\n  flags: %s\n"
+         "  MPI: %s\n  HDF5: %s\n  ranks: %d, threads per rank: %d\n",
+         CLHS_VERSION, CLHS_GIT_REVISION, CLHS_BUILD_TYPE, CLHS_MODEL_VERSION, CLHS_COMPILER,
+         CLHS_COMPILE_FLAGS, mpi, hdf5, comm->size, comm->threads);
 }
 
 /* HDF5's leftovers closed, then MPI finalised. */

@@ -156,3 +156,26 @@ int clhs_config_key_kind(const char *key) {
   }
   return 0;
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Model versions (MODEL.md §14).                                                             */
+
+/* The keys model v1.2 added, at the values that make the model v1.1 exactly. The keys whose
+ * defaults v1.2 changed (care.h_rem, ...) are not here: a v1.1 configuration names them. */
+static const char *const v11_added[] = {"care.rem_evidence=0", "care.rel_evidence=0",
+                                        "care.steroid_g=0.6", "care.steroid_etx=0.5",
+                                        "centres.coaching=0"};
+
+int clhs_config_for_model(clhs_config *cfg, const char *version, const char *what,
+                          clhs_error *err) {
+  if (!strcmp(version, CLHS_MODEL_VERSION)) return CLHS_OK;
+  if (strcmp(version, "1.1") != 0)
+    return clhs_error_set(err, CLHS_EINPUT,
+                          "%s was made under model v%.16s, but this clhsim runs model v%s (and "
+                          "continues v1.1 states as v1.1): continue it with the clhsim that "
+                          "wrote it",
+                          what, version, CLHS_MODEL_VERSION);
+  for (size_t i = 0; i < sizeof v11_added / sizeof v11_added[0]; i++)
+    if (clhs_config_override(cfg, v11_added[i], err)) return err->code;
+  return CLHS_OK;
+}

@@ -173,10 +173,12 @@ const clhs_config_entry clhs_config_table[] = {
     /* ---- engagement ladder (MODEL.md §6) ---- */
     DBL(engagement, beta_lead, "0.5", 0, 1e6, "per unit tie weight",
         "boost of moving up per unit of tie weight to leaders (E = 4)"),
-    DVEC(engagement, up_family, 4, "[0.02, 0.001, 0.001, 0.0001]", 0, 1, "probability per week",
-         "PAT/FAM chance of moving up one tier, by current tier E = 0..3 (x m x O x leaders)"),
-    DVEC(engagement, up_staff, 4, "[0.02, 0.01, 0.004, 0.001]", 0, 1, "probability per week",
-         "CLIN/QIS/RES chance of moving up one tier, by current tier E = 0..3"),
+    DVEC(engagement, up_family, 4, "[0.02, 0.0015, 0.004, 0.0001]", 0, 1, "probability per week",
+         "PAT/FAM chance of moving up one tier, by current tier E = 0..3 (x m x O x leaders) "
+         "(v1.1: [0.02, 0.001, 0.001, 0.0001])"),
+    DVEC(engagement, up_staff, 4, "[0.02, 0.01, 0.008, 0.001]", 0, 1, "probability per week",
+         "CLIN/QIS/RES chance of moving up one tier, by current tier E = 0..3 "
+         "(v1.1: [0.02, 0.01, 0.004, 0.001])"),
     DVEC(engagement, down, 4, "[0, 0.005, 0.01, 0.01]", 0, 1, "probability per week",
          "chance of moving down one tier, by E - 1 for E = 1..4 (first is 0: awareness stays)"),
     PROB(engagement, invite, "0.1",
@@ -220,8 +222,15 @@ const clhs_config_entry clhs_config_table[] = {
     I64(care, visit_rem, "13", 1, 1000, "weeks", "weeks to the next visit after a remission visit"),
     I64(care, visit_act, "6", 1, 1000, "weeks", "weeks to the next visit after an active visit"),
     PROB(care, misread, "0.05", "chance that the physician global assessment misreads the state"),
-    PROB(care, steroid_start, "0.6",
-         "base chance of starting steroids at an active visit (x (1-0.6g)(1-0.5E_tx))"),
+    PROB(care, steroid_start, "0.55",
+         "base chance of starting steroids at an active visit not already on steroids: "
+         "steroid_start (1 - steroid_g g)(1 - steroid_etx E_tx) (v1.1: 0.6)"),
+    DBL(care, steroid_g, "0.3", 0, 1, "multiplier",
+        "reduction of the steroid start chance per unit of the clinician's guideline adherence g "
+        "(v1.1: 0.6, then a bare constant)"),
+    DBL(care, steroid_etx, "0", 0, 1, "multiplier",
+        "reduction of the steroid start chance per unit of the evidence level E_tx "
+        "(v1.1: 0.5, then a bare constant; v1.2 lowers steroid use through M1 instead)"),
     I64(care, steroid_course, "26", 1, 1000, "weeks", "longest steroid course"),
     DBL(care, h_rel, "0.016", 0, 1, "weekly hazard", "base relapse hazard"),
     DBL(care, rel_adherence, "0.8", 0, 2, "multiplier",
@@ -230,13 +239,20 @@ const clhs_config_entry clhs_config_table[] = {
         "relapse hazard reduction per unit of treatment appropriateness"),
     DBL(care, rel_selfmgmt, "0.3", 0, 1, "multiplier",
         "relapse hazard reduction per unit of self-management coverage"),
-    DBL(care, h_rem, "0.012", 0, 1, "weekly hazard", "base remission hazard"),
+    DBL(care, h_rem, "0.0125", 0, 1, "weekly hazard", "base remission hazard (v1.1: 0.012)"),
     DBL(care, rem_adherence, "0.8", 0, 2, "multiplier",
         "remission hazard gain per unit of adherence above 0.5 (<= 2 keeps it >= 0)"),
     DBL(care, rem_treatment, "1.0", 0, 100, "multiplier",
         "remission hazard gain per unit of treatment appropriateness"),
-    DBL(care, induction_boost, "3.8", 0, 100, "multiplier",
-        "remission hazard multiplier during an induction (ind > 0)"),
+    DBL(care, induction_boost, "1.45", 0, 100, "multiplier",
+        "remission hazard multiplier during an induction (ind > 0), times "
+        "(1 + rem_evidence dE) (v1.1: 3.8)"),
+    DBL(care, rem_evidence, "6.75", 0, 1000, "per unit of evidence",
+        "M1 evidence-based therapy: the induction boost grows by this per unit of "
+        "dE = max(0, E_tx - 0.1) for patients of member centres (v1.1: 0 = off)"),
+    DBL(care, rel_evidence, "0", 0, 1, "per unit of evidence",
+        "M1, optional: the relapse hazard is multiplied by (1 - rel_evidence dE) for patients "
+        "of member centres (0 = off, as in v1.1 and v1.2)"),
     PROB(care, turnover, "0.003", "weekly chance that a patient leaves and is replaced"),
 
     /* ---- centres joining (MODEL.md §9) ---- */
@@ -255,6 +271,9 @@ const clhs_config_entry clhs_config_table[] = {
         "bass: imitation, chance per 13 weeks per member share"),
     DBL(centres, beta_value, "0", 0, 100, "multiplier",
         "bass: imitation boost per unit of mean V of member clinicians"),
+    DBL(centres, coaching, "0.1", 0, 1, "fraction per week",
+        "M3 QI coaching: every week each QIS of a member centre gains "
+        "q += coaching I_train (1 - q) (v1.1: 0 = off)"),
 
     /* ---- policy levers (MODEL.md §10) ---- */
     LEVER(registry, CLHS_LEV_REGISTRY, "2007-01-01", "26", "I_registry"),
@@ -348,10 +367,6 @@ const clhs_config_entry clhs_config_table[] = {
           "§8: an escalation raises treatment appropriateness T by this much (capped at 1)"),
     CI64(induction_weeks, "12", 1, 1000, "weeks",
          "§8: an escalation sets the induction counter ind to this many weeks"),
-    CFRAC(steroid_g, "0.6", "multiplier",
-          "§8: steroid start chance steroid_start (1 - steroid_g g)(1 - steroid_evidence E_tx)"),
-    CFRAC(steroid_evidence, "0.5", "multiplier",
-          "§8: weight of the evidence level E_tx in the steroid start chance (see steroid_g)"),
     CI64(steroid_remission_stop, "12", 1, 1000, "weeks",
          "§8: a steroid course stops after this many consecutive weeks of true remission"),
     CFRAC(renew_T, "0.2", "appropriateness",

@@ -13,6 +13,8 @@
  *      digest          uint64  clhs_world_digest at this step (the engine compares it)
  *      output_snapshot, parent, created_utc   string
  *      run_id, parent_run_id                  string  the run that wrote it; a fork's source
+ *      model_version   string  CLHS_MODEL_VERSION ("1.2"); absent in files of model v1.1
+ *                              code, which restart as v1.1 (clhs_config_for_model)
  *      output_snapshot_size int64, output_snapshot_checksum uint64: the snapshot's bytes and
  *                      whole-file checksum (clhs_file_checksum), verified before a restart
  *      config_yaml     string  the effective configuration; when longer than CK_ATTR_MAX

@@ -92,6 +92,13 @@ static int meta_local(const char *path, clhs_checkpoint_meta *m, clhs_error *err
   if (!st && !(st = ck_get_attr_str(&f, f.file, "parent_run_id", &s, err)))
     copy_str(m->parent_run_id, sizeof m->parent_run_id, s);
   free(s);
+  s = NULL;
+  /* Model v1.1 code wrote no model version (the checkpoint format is the same). */
+  copy_str(m->model_version, sizeof m->model_version, "1.1");
+  if (!st && H5Aexists(f.file, "model_version") > 0 &&
+      !(st = ck_get_attr_str(&f, f.file, "model_version", &s, err)))
+    copy_str(m->model_version, sizeof m->model_version, s);
+  free(s);
   if (!st)
     st = ck_get_attr(&f, f.file, "/", "output_snapshot_size", H5T_NATIVE_INT64, &m->snapshot_size,
                      err);

@@ -236,6 +236,7 @@ static int write_root(const ckf *f, const clhs_world *w, const wmeta *wm, clhs_e
   if (!st) st = ck_put_attr_str(f, root, "created_utc", wm->m.created_utc, err);
   if (!st) st = ck_put_attr_str(f, root, "run_id", wm->m.run_id, err);
   if (!st) st = ck_put_attr_str(f, root, "parent_run_id", wm->m.parent_run_id, err);
+  if (!st) st = ck_put_attr_str(f, root, "model_version", CLHS_MODEL_VERSION, err);
   if (!st)
     st = ck_put_attr(f, root, "output_snapshot_size", H5T_STD_I64LE, H5T_NATIVE_INT64,
                      &wm->m.snapshot_size, err);

@@ -11,14 +11,28 @@
 
 #include "model_internal.h"
 
-double clhs_care_h_rel(const clhs_config *cfg, double a, double T, double S) {
+/* The factors are multiplied in the order MODEL.md writes them; a v1.2 term at its v1.1
+ * value (rel_evidence = rem_evidence = 0) multiplies by exactly 1, so v1.1's bits stay. */
+double clhs_care_h_rel(const clhs_config *cfg, double a, double T, double S, double dE) {
   return cfg->care.h_rel * (1 - cfg->care.rel_adherence * (a - 0.5)) *
-         (1 - cfg->care.rel_treatment * T) * (1 - cfg->care.rel_selfmgmt * S);
+         (1 - cfg->care.rel_treatment * T) * (1 - cfg->care.rel_selfmgmt * S) *
+         (1 - cfg->care.rel_evidence * dE);
 }
 
-double clhs_care_h_rem(const clhs_config *cfg, double a, double T, int ind) {
+double clhs_care_h_rem(const clhs_config *cfg, double a, double T, int ind, double dE) {
   return cfg->care.h_rem * (1 + cfg->care.rem_adherence * (a - 0.5)) *
-         (1 + cfg->care.rem_treatment * T) * (ind > 0 ? cfg->care.induction_boost : 1.0);
+         (1 + cfg->care.rem_treatment * T) *
+         (ind > 0 ? cfg->care.induction_boost * (1 + cfg->care.rem_evidence * dE) : 1.0);
+}
+
+double clhs_care_evidence_gain(const clhs_config *cfg, double E_tx) {
+  const double dE = E_tx - cfg->constants.init_evidence;
+  return dE > 0 ? dE : 0;
+}
+
+double clhs_care_p_steroid(const clhs_config *cfg, double g, double E_tx) {
+  return cfg->care.steroid_start * (1 - cfg->care.steroid_g * g) *
+         (1 - cfg->care.steroid_etx * E_tx);
 }
 
 double clhs_care_p_escalate(const clhs_config *cfg, double g, double r, double I_pvp, double d) {
@@ -33,7 +47,7 @@ double clhs_care_p_escalate(const clhs_config *cfg, double g, double r, double I
 int clhs_phase_care(clhs_world *w, int64_t t, clhs_error *err) {
   const clhs_config *cfg = w->cfg;
   const uint64_t seed = cfg->run.seed;
-  const double E_tx = w->E_tx;
+  const double E_tx = w->E_tx, dE_member = clhs_care_evidence_gain(cfg, E_tx);
   const struct clhs_constants *K = &cfg->constants;
   const double *gt = K->guideline_target, *at = K->adherence_target;
 
@@ -60,6 +74,8 @@ int clhs_phase_care(clhs_world *w, int64_t t, clhs_error *err) {
       const double rc = w->r[lc], dc = w->d[lc];
       clhs_centre_counts *cc = &w->counts[lc];
       const int32_t clin0 = w->first[CLHS_CLIN][lc], g0 = w->clin_begin[lc];
+      /* M1: what the network has learned reaches the patients of member centres only. */
+      const double dE = w->member[lc] ? dE_member : 0;
       /* The disease draws of the centre's patients (consecutive agents), all at once. */
       const int64_t p0 = w->pat_begin[lc], np = w->pat_begin[lc + 1] - p0;
       if (!clhs_u32buf_fit(&ud, np)) {
@@ -122,9 +138,7 @@ int clhs_phase_care(clhs_world *w, int64_t t, clhs_error *err) {
               T = T + K->escalate_T < 1 ? T + K->escalate_T : 1;
               ind = (int)K->induction_weeks;
             }
-            if (!w->ster[p] &&
-                clhs_rng_bernoulli(&r, cfg->care.steroid_start * (1 - K->steroid_g * g) *
-                                           (1 - K->steroid_evidence * E_tx))) {
+            if (!w->ster[p] && clhs_rng_bernoulli(&r, clhs_care_p_steroid(cfg, g, E_tx))) {
               w->ster[p] = 1;
               w->ster_weeks[p] = 0;
               w->rem_weeks[p] = 0;
@@ -137,12 +151,12 @@ int clhs_phase_care(clhs_world *w, int64_t t, clhs_error *err) {
         /* Disease transitions (the first word of the patient's DISEASE stream). */
         const double u = clhs_u01_from32(ud.v[p - p0]);
         if (w->X[p] == CLHS_REM) {
-          if (clhs_hazard_event(u, clhs_care_h_rel(cfg, a, T, S))) {
+          if (clhs_hazard_event(u, clhs_care_h_rel(cfg, a, T, S, dE))) {
             w->X[p] = CLHS_ACT;
             cc->relapses += w->member[lc];
           }
         } else {
-          if (clhs_hazard_event(u, clhs_care_h_rem(cfg, a, T, ind))) w->X[p] = CLHS_REM;
+          if (clhs_hazard_event(u, clhs_care_h_rem(cfg, a, T, ind, dE))) w->X[p] = CLHS_REM;
         }
         if (w->member[lc]) cc->remission_weeks += w->X[p] == CLHS_REM;
         if (w->esc_wait[p]) { /* the window's weeks are this step and the next 11 */

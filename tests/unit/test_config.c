@@ -173,7 +173,8 @@ static void test_defaults(void **state) {
               c.motivation.w_v == 3 && c.motivation.theta == 3.5);
   assert_true(c.motivation.mu_patient == 0.05 && c.motivation.mu_staff == 0.03);
   assert_true(c.engagement.up_family[0] == 0.02 && c.engagement.up_family[3] == 0.0001);
-  assert_true(c.engagement.up_staff[1] == 0.01 && c.engagement.up_staff[2] == 0.004);
+  assert_true(c.engagement.up_staff[1] == 0.01 && c.engagement.up_staff[2] == 0.008);
+  assert_true(c.engagement.up_family[1] == 0.0015 && c.engagement.up_family[2] == 0.004);
   assert_true(c.engagement.down[0] == 0 && c.engagement.down[1] == 0.005 &&
               c.engagement.down[3] == 0.01);
   assert_true(c.engagement.invite == 0.1);
@@ -185,8 +186,11 @@ static void test_defaults(void **state) {
   assert_int_equal(c.care.visit_rem, 13);
   assert_int_equal(c.care.visit_act, 6);
   assert_int_equal(c.care.steroid_course, 26);
-  assert_true(c.care.h_rel == 0.016 && c.care.h_rem == 0.012);
-  assert_true(c.care.induction_boost == 3.8);
+  assert_true(c.care.h_rel == 0.016 && c.care.h_rem == 0.0125);
+  assert_true(c.care.induction_boost == 1.45 && c.care.rem_evidence == 6.75);
+  assert_true(c.care.rel_evidence == 0 && c.care.steroid_start == 0.55);
+  assert_true(c.care.steroid_g == 0.3 && c.care.steroid_etx == 0);
+  assert_true(c.centres.coaching == 0.1);
   assert_true(c.care.turnover == 0.003);
   assert_int_equal(c.centres.join, CLHS_JOIN_SCHEDULE);
   assert_int_equal(c.centres.nschedule, 7);
@@ -299,6 +303,10 @@ static const char *const model_keys[] = {"run.steps",
                                          "care.rem_adherence",
                                          "care.rem_treatment",
                                          "care.induction_boost",
+                                         "care.rem_evidence",
+                                         "care.rel_evidence",
+                                         "care.steroid_g",
+                                         "care.steroid_etx",
                                          "care.turnover",
                                          "centres.join",
                                          "centres.schedule",
@@ -306,6 +314,7 @@ static const char *const model_keys[] = {"run.steps",
                                          "centres.bass_p",
                                          "centres.bass_q",
                                          "centres.beta_value",
+                                         "centres.coaching",
                                          "output.every",
                                          "output.established_weeks",
                                          "run.seed",
@@ -321,7 +330,7 @@ static const char *const model_keys[] = {"run.steps",
                                          "levers.outreach.centres"};
 
 /* Keys of the constants section: one per field of cfg->constants (a vector is one key). */
-#define N_CONSTANTS 50
+#define N_CONSTANTS 48
 
 typedef struct seen {
   int found[sizeof model_keys / sizeof model_keys[0]];
@@ -352,8 +361,8 @@ static void test_foreach_covers_model_keys(void **state) {
     if (s.found[i] != 1) print_error("key %s seen %d times\n", model_keys[i], s.found[i]);
     assert_int_equal(s.found[i], 1);
   }
-  /* 92 section keys + 4 per lever + the fixed constants */
-  assert_int_equal(s.count, 92 + 4 * CLHS_NLEVERS + N_CONSTANTS);
+  /* 97 section keys + 4 per lever + the fixed constants */
+  assert_int_equal(s.count, 97 + 4 * CLHS_NLEVERS + N_CONSTANTS);
   assert_string_equal(s.h_rel, "0.016");
   assert_string_equal(s.registry_centres, "[]");
   assert_string_equal(s.path, "clhsim.h5"); /* raw, not quoted */
@@ -535,7 +544,7 @@ static void test_file_ok(void **state) {
   load_ok(&c, path);
   finalize_ok(&c);
   assert_int_equal(c.run.steps, 52);
-  assert_true(c.care.h_rel == 0.02 && c.care.turnover == 0 && c.care.h_rem == 0.012);
+  assert_true(c.care.h_rel == 0.02 && c.care.turnover == 0 && c.care.h_rem == 0.0125);
   assert_true(c.network.attend[2] == 0.3);
   assert_int_equal(c.centres.join, CLHS_JOIN_BASS);
   assert_true(c.levers[CLHS_LEV_REGISTRY].on_step == 2.0);
@@ -744,7 +753,6 @@ static void test_constants_defaults(void **state) {
   assert_true(c.constants.escalate_pvp == 0.5 && c.constants.escalate_registry == 0.2 &&
               c.constants.escalate_T == 0.3);
   assert_int_equal(c.constants.induction_weeks, 12);
-  assert_true(c.constants.steroid_g == 0.6 && c.constants.steroid_evidence == 0.5);
   assert_int_equal(c.constants.steroid_remission_stop, 12);
   assert_true(c.constants.renew_T == 0.2);
   /* §9 centres, §10 levers */
@@ -899,7 +907,7 @@ static void test_markdown(void **state) {
     line += len + (eol != NULL);
   }
   assert_int_equal(rows, ck.n);
-  assert_int_equal(rows, 92 + 4 * CLHS_NLEVERS + N_CONSTANTS);
+  assert_int_equal(rows, 97 + 4 * CLHS_NLEVERS + N_CONSTANTS);
   /* run population network motivation engagement resources care centres levers output
    * checkpoint constants */
   assert_int_equal(tables, 12);

@@ -103,10 +103,24 @@ static void test_hazards(void **state) {
   (void)state;
   clhs_config cfg;
   fx_make(&cfg, NULL, &(fx_opts){.centres = 1});
-  assert_true(fabs(clhs_care_h_rel(&cfg, 0.5, 0, 0) - 0.016) < 1e-15);
-  assert_true(fabs(clhs_care_h_rel(&cfg, 1, 1, 1) - 0.016 * 0.6 * 0.6 * 0.7) < 1e-15);
-  assert_true(fabs(clhs_care_h_rem(&cfg, 0.5, 0, 0) - 0.012) < 1e-15);
-  assert_true(fabs(clhs_care_h_rem(&cfg, 1, 1, 3) - 0.012 * 1.4 * 2.0 * 3.8) < 1e-15);
+  assert_true(fabs(clhs_care_h_rel(&cfg, 0.5, 0, 0, 0) - 0.016) < 1e-15);
+  assert_true(fabs(clhs_care_h_rel(&cfg, 1, 1, 1, 0) - 0.016 * 0.6 * 0.6 * 0.7) < 1e-15);
+  /* v1.2 defaults: rel_evidence 0 leaves h_rel alone; M1 scales only the induction boost */
+  assert_true(clhs_care_h_rel(&cfg, 1, 1, 1, 0.3) == clhs_care_h_rel(&cfg, 1, 1, 1, 0));
+  assert_true(fabs(clhs_care_h_rem(&cfg, 0.5, 0, 0, 0) - 0.0125) < 1e-15);
+  assert_true(fabs(clhs_care_h_rem(&cfg, 1, 1, 3, 0) - 0.0125 * 1.4 * 2.0 * 1.45) < 1e-15);
+  assert_true(clhs_care_h_rem(&cfg, 1, 1, 0, 0.2) == clhs_care_h_rem(&cfg, 1, 1, 0, 0));
+  assert_true(fabs(clhs_care_h_rem(&cfg, 1, 1, 3, 0.2) - 0.0125 * 1.4 * 2.0 * 1.45 * 2.35) <
+              1e-15);
+  assert_true(clhs_care_evidence_gain(&cfg, 0.05) == 0);
+  assert_true(fabs(clhs_care_evidence_gain(&cfg, 0.3) - 0.2) < 1e-15);
+  assert_true(fabs(clhs_care_p_steroid(&cfg, 0.5, 0.4) - 0.55 * 0.85) < 1e-15);
+  cfg.care.rel_evidence = 0.5;
+  assert_true(fabs(clhs_care_h_rel(&cfg, 0.5, 0, 0, 0.2) - 0.016 * 0.9) < 1e-15);
+  cfg.care.steroid_g = 0.6; /* v1.1 */
+  cfg.care.steroid_etx = 0.5;
+  cfg.care.steroid_start = 0.6;
+  assert_true(fabs(clhs_care_p_steroid(&cfg, 0.5, 0.4) - 0.6 * 0.7 * 0.8) < 1e-15);
   assert_true(fabs(clhs_care_p_escalate(&cfg, 0.5, 0.5, 1, 0.5) - 0.25 * 1.5 * 1.1) < 1e-15);
   assert_true(clhs_care_p_escalate(&cfg, 1, 1, 1, 1) == 1.0);
   clhs_config_free(&cfg);
