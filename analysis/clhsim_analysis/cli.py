@@ -26,11 +26,24 @@ def _compare(args):
 
 
 def _targets(args):
-    check_file(args.run)
+    for run in args.runs:
+        check_file(run)
     import pandas as pd
     from .data import load
-    from .targets import evaluate
-    table = evaluate(load(args.run))
+    from .targets import evaluate, evaluate_many
+    if len(args.runs) > 1:
+        table = evaluate_many([load(r) for r in args.runs])
+        if args.csv:
+            table.to_csv(args.csv if args.csv != "-" else sys.stdout, index=False,
+                         float_format="%.17g")
+            return 0
+        with pd.option_context("display.width", 200, "display.max_columns", 20,
+                               "display.max_rows", 200, "display.float_format", "{:.4g}".format):
+            print(f"{len(args.runs)} runs; 'within': their mean lies in the band")
+            print(table[["target", "date", "mean", "sd", "min", "max", "low", "high", "within",
+                         "status"]].to_string(index=False))
+        return 0
+    table = evaluate(load(args.runs[0]))
     if args.csv:
         table.to_csv(args.csv if args.csv != "-" else sys.stdout, index=False,
                      float_format="%.17g")
@@ -85,8 +98,10 @@ def parser():
 
     t = sub.add_parser("targets", epilog=EPILOG,
                        help="the MODEL.md §12 targets: simulated value against the band",
-                       description="Evaluate a run against the MODEL.md §12 targets.")
-    t.add_argument("run", metavar="RUN.h5")
+                       description="Evaluate a run against the MODEL.md §12 targets; "
+                                   "several runs (seeds of one scenario): their mean, SD, "
+                                   "min and max, the mean against the band.")
+    t.add_argument("runs", metavar="RUN.h5", nargs="+")
     t.add_argument("--csv", metavar="FILE", help="write the full table as CSV (- for stdout)")
     t.set_defaults(func=_targets)
 

@@ -69,7 +69,11 @@ class Target:
     ``escalation_remission_12w``). ``low``/``high`` bound the band (None: open);
     ``value`` is the point target if there is one. ``per_100_centres``: the
     numbers are for an ICN-sized run of 100 centres and scale with the run's
-    centres. See the module's documentation for ``date`` and ``anchor``.
+    centres. ``yearly_mean``: over a window of whole calendar years, the mean of
+    the quantity's value in each year (MODEL.md v1.2 §12 reads remission within 12
+    weeks of escalation as the 2008-2019 average: it rises through the years, so
+    pooling would weight the later, busier years more). See the module's
+    documentation for ``date`` and ``anchor``.
     """
     name: str
     variable: str
@@ -81,6 +85,7 @@ class Target:
     unit: str = "share"
     per_100_centres: bool = False
     anchor: Optional[str] = None
+    yearly_mean: bool = False
     description: str = ""
     source: str = "MODEL.md §12"
 
@@ -95,7 +100,8 @@ def _members(date, value, low, high):
 #: this table's reading (the same as calibration/calibrate.py's): +-3 percentage points for
 #: remission, +-1 centre around the joining schedule, +-100 commons users, +-50 engaged
 #: agents, +-6 points for remission after escalation. Relapse and remission after escalation
-#: are pooled over 2008-2019 (the years after the first).
+#: are taken over 2008-2019 (the years after the first): relapse pooled, remission after escalation
+#: as the mean of the yearly figures (MODEL.md v1.2 §12, "averaged over 2008-2019").
 TARGETS = [
     _members("2007-01-01", 7, 6, 8),
     _members("2009-06-01", 23, 22, 24),
@@ -112,9 +118,9 @@ TARGETS = [
     Target("remission_2015", "remission_observed", "2015-10-01/2015-12-31", 0.77, 0.83, 0.80,
            weight=2, description="observed remission, established members: about 80 % by "
                                  "late 2015 (Oct-Dec mean)"),
-    Target("remission_2019", "remission_observed", "2019", 0.80, None, None, weight=2,
-           description="observed remission, established members: staying >= 80 % "
-                       "(2019 mean)"),
+    Target("remission_2019", "remission_observed", "2019", 0.80, 0.88, None, weight=2,
+           description="observed remission, established members: staying >= 80 % and, for "
+                       "realism, not above 88 % (2019 mean)"),
     Target("reliability_qi_start", "reliability_founding", "+0w", 0.18, 0.24, 0.21, weight=3,
            anchor="levers.qi_training.on",
            description="reliability of the founding centres when the QI lever starts: 21 %"),
@@ -139,9 +145,10 @@ TARGETS = [
            weight=7, description="annual relapse probability 25-50 %, member centres "
                                  "(2008-2019 pooled)"),
     Target("escalation_remission_12w", "escalation_remission_12w", "2008-01-01/2019-12-31",
-           0.58, 0.70, 0.64, weight=8,
-           description="remission within 12 weeks of escalation: about 64 % (escalations "
-                       "resolved 2008-2019, pooled)"),
+           0.58, 0.70, 0.64, weight=8, yearly_mean=True,
+           description="remission within 12 weeks of escalation: about 64 % averaged over "
+                       "2008-2019 (the mean of the 12 yearly figures, each pooled over the "
+                       "escalations resolved that year)"),
 ]
 
 
@@ -334,11 +341,16 @@ def evaluate(ds, targets=None):
         if when is not None:
             row["date"] = when[2]
         if row["status"] == "ok":
-            sel = select_records(times, when[0], when[1], q.counter)
-            if sel is None:
+            if t.yearly_mean:
+                years = [(pd.Timestamp(f"{y}-01-01"), pd.Timestamp(f"{y}-12-31"))
+                         for y in range(when[0].year, when[1].year + 1)]
+            else:
+                years = [(when[0], when[1])]
+            sels = [select_records(times, a, b, q.counter) for a, b in years]
+            if any(sel is None for sel in sels):
                 row["status"] = "not in run"
             else:
-                sim = q.value(ds, sel)
+                sim = float(np.mean([q.value(ds, sel) for sel in sels]))
                 row["simulated"] = sim
                 if np.isnan(sim):
                     row["status"] = "undefined"
@@ -351,3 +363,34 @@ def evaluate(ds, targets=None):
                                      "description", "source"])
     df["within"] = df["within"].astype("boolean")
     return df
+
+
+def evaluate_many(runs, targets=None):
+    """Evaluate several runs of one scenario (seeds) against the targets, on their mean.
+
+    ``runs``: Datasets or paths. Returns one row per target with the columns ``target``,
+    ``date``, ``n`` (runs with a value), ``mean``, ``sd`` (ddof 1; NaN for one run), ``min``,
+    ``max``, ``low``, ``high``, ``value``, ``within`` (the mean in the band), ``status`` (the
+    first run's, when none of the runs has a value), ``weight``, ``unit``, ``description``.
+    """
+    tables = [evaluate(r, targets) for r in runs]
+    if not tables:
+        raise ValueError("evaluate_many: no runs")
+    sims = pd.concat([t["simulated"].rename(i) for i, t in enumerate(tables)], axis=1)
+    first = tables[0]
+    out = first[["target", "date"]].copy()
+    out["n"] = sims.notna().sum(axis=1)
+    out["mean"] = sims.mean(axis=1)
+    out["sd"] = sims.std(axis=1, ddof=1)
+    out["min"] = sims.min(axis=1)
+    out["max"] = sims.max(axis=1)
+    for c in ("low", "high", "value"):
+        out[c] = first[c]
+    within = [pd.NA if np.isnan(m) else bool((np.isnan(lo) or m >= lo) and
+                                             (np.isnan(hi) or m <= hi))
+              for m, lo, hi in zip(out["mean"], out["low"], out["high"])]
+    out["within"] = pd.array(within, dtype="boolean")
+    out["status"] = ["ok" if n > 0 else s for n, s in zip(out["n"], first["status"])]
+    for c in ("weight", "unit", "description"):
+        out[c] = first[c]
+    return out
