@@ -1,25 +1,33 @@
 #!/usr/bin/python3
-"""Sensitivity screen and calibration of the ImproveCareNow scenario (examples/icn.yml)
-against the targets of MODEL.md §12.
+"""Sensitivity screen, calibration and confirmation of the ImproveCareNow scenario -- the
+program's defaults, MODEL.md v1.2 -- against the targets of MODEL.md §12.
 
-    /usr/bin/python3 calibration/calibrate.py all   --bin PATH/TO/clhsim
-    /usr/bin/python3 calibration/calibrate.py screen|calibrate|final|table [--bin ...]
+    /usr/bin/python3 calibration/calibrate.py confirm --bin PATH/TO/clhsim   (v1.2: the check)
+    /usr/bin/python3 calibration/calibrate.py screen|calibrate|final|point|all [--bin ...]
 
 Stages (each resumable: every finished run is cached in results/runs.jsonl under a key that is
 the hash of the run's effective configuration, as printed by `clhsim config`, so a stage that
 is interrupted or repeated only runs what is missing; the .h5 files are deleted once read):
 
+  confirm    MODEL.md v1.2's defaults checked with this implementation: a coordinate search
+             that starts at the defaults (CONFIRM_PARAMS, steps of CONFIRM_STEP and half of
+             it, CONFIRM_SEEDS with common random numbers), then the defaults and the best
+             point found at FINAL_SEEDS seeds each (weekly records), their scores per seed
+             compared pairwise: results/confirm.json, confirm_table.csv, final.json (the
+             defaults: the reference of the test icn_targets).
   screen     one-at-a-time elementary effects: every candidate parameter at the low and the
-             high end of its range (the others at MODEL.md's defaults), SCREEN_SEEDS seeds
+             high end of its range (the others at the defaults), SCREEN_SEEDS seeds
              each (common random numbers), plus the base point at BASE_SEEDS seeds for the
              seed-to-seed spread. Effects are in band half-widths of each target.
-  calibrate  over the most influential parameters: a Latin hypercube of LHS_POINTS points
-             (CAL_SEEDS seeds each), then a coordinate search from the best point with
-             halving steps. One weighted score over every target at once.
-  final      FINAL_SEEDS seeds at the chosen values; the table target vs simulated.
+  calibrate  over chosen parameters: a Latin hypercube of LHS_POINTS points (CAL_SEEDS seeds
+             each), then a coordinate search from the best point with halving steps. One
+             weighted score over every target at once.
+  final      FINAL_SEEDS seeds at a point; the table target vs simulated.
 
 Only Debian's python3 packages: h5py, numpy, pandas (matplotlib for the figure).
 Runs: at most JOBS processes at a time, under `nice -n 10` with OMP_NUM_THREADS=1.
+The v1.1 calibration (examples/icn.yml, the targets that conflicted under v1.1) is kept as a
+record in results-v1.1/ (docs/calibration.md).
 """
 import argparse
 import hashlib
@@ -37,7 +45,7 @@ import pandas as pd
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SCENARIO = os.path.join(ROOT, "examples", "icn.yml")
+SCENARIO = []                               # the ICN scenario is the defaults: no file
 RESULTS = os.path.join(HERE, "results")
 RAW = os.path.join(RESULTS, "raw")          # scratch .h5 files (git-ignored, deleted after use)
 CACHE = os.path.join(RESULTS, "runs.jsonl")
@@ -52,7 +60,10 @@ CAL_SEEDS = [1, 2, 3]
 COORD_ROUNDS = 3
 FINAL_SEEDS = list(range(1, 11))
 RUN_OVERRIDES = {"output.every": 4}         # records every 4 weeks: same simulation, less I/O
-FINAL_OVERRIDES = {"output.every": 1}       # the final table: weekly records, as icn.yml ships
+FINAL_OVERRIDES = {"output.every": 1}       # the final table: weekly records, as a run ships
+CONFIRM_SEEDS = [1, 2, 3, 4]
+CONFIRM_STEP = 0.10                         # +-10 % of each default, then +-5 %
+CONFIRM_ROUNDS = 2
 
 # ---------------------------------------------------------------------------------------------
 # Targets: MODEL.md §12 as analysis/clhsim_analysis/targets.py defines them (TARGETS, in
@@ -76,8 +87,11 @@ def _target(t):
     if math.isinf(high) or math.isinf(low):
         d["scale"] = SCALE.get(t.name, 0.1 * abs(low if math.isfinite(low) else high))
         d["centre"] = None
+    elif t.value is None:       # a range without a point target (25-50 %, 0.80-0.88)
+        d["scale"] = (high - low) / 2
+        d["centre"] = None
     else:
-        d["centre"] = float(t.value) if t.value is not None else (low + high) / 2
+        d["centre"] = float(t.value)
     return d
 
 
@@ -91,10 +105,11 @@ def simulated(path):
 
 
 def score(means):
-    """One weighted score over every target at once: sum of weight x z^2. Two-sided band:
-    z = (simulated - target value) / band half-width (the value is the band's centre here,
-    so z = +-1 at the band's edges). One-sided band ("at least"): z = (simulated - low) /
-    scale below the band, 0 inside. Targets without a value are left out."""
+    """One weighted score over every target at once: sum of weight x z^2. A band with a
+    point target ("about 68 %"): z = (simulated - target value) / band half-width (z = +-1 at
+    the band's edges). A band without one ("at least 80 %", "25-50 %", "80-88 %"): 0 inside,
+    else the distance to the band in units of `scale` (the half-width of a two-sided band).
+    Targets the run does not evaluate are left out."""
     s = 0.0
     for t in TARGETS:
         v = means.get(t["name"], math.nan)
@@ -105,10 +120,12 @@ def score(means):
 
 
 def zscore(t, v):
-    if math.isinf(t["high"]):
-        return min(0.0, v - t["low"]) / t["scale"]
-    if math.isinf(t["low"]):
-        return max(0.0, v - t["high"]) / t["scale"]
+    if t["centre"] is None:
+        if v < t["low"]:
+            return (v - t["low"]) / t["scale"]
+        if v > t["high"]:
+            return (v - t["high"]) / t["scale"]
+        return 0.0
     return (v - t["centre"]) / half(t)
 
 
@@ -117,44 +134,44 @@ def zscore(t, v):
 # vector scaled as a whole (each element x factor, capped at its range's top of 1).
 # ---------------------------------------------------------------------------------------------
 CANDIDATES = [
-    # care: hazards and effects (§8)
-    dict(key="care.induction_boost", default=3.8, low=2.5, high=5.0),
+    # care: hazards and effects (§8), M1 evidence-based therapy (v1.2)
+    dict(key="care.h_rem", default=0.0125, low=0.011, high=0.014),
+    dict(key="care.induction_boost", default=1.45, low=1.2, high=1.7),
+    dict(key="care.rem_evidence", default=6.75, low=5.0, high=8.5),
     dict(key="care.rem_treatment", default=1.0, low=0.5, high=1.5),
     dict(key="care.rel_treatment", default=0.4, low=0.2, high=0.6, max=1.0),
     dict(key="care.rel_selfmgmt", default=0.3, low=0.1, high=0.5, max=1.0),
     dict(key="care.t_drift", default=0.01, low=0.005, high=0.02, max=1.0),
     # steroids (§8)
-    dict(key="care.steroid_start", default=0.6, low=0.4, high=0.8, max=1.0),
+    dict(key="care.steroid_start", default=0.55, low=0.45, high=0.65, max=1.0),
+    dict(key="care.steroid_g", default=0.3, low=0.1, high=0.5, max=1.0),
     dict(key="care.steroid_course", default=26, low=18, high=34, integer=True),
     # lever maxima and ramps (§10)
     dict(key="levers.previsit.max", default=1.0, low=0.5, high=1.0, max=1.0),
     dict(key="levers.qi_training.ramp", default=26, low=8, high=52),
-    dict(key="levers.engagement.max", default=1.0, low=0.5, high=1.0, max=1.0),
-    dict(key="levers.outreach.max", default=1.0, low=0.0, high=1.0, max=1.0),
-    # QI dynamics (§9: Q_c = mean over QIS of m max(K, q); K grows with training)
+    dict(key="levers.research.ramp", default=156, low=78, high=234),
+    # QI dynamics (§9), M3 QI coaching (v1.2)
+    dict(key="centres.coaching", default=0.1, low=0.05, high=0.15, max=1.0),
     dict(key="motivation.kappa_train", default=0.05, low=0.02, high=0.10, max=1.0),
     dict(key="motivation.theta", default=3.5, low=3.0, high=4.0),
     # engagement and resources: commons users and the engaged core (§6, §7)
-    dict(key="engagement.up_staff*", default=[0.02, 0.01, 0.004, 0.001], low=0.5, high=2.0),
-    dict(key="engagement.up_family*", default=[0.02, 0.001, 0.001, 0.0001], low=0.5,
+    dict(key="engagement.up_staff*", default=[0.02, 0.01, 0.008, 0.001], low=0.5, high=2.0),
+    dict(key="engagement.up_family*", default=[0.02, 0.0015, 0.004, 0.0001], low=0.5,
          high=2.0),
     dict(key="engagement.down*", default=[0.0, 0.005, 0.01, 0.01], low=0.5, high=2.0),
     dict(key="resources.find_rate", default=0.05, low=0.025, high=0.10),
     dict(key="resources.p_post", default=0.6, low=0.3, high=0.9, max=1.0),
-    dict(key="resources.coverage_gain", default=0.3, low=0.15, high=0.45, max=1.0),
+    dict(key="resources.evidence_gain", default=0.005, low=0.0035, high=0.0065),
 ]
 CAND = {c["key"]: c for c in CANDIDATES}
 
-# The parameters calibrated, chosen from the screen (docs/calibration.md): per target group
-# that misses its band at MODEL.md's defaults, the most influential parameter(s), leaving out
-# one that acts through the same rule as one already chosen (rem_treatment ~ induction_boost,
-# down ~ up_staff). Ranges of the calibration: wider than the screen's where the screen showed
-# that a band lies beyond it.
-CAL_PARAMS = ["care.induction_boost", "care.rel_treatment", "motivation.theta",
-              "levers.qi_training.ramp", "engagement.up_family*", "engagement.up_staff*"]
-CAL_RANGES = {"care.induction_boost": (2.0, 4.5), "care.rel_treatment": (0.1, 0.6),
-              "motivation.theta": (2.5, 4.0), "levers.qi_training.ramp": (4, 52),
-              "engagement.up_family*": (0.5, 2.5), "engagement.up_staff*": (0.75, 3.0)}
+# The parameters MODEL.md v1.2 recalibrated or added (§14), which `confirm` searches around
+# the defaults, and the parameters `calibrate` varies by default (the same, with wider ranges).
+CONFIRM_PARAMS = ["care.h_rem", "care.induction_boost", "care.rem_evidence",
+                  "centres.coaching", "care.steroid_start", "engagement.up_family*",
+                  "engagement.up_staff*"]
+CAL_PARAMS = CONFIRM_PARAMS
+CAL_RANGES = {}
 
 
 def is_vector(key):
@@ -177,7 +194,7 @@ def default_x(key):
 
 def overrides_for(point, run_overrides=None):
     """-P overrides for a parameter point: every candidate explicit (the default unless the
-    point sets it), so a result never depends on what examples/icn.yml holds for them."""
+    point sets it), so a result never depends on the binary's defaults for them."""
     o = {}
     for key in CAND:
         x = point.get(key, default_x(key))
@@ -213,7 +230,7 @@ def pargs(overrides):
 
 
 def config_key(binary, overrides, seed):
-    p, _ = runner.run(binary, ["config", SCENARIO] + pargs(overrides) + ["-P", f"run.seed={seed}"])
+    p, _ = runner.run(binary, ["config"] + SCENARIO + pargs(overrides) + ["-P", f"run.seed={seed}"])
     p.check_returncode()
     txt = p.stdout
     return hashlib.sha1(txt.encode()).hexdigest()[:16]
@@ -252,7 +269,7 @@ class Runner:
             return r
         out = keep or os.path.join(RAW, f"{key}.h5")
         t0 = time.time()
-        p, _ = runner.run(self.binary, ["run", SCENARIO] + pargs(ov)
+        p, _ = runner.run(self.binary, ["run"] + SCENARIO + pargs(ov)
                           + ["-P", f"run.seed={seed}", "-o", out, "--quiet", "--overwrite"],
                           threads=1, prefix=["nice", "-n", "10"])
         if p.returncode != 0:
@@ -371,7 +388,7 @@ def stage_calibrate(run, keys, ranges=None):
                            **{f"sim: {t}": m[t] for t in m.index}))
         return s, point
 
-    # 1. Latin hypercube over the ranges (and MODEL.md's defaults), LHS_SEEDS seeds each
+    # 1. Latin hypercube over the ranges (and the defaults), LHS_SEEDS seeds each
     lhs_pts = [add({k: default_x(k) for k in keys}, "defaults", LHS_SEEDS)]
     for u in lhs(LHS_POINTS, len(keys), rng):
         lhs_pts.append(add(point_from_unit(keys, u, ranges), "lhs", LHS_SEEDS))
@@ -443,6 +460,69 @@ def stage_final(run, point, tag="final", seeds=None):
     return tab
 
 
+# ---------------------------------------------------------------------------------------------
+# Stage "confirm": MODEL.md v1.2's defaults, checked with this implementation
+# ---------------------------------------------------------------------------------------------
+def per_seed_scores(records):
+    """The score of each run on its own (one seed)."""
+    return np.array([score(pd.Series(r["sim"])) for r in records])
+
+
+def stage_confirm(run, keys=None):
+    """A coordinate search that starts at the defaults (each parameter +-CONFIRM_STEP of its
+    default, then half that; the first improvement taken), then the defaults and the best
+    point at FINAL_SEEDS seeds each, compared pairwise (common random numbers)."""
+    keys = keys or CONFIRM_PARAMS
+    t0 = time.time()
+    best = {k: default_x(k) for k in keys}
+    best_s, _, _ = evaluate(run, best, CONFIRM_SEEDS, "confirm defaults")
+    start_s = best_s
+    trials = [dict(stage="defaults", score=best_s, **best)]
+    for rnd_i in range(CONFIRM_ROUNDS):
+        frac = CONFIRM_STEP / 2 ** rnd_i
+        for k in keys:
+            for sign in (+1, -1):
+                p = dict(best)
+                p[k] = float(f"{best[k] * (1 + sign * frac):.5g}")
+                p[k] = min(p[k], CAND[k].get("max", np.inf))
+                if p == best:
+                    continue
+                s_, _, _ = evaluate(run, p, CONFIRM_SEEDS, f"confirm{rnd_i + 1}")
+                trials.append(dict(stage=f"round {rnd_i + 1}", score=s_, **p))
+                if s_ < best_s:
+                    best_s, best = s_, p
+                    break
+        print(f"confirm round {rnd_i + 1}: best score {best_s:.2f} at {best} (defaults "
+              f"{start_s:.2f}; {time.time() - t0:.0f} s)")
+    pd.DataFrame(trials).to_csv(os.path.join(RESULTS, "confirm_search.csv"), index=False,
+                                float_format="%.5g")
+    defaults = {k: default_x(k) for k in keys}
+    tab_d = stage_final(run, {}, "final")              # the defaults: the test's reference
+    rec_d = run.ensemble([({}, s_, "final", FINAL_OVERRIDES) for s_ in FINAL_SEEDS])
+    rec_b = run.ensemble([(best, s_, "confirm best", FINAL_OVERRIDES) for s_ in FINAL_SEEDS])
+    tab_b, score_b = table(rec_b)
+    _, score_d = table(rec_d)
+    diff = per_seed_scores(rec_d) - per_seed_scores(rec_b)   # > 0: the best point is better
+    se = diff.std(ddof=1) / math.sqrt(len(diff))
+    moved = {k: (defaults[k], best[k]) for k in keys if best[k] != defaults[k]}
+    res = dict(seeds_search=CONFIRM_SEEDS, seeds_final=FINAL_SEEDS, defaults=defaults,
+               best=best, moved=moved, score_defaults=score_d, score_best=score_b,
+               per_seed_score_diff_mean=float(diff.mean()), per_seed_score_diff_se=float(se),
+               beyond_noise=bool(diff.mean() > 2 * se) if moved else False,
+               defaults_within=tab_d.set_index("target")["within"].to_dict(),
+               best_within=tab_b.set_index("target")["within"].to_dict())
+    with open(os.path.join(RESULTS, "confirm.json"), "w") as fh:
+        json.dump(res, fh, indent=2)
+    tab_b.to_csv(os.path.join(RESULTS, "confirm_table.csv"), index=False, float_format="%.5g")
+    print(f"confirm: {run.n_run} new runs, {time.time() - t0:.0f} s")
+    print(f"  defaults: score {score_d:.2f} over {len(FINAL_SEEDS)} seeds; "
+          f"{sum(bool(v) for v in res['defaults_within'].values())}/{len(TARGETS)} targets in band")
+    print(f"  best point of the search: {moved or 'the defaults'}; score {score_b:.2f}; "
+          f"per-seed score, defaults minus best: {diff.mean():+.2f} +- {se:.2f} (se); "
+          f"{'beyond' if res['beyond_noise'] else 'within'} seed noise (2 se)")
+    return res
+
+
 def markdown_table(tab):
     lines = ["| target | band | simulated mean ± sd | min–max | within |",
              "|---|---|---|---|---|"]
@@ -461,7 +541,7 @@ def markdown_table(tab):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["screen", "calibrate", "final", "all", "point"])
+    ap.add_argument("stage", choices=["confirm", "screen", "calibrate", "final", "all", "point"])
     ap.add_argument("--bin", default=os.environ.get("CLHSIM", "clhsim"), help="clhsim binary")
     ap.add_argument("--params", nargs="*", help="parameters to calibrate (default: CAL_PARAMS)")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=X",
@@ -475,6 +555,9 @@ def main():
         print("note: this binary has no relapses / escalation_outcomes outputs; those targets "
               "are left out of the score", file=sys.stderr)
     seeds = list(range(1, a.seeds + 1)) if a.seeds else None
+    if a.stage == "confirm":
+        stage_confirm(run, a.params)
+        return
     if a.stage in ("screen", "all"):
         scr = stage_screen(run)
     if a.stage in ("calibrate", "all"):

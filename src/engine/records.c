@@ -70,6 +70,8 @@ enum {
   R_REM_OBS,
   R_REM_OBS_MEMBERS,
   R_REM_TRUE,
+  R_REM_OBS_ALL,
+  R_REM_TRUE_ALL,
   R_STEROID,
   R_SFR,
   R_VISITS,
@@ -130,6 +132,12 @@ static const clhs_out_var vars[R_COUNT] = {
        "centres",
        "1", CLHS_F64),
     V0("remission_true", "share of patients in true remission, member centres", "1", CLHS_F64),
+    V0("remission_observed_all",
+       "share of patients whose last physician global assessment is remission, all centres "
+       "(members or not)",
+       "1", CLHS_F64),
+    V0("remission_true_all", "share of patients in true remission, all centres (members or not)",
+       "1", CLHS_F64),
     V0("steroid_use", "share of patients on a steroid course, member centres", "1", CLHS_F64),
     V0("steroid_free_remission",
        "share of patients in true remission and not on steroids, member centres", "1", CLHS_F64),
@@ -277,6 +285,9 @@ enum {
   O_TRUE,
   O_STEROID,
   O_SFR,
+  O_PAT_ALL,  /* every centre, member or not */
+  O_OBS_ALL,
+  O_TRUE_ALL,
   O_NM,       /* member centres with patients: the centres of the spread */
   O_REL,      /* sum of r_c in CLHS_OUT_FIX fixed point */
   O_COMPL,    /* sum of d_c, fixed point */
@@ -422,6 +433,9 @@ static void outcome_sums(clhs_records *rc, const clhs_world *w) {
     o[O_REMW] += s->remission_weeks;
     o[O_ESC_REM] += s->esc_remitted;
     o[O_ESC_NOT] += s->esc_not;
+    o[O_PAT_ALL] += s->patients;
+    o[O_OBS_ALL] += s->obs_rem;
+    o[O_TRUE_ALL] += s->true_rem;
     if (!s->member) continue;
     o[O_MEMBERS]++;
     o[O_PAT_M] += s->patients;
@@ -474,6 +488,8 @@ static void outcomes(clhs_records *rc, const clhs_world *w) {
   F64(rc, R_REM_OBS)[0] = ratio(o[O_OBS_E], o[O_PAT_E]);
   F64(rc, R_REM_OBS_MEMBERS)[0] = ratio(o[O_OBS_M], o[O_PAT_M]);
   F64(rc, R_REM_TRUE)[0] = ratio(o[O_TRUE], o[O_PAT_M]);
+  F64(rc, R_REM_OBS_ALL)[0] = ratio(o[O_OBS_ALL], o[O_PAT_ALL]);
+  F64(rc, R_REM_TRUE_ALL)[0] = ratio(o[O_TRUE_ALL], o[O_PAT_ALL]);
   F64(rc, R_STEROID)[0] = ratio(o[O_STEROID], o[O_PAT_M]);
   F64(rc, R_SFR)[0] = ratio(o[O_SFR], o[O_PAT_M]);
   I64(rc, R_VISITS)[0] = o[O_VIS];

@@ -142,6 +142,45 @@ static double weeks_between(const char *from, const char *to) {
 
 /* ---- defaults ------------------------------------------------------------------------- */
 
+/* Model versions (MODEL.md §14): 1.2 changes nothing; 1.1 sets exactly the keys v1.2 added to
+ * their v1.1 values (a v1.1 configuration names every other key); any other version is refused
+ * with a message naming both versions and the state. */
+static void test_model_versions(void **state) {
+  (void)state;
+  clhs_config c, d;
+  clhs_error err;
+  clhs_config_defaults(&c);
+  clhs_config_defaults(&d);
+  clhs_error_clear(&err);
+  assert_int_equal(clhs_config_for_model(&c, CLHS_MODEL_VERSION, "x", &err), CLHS_OK);
+  size_t na = 0, nb = 0;
+  void *a = clhs_config_pack(&c, &na), *b = clhs_config_pack(&d, &nb);
+  assert_true(na == nb && memcmp(a, b, na) == 0);
+  free(a);
+  free(b);
+  assert_int_equal(clhs_config_for_model(&c, "1.1", "x", &err), CLHS_OK);
+  assert_true(c.care.rem_evidence == 0 && c.care.rel_evidence == 0);
+  assert_true(c.care.steroid_g == 0.6 && c.care.steroid_etx == 0.5);
+  assert_true(c.centres.coaching == 0);
+  /* nothing else moved: put the five back and compare */
+  c.care.rem_evidence = d.care.rem_evidence;
+  c.care.rel_evidence = d.care.rel_evidence;
+  c.care.steroid_g = d.care.steroid_g;
+  c.care.steroid_etx = d.care.steroid_etx;
+  c.centres.coaching = d.centres.coaching;
+  a = clhs_config_pack(&c, &na);
+  b = clhs_config_pack(&d, &nb);
+  assert_true(na == nb && memcmp(a, b, na) == 0);
+  free(a);
+  free(b);
+  assert_int_equal(clhs_config_for_model(&c, "2.0", "checkpoint 'k.h5'", &err), CLHS_EINPUT);
+  assert_non_null(strstr(err.msg, "checkpoint 'k.h5'"));
+  assert_non_null(strstr(err.msg, "v2.0"));
+  assert_non_null(strstr(err.msg, "v" CLHS_MODEL_VERSION));
+  clhs_config_free(&c);
+  clhs_config_free(&d);
+}
+
 static void test_defaults(void **state) {
   (void)state;
   clhs_config c;
@@ -1225,6 +1264,7 @@ static void test_late_lever_warning(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_model_versions),
       cmocka_unit_test(test_foreach_covers_model_keys),
       cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
       cmocka_unit_test_setup_teardown(test_file_errors, setup, teardown),
