@@ -215,8 +215,7 @@ int clhs_config_finalize(clhs_config *cfg, clhs_error *err);
  * other key, runs as v1.1 (MODEL.md §14); any other version is CLHS_EINPUT naming both.
  * @p what names the state in the message (e.g. "checkpoint 'x.h5'").
  */
-int clhs_config_for_model(clhs_config *cfg, const char *version, const char *what,
-                          clhs_error *err);
+int clhs_config_for_model(clhs_config *cfg, const char *version, const char *what, clhs_error *err);
 
 /** Steps between records of the per-centre series: output.centre_every (-1: output.every;
  * 0: none). */

@@ -16,9 +16,8 @@
  * caller applies its overrides and checks the result). A failure is a bad request rather
  * than a bad checkpoint: no other checkpoint is tried.
  */
-typedef int (*clhs_restart_config_fn)(const char *yaml, const char *ckpt,
-                                      const char *model_version, clhs_config *cfg, void *arg,
-                                      clhs_error *err);
+typedef int (*clhs_restart_config_fn)(const char *yaml, const char *ckpt, const char *model_version,
+                                      clhs_config *cfg, void *arg, clhs_error *err);
 
 /**
  * Collective: continue a run from @p path, a checkpoint file or folder. The candidates are

@@ -574,8 +574,8 @@ int clhs_restart(const clhs_comm *comm, const char *where, const clhs_run_opts *
     memset(&cfg, 0, sizeof cfg);
     void *packed = NULL;
     size_t nbytes = 0;
-    if (comm->rank == 0 && make_config(meta.config_yaml, path, meta.model_version, &cfg, arg, err) ==
-                              CLHS_OK)
+    if (comm->rank == 0 &&
+        make_config(meta.config_yaml, path, meta.model_version, &cfg, arg, err) == CLHS_OK)
       packed = clhs_config_pack(&cfg, &nbytes);
     free(meta.config_yaml);
     /* A configuration that cannot be made is a bad request, not a bad checkpoint: stop. */

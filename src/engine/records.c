@@ -285,7 +285,7 @@ enum {
   O_TRUE,
   O_STEROID,
   O_SFR,
-  O_PAT_ALL,  /* every centre, member or not */
+  O_PAT_ALL, /* every centre, member or not */
   O_OBS_ALL,
   O_TRUE_ALL,
   O_NM,       /* member centres with patients: the centres of the spread */

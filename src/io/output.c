@@ -812,9 +812,9 @@ static int write_code(clhs_output *o, hid_t file, clhs_error *err) {
   static const char *const keys[] = {"version",      "git_revision",  "build_type",
                                      "compiler",     "compile_flags", "mpi_version",
                                      "hdf5_version", "model_version", "model_notes"};
-  const char *vals[] = {CLHS_VERSION,  CLHS_GIT_REVISION,  CLHS_BUILD_TYPE,    CLHS_COMPILER,
-                        CLHS_COMPILE_FLAGS, mpi,          hdf5, CLHS_MODEL_VERSION,
-                        CLHS_MODEL_NOTES};
+  const char *vals[] = {CLHS_VERSION,  CLHS_GIT_REVISION,  CLHS_BUILD_TYPE,
+                        CLHS_COMPILER, CLHS_COMPILE_FLAGS, mpi,
+                        hdf5,          CLHS_MODEL_VERSION, CLHS_MODEL_NOTES};
   int st = CLHS_OK;
   hid_t g = H5Gcreate2(file, "code", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0) st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create group /code", o->tmp);

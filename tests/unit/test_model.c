@@ -110,8 +110,7 @@ static void test_hazards(void **state) {
   assert_true(fabs(clhs_care_h_rem(&cfg, 0.5, 0, 0, 0) - 0.0125) < 1e-15);
   assert_true(fabs(clhs_care_h_rem(&cfg, 1, 1, 3, 0) - 0.0125 * 1.4 * 2.0 * 1.45) < 1e-15);
   assert_true(clhs_care_h_rem(&cfg, 1, 1, 0, 0.2) == clhs_care_h_rem(&cfg, 1, 1, 0, 0));
-  assert_true(fabs(clhs_care_h_rem(&cfg, 1, 1, 3, 0.2) - 0.0125 * 1.4 * 2.0 * 1.45 * 2.35) <
-              1e-15);
+  assert_true(fabs(clhs_care_h_rem(&cfg, 1, 1, 3, 0.2) - 0.0125 * 1.4 * 2.0 * 1.45 * 2.35) < 1e-15);
   assert_true(clhs_care_evidence_gain(&cfg, 0.05) == 0);
   assert_true(fabs(clhs_care_evidence_gain(&cfg, 0.3) - 0.2) < 1e-15);
   assert_true(fabs(clhs_care_p_steroid(&cfg, 0.5, 0.4) - 0.55 * 0.85) < 1e-15);
