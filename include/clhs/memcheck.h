@@ -26,8 +26,9 @@
  *    them may exceed the estimate by about 45 bytes per agent).
  *
  * Measured against peak RSS: -6 % .. +18 % from 58,140 to 1.04 x 10^8 agents, 1 and 2 ranks,
- * 5 to 730 steps (the default scenario, examples/icn.yml, bench/network_on.yml; the upper end
- * is the default scenario at 10^6 agents over 730 weeks on 2 ranks: fewer ties than fitted).
+ * 5 to 730 steps (the v1.1 default scenario and its examples/icn.yml, bench/network_on.yml;
+ * the upper end is the default scenario at 10^6 agents over 730 weeks on 2 ranks: fewer ties
+ * than fitted).
  */
 #ifndef CLHS_MEMCHECK_H
 #define CLHS_MEMCHECK_H

@@ -68,9 +68,10 @@ int64_t clhs_memory_world_bytes(const clhs_config *cfg, const clhs_mem_block *b)
  *    lever's max, and online_rate (default 0.01) x the commons lever's max;
  *  - the lifetime of an unreinforced tie, ln(prune_below / 0.5) / ln(1 - decay) weeks
  *    (229 at the defaults), stretches or shortens both (never pruned: linear growth).
- * The default scenario (levers switched on over the years) reaches 1.66 ends per agent at
- * 730 weeks, examples/icn.yml 2.1, bench/network_on.yml 2.38 (2.47 at 10^6 agents): the fit
- * (2.45) is an upper estimate of all of them. *cross_part (may be NULL) receives the event
+ * The default scenario (levers switched on over the years) reaches 1.94 ends per agent at
+ * 730 weeks under model v1.2 (1.66 under v1.1, 2.1 with v1.1's calibrated examples/icn.yml),
+ * bench/network_on.yml 2.38 (2.47 at 10^6 agents): the fit (2.45) is an upper estimate of
+ * all of them. *cross_part (may be NULL) receives the event
  * and online ends, those that can join centres on different ranks.
  */
 double clhs_memory_tie_ends_per_agent(const clhs_config *cfg, double S, double *cross_part) {
