@@ -1149,6 +1149,25 @@ int clhs_output_restore(clhs_output *o, const char *snapshot, int64_t nrecords, 
     if (d >= 0) H5Dclose(d);
   }
   st = clhs_h5_agree(&o->comm, st, err);
+  /* A floating-point variable that the snapshot lacks was added to the program after the
+   * snapshot was written (e.g. remission_observed_all, new with model v1.2, in a v1.1 run's
+   * snapshot): its restored records are NaN, its fill value. Anything else missing is an
+   * error below. */
+  unsigned char *absent = calloc((size_t)o->nvars, 1);
+  if (st == CLHS_OK && !absent)
+    st = clhs_error_set(err, CLHS_ENOMEM, "out of memory restoring the output");
+  for (int v = 0; st == CLHS_OK && v < o->nvars; v++) {
+    char path[160];
+    snprintf(path, sizeof path, "/timeseries/%s", o->vars[v].v->name);
+    if (o->vars[v].v->dtype == CLHS_F64 && H5Lexists(f, path, H5P_DEFAULT) == 0) {
+      absent[v] = 1;
+      if (o->comm.rank == 0 && nrecords > 0)
+        fprintf(stderr,
+                "clhsim: note: output snapshot '%s' has no %s (written before the program "
+                "recorded it): its %lld restored records are NaN\n",
+                snapshot, path, (long long)nrecords);
+    }
+  }
   /* Batch by OUT_BATCH records: read each variable's block, then append record by record. */
   hsize_t c0 = 0; /* the first per-centre record of the batch */
   for (int64_t r0 = 0; st == CLHS_OK && r0 < nrecords; r0 += OUT_BATCH) {
@@ -1161,9 +1180,13 @@ int clhs_output_restore(clhs_output *o, const char *snapshot, int64_t nrecords, 
       const int c = ov->caxis >= 0;
       if (ov->rec_elems == 0 || (c && cn == 0)) continue;
       if (!bufs[v]) bufs[v] = malloc((size_t)OUT_BATCH * ov->rec_elems * ov->esize);
-      if (!bufs[v])
+      if (!bufs[v]) {
         st = clhs_error_set(err, CLHS_ENOMEM, "out of memory restoring the output");
-      else if (restore_read(f, ov, c ? c0 : (hsize_t)r0, c ? cn : n, bufs[v]) < 0)
+      } else if (absent[v]) {
+        double *x = (double *)(void *)bufs[v];
+        for (size_t e = 0; e < (size_t)(c ? cn : n) * ov->rec_elems; e++)
+          x[e] = NAN;
+      } else if (restore_read(f, ov, c ? c0 : (hsize_t)r0, c ? cn : n, bufs[v]) < 0)
         st = clhs_h5_fail(err, CLHS_EIO,
                           "output snapshot '%s': cannot read /timeseries/%s (is it from this "
                           "configuration?)",
@@ -1188,6 +1211,7 @@ int clhs_output_restore(clhs_output *o, const char *snapshot, int64_t nrecords, 
     c0 += cn;
   }
   free(ctimes);
+  free(absent);
   if (f >= 0) H5Fclose(f);
   for (int v = 0; bufs && v < o->nvars; v++)
     free(bufs[v]);

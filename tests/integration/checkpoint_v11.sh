@@ -19,6 +19,8 @@ for np in 1 2; do
     > "restart$np.log" 2>&1 || { echo "FAIL: restart at $np ranks:"; cat "restart$np.log"; exit 1; }
   grep -q "written under model v1.1: it continues as v1.1" "restart$np.log" ||
     { echo "FAIL: restart at $np ranks did not say it continues as v1.1:"; cat "restart$np.log"; exit 1; }
+  grep -q "has no /timeseries/remission_observed_all" "restart$np.log" ||
+    { echo "FAIL: no note on the outputs the v1.1 snapshot lacks:"; cat "restart$np.log"; exit 1; }
   d=$(grep -o 'final state digest [0-9a-f]*' "restart$np.log" | awk '{print $4}')
   if [ "$d" != "$V11_DIGEST" ]; then
     echo "FAIL: continued at $np ranks to digest $d, the v1.1 code's run ends at $V11_DIGEST"
