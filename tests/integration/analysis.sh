@@ -81,6 +81,10 @@ echo "ok: bad input exits 2 naming the file"
 # python -m runs too
 PYTHONPATH="$root/analysis" "$py" -m clhsim_analysis targets a.h5 --csv targets.csv
 test "$(wc -l <targets.csv)" -gt 10
+# several runs: the mean of the seeds against the band
+"${tool[@]}" targets a.h5 b.h5 c.h5 --csv targets_many.csv
+"${tool[@]}" targets a.h5 b.h5 c.h5 > targets_many.out
+grep -q "^3 runs; 'within': their mean lies in the band" targets_many.out
 
 # The numbers, against the files read with h5py: report's summaries and targets.csv, compare's
 # first differences and largest differences, load/to_frame, and the targets that need
@@ -88,5 +92,5 @@ test "$(wc -l <targets.csv)" -gt 10
 "${check[@]}" report a.h5 rep_a + report coarse.h5 rep_coarse \
     + compare cmp_self.out a.h5 a.h5 + compare cmp_again.out a.h5 a_again.h5 \
     + compare cmp_ab.out a.h5 b.h5 + compare cmp_abc.out a.h5 b.h5 c.h5 \
-    + frame a.h5 + future a.h5 "$dir"
+    + frame a.h5 + future a.h5 "$dir" + many targets_many.csv a.h5 b.h5 c.h5
 echo "analysis tools ok"

@@ -10,6 +10,8 @@ Usage (run by tests/integration/analysis.sh):
                                            differences equal the files'
   check_analysis.py frame RUN.h5           load() and to_frame(): shape, dates, values,
                                            provenance
+  check_analysis.py many OUT.csv RUN.h5... `targets` of several runs (its CSV in OUT.csv)
+                                           against evaluate() of each; a yearly-mean target
   check_analysis.py future RUN.h5 DIR      targets on relapses / remission_weeks /
                                            escalation_outcomes: "not recorded" without them;
                                            with them (added to a copy of the run), the
@@ -341,6 +343,50 @@ def cmd_future(path, workdir):
        f"remission after escalation {want['escalation']:.4f} in {year}, as the formulas give")
 
 
+def cmd_many(outfile, paths):
+    """`targets A.h5 B.h5 ...` (saved as CSV in OUTFILE) and evaluate_many: per target the
+    mean, sd, min and max of the runs' single evaluations, `within` on the mean; and a
+    yearly-mean target on a made-up run: the mean of each year's pooled figure."""
+    singles = [ca.evaluate(ca.load(p)).set_index("target")["simulated"] for p in paths]
+    sims = pd.concat(singles, axis=1)
+    table = pd.read_csv(outfile).set_index("target")
+    for name, row in table.iterrows():
+        v = sims.loc[name].astype(float)
+        if v.notna().sum() == 0:
+            if row["n"] != 0:
+                fail(f"targets (many): {name} has n {row['n']} without values")
+            continue
+        want = dict(mean=v.mean(), sd=v.std(ddof=1), min=v.min(), max=v.max())
+        for k, x in want.items():
+            if not np.isclose(row[k], x, rtol=1e-12, atol=0, equal_nan=True):
+                fail(f"targets (many): {name} {k} {row[k]!r}, the runs give {x!r}")
+        lo = -np.inf if np.isnan(row["low"]) else row["low"]
+        hi = np.inf if np.isnan(row["high"]) else row["high"]
+        if bool(row["within"]) != bool(lo <= want["mean"] <= hi):
+            fail(f"targets (many): {name} within {row['within']} for mean {want['mean']}")
+    # yearly mean: four years of made-up weekly escalation outcomes
+    import xarray as xr
+    t = pd.date_range("2008-01-06", "2011-12-25", freq="7D")
+    rng = np.random.default_rng(3)
+    out = rng.integers(0, 30, (len(t), 2)).astype(np.int64)
+    out[t.year == 2011] *= np.array([3, 1])           # a busier, better year
+    ds = xr.Dataset({"escalation_outcomes": (("time", "outcome"), out)}, coords={"time": t})
+    ds.attrs["parameters"] = {"run.start_date": "2008-01-01", "population.centres": 100}
+    yearly = Target("e", "escalation_remission_12w", "2008-01-01/2011-12-31", None, None,
+                    yearly_mean=True)
+    pooled = Target("p", "escalation_remission_12w", "2008-01-01/2011-12-31", None, None)
+    got = ca.evaluate(ds, [yearly, pooled]).set_index("target")["simulated"]
+    years = [out[t.year == y] for y in range(2008, 2012)]
+    want_y = np.mean([y[:, 0].sum() / y.sum() for y in years])
+    want_p = out[:, 0].sum() / out.sum()
+    if not (np.isclose(got["e"], want_y, rtol=1e-12) and np.isclose(got["p"], want_p,
+                                                                     rtol=1e-12)):
+        fail(f"yearly mean {got['e']} (want {want_y}), pooled {got['p']} (want {want_p})")
+    ok(f"targets of {len(paths)} runs: mean, sd, min, max and the band check equal the single "
+       f"runs'; a yearly-mean target is the mean of the years ({want_y:.4f}; pooled "
+       f"{want_p:.4f})")
+
+
 def run_one(args):
     cmd = args[0] if args else ""
     if cmd == "report" and len(args) == 3:
@@ -351,6 +397,8 @@ def run_one(args):
         cmd_frame(args[1])
     elif cmd == "future" and len(args) == 3:
         cmd_future(args[1], args[2])
+    elif cmd == "many" and len(args) >= 3:
+        cmd_many(args[1], args[2:])
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
