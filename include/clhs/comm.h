@@ -48,7 +48,10 @@ typedef struct clhs_comm_stats {
   int64_t messages;       /**< messages sent and received, collectives counted once per call */
 } clhs_comm_stats;
 
+struct clhs_comm_impl; /* the MPI handles (src/comm/comm.c) */
+
 typedef struct clhs_comm {
+  struct clhs_comm_impl *impl; /**< the world's (clhs_comm_init) or a group's (clhs_comm_split) */
   int rank;
   int size;
   int threads;            /**< OpenMP threads per rank */
@@ -60,6 +63,25 @@ typedef struct clhs_comm {
 /** Initialise MPI (MPI_THREAD_FUNNELED) and fill @p c. Aborts with a message if MPI fails. */
 void clhs_comm_init(int *argc, char ***argv, clhs_comm *c);
 void clhs_comm_finalize(void);
+
+/**
+ * Collective over @p parent: split its ranks into groups by @p color (ranks keep their
+ * order), @p child the group of this rank, with every function of this layer working inside
+ * it (its own exchange copy and node ranks). Free with clhs_comm_free (collective over the
+ * group). Ensembles run one member per group.
+ */
+void clhs_comm_split(const clhs_comm *parent, int color, clhs_comm *child);
+void clhs_comm_free(clhs_comm *c);
+
+/** A counter shared by the ranks of a communicator (one-sided, held by its rank 0): a queue
+ * of work that any rank takes from without the others taking part. */
+typedef struct clhs_comm_counter clhs_comm_counter;
+/** Collective: a counter at 0. */
+clhs_comm_counter *clhs_comm_counter_create(const clhs_comm *c);
+/** Not collective: the counter's value, and add 1 to it (atomically). */
+int64_t clhs_comm_counter_next(clhs_comm_counter *k);
+/** Collective: free the counter. */
+void clhs_comm_counter_free(clhs_comm_counter **k);
 
 /**
  * End every rank now with @p status, after printing a message that names the rank. For a

@@ -22,6 +22,7 @@ typedef struct clhs_run_opts {
   int overwrite;             /**< may replace an existing output that another run wrote */
   const char *const *inputs; /**< files the run reads (configuration): never written over */
   int ninputs;
+  int silent; /**< no summary either (ensemble members: the ensemble reports them) */
 } clhs_run_opts;
 
 /** What a finished run reports (identical on every rank). */

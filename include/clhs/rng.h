@@ -46,6 +46,7 @@ enum clhs_purpose {
   CLHS_P_SEARCH = 26,   /**< agent: search, through ties, through the commons */
   CLHS_P_ADOPT = 27,    /**< agent: adoption of each candidate, in resource-id order */
   CLHS_P_RESEARCH = 28, /**< researcher: knowledge resources this week */
+  CLHS_P_DESIGN = 40,   /**< an ensemble's Latin hypercube (seed lhs.seed, id = dimension) */
 };
 
 /** The step value used for draws made before step 0 (initial state). */

@@ -17,6 +17,7 @@
 #include "clhs/engine.h"
 #include "clhs/fields.h"
 #include "clhs/error.h"
+#include "clhs/ensemble.h"
 #include "clhs/fileutil.h"
 #include "clhs/launch.h"
 #include "clhs/output.h"
@@ -34,6 +35,9 @@ static void usage(FILE *f) {
       "  restart CKPT             continue from a checkpoint file, or from the newest valid\n"
       "                           one in a checkpoint folder; with -P: a fork (only\n"
       "                           parameters that may change after the start)\n"
+      "  ensemble DESIGN.yml      many runs (seeds, grids, hypercubes, scenarios) under one\n"
+      "                           launch, in groups of ranks, into one file with a member\n"
+      "                           dimension (-o OUT.h5; run it again to finish a stopped one)\n"
       "  config [CONFIG.yml ...]  print the effective configuration as annotated YAML\n"
       "  version                  print version and build information\n"
       "  variables                list the /timeseries variables and /run attributes (Markdown)\n"
@@ -47,6 +51,7 @@ static void usage(FILE *f) {
       "  -q, --quiet              no progress lines (the final summary is still printed)\n"
       "  --markdown               with config: print every key as Markdown tables (docs)\n"
       "  --warmup N               with run/restart: time only the steps after the first N\n"
+      "  --group-ranks K          with ensemble: ranks per member (default: from its size)\n"
       "  -h, --help, help         this help\n"
       "  -V, --version            the same as the command version\n"
       "\n"
@@ -73,6 +78,7 @@ typedef struct cli {
   int markdown;
   int overwrite;
   long long warmup;
+  int group_ranks;
 } cli;
 
 static int parse_cli(int argc, char **argv, cli *c, clhs_error *err) {
@@ -93,6 +99,12 @@ static int parse_cli(int argc, char **argv, cli *c, clhs_error *err) {
       char *end = NULL;
       if (i + 1 >= argc || (c->warmup = strtoll(argv[++i], &end, 10)) < 0 || *end)
         return clhs_error_set(err, CLHS_EINPUT, "--warmup needs a number of steps >= 0");
+    } else if (!strcmp(a, "--group-ranks")) {
+      char *end = NULL;
+      long k = i + 1 < argc ? strtol(argv[++i], &end, 10) : 0;
+      if (k < 1 || k > 1000000 || !end || *end)
+        return clhs_error_set(err, CLHS_EINPUT, "--group-ranks needs a number of ranks >= 1");
+      c->group_ranks = (int)k;
     } else if (!strcmp(a, "-P") || !strcmp(a, "-o")) {
       /* A value that looks like an option is a missing value (write ./-name for a file
        * whose name starts with '-'). */
@@ -126,11 +138,16 @@ static int parse_cli(int argc, char **argv, cli *c, clhs_error *err) {
   if (c->command && strcmp(c->command, "run") && strcmp(c->command, "config") &&
       strcmp(c->command, "help") && strcmp(c->command, "version") &&
       strcmp(c->command, "variables") && strcmp(c->command, "state") &&
-      strcmp(c->command, "restart"))
+      strcmp(c->command, "restart") && strcmp(c->command, "ensemble"))
     return clhs_error_set(err, CLHS_EINPUT,
-                          "unknown command '%s': the commands are run, restart, config, "
-                          "variables, state and version",
+                          "unknown command '%s': the commands are run, restart, ensemble, "
+                          "config, variables, state and version",
                           c->command);
+  if (c->command && !strcmp(c->command, "ensemble") && (c->nfiles != 1 || c->noverrides))
+    return clhs_error_set(err, CLHS_EINPUT,
+                          "ensemble needs exactly one design file and no -P (put overrides "
+                          "under `set` in the design): clhsim ensemble DESIGN.yml [-o OUT.h5] "
+                          "[--group-ranks K]");
   if (c->command && !strcmp(c->command, "restart") && c->nfiles != 1)
     return clhs_error_set(err, CLHS_EINPUT,
                           "restart needs exactly one checkpoint file or folder (got %d): "
@@ -262,7 +279,7 @@ int main(int argc, char **argv) {
   if (comm.rank == 0) {
     if (parse_cli(argc, argv, &c, &err) == CLHS_OK && !c.help && strcmp(c.command, "version") &&
         strcmp(c.command, "variables") && strcmp(c.command, "state") &&
-        strcmp(c.command, "restart"))
+        strcmp(c.command, "restart") && strcmp(c.command, "ensemble"))
       build_config(&c, &cfg, &err);
     if (err.code == CLHS_OK) packed = clhs_config_pack(&cfg, &nbytes);
   } else {
@@ -298,10 +315,18 @@ int main(int argc, char **argv) {
     return 0;
   }
   clhs_signals_install();
+  if (!strcmp(c.command, "ensemble")) {
+    clhs_ensemble_opts eo = {c.group_ranks, c.quiet};
+    st = clhs_ensemble_run(&comm, c.files[0], c.output, &eo, &err);
+    if (st != CLHS_OK && comm.rank == 0)
+      fprintf(stderr, "clhsim: %s%s\n", st == CLHS_STOPPED ? "" : "error: ", err.msg);
+    finish();
+    return clhs_exit_status(st);
+  }
   if (!strcmp(c.command, "restart")) {
     /* The candidates best first (a folder's `latest`, then older ones), invalid ones
      * skipped with a warning; the run continues from the first that loads. */
-    clhs_run_opts opts = {c.quiet, 2.0, NULL, is_fork(&c), c.warmup, c.overwrite, NULL, 0};
+    clhs_run_opts opts = {c.quiet, 2.0, NULL, is_fork(&c), c.warmup, c.overwrite, NULL, 0, 0};
     st = clhs_restart(&comm, c.files[0], &opts, restart_config, &c, &err);
     finish();
     return clhs_exit_status(st);
@@ -331,7 +356,7 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  clhs_run_opts opts = {c.quiet, 2.0, NULL, 0, c.warmup, c.overwrite, c.files, c.nfiles};
+  clhs_run_opts opts = {c.quiet, 2.0, NULL, 0, c.warmup, c.overwrite, c.files, c.nfiles, 0};
   clhs_run_result res;
   st = clhs_run(&cfg, &comm, &opts, &res, &err);
   if (st != CLHS_OK && st != CLHS_STOPPED && comm.rank == 0)

@@ -19,12 +19,34 @@
 
 #include "clhs/error.h"
 
-static MPI_Comm world_comm = MPI_COMM_NULL;
-/* A private copy of the world for the sparse exchange: its point-to-point messages can
- * never match anything else. */
-static MPI_Comm nbx_comm = MPI_COMM_NULL;
-/* The ranks on this node (shared-memory domain), for clhs_comm_node_allgather. */
-static MPI_Comm node_comm = MPI_COMM_NULL;
+/* What a clhs_comm stands for: its communicator; a private copy of it for the sparse
+ * exchange (its point-to-point messages can never match anything else) with the exchange's
+ * round counter; and the ranks of it on this node (shared-memory domain), for
+ * clhs_comm_node_allgather. The world's is static; a group's (clhs_comm_split) is allocated. */
+struct clhs_comm_impl {
+  MPI_Comm comm, nbx, node;
+  unsigned round;
+};
+static struct clhs_comm_impl world = {MPI_COMM_NULL, MPI_COMM_NULL, MPI_COMM_NULL, 0};
+#define COMM(c) ((c)->impl->comm)
+
+/* The handles of @p h from its communicator: the exchange's copy and the node's ranks. */
+static void impl_fill(struct clhs_comm_impl *h, clhs_comm *c) {
+  MPI_Comm_rank(h->comm, &c->rank);
+  MPI_Comm_size(h->comm, &c->size);
+  MPI_Comm_dup(h->comm, &h->nbx);
+  h->round = 0;
+  c->local_rank = 0;
+  c->local_size = 1;
+  if (MPI_Comm_split_type(h->comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &h->node) !=
+      MPI_SUCCESS)
+    h->node = MPI_COMM_NULL;
+  if (h->node != MPI_COMM_NULL) {
+    MPI_Comm_rank(h->node, &c->local_rank);
+    MPI_Comm_size(h->node, &c->local_size);
+  }
+  c->impl = h;
+}
 
 void clhs_comm_init(int *argc, char ***argv, clhs_comm *c) {
   int provided = 0;
@@ -33,22 +55,11 @@ void clhs_comm_init(int *argc, char ***argv, clhs_comm *c) {
                     "with mpirun/srun?\n");
     exit(1);
   }
-  world_comm = MPI_COMM_WORLD;
-  MPI_Comm_set_errhandler(world_comm, MPI_ERRORS_ARE_FATAL);
-  MPI_Comm_rank(world_comm, &c->rank);
-  MPI_Comm_size(world_comm, &c->size);
-  MPI_Comm_dup(world_comm, &nbx_comm);
+  world.comm = MPI_COMM_WORLD;
+  MPI_Comm_set_errhandler(world.comm, MPI_ERRORS_ARE_FATAL);
+  impl_fill(&world, c);
   c->threads = omp_get_max_threads();
   c->stats = NULL;
-  c->local_rank = 0;
-  c->local_size = 1;
-  if (MPI_Comm_split_type(world_comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node_comm) !=
-      MPI_SUCCESS)
-    node_comm = MPI_COMM_NULL;
-  if (node_comm != MPI_COMM_NULL) {
-    MPI_Comm_rank(node_comm, &c->local_rank);
-    MPI_Comm_size(node_comm, &c->local_size);
-  }
   if (provided < MPI_THREAD_FUNNELED && c->rank == 0)
     fprintf(stderr, "clhsim: warning: MPI provides thread level %d < FUNNELED\n", provided);
 }
@@ -57,9 +68,60 @@ void clhs_comm_finalize(void) {
   int fin = 0;
   MPI_Finalized(&fin);
   if (fin) return;
-  if (nbx_comm != MPI_COMM_NULL) MPI_Comm_free(&nbx_comm);
-  if (node_comm != MPI_COMM_NULL) MPI_Comm_free(&node_comm);
+  if (world.nbx != MPI_COMM_NULL) MPI_Comm_free(&world.nbx);
+  if (world.node != MPI_COMM_NULL) MPI_Comm_free(&world.node);
   MPI_Finalize();
+}
+
+void clhs_comm_split(const clhs_comm *parent, int color, clhs_comm *child) {
+  struct clhs_comm_impl *h = calloc(1, sizeof *h);
+  if (!h) clhs_comm_abort(parent, 1, "out of memory splitting the ranks into groups");
+  MPI_Comm_split(COMM(parent), color, parent->rank, &h->comm);
+  MPI_Comm_set_errhandler(h->comm, MPI_ERRORS_ARE_FATAL);
+  impl_fill(h, child);
+  child->threads = parent->threads;
+  child->stats = parent->stats;
+}
+
+void clhs_comm_free(clhs_comm *c) {
+  if (!c->impl || c->impl == &world) return;
+  if (c->impl->nbx != MPI_COMM_NULL) MPI_Comm_free(&c->impl->nbx);
+  if (c->impl->node != MPI_COMM_NULL) MPI_Comm_free(&c->impl->node);
+  MPI_Comm_free(&c->impl->comm);
+  free(c->impl);
+  c->impl = NULL;
+}
+
+struct clhs_comm_counter {
+  MPI_Win win;
+  int64_t *base;
+};
+
+clhs_comm_counter *clhs_comm_counter_create(const clhs_comm *c) {
+  clhs_comm_counter *k = calloc(1, sizeof *k);
+  if (!k) clhs_comm_abort(c, 1, "out of memory for a shared counter");
+  const MPI_Aint bytes = c->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0;
+  MPI_Win_allocate(bytes, (int)sizeof(int64_t), MPI_INFO_NULL, COMM(c), &k->base, &k->win);
+  if (c->rank == 0) *k->base = 0;
+  MPI_Barrier(COMM(c)); /* the value is 0 before anyone takes one */
+  MPI_Win_lock_all(0, k->win);
+  return k;
+}
+
+int64_t clhs_comm_counter_next(clhs_comm_counter *k) {
+  const int64_t one = 1;
+  int64_t got = -1;
+  MPI_Fetch_and_op(&one, &got, MPI_INT64_T, 0, 0, MPI_SUM, k->win);
+  MPI_Win_flush(0, k->win);
+  return got;
+}
+
+void clhs_comm_counter_free(clhs_comm_counter **k) {
+  if (!*k) return;
+  MPI_Win_unlock_all((*k)->win);
+  MPI_Win_free(&(*k)->win);
+  free(*k);
+  *k = NULL;
 }
 
 _Noreturn void clhs_comm_abort(const clhs_comm *c, int status, const char *fmt, ...) {
@@ -70,7 +132,7 @@ _Noreturn void clhs_comm_abort(const clhs_comm *c, int status, const char *fmt, 
   va_end(ap);
   fprintf(stderr, "clhsim: error on rank %d: %s\n", c ? c->rank : -1, msg);
   fflush(stderr);
-  MPI_Abort(world_comm == MPI_COMM_NULL ? MPI_COMM_WORLD : world_comm, status ? status : 1);
+  MPI_Abort(MPI_COMM_WORLD, status ? status : 1);
   exit(status ? status : 1); /* not reached */
 }
 
@@ -95,17 +157,17 @@ static void share_msg(const clhs_comm *c, int first, char *msg, size_t msglen) {
       free(copy);
     }
   }
-  MPI_Bcast(msg, (int)msglen, MPI_CHAR, first, world_comm);
+  MPI_Bcast(msg, (int)msglen, MPI_CHAR, first, COMM(c));
   tally(c, c->rank == first ? (int64_t)msglen : 0, c->rank == first ? 0 : (int64_t)msglen, 1);
   msg[msglen - 1] = '\0';
 }
 
 int clhs_comm_agree(const clhs_comm *c, int status, char *msg, size_t msglen) {
   int in[2] = {status, status != CLHS_OK ? c->rank : INT_MAX}, worst = 0, first = INT_MAX;
-  MPI_Allreduce(&in[0], &worst, 1, MPI_INT, MPI_MAX, world_comm);
+  MPI_Allreduce(&in[0], &worst, 1, MPI_INT, MPI_MAX, COMM(c));
   tally(c, sizeof(int), sizeof(int), 1);
   if (worst == CLHS_OK) return CLHS_OK;
-  MPI_Allreduce(&in[1], &first, 1, MPI_INT, MPI_MIN, world_comm);
+  MPI_Allreduce(&in[1], &first, 1, MPI_INT, MPI_MIN, COMM(c));
   tally(c, sizeof(int), sizeof(int), 1);
   share_msg(c, first, msg, msglen);
   return worst;
@@ -123,7 +185,7 @@ void clhs_comm_bcast(const clhs_comm *c, void *buf, size_t nbytes, int root) {
   char *p = buf;
   while (nbytes > 0) { /* MPI counts are int */
     int chunk = nbytes > (size_t)INT_MAX ? INT_MAX : (int)nbytes;
-    MPI_Bcast(p, chunk, MPI_BYTE, root, world_comm);
+    MPI_Bcast(p, chunk, MPI_BYTE, root, COMM(c));
     tally(c, c->rank == root ? chunk : 0, c->rank == root ? 0 : chunk, 1);
     p += chunk;
     nbytes -= (size_t)chunk;
@@ -132,7 +194,7 @@ void clhs_comm_bcast(const clhs_comm *c, void *buf, size_t nbytes, int root) {
 
 void *clhs_comm_bcast_alloc(const clhs_comm *c, void *buf, size_t *nbytes, int root) {
   uint64_t n = (uint64_t)*nbytes;
-  MPI_Bcast(&n, 1, MPI_UINT64_T, root, world_comm);
+  MPI_Bcast(&n, 1, MPI_UINT64_T, root, COMM(c));
   tally(c, c->rank == root ? (int64_t)sizeof n : 0, c->rank == root ? 0 : (int64_t)sizeof n, 1);
   if (c->rank != root) {
     buf = malloc(n ? (size_t)n : 1);
@@ -145,7 +207,7 @@ void *clhs_comm_bcast_alloc(const clhs_comm *c, void *buf, size_t *nbytes, int r
 
 void clhs_comm_sum_i64(const clhs_comm *c, int64_t *vals, int n) {
   const double t0 = MPI_Wtime();
-  MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_INT64_T, MPI_SUM, world_comm);
+  MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_INT64_T, MPI_SUM, COMM(c));
   tally(c, 8 * (int64_t)n, 8 * (int64_t)n, 1);
   if (c->stats) {
     c->stats->seconds += MPI_Wtime() - t0;
@@ -154,17 +216,17 @@ void clhs_comm_sum_i64(const clhs_comm *c, int64_t *vals, int n) {
 }
 
 void clhs_comm_sum_u64(const clhs_comm *c, uint64_t *vals, int n) {
-  MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_UINT64_T, MPI_SUM, world_comm);
+  MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_UINT64_T, MPI_SUM, COMM(c));
   tally(c, 8 * (int64_t)n, 8 * (int64_t)n, 1);
 }
 
 void clhs_comm_max_i64(const clhs_comm *c, int64_t *vals, int n) {
-  MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_INT64_T, MPI_MAX, world_comm);
+  MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_INT64_T, MPI_MAX, COMM(c));
   tally(c, 8 * (int64_t)n, 8 * (int64_t)n, 1);
 }
 
 void clhs_comm_max_f64(const clhs_comm *c, double *vals, int n) {
-  MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_DOUBLE, MPI_MAX, world_comm);
+  MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_DOUBLE, MPI_MAX, COMM(c));
   tally(c, 8 * (int64_t)n, 8 * (int64_t)n, 1);
 }
 
@@ -178,7 +240,7 @@ static void *gather_common(const clhs_comm *c, const void *local, int64_t nlocal
   int *icounts = malloc(sizeof(int) * (size_t)c->size);
   int *idispl = malloc(sizeof(int) * (size_t)c->size);
   if (!counts || !icounts || !idispl) clhs_comm_abort(c, 1, "out of memory in gather");
-  MPI_Allgather(&nlocal, 1, MPI_INT64_T, counts, 1, MPI_INT64_T, world_comm);
+  MPI_Allgather(&nlocal, 1, MPI_INT64_T, counts, 1, MPI_INT64_T, COMM(c));
   tally(c, sizeof(int64_t), (int64_t)sizeof(int64_t) * (c->size - 1), 1);
   int64_t total = 0;
   for (int r = 0; r < c->size; r++) {
@@ -199,9 +261,9 @@ static void *gather_common(const clhs_comm *c, const void *local, int64_t nlocal
   MPI_Type_contiguous((int)itemsize, MPI_BYTE, &item);
   MPI_Type_commit(&item);
   if (all)
-    MPI_Allgatherv(local, (int)nlocal, item, out, icounts, idispl, item, world_comm);
+    MPI_Allgatherv(local, (int)nlocal, item, out, icounts, idispl, item, COMM(c));
   else
-    MPI_Gatherv(local, (int)nlocal, item, out, icounts, idispl, item, root, world_comm);
+    MPI_Gatherv(local, (int)nlocal, item, out, icounts, idispl, item, root, COMM(c));
   MPI_Type_free(&item);
   const int64_t mine = nlocal * (int64_t)itemsize, others = (total - nlocal) * (int64_t)itemsize;
   if (all)
@@ -257,9 +319,8 @@ static int cmp_nbx(const void *a, const void *b) {
  */
 void clhs_comm_alltoallv(const clhs_comm *c, const void *send, const int64_t *sendbytes,
                          void **recv, int64_t *recvbytes) {
-  static unsigned round;
   const double t0 = MPI_Wtime();
-  const int P = c->size, me = c->rank, tag = 1000 + (int)(round++ & 1u);
+  const int P = c->size, me = c->rank, tag = 1000 + (int)(c->impl->round++ & 1u);
   const char *sb = send;
   int64_t tot = 0, self_off = 0, nsend = 0;
   for (int r = 0; r < P; r++) {
@@ -277,7 +338,7 @@ void clhs_comm_alltoallv(const clhs_comm *c, const void *send, const int64_t *se
   int64_t k = 0, off = 0;
   for (int r = 0; r < P; r++) {
     if (r != me && sendbytes[r] > 0)
-      MPI_Issend(sb + off, (int)sendbytes[r], MPI_BYTE, r, tag, nbx_comm, &req[k++]);
+      MPI_Issend(sb + off, (int)sendbytes[r], MPI_BYTE, r, tag, c->impl->nbx, &req[k++]);
     off += sendbytes[r];
   }
   nbx_msg *msg = NULL;
@@ -287,7 +348,7 @@ void clhs_comm_alltoallv(const clhs_comm *c, const void *send, const int64_t *se
   for (;;) {
     int flag = 0;
     MPI_Status st;
-    MPI_Iprobe(MPI_ANY_SOURCE, tag, nbx_comm, &flag, &st);
+    MPI_Iprobe(MPI_ANY_SOURCE, tag, c->impl->nbx, &flag, &st);
     if (flag) {
       int len = 0;
       MPI_Get_count(&st, MPI_BYTE, &len);
@@ -299,7 +360,7 @@ void clhs_comm_alltoallv(const clhs_comm *c, const void *send, const int64_t *se
       }
       char *buf = malloc(len ? (size_t)len : 1);
       if (!buf) clhs_comm_abort(c, 1, "out of memory receiving %d bytes", len);
-      MPI_Recv(buf, len, MPI_BYTE, st.MPI_SOURCE, tag, nbx_comm, MPI_STATUS_IGNORE);
+      MPI_Recv(buf, len, MPI_BYTE, st.MPI_SOURCE, tag, c->impl->nbx, MPI_STATUS_IGNORE);
       msg[nmsg++] = (nbx_msg){st.MPI_SOURCE, len, buf};
       rtot += len;
       continue;
@@ -311,7 +372,7 @@ void clhs_comm_alltoallv(const clhs_comm *c, const void *send, const int64_t *se
     } else {
       MPI_Testall((int)nsend, req, &done, MPI_STATUSES_IGNORE);
       if (done) {
-        MPI_Ibarrier(nbx_comm, &bar);
+        MPI_Ibarrier(c->impl->nbx, &bar);
         in_barrier = 1;
       }
     }
@@ -376,18 +437,18 @@ void *clhs_comm_route(const clhs_comm *c, const void *items, const int *dest, in
 }
 
 void clhs_comm_node_allgather(const clhs_comm *c, const void *local, size_t nbytes, void *out) {
-  if (node_comm == MPI_COMM_NULL || c->local_size <= 1) {
+  if (c->impl->node == MPI_COMM_NULL || c->local_size <= 1) {
     if (nbytes > 0) memcpy(out, local, nbytes);
     return;
   }
   if (nbytes > (size_t)INT_MAX)
     clhs_comm_abort(c, 1, "node gather of %zu bytes is too large", nbytes);
-  MPI_Allgather(local, (int)nbytes, MPI_BYTE, out, (int)nbytes, MPI_BYTE, node_comm);
+  MPI_Allgather(local, (int)nbytes, MPI_BYTE, out, (int)nbytes, MPI_BYTE, c->impl->node);
   tally(c, (int64_t)nbytes, (int64_t)nbytes * (c->local_size - 1), 1);
 }
 
 void clhs_comm_barrier(const clhs_comm *c) {
-  MPI_Barrier(world_comm);
+  MPI_Barrier(COMM(c));
   tally(c, 0, 0, 1);
 }
 
@@ -396,8 +457,7 @@ double clhs_comm_wtime(void) {
 }
 
 const void *clhs_comm_mpi_handle(const clhs_comm *c) {
-  (void)c;
-  return &world_comm;
+  return &c->impl->comm;
 }
 
 void clhs_comm_mpi_version(char *buf, size_t len) {
@@ -415,7 +475,7 @@ int clhs_comm_agree_io(const clhs_comm *c, int status, char *msg, size_t msglen,
   /* Non-blocking on every rank (a blocking collective may not match a non-blocking one). */
   int in = status, worst = 0;
   MPI_Request rq;
-  MPI_Iallreduce(&in, &worst, 1, MPI_INT, MPI_MAX, world_comm, &rq);
+  MPI_Iallreduce(&in, &worst, 1, MPI_INT, MPI_MAX, COMM(c), &rq);
   tally(c, sizeof(int), sizeof(int), 1);
   if (status == CLHS_OK) {
     MPI_Wait(&rq, MPI_STATUS_IGNORE);
@@ -437,7 +497,7 @@ int clhs_comm_agree_io(const clhs_comm *c, int status, char *msg, size_t msglen,
         fflush(stderr);
         for (int k = 0; cleanup && cleanup[k]; k++)
           remove(cleanup[k]);
-        MPI_Abort(world_comm, 1);
+        MPI_Abort(MPI_COMM_WORLD, 1);
       }
       struct timespec ts = {0, 1000000};
       nanosleep(&ts, NULL);
@@ -446,7 +506,7 @@ int clhs_comm_agree_io(const clhs_comm *c, int status, char *msg, size_t msglen,
   if (worst == CLHS_OK) return CLHS_OK;
   /* Every rank is here: the rest of the agreement (who failed first, the message) as usual. */
   int first = INT_MAX, me = status != CLHS_OK ? c->rank : INT_MAX;
-  MPI_Allreduce(&me, &first, 1, MPI_INT, MPI_MIN, world_comm);
+  MPI_Allreduce(&me, &first, 1, MPI_INT, MPI_MIN, COMM(c));
   tally(c, sizeof(int), sizeof(int), 1);
   share_msg(c, first, msg, msglen);
   return worst;

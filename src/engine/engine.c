@@ -785,7 +785,7 @@ static int finish(run_state *s, clhs_error *err) {
   clhs_output_close(s->out, err);
   s->out = NULL;
   if (clhs_comm_agree_error(s->comm, err->code, err)) return err->code;
-  if (s->root) print_summary(s, figures);
+  if (s->root && !s->opts->silent) print_summary(s, figures);
   if (s->res->stopped)
     clhs_error_set(err, CLHS_STOPPED, "stopped at step %lld after writing checkpoint %s",
                    (long long)s->w.step, s->res->checkpoint);

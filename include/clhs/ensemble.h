@@ -1,0 +1,81 @@
+/**
+ * @file ensemble.h
+ * @brief `clhsim ensemble DESIGN.yml`: many runs (seeds, sweeps, Latin hypercubes, scenarios)
+ * under one launch, in groups of ranks that take members from a shared queue, into one file
+ * with a `member` dimension.
+ *
+ * A design (YAML) names a base configuration and how members differ:
+ *
+ *     config: [base.yml]            # files, relative to the design (optional)
+ *     set: {run.steps: 104}         # overrides for every member (optional)
+ *     seeds: 1-10                   # a range, a list or one number (default: run.seed)
+ *     grid: {care.rem_evidence: [0, 6.75]}          # the product of these lists (optional)
+ *     scenarios:                    # named override sets (optional)
+ *       - {name: no_commons, set: {levers.commons.max: 0}}
+ *     lhs: {size: 20, seed: 7, ranges: {care.h_rem: [0.011, 0.014]}}   # optional
+ *     output: ensemble.h5
+ *
+ * Members are the product scenarios x grid points x hypercube points x seeds, seed fastest.
+ * Each member is an ordinary run (clhs_run) of its configuration on its group's ranks, so its
+ * /timeseries is bit-identical to `clhsim run` of the same configuration on any ranks x
+ * threads. Member files go to OUTPUT.members/ as they finish (a line in its `done` file per
+ * finished member); the ensemble file is assembled from them when every member is done. A
+ * stopped or killed ensemble is continued by running it again: members already done are not
+ * run again; members in flight start from scratch.
+ */
+#ifndef CLHS_ENSEMBLE_H
+#define CLHS_ENSEMBLE_H
+
+#include <stdint.h>
+
+#include "clhs/comm.h"
+#include "clhs/config.h"
+#include "clhs/error.h"
+
+#define CLHS_ENSEMBLE_MAX_PARAMS 64 /**< varied parameters (grid + hypercube + scenario) */
+
+/** What the members of a design are: the base configuration and each member's overrides. */
+typedef struct clhs_design {
+  char path[CLHS_PATH_LEN];
+  char output[CLHS_PATH_LEN];
+  int64_t nmembers;
+  int nparams;                               /**< varied keys (coordinates of `member`) */
+  char param[CLHS_ENSEMBLE_MAX_PARAMS][128]; /**< their names (section.key) */
+  char **value;    /**< [nmembers * nparams]: the -P value text of each varied key */
+  uint64_t *seed;  /**< [nmembers] */
+  char **scenario; /**< [nmembers]: scenario name ("" without scenarios) */
+  char **config;   /**< [nmembers]: the member's effective configuration, packed */
+  uint64_t *key;   /**< [nmembers]: a hash of its configuration as YAML (the `done` file) */
+  size_t *config_len;
+} clhs_design;
+
+/**
+ * Rank 0: read @p path into @p d and make every member's configuration (checked; an error
+ * names the design, the line and the member). @p output overrides the design's output.
+ */
+int clhs_design_load(const char *path, const char *output, clhs_design *d, clhs_error *err);
+void clhs_design_free(clhs_design *d);
+
+/** Options of `clhsim ensemble`. */
+typedef struct clhs_ensemble_opts {
+  int group_ranks; /**< ranks per group (0: chosen from the member size) */
+  int quiet;
+} clhs_ensemble_opts;
+
+/**
+ * Collective: run the design at @p path (`clhsim ensemble`). Returns CLHS_OK, CLHS_STOPPED (a
+ * signal or the stop file: run it again to finish) or an error, agreed on every rank.
+ */
+int clhs_ensemble_run(const clhs_comm *world, const char *path, const char *output,
+                      const clhs_ensemble_opts *opts, clhs_error *err);
+
+/**
+ * Rank 0 (serial HDF5): the ensemble file @p out from the member files @p files (in member
+ * order): every /timeseries variable of the members with a leading `member` dimension, the
+ * axes, the coordinates `seed`, `scenario` and each varied parameter, and /members (each
+ * member's configuration and /run record as text). Written to a temporary name and renamed.
+ */
+int clhs_ensemble_write(const char *out, const clhs_design *d, char *const *files,
+                        const char *design_text, clhs_error *err);
+
+#endif
