@@ -390,8 +390,8 @@ static int make_member(const parsed *p, const clhs_design *d, char files[][CLHS_
    * starts again from scratch. */
   if (snprintf(cfg->output.path, sizeof cfg->output.path, "%s.members/member_%06lld.h5", d->output,
                (long long)m) >= (int)sizeof cfg->output.path ||
-      snprintf(cfg->checkpoint.dir, sizeof cfg->checkpoint.dir, "%s.members/checkpoints",
-               d->output) >= (int)sizeof cfg->checkpoint.dir)
+      snprintf(cfg->checkpoint.dir, sizeof cfg->checkpoint.dir, "%s.members/member_%06lld.ckpt",
+               d->output, (long long)m) >= (int)sizeof cfg->checkpoint.dir)
     return clhs_error_set(p->err, CLHS_EINPUT, "%s: the output path '%s' is too long", p->path,
                           d->output);
   cfg->checkpoint.every = 0;

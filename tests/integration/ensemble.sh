@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# clhsim ensemble (issue 14).
+#   solo     a 2 x 3 design (grid x seeds) on 4 ranks in 2 groups of 2: every member's file and
+#            its row of the ensemble file equal, byte for byte over /timeseries, the same
+#            configuration run alone with `clhsim run` at 1 x 1; the ensemble file opens in
+#            xarray with a `member` dimension and the seed and the varied key as coordinates.
+#   restart  an 8-member design on 2 ranks stopped (SIGUSR1 to mpiexec) once 2 members are
+#            done: exit 3, no ensemble file; run again: the done members are not run again
+#            (their files untouched), the others are, and the ensemble file equals an
+#            uninterrupted ensemble's.
+#   bad      a bad design (unknown key, bad seeds, a varied key that shapes the axes, a bad
+#            value) exits 2 naming the file and line or key, writing no ensemble file.
+# usage: ensemble.sh solo|restart|bad CLHSIM OUTDIR       (PYTHON: python3 with h5py, xarray)
+set -euo pipefail
+mode=$1 bin=$(realpath "$2") dir=$3
+py=${PYTHON:-/usr/bin/python3}
+"$py" -c "import h5py, numpy, xarray, netCDF4" 2>/dev/null ||
+  { echo "SKIP: $py lacks h5py/xarray/netCDF4"; exit 77; }
+rm -rf "$dir" && mkdir -p "$dir" && cd "$dir"
+export OMP_NUM_THREADS=1
+
+solo() {
+  printf '%s\n' "set:" "  run.steps: 30" "  population.centres: 4" \
+    "  population.patients_median: 60" "  population.patients_min: 50" \
+    "  population.patients_max: 80" "seeds: 1-3" "grid:" "  care.rem_evidence: [0, 6.75]" \
+    "output: ens.h5" > design.yml
+  mpiexec -n 4 --bind-to none "$bin" ensemble design.yml --group-ranks 2 > ens.log 2>&1 ||
+    { echo "FAIL: the ensemble failed:"; cat ens.log; exit 1; }
+  grep -q "6 members (6 to run, 0 done before) on 2 group(s) of 2 rank(s)" ens.log ||
+    { echo "FAIL: unexpected start line:"; cat ens.log; exit 1; }
+  for m in 0 1 2 3 4 5; do
+    re=0
+    [ $m -ge 3 ] && re=6.75
+    "$bin" run -P run.steps=30 -P population.centres=4 -P population.patients_median=60 \
+      -P population.patients_min=50 -P population.patients_max=80 -P care.rem_evidence=$re \
+      -P run.seed=$((m % 3 + 1)) -o "solo_$m.h5" --quiet > "solo_$m.log" 2>&1
+  done
+  "$py" - <<'PY'
+import sys
+import h5py
+import xarray as xr
+e = h5py.File("ens.h5", "r")["timeseries"]
+bad = []
+for m in range(6):
+    s = h5py.File(f"solo_{m}.h5", "r")["timeseries"]
+    f = h5py.File(f"ens.h5.members/member_{m:06d}.h5", "r")["timeseries"]
+    want_re = 0.0 if m < 3 else 6.75
+    if int(e["seed"][m]) != m % 3 + 1 or float(e["care.rem_evidence"][m]) != want_re:
+        bad.append(f"member {m}: coordinates {e['seed'][m]}, {e['care.rem_evidence'][m]}")
+    for k in s:
+        a = s[k][()]
+        if e[k].ndim == a.ndim:  # an axis, copied once
+            if a.tobytes() != e[k][()].tobytes():
+                bad.append(f"axis {k}")
+            continue
+        if a.tobytes() != f[k][()].tobytes():
+            bad.append(f"member {m} file: {k}")
+        if a.tobytes() != e[k][m].tobytes():
+            bad.append(f"member {m} row of the ensemble: {k}")
+ds = xr.open_dataset("ens.h5", group="timeseries", engine="netcdf4")
+if ds.sizes.get("member") != 6 or "seed" not in ds.coords or "care.rem_evidence" not in ds.coords:
+    bad.append(f"xarray: {dict(ds.sizes)}, coords {list(ds.coords)}")
+if ds.remission_observed.dims != ("member", "time"):
+    bad.append(f"xarray: remission_observed dims {ds.remission_observed.dims}")
+if bad:
+    print("FAIL:", *bad[:20], sep="\n  ")
+    sys.exit(1)
+print("ok: 6 members (2 groups of 2 ranks) equal their solo runs at 1 x 1, file and ensemble "
+      "row; xarray: member dimension with seed and care.rem_evidence as coordinates")
+PY
+}
+
+restart() {
+  printf '%s\n' "set:" "  run.steps: 200" "  population.centres: 20" "seeds: 1-8" \
+    "output: ens.h5" > design.yml
+  mkdir full && cp design.yml full/
+  (cd full && mpiexec -n 2 --bind-to none "$bin" ensemble design.yml -q > ens.log 2>&1) ||
+    { echo "FAIL: the uninterrupted ensemble failed"; cat full/ens.log; exit 1; }
+  mpiexec -n 2 --bind-to none "$bin" ensemble design.yml > first.log 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 1200); do
+    [ "$(cat ens.h5.members/done 2>/dev/null | wc -l)" -ge 2 ] && break
+    sleep 0.05
+  done
+  kill -USR1 $pid
+  local rc=0
+  wait $pid || rc=$?
+  [ $rc = 3 ] || { echo "FAIL: the stopped ensemble exited $rc, not 3:"; cat first.log; exit 1; }
+  [ ! -e ens.h5 ] || { echo "FAIL: a stopped ensemble wrote ens.h5"; exit 1; }
+  local ndone
+  ndone=$(wc -l < ens.h5.members/done)
+  [ "$ndone" -lt 8 ] || { echo "SKIP: every member finished before the stop"; exit 77; }
+  stamps() { sort -n ens.h5.members/done | head -n "$ndone" | while read -r m _; do
+    stat -c '%Y.%n' "ens.h5.members/member_$(printf %06d "$m").h5"; done; }
+  local before after
+  before=$(stamps)
+  sleep 1.1
+  mpiexec -n 2 --bind-to none "$bin" ensemble design.yml > second.log 2>&1 ||
+    { echo "FAIL: the second run failed:"; cat second.log; exit 1; }
+  grep -q "8 members ($((8 - ndone)) to run, $ndone done before)" second.log ||
+    { echo "FAIL: the second run did not skip the $ndone done members:"; cat second.log; exit 1; }
+  after=$(stamps)
+  [ "$before" = "$after" ] || { echo "FAIL: done members were run again"; exit 1; }
+  "$py" - <<'PY'
+import sys
+import h5py
+a = h5py.File("ens.h5", "r")["timeseries"]
+b = h5py.File("full/ens.h5", "r")["timeseries"]
+bad = [k for k in b if a[k][()].tobytes() != b[k][()].tobytes()]
+if bad or set(a) != set(b):
+    print("FAIL: the continued ensemble differs from the uninterrupted one in", bad)
+    sys.exit(1)
+PY
+  echo "ok: stopped with $ndone of 8 done (exit 3), continued with $((8 - ndone)), equal to the" \
+    "uninterrupted ensemble"
+}
+
+expect_bad() { # design text, text the message must contain
+  printf '%s\n' "$1" > bad.yml
+  local rc=0
+  mpiexec -n 2 --bind-to none "$bin" ensemble bad.yml -o bad.h5 > bad.log 2>&1 || rc=$?
+  [ $rc = 2 ] || { echo "FAIL: exit $rc (not 2) for: $1"; cat bad.log; exit 1; }
+  grep -qF -- "$2" bad.log || { echo "FAIL: the message lacks '$2':"; cat bad.log; exit 1; }
+  [ ! -e bad.h5 ] || { echo "FAIL: bad.h5 written"; exit 1; }
+}
+
+bad() {
+  expect_bad "$(printf 'seeds: 1-3\ncolour: red')" "bad.yml:2: unknown key 'colour'"
+  expect_bad "seeds: 5-2" "bad.yml:1: seeds: expected N, A-B"
+  expect_bad "$(printf 'grid:\n  run.steps: [10, 20]')" "run.steps varies between members"
+  expect_bad "$(printf 'set:\n  care.h_rem: 7')" "care.h_rem"
+  echo "ok: bad designs exit 2 naming the file and line or the key"
+}
+
+case $mode in
+solo | restart | bad) "$mode" ;;
+*) echo "usage: ensemble.sh solo|restart|bad CLHSIM OUTDIR" >&2; exit 2 ;;
+esac
