@@ -7,6 +7,9 @@
     table = ca.evaluate(ds)                # the MODEL.md §12 targets: simulated vs band
     ca.report("run.h5", "report/")         # PNG figures, summary.txt, targets.csv
     ca.compare(["a.h5", "b.h5"], "cmp/")   # bit-identical? else differences, plot
+    ens = ca.load_ensemble("ens.h5")       # `clhsim ensemble`: a `member` dimension with the
+                                           # seed and the varied parameters as coordinates
+    many = ca.load_many(["a.h5", "b.h5"], dim="seed_run")   # separate runs, stacked
 
 Command line: ``clhsim-analysis report|compare|targets|frame ...`` (analysis/clhsim-analysis,
 or ``python3 -m clhsim_analysis`` with analysis/ on PYTHONPATH). Needs numpy, pandas,
@@ -24,6 +27,7 @@ _WHERE = {
     "load": "data", "to_frame": "data", "axis_labels": "data", "strip_provenance": "data",
     "TARGETS": "targets", "Target": "targets", "QUANTITIES": "targets", "evaluate": "targets",
     "report": "reporting", "compare": "comparison",
+    "load_ensemble": "ensembles", "load_many": "ensembles", "member_table": "ensembles",
 }
 
 __all__ = sorted(_WHERE)

@@ -1,4 +1,4 @@
-"""The command line: ``clhsim-analysis report|compare|targets|frame ...``.
+"""The command line: ``clhsim-analysis report|compare|targets|ensemble|frame ...``.
 
 Exit status: 0 success (compare: all runs identical), 1 compare: runs differ,
 2 bad input (a missing file, one that is not a clhsim output, bad arguments).
@@ -55,6 +55,12 @@ def _targets(args):
     return 0
 
 
+def _ensemble(args):
+    from .ensemble_report import ensemble_report
+    ensemble_report(args.file, args.output)
+    return 0
+
+
 def _frame(args):
     check_file(args.run)
     from .data import to_frame
@@ -104,6 +110,17 @@ def parser():
     t.add_argument("runs", metavar="RUN.h5", nargs="+")
     t.add_argument("--csv", metavar="FILE", help="write the full table as CSV (- for stdout)")
     t.set_defaults(func=_targets)
+
+    e = sub.add_parser("ensemble", epilog=EPILOG,
+                       help="an ensemble file: bands per group, targets, sensitivity (PRCC)",
+                       description="Summarise a `clhsim ensemble` file: per group of members "
+                                   "(those that share every varied parameter but the seed) the "
+                                   "mean and 10-90 %% band over time and the §12 targets; for "
+                                   "hypercube parameters, partial rank correlations.")
+    e.add_argument("file", metavar="ENSEMBLE.h5")
+    e.add_argument("-o", "--output", metavar="DIR", default="ensemble_report",
+                   help="folder for the files (default: ensemble_report)")
+    e.set_defaults(func=_ensemble)
 
     f = sub.add_parser("frame", epilog=EPILOG,
                        help="the run as a tidy CSV table (date, variable, axes, value)",

@@ -7,7 +7,8 @@
  * wherever a rule needs other ranks (exact integer sums, the routing of tie events,
  * partner requests, offers and adoption notices, the halo exchange, the ranks' totals of
  * partner weights and of the commons with the requests they resolve, agreeing on an error).
- * Everything here is collective over all ranks unless said otherwise. The I/O module receives the
+ * Everything here is collective over the ranks of its clhs_comm (the world, or a group of an
+ * ensemble: clhs_comm_split) unless said otherwise. The I/O module receives the
  * raw communicator through clhs_comm_mpi_handle() only to hand it to HDF5's MPI-IO driver.
  */
 #ifndef CLHS_COMM_H

@@ -13,6 +13,7 @@
 # usage: ensemble.sh solo|restart|bad CLHSIM OUTDIR       (PYTHON: python3 with h5py, xarray)
 set -euo pipefail
 mode=$1 bin=$(realpath "$2") dir=$3
+here=$(cd "$(dirname "$0")" && pwd)
 py=${PYTHON:-/usr/bin/python3}
 "$py" -c "import h5py, numpy, xarray, netCDF4" 2>/dev/null ||
   { echo "SKIP: $py lacks h5py/xarray/netCDF4"; exit 77; }
@@ -62,12 +63,38 @@ if ds.sizes.get("member") != 6 or "seed" not in ds.coords or "care.rem_evidence"
     bad.append(f"xarray: {dict(ds.sizes)}, coords {list(ds.coords)}")
 if ds.remission_observed.dims != ("member", "time"):
     bad.append(f"xarray: remission_observed dims {ds.remission_observed.dims}")
+# the loaders: load_ensemble and load_many of the members' files give the same numbers
+import numpy as np
+import clhsim_analysis as ca
+ens = ca.load_ensemble("ens.h5")
+many = ca.load_many([f"ens.h5.members/member_{m:06d}.h5" for m in range(6)], dim="member")
+for k in ("remission_observed", "agents_by_tier", "centre_remission_observed"):
+    if not np.array_equal(ens[k].values, many[k].values, equal_nan=True):
+        bad.append(f"load_ensemble and load_many differ in {k}")
+if list(many["care.rem_evidence"].values) != [0, 0, 0, 6.75, 6.75, 6.75]:
+    bad.append(f"load_many: care.rem_evidence {many['care.rem_evidence'].values}")
+if len(ens.attrs["members"]) != 6 or ens.attrs["members"][4]["run"].get("seed") != 2:
+    bad.append("load_ensemble: members' /run records")
+# partial rank correlation on a known case: y rises with x0, not with x1
+from clhsim_analysis.ensemble_report import prcc
+rng = np.random.default_rng(5)
+X = rng.random((200, 2))
+r = prcc(X, X[:, 0] + 0.05 * rng.random(200))
+if not (r[0] > 0.95 and abs(r[1]) < 0.2):
+    bad.append(f"prcc on y = x0 + noise: {r}")
 if bad:
     print("FAIL:", *bad[:20], sep="\n  ")
     sys.exit(1)
 print("ok: 6 members (2 groups of 2 ranks) equal their solo runs at 1 x 1, file and ensemble "
-      "row; xarray: member dimension with seed and care.rem_evidence as coordinates")
+      "row; xarray: member dimension with seed and care.rem_evidence as coordinates; "
+      "load_ensemble = load_many of the member files; PRCC of a known case")
 PY
+  "$py" "$here/../../analysis/clhsim-analysis" ensemble ens.h5 -o report > report.txt ||
+    { echo "FAIL: clhsim-analysis ensemble"; cat report.txt; exit 1; }
+  grep -q "care.rem_evidence = 6.75" report.txt || { echo "FAIL: groups not labelled"; exit 1; }
+  for f in bands.png bands.svg targets.csv outcomes.csv; do
+    [ -s "report/$f" ] || { echo "FAIL: report/$f missing"; exit 1; }
+  done
 }
 
 restart() {
