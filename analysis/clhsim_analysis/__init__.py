@@ -10,6 +10,7 @@
     ens = ca.load_ensemble("ens.h5")       # `clhsim ensemble`: a `member` dimension with the
                                            # seed and the varied parameters as coordinates
     many = ca.load_many(["a.h5", "b.h5"], dim="seed_run")   # separate runs, stacked
+    groups, reps = ca.trial_analyse(ens, "2012-01-01")       # a simulated trial's effect
 
 Command line: ``clhsim-analysis report|compare|targets|frame ...`` (analysis/clhsim-analysis,
 or ``python3 -m clhsim_analysis`` with analysis/ on PYTHONPATH). Needs numpy, pandas,
@@ -28,6 +29,7 @@ _WHERE = {
     "TARGETS": "targets", "Target": "targets", "QUANTITIES": "targets", "evaluate": "targets",
     "report": "reporting", "compare": "comparison",
     "load_ensemble": "ensembles", "load_many": "ensembles", "member_table": "ensembles",
+    "trial_frame": "trials", "trial_effect": "trials", "trial_analyse": "trials",
 }
 
 __all__ = sorted(_WHERE)

@@ -1,4 +1,4 @@
-"""The command line: ``clhsim-analysis report|compare|targets|ensemble|frame ...``.
+"""The command line: ``clhsim-analysis report|compare|targets|ensemble|trial|frame ...``.
 
 Exit status: 0 success (compare: all runs identical), 1 compare: runs differ,
 2 bad input (a missing file, one that is not a clhsim output, bad arguments).
@@ -58,6 +58,22 @@ def _targets(args):
 def _ensemble(args):
     from .ensemble_report import ensemble_report
     ensemble_report(args.file, args.output)
+    return 0
+
+
+def _trial(args):
+    import pandas as pd
+    from .trials import trial_report
+    g = trial_report(args.file, args.date, args.output, outcome=args.outcome,
+                     baseline=args.baseline)
+    cols = [c for c in g.columns if c not in ("dof", "adjusted")]
+    with pd.option_context("display.width", 200, "display.max_columns", 30,
+                           "display.float_format", "{:.4g}".format):
+        print(f"trial effect on {g.attrs['outcome']} at {g.attrs['date']} (intervention - "
+              f"control, 95 % CI{', adjusted for ' + str(args.baseline) if args.baseline else ''}"
+              f"); 'power': share of single replicates whose interval excludes 0")
+        print(g[cols].to_string(index=False))
+    print(f"{args.output}/: trial.csv, replicates.csv, trial.png, trial.svg")
     return 0
 
 
@@ -121,6 +137,24 @@ def parser():
     e.add_argument("-o", "--output", metavar="DIR", default="ensemble_report",
                    help="folder for the files (default: ensemble_report)")
     e.set_defaults(func=_ensemble)
+
+    tr = sub.add_parser("trial", epilog=EPILOG,
+                        help="a simulated cluster-randomised trial: effect with its interval",
+                        description="The effect of the trial's lever on a centre-level outcome "
+                                    "at a date: intervention - control with a fixed effect per "
+                                    "replicate and size stratum (ANCOVA on the baseline with "
+                                    "--baseline), robust 95 %% interval; per group of members "
+                                    "and per replicate (docs/ensembles.md).")
+    tr.add_argument("file", metavar="ENSEMBLE.h5")
+    tr.add_argument("--date", required=True, metavar="YYYY-MM-DD",
+                    help="when to measure the outcome (the nearest record)")
+    tr.add_argument("--baseline", metavar="YYYY-MM-DD",
+                    help="adjust for each centre's outcome at this date")
+    tr.add_argument("--outcome", default="centre_remission_observed", metavar="VAR",
+                    help="a per-centre variable (default: centre_remission_observed)")
+    tr.add_argument("-o", "--output", metavar="DIR", default="trial_report",
+                    help="folder for the files (default: trial_report)")
+    tr.set_defaults(func=_trial)
 
     f = sub.add_parser("frame", epilog=EPILOG,
                        help="the run as a tidy CSV table (date, variable, axes, value)",

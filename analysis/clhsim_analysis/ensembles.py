@@ -62,6 +62,8 @@ def load_ensemble(path, engine=None):
             if "timeseries/member" not in f or "members" not in f:
                 raise BadInput(f"{path}: not a clhsim ensemble file (no /timeseries/member)")
             design = f.attrs.get("design", b"")
+            trial = {k: f.attrs[k] for k in ("trial_lever", "trial_seed", "trial_strata")
+                     if k in f.attrs}
             version = f.attrs.get("model_version", b"")
             yamls = [x.decode() if isinstance(x, bytes) else str(x)
                      for x in f["members/config_yaml"][()]]
@@ -73,7 +75,8 @@ def load_ensemble(path, engine=None):
     ds = _labels(_centre_series_on_time(ds))
     dec = (lambda v: v.decode() if isinstance(v, bytes) else str(v))
     ds.attrs.update(design=dec(design), model_version=dec(version), source_file=path,
-                    members=[{"config_yaml": y, "run": r} for y, r in zip(yamls, runs)])
+                    members=[{"config_yaml": y, "run": r} for y, r in zip(yamls, runs)],
+                    **{k: dec(v) for k, v in trial.items()})
     return ds
 
 

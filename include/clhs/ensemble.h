@@ -13,6 +13,7 @@
  *     scenarios:                    # named override sets (optional)
  *       - {name: no_commons, set: {levers.commons.max: 0}}
  *     lhs: {size: 20, seed: 7, ranges: {care.h_rem: [0.011, 0.014]}}   # optional
+ *     trial: {lever: previsit, seed: 11, strata: 4, centres: 0-49}      # optional
  *     output: ensemble.h5
  *
  * Members are the product scenarios x grid points x hypercube points x seeds, seed fastest.
@@ -47,6 +48,19 @@ typedef struct clhs_design {
   char **config;   /**< [nmembers]: the member's effective configuration, packed */
   uint64_t *key;   /**< [nmembers]: a hash of its configuration as YAML (the `done` file) */
   size_t *config_len;
+  /* A cluster-randomised trial (`trial:`), or trial_lever[0] == '\0'. Each member's eligible
+   * centres are ranked by size (patients), cut into trial_strata strata of near-equal count,
+   * and shuffled within each stratum by keyed draws (trial_seed, stratum, the member's
+   * run.seed): the first half of a stratum gets the lever (levers.LEVER.centres), the second
+   * half not, an odd one out either way by a draw. Members sharing a seed share the
+   * allocation. */
+  char trial_lever[32];
+  uint64_t trial_seed;
+  int trial_strata;
+  int64_t ncentres;  /**< population.centres (the same for every member) */
+  int8_t *arm;       /**< [nmembers * ncentres]: 1 intervention, 0 control, -1 not in the trial */
+  int8_t *stratum;   /**< [nmembers * ncentres]: the size stratum (0 = smallest), -1 outside */
+  int32_t *patients; /**< [nmembers * ncentres]: patients of each centre (the size ranked) */
 } clhs_design;
 
 /**

@@ -47,6 +47,7 @@ enum clhs_purpose {
   CLHS_P_ADOPT = 27,    /**< agent: adoption of each candidate, in resource-id order */
   CLHS_P_RESEARCH = 28, /**< researcher: knowledge resources this week */
   CLHS_P_DESIGN = 40,   /**< an ensemble's Latin hypercube (seed lhs.seed, id = dimension) */
+  CLHS_P_TRIAL = 41, /**< a trial's allocation (seed trial.seed, step = stratum, id = run.seed) */
 };
 
 /** The step value used for draws made before step 0 (initial state). */

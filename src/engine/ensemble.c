@@ -21,6 +21,7 @@
 #include "clhs/engine.h"
 #include "clhs/fileutil.h"
 #include "clhs/hash.h"
+#include "clhs/model.h"
 #include "clhs/rng.h"
 
 /* A hash of a text (a member's configuration as YAML): the key of its `done` line. */
@@ -342,6 +343,147 @@ static int read_lhs(const parsed *p, const yaml_node_t *n, axis *a) {
   return CLHS_OK;
 }
 
+/* trial: {lever: NAME, seed: S, strata: K, centres: [..] | "a-b"} (include/clhs/ensemble.h) */
+typedef struct trial_spec {
+  char lever[32];
+  uint64_t seed;
+  int strata;
+  uint64_t *eligible; /* NULL: every centre */
+  int64_t neligible;
+  const yaml_node_t *node;
+} trial_spec;
+
+static int read_trial(const parsed *p, const yaml_node_t *n, trial_spec *t) {
+  if (n->type != YAML_MAPPING_NODE)
+    return dfail(p, n, "trial: expected {lever, seed, strata, centres}");
+  t->seed = 1;
+  t->strata = 4;
+  t->node = n;
+  for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < n->data.mapping.pairs.top; q++) {
+    const yaml_node_t *k = yaml_document_get_node(p->doc, q->key);
+    const yaml_node_t *v = yaml_document_get_node(p->doc, q->value);
+    const char *kt = scalar(k), *vt = scalar(v);
+    char *end = NULL;
+    if (kt && !strcmp(kt, "lever") && vt) {
+      int found = 0;
+      for (int i = 0; i < CLHS_NLEVERS; i++)
+        found |= !strcmp(vt, clhs_lever_names[i]);
+      if (!found || strlen(vt) >= sizeof t->lever) {
+        char names[512] = "";
+        for (int i = 0; i < CLHS_NLEVERS; i++)
+          snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                   clhs_lever_names[i]);
+        return dfail(p, v, "trial.lever: unknown lever '%s' (one of %s)", vt, names);
+      }
+      snprintf(t->lever, sizeof t->lever, "%s", vt);
+    } else if (kt && !strcmp(kt, "seed") && vt) {
+      errno = 0;
+      t->seed = strtoull(vt, &end, 10);
+      if (!*vt || *end || errno || vt[0] == '-')
+        return dfail(p, v, "trial.seed: a non-negative integer");
+    } else if (kt && !strcmp(kt, "strata") && vt) {
+      const long s = strtol(vt, &end, 10);
+      if (!*vt || *end || s < 1 || s > 100) return dfail(p, v, "trial.strata: 1 .. 100");
+      t->strata = (int)s;
+    } else if (kt && !strcmp(kt, "centres")) {
+      if (read_seeds(p, v, &t->eligible, &t->neligible)) {
+        char msg[sizeof p->err->msg];
+        snprintf(msg, sizeof msg, "%s", p->err->msg);
+        char *at = strstr(msg, "seeds:");
+        return clhs_error_set(p->err, CLHS_EINPUT, "%.*strial.centres:%s", at ? (int)(at - msg) : 0,
+                              msg, at ? at + 6 : msg);
+      }
+    } else {
+      return dfail(p, k, "trial: unknown key (expected lever, seed, strata, centres)");
+    }
+  }
+  if (!t->lever[0]) return dfail(p, n, "trial: needs `lever` (the lever the arms differ in)");
+  return CLHS_OK;
+}
+
+typedef struct sized {
+  int32_t patients;
+  int64_t centre;
+} sized;
+
+static int cmp_sized(const void *a, const void *b) {
+  const sized *x = a, *y = b;
+  if (x->patients != y->patients) return (x->patients > y->patients) - (x->patients < y->patients);
+  return (x->centre > y->centre) - (x->centre < y->centre);
+}
+
+/* The allocation of one member (its configuration @p cfg: centre sizes and run.seed) into
+ * @p arm and @p stratum ([ncentres] each), then levers.LEVER.centres = the intervention arm. */
+static int trial_allocate(const parsed *p, const trial_spec *t, clhs_config *cfg, int64_t m,
+                          int8_t *arm, int8_t *stratum, int32_t *patients) {
+  const int64_t C = cfg->population.centres;
+  int64_t n = t->eligible ? t->neligible : C;
+  sized *s = malloc(sizeof *s * (size_t)(n ? n : 1));
+  if (!s) return clhs_error_set(p->err, CLHS_ENOMEM, "out of memory");
+  for (int64_t c = 0; c < C; c++) {
+    arm[c] = stratum[c] = -1;
+    patients[c] = clhs_centre_patients(cfg, c);
+  }
+  for (int64_t i = 0; i < n; i++) {
+    const int64_t c = t->eligible ? (int64_t)t->eligible[i] : i;
+    if (t->eligible && (t->eligible[i] >= (uint64_t)C || arm[c] == 0)) {
+      free(s);
+      return dfail(p, t->node,
+                   "trial.centres: centre %llu is %s (there are %lld centres, numbered from 0)",
+                   (unsigned long long)t->eligible[i],
+                   t->eligible[i] >= (uint64_t)C ? "not a centre" : "listed twice", (long long)C);
+    }
+    arm[c] = 0;
+    s[i].centre = c;
+    s[i].patients = patients[c];
+  }
+  if (n < 2) {
+    free(s);
+    return dfail(p, t->node, "trial: needs at least 2 centres (has %lld)", (long long)n);
+  }
+  qsort(s, (size_t)n, sizeof *s, cmp_sized);
+  int K = t->strata;
+  if (K > n / 2) K = (int)(n / 2); /* at least two centres a stratum */
+  for (int k = 0; k < K; k++) {
+    const int64_t lo = n * k / K, hi = n * (k + 1) / K, len = hi - lo;
+    clhs_rng r;
+    clhs_rng_init(&r, t->seed, (uint32_t)k, cfg->run.seed, CLHS_P_TRIAL);
+    for (int64_t i = len - 1; i > 0; i--) { /* Fisher-Yates within the stratum */
+      const int64_t j = (int64_t)clhs_rng_below(&r, (uint32_t)(i + 1));
+      const sized x = s[lo + i];
+      s[lo + i] = s[lo + j];
+      s[lo + j] = x;
+    }
+    const int odd_in = (len & 1) && clhs_rng_bernoulli(&r, 0.5);
+    for (int64_t i = 0; i < len; i++) {
+      const int64_t c = s[lo + i].centre;
+      arm[c] = (int8_t)(i < len / 2 || (i == len - 1 && odd_in));
+      stratum[c] = (int8_t)k;
+    }
+  }
+  free(s);
+  /* levers.LEVER.centres = the intervention arm, in centre order */
+  const size_t cap = 64 + (size_t)C * 12;
+  char *a = malloc(cap);
+  if (!a) return clhs_error_set(p->err, CLHS_ENOMEM, "out of memory");
+  size_t at = (size_t)snprintf(a, cap, "levers.%s.centres=[", t->lever);
+  for (int64_t c = 0, first = 1; c < C; c++)
+    if (arm[c] == 1) {
+      at += (size_t)snprintf(a + at, cap - at, "%s%lld", first ? "" : ",", (long long)c);
+      first = 0;
+    }
+  snprintf(a + at, cap - at, "]");
+  const int st = clhs_config_override(cfg, a, p->err);
+  free(a);
+  if (st) {
+    char msg[sizeof p->err->msg];
+    snprintf(msg, sizeof msg, "%s", p->err->msg);
+    return clhs_error_set(p->err, CLHS_EINPUT, "%s: member %lld: trial: %s", p->path, (long long)m,
+                          msg);
+  }
+  return CLHS_OK;
+}
+
 /* The file of @p rel relative to the design's folder (absolute paths as they are). */
 static void beside(const char *design, const char *rel, char *buf, size_t len) {
   if (rel[0] == '/') {
@@ -360,7 +502,8 @@ static const char *const fixed_keys[] = {"run.steps",          "run.start_date",
 
 static int make_member(const parsed *p, const clhs_design *d, char files[][CLHS_PATH_LEN],
                        int nfiles, const kvlist *set, const kvlist *const *parts, int nparts,
-                       uint64_t seed, int seeded, int64_t m, clhs_config *cfg) {
+                       uint64_t seed, int seeded, const trial_spec *trial, int8_t **arm, int64_t m,
+                       clhs_config *cfg) {
   clhs_config_defaults(cfg);
   for (int f = 0; f < nfiles; f++)
     if (clhs_config_load_file(cfg, files[f], p->err)) return CLHS_EINPUT;
@@ -385,6 +528,14 @@ static int make_member(const parsed *p, const clhs_design *d, char files[][CLHS_
   if (seeded) {
     snprintf(a, sizeof a, "run.seed=%" PRIu64, seed);
     if (clhs_config_override(cfg, a, p->err)) goto bad;
+  }
+  if (trial->lever[0]) { /* arm[0..C), the strata at arm[C..2C), the sizes after them */
+    const int64_t C = cfg->population.centres;
+    free(*arm);
+    *arm = malloc((size_t)C * (2 + sizeof(int32_t)));
+    if (!*arm) return clhs_error_set(p->err, CLHS_ENOMEM, "out of memory");
+    if (trial_allocate(p, trial, cfg, m, *arm, *arm + C, (int32_t *)(void *)(*arm + 2 * C)))
+      return CLHS_EINPUT;
   }
   /* The member's own file and no checkpoints: a member in flight when the ensemble stops
    * starts again from scratch. */
@@ -431,6 +582,9 @@ int clhs_design_load(const char *path, const char *output, clhs_design *d, clhs_
   axis scen = {0}, grid = {0}, lhs = {0};
   uint64_t *seeds = NULL;
   int64_t nseeds = 0;
+  trial_spec trial;
+  memset(&trial, 0, sizeof trial);
+  int8_t *arm = NULL;
   char(*files)[CLHS_PATH_LEN] = calloc(16, CLHS_PATH_LEN);
   int nfiles = 0;
   snprintf(d->output, sizeof d->output, "%s", output && output[0] ? output : "ensemble.h5");
@@ -464,15 +618,18 @@ int clhs_design_load(const char *path, const char *output, clhs_design *d, clhs_
       st = read_scenarios(&p, v, &scen);
     } else if (!strcmp(kt, "lhs")) {
       st = read_lhs(&p, v, &lhs);
+    } else if (!strcmp(kt, "trial")) {
+      st = read_trial(&p, v, &trial);
     } else if (!strcmp(kt, "output")) {
       if (!scalar(v))
         st = dfail(&p, v, "output: expected a file name");
       else if (!(output && output[0]))
         beside(path, scalar(v), d->output, sizeof d->output);
     } else {
-      st =
-          dfail(&p, k,
-                "unknown key '%s' (expected config, set, seeds, grid, scenarios, lhs, output)", kt);
+      st = dfail(&p, k,
+                 "unknown key '%s' (expected config, set, seeds, grid, scenarios, lhs, trial, "
+                 "output)",
+                 kt);
     }
   }
   const int seeded = nseeds > 0;
@@ -527,8 +684,29 @@ int clhs_design_load(const char *path, const char *output, clhs_design *d, clhs_
     const kvlist *parts[3] = {scen.npoints ? &scen.point[isc] : NULL,
                               grid.npoints ? &grid.point[ig] : NULL,
                               lhs.npoints ? &lhs.point[il] : NULL};
-    st = make_member(&p, d, files, nfiles, &set, parts, 3, seeds[is], seeded, m, &cfg);
+    st =
+        make_member(&p, d, files, nfiles, &set, parts, 3, seeds[is], seeded, &trial, &arm, m, &cfg);
     if (st) break;
+    if (trial.lever[0]) {
+      const int64_t C = cfg.population.centres;
+      if (m == 0) {
+        snprintf(d->trial_lever, sizeof d->trial_lever, "%s", trial.lever);
+        d->trial_seed = trial.seed;
+        d->trial_strata = trial.strata;
+        d->ncentres = C;
+        d->arm = malloc((size_t)d->nmembers * (size_t)C);
+        d->stratum = malloc((size_t)d->nmembers * (size_t)C);
+        d->patients = malloc(sizeof *d->patients * (size_t)d->nmembers * (size_t)C);
+        if (!d->arm || !d->stratum || !d->patients) {
+          st = clhs_error_set(err, CLHS_ENOMEM, "out of memory for the trial's allocation");
+          clhs_config_free(&cfg);
+          break;
+        }
+      }
+      memcpy(d->arm + m * C, arm, (size_t)C);
+      memcpy(d->stratum + m * C, arm + C, (size_t)C);
+      memcpy(d->patients + m * C, arm + 2 * C, sizeof *d->patients * (size_t)C);
+    }
     d->seed[m] = cfg.run.seed;
     d->scenario[m] = strdup(scen.npoints ? scen.name[isc] : "");
     /* each varied key's value for this member: the last part that sets it, else the value
@@ -549,6 +727,8 @@ int clhs_design_load(const char *path, const char *output, clhs_design *d, clhs_
   }
   free(files);
   free(seeds);
+  free(arm);
+  free(trial.eligible);
   kv_free(&set);
   axis_free(&scen);
   axis_free(&grid);
@@ -572,6 +752,12 @@ void clhs_design_free(clhs_design *d) {
   free(d->config);
   free(d->config_len);
   free(d->key);
+  free(d->arm);
+  free(d->stratum);
+  free(d->patients);
+  d->arm = d->stratum = NULL;
+  d->patients = NULL;
+  d->trial_lever[0] = '\0';
   d->key = NULL;
   d->value = NULL;
   d->seed = NULL;

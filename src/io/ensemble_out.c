@@ -193,6 +193,67 @@ static int is_number(const char *s) {
   return *end == '\0';
 }
 
+/* A trial's allocation: trial_arm and trial_stratum [member, centre], int8, the centres'
+ * sizes trial_patients (int32); the design in root attributes. */
+static int write_trial(hid_t g, hid_t f, const clhs_design *d, const char *tmp, clhs_error *err) {
+  const hsize_t dims[2] = {(hsize_t)d->nmembers, (hsize_t)d->ncentres};
+  const char *name[2] = {"trial_arm", "trial_stratum"};
+  const int8_t *data[2] = {d->arm, d->stratum};
+  char ln[2][160];
+  snprintf(ln[0], sizeof ln[0], "arm of the centre in the member's trial of levers.%s",
+           d->trial_lever);
+  snprintf(ln[1], sizeof ln[1], "size stratum of the centre in the trial (0 = smallest)");
+  int st = CLHS_OK;
+  hid_t sp = H5Screate_simple(2, dims, NULL);
+  hid_t dm = H5Dopen2(g, "member", H5P_DEFAULT);
+  hid_t dc = H5Lexists(g, "centre", H5P_DEFAULT) > 0 ? H5Dopen2(g, "centre", H5P_DEFAULT) : -1;
+  for (int k = 0; k < 2 && !st; k++) {
+    hid_t ds = H5Dcreate2(g, name[k], H5T_STD_I8LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = ds >= 0 &&
+             H5Dwrite(ds, H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, data[k]) >= 0 &&
+             !put_str_attr(ds, "long_name", ln[k]) && !put_str_attr(ds, "coordinates", "seed") &&
+             H5DSattach_scale(ds, dm, 0) >= 0 && (dc < 0 || H5DSattach_scale(ds, dc, 1) >= 0);
+    const int8_t fv[3] = {-1, 0, 1}, fill = -1;
+    if (k == 0 && ok) {
+      hsize_t three = 3;
+      hid_t as = H5Screate_simple(1, &three, NULL);
+      hid_t a = H5Acreate2(ds, "flag_values", H5T_STD_I8LE, as, H5P_DEFAULT, H5P_DEFAULT);
+      ok = a >= 0 && H5Awrite(a, H5T_NATIVE_INT8, fv) >= 0 &&
+           !put_str_attr(ds, "flag_meanings", "not_in_trial control intervention");
+      if (a >= 0) H5Aclose(a);
+      H5Sclose(as);
+    }
+    hid_t s1 = H5Screate(H5S_SCALAR);
+    hid_t af =
+        ok ? H5Acreate2(ds, "missing_value", H5T_STD_I8LE, s1, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    ok = ok && af >= 0 && H5Awrite(af, H5T_NATIVE_INT8, &fill) >= 0;
+    if (af >= 0) H5Aclose(af);
+    H5Sclose(s1);
+    if (!ok) st = clhs_h5_fail(err, CLHS_EIO, "'%s': cannot write %s", tmp, name[k]);
+    if (ds >= 0) H5Dclose(ds);
+  }
+  hid_t dp = st ? -1
+                : H5Dcreate2(g, "trial_patients", H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT,
+                             H5P_DEFAULT);
+  if (!st &&
+      (dp < 0 || H5Dwrite(dp, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->patients) < 0 ||
+       put_str_attr(dp, "long_name", "patients of the centre (the trial's size)") ||
+       put_str_attr(dp, "units", "1") || put_str_attr(dp, "coordinates", "seed") ||
+       H5DSattach_scale(dp, dm, 0) < 0 || (dc >= 0 && H5DSattach_scale(dp, dc, 1) < 0)))
+    st = clhs_h5_fail(err, CLHS_EIO, "'%s': cannot write trial_patients", tmp);
+  if (dp >= 0) H5Dclose(dp);
+  char seed[32], strata[16];
+  snprintf(seed, sizeof seed, "%llu", (unsigned long long)d->trial_seed);
+  snprintf(strata, sizeof strata, "%d", d->trial_strata);
+  if (!st && (put_str_attr(f, "trial_lever", d->trial_lever) ||
+              put_str_attr(f, "trial_seed", seed) || put_str_attr(f, "trial_strata", strata)))
+    st = clhs_h5_fail(err, CLHS_EIO, "'%s': cannot write the trial's attributes", tmp);
+  if (dc >= 0) H5Dclose(dc);
+  if (dm >= 0) H5Dclose(dm);
+  H5Sclose(sp);
+  return st;
+}
+
 int clhs_ensemble_write(const char *out, const clhs_design *d, char *const *files,
                         const char *design_text, clhs_error *err) {
   const hsize_t M = (hsize_t)d->nmembers;
@@ -354,6 +415,7 @@ int clhs_ensemble_write(const char *out, const clhs_design *d, char *const *file
     }
   if (g0 >= 0) H5Gclose(g0);
   if (f0 >= 0) H5Fclose(f0);
+  if (!st && d->arm) st = write_trial(g, f, d, tmp, err);
   /* every member's rows, configuration and /run record */
   char **yaml = calloc(M, sizeof *yaml), **run = calloc(M, sizeof *run);
   if (!st && (!yaml || !run)) st = clhs_error_set(err, CLHS_ENOMEM, "out of memory");

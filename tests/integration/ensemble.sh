@@ -8,9 +8,13 @@
 #            done: exit 3, no ensemble file; run again: the done members are not run again
 #            (their files untouched), the others are, and the ensemble file equals an
 #            uninterrupted ensemble's.
+#   trial    a simulated cluster-randomised trial of the QI lever (2 scenarios x 3 seeds, 20
+#            centres all members from the start, 2 size strata) and its analysis:
+#            tests/integration/check_trial.py (known effects, the allocation, the effect of
+#            the lever switched off in one arm, none when it is off in both).
 #   bad      a bad design (unknown key, bad seeds, a varied key that shapes the axes, a bad
 #            value) exits 2 naming the file and line or key, writing no ensemble file.
-# usage: ensemble.sh solo|restart|bad CLHSIM OUTDIR       (PYTHON: python3 with h5py, xarray)
+# usage: ensemble.sh solo|restart|trial|bad CLHSIM OUTDIR       (PYTHON: python3 with h5py, xarray)
 set -euo pipefail
 mode=$1 bin=$(realpath "$2") dir=$3
 here=$(cd "$(dirname "$0")" && pwd)
@@ -151,15 +155,37 @@ expect_bad() { # design text, text the message must contain
   [ ! -e bad.h5 ] || { echo "FAIL: bad.h5 written"; exit 1; }
 }
 
+trial() {
+  printf '%s\n' "set:" "  run.steps: 156" "  population.centres: 20" \
+    "  population.patients_median: 60" "  centres.schedule: [[2007-01-01, 100]]" \
+    "seeds: 1-3" "scenarios:" "  - {name: qi_trial, set: {}}" \
+    "  - {name: null_trial, set: {levers.qi_training.max: 0}}" \
+    "trial: {lever: qi_training, seed: 5, strata: 2}" > design.yml
+  mpiexec -n 2 --bind-to none "$bin" ensemble design.yml -o trial.h5 > ens.log 2>&1 ||
+    { echo "FAIL: the ensemble failed:"; cat ens.log; exit 1; }
+  "$py" "$here/check_trial.py" trial.h5
+  PYTHONPATH="$here/../../analysis" "$py" -m clhsim_analysis trial trial.h5 --date 2009-12-01 \
+    --baseline 2007-01-01 -o report > report.log 2>&1 ||
+    { echo "FAIL: clhsim-analysis trial:"; cat report.log; exit 1; }
+  for f in trial.csv replicates.csv trial.png trial.svg; do
+    [ -s "report/$f" ] || { echo "FAIL: report/$f missing"; exit 1; }
+  done
+  echo "ok: clhsim-analysis trial wrote its table and figures"
+}
+
 bad() {
   expect_bad "$(printf 'seeds: 1-3\ncolour: red')" "bad.yml:2: unknown key 'colour'"
   expect_bad "seeds: 5-2" "bad.yml:1: seeds: expected N, A-B"
   expect_bad "$(printf 'grid:\n  run.steps: [10, 20]')" "run.steps varies between members"
   expect_bad "$(printf 'set:\n  care.h_rem: 7')" "care.h_rem"
+  expect_bad "$(printf 'seeds: 1\ntrial: {lever: coffee}')" "bad.yml:2: trial.lever: unknown lever 'coffee'"
+  expect_bad "$(printf 'set: {population.centres: 10}\ntrial: {lever: previsit, centres: [3, 12]}')" \
+    "centre 12 is not a centre"
+  expect_bad "$(printf 'trial: {lever: previsit, centres: [3]}')" "trial: needs at least 2 centres"
   echo "ok: bad designs exit 2 naming the file and line or the key"
 }
 
 case $mode in
-solo | restart | bad) "$mode" ;;
-*) echo "usage: ensemble.sh solo|restart|bad CLHSIM OUTDIR" >&2; exit 2 ;;
+solo | restart | trial | bad) "$mode" ;;
+*) echo "usage: ensemble.sh solo|restart|trial|bad CLHSIM OUTDIR" >&2; exit 2 ;;
 esac
