@@ -25,7 +25,9 @@ is interrupted or repeated only runs what is missing; the .h5 files are deleted 
   final      FINAL_SEEDS seeds at a point; the table target vs simulated.
 
 Only Debian's python3 packages: h5py, numpy, pandas (matplotlib for the figure).
-Runs: at most JOBS processes at a time, under `nice -n 10` with OMP_NUM_THREADS=1.
+Runs: each batch of runs that are not cached is one `clhsim ensemble` of JOBS ranks (every run
+a named scenario of the design setting its overrides and seed), under `nice -n 10` with
+OMP_NUM_THREADS=1; `run_one` still runs a single `clhsim run`.
 The v1.1 calibration (examples/icn.yml, the targets that conflicted under v1.1) is kept as a
 record in results-v1.1/ (docs/calibration.md).
 """
@@ -34,6 +36,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import sys
 import threading
 import time
@@ -274,11 +277,18 @@ class Runner:
                           threads=1, prefix=["nice", "-n", "10"])
         if p.returncode != 0:
             raise RuntimeError(f"run failed ({p.returncode}): {' '.join(p.args)}\n{p.stderr}")
-        sim = simulated(out)
+        r = self._record(key, point, seed, tag, ov, out, time.time() - t0, None)
         if keep is None:
             os.remove(out)
+        return r
+
+    def _record(self, key, point, seed, tag, ov, out, wall, keep):
+        sim = simulated(out)
+        if keep is not None:
+            shutil.copyfile(out, keep + ".tmp")
+            os.replace(keep + ".tmp", keep)
         r = dict(key=key, tag=tag, seed=seed, point=point, overrides=ov, sim=sim,
-                 wall_s=round(time.time() - t0, 2), binary=os.path.basename(self.binary))
+                 wall_s=round(wall, 2), binary=os.path.basename(self.binary))
         with _lock:
             self.cache[key] = r
             with open(CACHE, "a") as fh:
@@ -287,9 +297,61 @@ class Runner:
         return r
 
     def ensemble(self, jobs):
-        """jobs: list of run_one's arguments (point, seed, tag, ...) -> records, in order."""
-        with ThreadPoolExecutor(self.jobs) as ex:
-            return list(ex.map(lambda j: self.run_one(*j), jobs))
+        """jobs: list of run_one's arguments (point, seed, tag, run_overrides, extra, keep)
+        -> records, in order. The runs not in the cache go through `clhsim ensemble` (one
+        launch of JOBS ranks per batch of runs that share the keys an ensemble may not vary,
+        each run a named scenario that sets its overrides and seed); the member files are
+        read into the cache and deleted."""
+        jobs = [tuple(j) + (None,) * (6 - len(j)) for j in jobs]
+        keys, todo, out = [], {}, [None] * len(jobs)
+        for i, (point, seed, tag, run_ov, extra, keep) in enumerate(jobs):
+            ov = overrides_for(point, run_ov)
+            ov.update(extra or {})
+            key = config_key(self.binary, ov, seed)
+            keys.append(key)
+            r = self.cache.get(key)
+            if self._valid(r) and (keep is None or os.path.exists(keep)):
+                out[i] = r
+            elif key not in todo:
+                todo[key] = (i, ov)
+        fixed = ("run.steps", "run.start_date", "output.every", "output.centre_every",
+                 "population.centres")
+        batches = {}
+        for key, (i, ov) in todo.items():
+            shape = tuple(ov.get(k, "") for k in fixed)
+            batches.setdefault(shape, []).append((key, i, ov))
+        for batch in batches.values():
+            name = hashlib.sha1("".join(k for k, _, _ in batch).encode()).hexdigest()[:12]
+            design = os.path.join(RAW, f"batch_{name}.yml")
+            lines = [f"# calibrate.py: {len(batch)} runs", "set:"]
+            lines += [f"  {k}: {v}" for k, v in zip(fixed, shape) if v != ""]
+            lines.append("scenarios:")
+            for key, i, ov in batch:
+                lines.append(f"  - name: {key}")
+                lines.append("    set:")
+                for k, v in sorted(ov.items()):
+                    if k not in fixed:
+                        lines.append(f"      {k}: {v}")
+                lines.append(f"      run.seed: {jobs[i][1]}")
+            with open(design, "w") as fh:
+                fh.write("\n".join(lines) + "\n")
+            ens = os.path.join(RAW, f"batch_{name}.h5")
+            t0 = time.time()
+            p, _ = runner.run(self.binary, ["ensemble", design, "-o", ens, "--quiet"],
+                              ranks=self.jobs, threads=1, prefix=["nice", "-n", "10"])
+            if p.returncode != 0:
+                raise RuntimeError(f"ensemble failed ({p.returncode}): {' '.join(p.args)}\n"
+                                   f"{p.stdout}\n{p.stderr}")
+            wall = (time.time() - t0) * self.jobs / len(batch)
+            for m, (key, i, ov) in enumerate(batch):
+                member = os.path.join(ens + ".members", f"member_{m:06d}.h5")
+                point, seed, tag, _, _, keep = jobs[i]
+                self._record(key, point, seed, tag, ov, member, wall, keep)
+            shutil.rmtree(ens + ".members", ignore_errors=True)
+            for f in (ens, design):
+                if os.path.exists(f):
+                    os.remove(f)
+        return [out[i] if out[i] is not None else self.cache[keys[i]] for i in range(len(jobs))]
 
 
 def summarise(records):

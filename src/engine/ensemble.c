@@ -719,9 +719,18 @@ int clhs_design_load(const char *path, const char *output, clhs_design *d, clhs_
       d->value[m * d->nparams + j] = strdup(val ? val : "");
     }
     d->config[m] = clhs_config_pack(&cfg, &d->config_len[m]);
+    /* the key leaves out where the member's files go, so that the same design run with
+     * the output spelt another way (a relative or an absolute path) finds its members */
+    char opath[sizeof cfg.output.path], cdir[sizeof cfg.checkpoint.dir];
+    memcpy(opath, cfg.output.path, sizeof opath);
+    memcpy(cdir, cfg.checkpoint.dir, sizeof cdir);
+    snprintf(cfg.output.path, sizeof cfg.output.path, "member.h5");
+    snprintf(cfg.checkpoint.dir, sizeof cfg.checkpoint.dir, "member.ckpt");
     char *yaml = clhs_config_to_yaml(&cfg, 0);
     if (yaml) d->key[m] = text_key(yaml, strlen(yaml));
     free(yaml);
+    memcpy(cfg.output.path, opath, sizeof opath);
+    memcpy(cfg.checkpoint.dir, cdir, sizeof cdir);
     clhs_config_free(&cfg);
     if (!d->config[m] || !d->scenario[m]) st = clhs_error_set(err, CLHS_ENOMEM, "out of memory");
   }

@@ -7,7 +7,8 @@
 #   restart  an 8-member design on 2 ranks stopped (SIGUSR1 to mpiexec) once 2 members are
 #            done: exit 3, no ensemble file; run again: the done members are not run again
 #            (their files untouched), the others are, and the ensemble file equals an
-#            uninterrupted ensemble's.
+#            uninterrupted ensemble's; run a third time with -o spelt as an absolute path,
+#            it finds every member done.
 #   trial    a simulated cluster-randomised trial of the QI lever (2 scenarios x 3 seeds, 20
 #            centres all members from the start, 2 size strata) and its analysis:
 #            tests/integration/check_trial.py (known effects, the allocation, the effect of
@@ -132,6 +133,11 @@ restart() {
     { echo "FAIL: the second run did not skip the $ndone done members:"; cat second.log; exit 1; }
   after=$(stamps)
   [ "$before" = "$after" ] || { echo "FAIL: done members were run again"; exit 1; }
+  # the same design with the output spelt as an absolute path: every member is found done
+  mpiexec -n 2 --bind-to none "$bin" ensemble design.yml -o "$PWD/ens.h5" > third.log 2>&1 ||
+    { echo "FAIL: the third run failed:"; cat third.log; exit 1; }
+  grep -q "8 members (0 to run, 8 done before)" third.log ||
+    { echo "FAIL: -o as an absolute path ran members again:"; cat third.log; exit 1; }
   "$py" - <<'PY'
 import sys
 import h5py
