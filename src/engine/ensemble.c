@@ -495,11 +495,6 @@ static void beside(const char *design, const char *rel, char *buf, size_t len) {
   if (snprintf(buf, len, "%s/%s", dir, rel) >= (int)len) buf[0] = '\0'; /* checked later */
 }
 
-/* Keys a member may not vary: they shape the ensemble file's axes. */
-static const char *const fixed_keys[] = {"run.steps",          "run.start_date",
-                                         "output.every",       "output.centre_every",
-                                         "population.centres", NULL};
-
 static int make_member(const parsed *p, const clhs_design *d, char files[][CLHS_PATH_LEN],
                        int nfiles, const kvlist *set, const kvlist *const *parts, int nparts,
                        uint64_t seed, int seeded, const trial_spec *trial, int8_t **arm, int64_t m,
@@ -514,14 +509,6 @@ static int make_member(const parsed *p, const clhs_design *d, char files[][CLHS_
   }
   for (int k = 0; k < nparts; k++)
     for (int i = 0; parts[k] && i < parts[k]->n; i++) {
-      for (int f = 0; fixed_keys[f]; f++)
-        if (!strcmp(parts[k]->v[i].key, fixed_keys[f]))
-          return clhs_error_set(p->err, CLHS_EINPUT,
-                                "%s: %s varies between members; every member of an ensemble "
-                                "shares run.steps, run.start_date, output.every, "
-                                "output.centre_every and population.centres (set it under "
-                                "`set`, or run separate ensembles)",
-                                p->path, parts[k]->v[i].key);
       snprintf(a, sizeof a, "%s=%s", parts[k]->v[i].key, parts[k]->v[i].val);
       if (clhs_config_override(cfg, a, p->err)) goto bad;
     }
@@ -673,6 +660,8 @@ int clhs_design_load(const char *path, const char *output, clhs_design *d, clhs_
   }
   clhs_config cfg;
   memset(&cfg, 0, sizeof cfg);
+  int64_t shape0[4] = {0};
+  char date0[CLHS_DATE_LEN] = "";
   for (int64_t m = 0; !st && m < d->nmembers; m++) {
     int64_t r = m;
     const int64_t is = r % nseeds;
@@ -687,6 +676,29 @@ int clhs_design_load(const char *path, const char *output, clhs_design *d, clhs_
     st =
         make_member(&p, d, files, nfiles, &set, parts, 3, seeds[is], seeded, &trial, &arm, m, &cfg);
     if (st) break;
+    /* Keys a member may not vary: they shape the ensemble file's axes. */
+    const int64_t shape[4] = {cfg.run.steps, cfg.output.every, clhs_config_centre_every(&cfg),
+                              cfg.population.centres};
+    static const char *const shape_key[4] = {"run.steps", "output.every", "output.centre_every",
+                                             "population.centres"};
+    const char *varies = NULL;
+    if (m == 0) {
+      memcpy(shape0, shape, sizeof shape0);
+      memcpy(date0, cfg.run.start_date, sizeof date0);
+    }
+    for (int k = 3; k >= 0; k--)
+      if (shape[k] != shape0[k]) varies = shape_key[k];
+    if (!varies && strcmp(cfg.run.start_date, date0)) varies = "run.start_date";
+    if (varies) {
+      st = clhs_error_set(err, CLHS_EINPUT,
+                          "%s: %s varies between members (member %lld differs from member 0); "
+                          "every member of an ensemble shares run.steps, run.start_date, "
+                          "output.every, output.centre_every and population.centres (set it "
+                          "under `set`, or run separate ensembles)",
+                          path, varies, (long long)m);
+      clhs_config_free(&cfg);
+      break;
+    }
     if (trial.lever[0]) {
       const int64_t C = cfg.population.centres;
       if (m == 0) {

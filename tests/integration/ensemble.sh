@@ -184,10 +184,18 @@ bad() {
   expect_bad "seeds: 5-2" "bad.yml:1: seeds: expected N, A-B"
   expect_bad "$(printf 'grid:\n  run.steps: [10, 20]')" "run.steps varies between members"
   expect_bad "$(printf 'set:\n  care.h_rem: 7')" "care.h_rem"
+  expect_bad "$(printf 'scenarios:\n  - {name: a, set: {output.every: 2}}\n  - {name: b, set: {}}')" \
+    "output.every varies between members (member 1 differs from member 0)"
   expect_bad "$(printf 'seeds: 1\ntrial: {lever: coffee}')" "bad.yml:2: trial.lever: unknown lever 'coffee'"
   expect_bad "$(printf 'set: {population.centres: 10}\ntrial: {lever: previsit, centres: [3, 12]}')" \
     "centre 12 is not a centre"
   expect_bad "$(printf 'trial: {lever: previsit, centres: [3]}')" "trial: needs at least 2 centres"
+  # a key that shapes the axes may be set in every scenario, as long as it does not vary
+  printf '%s\n' "set: {population.centres: 4}" "scenarios:" \
+    "  - {name: a, set: {run.steps: 12}}" "  - {name: b, set: {run.steps: 12, care.h_rem: 0.013}}" \
+    > same.yml
+  mpiexec -n 2 --bind-to none "$bin" ensemble same.yml -o same.h5 -q > same.log 2>&1 ||
+    { echo "FAIL: a fixed key set alike in every scenario was refused:"; cat same.log; exit 1; }
   echo "ok: bad designs exit 2 naming the file and line or the key"
 }
 
