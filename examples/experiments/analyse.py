@@ -274,13 +274,15 @@ def group_label(row, keys):
 
 def figure(h, df, ds, outcomes, path):
     keys = [c for c in df.columns if c not in ("member", "seed") and c not in OUTCOMES]
-    groups = df.groupby(keys, sort=False) if keys else [((), df)]
+    if "scenario" in keys:  # scenarios are named: the name is the label
+        keys = ["scenario"]
+    groups = df.groupby(keys if len(keys) > 1 else keys[0], sort=False) if keys else [((), df)]
     labels, stats = [], []
     for key, sub in groups:
         key = key if isinstance(key, tuple) else (key,)
         labels.append(group_label(dict(zip(keys, key)), keys))
         stats.append(sub)
-    if h.get("order"):
+    if h.get("order") and all(o in labels for o in h["order"]):
         idx = [labels.index(o) for o in h["order"] if o in labels]
         labels = [labels[i] for i in idx]
         stats = [stats[i] for i in idx]
@@ -328,24 +330,34 @@ def hypothesis_section(h, outdir, imgdir):
              f"members):", "", "```yaml"]
     lines += [ln for ln in ds.attrs["design"].strip().splitlines() if not ln.startswith("#")]
     lines += ["```", "", "| contrast | outcome | reference | other | difference (95 % CI) | "
-              "verdict |", "|---|---|---|---|---|---|"]
+              "relative | verdict |", "|---|---|---|---|---|---|---|"]
     verdicts = []
     for name, ref, alt, outs in h["contrasts"]:
         for k, o in enumerate(outs):
             fn, lab, scale, unit = OUTCOMES[o]
             r = paired(df, ref, alt, o)
             v = verdict(r)
-            if k == 0:
+            rel = r["diff"] / r["ref"] if r["ref"] else np.nan
+            rel = rel if np.isfinite(rel) else np.nan
+            if v == "supported" and abs(rel) < 0.01:
+                v = "supported, small (< 1 %)"
+            if k == 0 or ("remission" in o and not any(x[0] == name and "remission" in x[1]
+                                                      for x in verdicts)):
                 verdicts.append((name, o, v, r))
             u = " pp" if unit == "%" else ""
             lines.append(f"| {name if k == 0 else ''} | {lab}{' **(primary)**' if k == 0 else ''}"
                          f" | {_fmt(r['ref'], scale)} | {_fmt(r['alt'], scale)} | "
                          f"{_fmt(r['diff'], scale)}{u} ({_fmt(r['low'], scale)} to "
-                         f"{_fmt(r['high'], scale)}) | {v} |")
+                         f"{_fmt(r['high'], scale)}) | "
+                         f"{f'{rel * 100:+.1f} %' if np.isfinite(rel) else '-'} | {v} |")
     lines += ["", f"Paired over the {verdicts[0][3]['n']} seeds both groups share; "
-              "'supported': the interval lies above 0 (the predicted direction), "
-              "'contradicted': below, 'not detected': it holds 0.", "",
-              f"![{h['title']}](img/experiments/{h['design']}.png)", ""]
+              "'supported': the interval lies above 0 (the predicted direction; 'small' when "
+              "the difference is under 1 % of the reference), 'contradicted': below, 'not "
+              "detected': it holds 0. 'relative': the difference over the reference.", "",
+              f"![{h['title']}](img/experiments/{h['design']}.png)", "",
+              "The figure: the first panel the mean over seeds of each group; the others each "
+              "group's mean with the 95 % interval of the mean over its seeds (unpaired: the "
+              "paired differences in the table are tighter).", ""]
     return lines, verdicts
 
 
@@ -382,8 +394,9 @@ def trial_section(t, outdir, imgdir):
             v = verdict(r, sign) if r["scenario"] != "a_a_null" else \
                 ("null holds (interval covers 0)" if r["low"] <= 0 <= r["high"]
                  else "null rejected: check the analysis")
-            if k == 0 and r["scenario"] != "a_a_null":
-                verdicts.append(("previsit trial", var, v, None))
+            if k < 2 and r["scenario"] != "a_a_null":
+                verdicts.append(("previsit trial, centres' outcome at " + t["date"], var, v,
+                                 {"diff": r["estimate"], "low": r["low"], "high": r["high"]}))
             lines.append(f"| {lab} | {r['scenario']} | {r['replicates']} | {r['centres']} | "
                          f"{r['mean_control'] * 100:.1f} % | {r['mean_intervention'] * 100:.1f} %"
                          f" | {r['estimate'] * 100:+.2f} ({r['low'] * 100:+.2f} to "
@@ -409,10 +422,10 @@ def main():
     for h in HYPOTHESES:
         lines, v = hypothesis_section(h, a.outdir, a.img)
         body += lines
-        summary += [(h["title"].split(".")[0], *x[:3]) for x in v]
+        summary += [(h["title"].split(".")[0], *x) for x in v]
     lines, v = trial_section(TRIAL, a.outdir, a.img)
     body += lines
-    summary += [(TRIAL["title"].split(".")[0], *x[:3]) for x in v]
+    summary += [(TRIAL["title"].split(".")[0], *x) for x in v]
     for f in sorted(os.listdir(a.outdir)):
         if f.endswith(".h5"):
             import h5py
@@ -435,11 +448,22 @@ def main():
             "than the seeds can resolve at this ensemble size; 'contradicted' means the model "
             "produces the opposite. Outcomes are means over 2019 (or totals 2007-2020) "
             "computed per member; differences are paired by seed (common random numbers).", "",
-            "## Summary (the primary outcome of each contrast)", "",
-            "| hypothesis | contrast | primary outcome | verdict |", "|---|---|---|---|"]
-    for hyp, name, o, v in summary:
+            "## Summary", "",
+            "The primary outcome of each contrast (what the hypothesis says moves first) and, "
+            "where it is not the primary one, the first remission outcome (whether it reaches "
+            "patients).", "",
+            "| hypothesis | contrast | outcome | difference (95 % CI) | verdict |",
+            "|---|---|---|---|---|"]
+    for hyp, name, o, v, r in summary:
         lab = OUTCOMES[o][1] if o in OUTCOMES else o
-        head.append(f"| {hyp} | {name} | {lab} | **{v}** |")
+        if r is None:
+            diff = "see H6"
+        else:
+            scale, unit = (OUTCOMES[o][2], OUTCOMES[o][3]) if o in OUTCOMES else (100, "%")
+            u = " pp" if unit == "%" else ""
+            diff = (f"{_fmt(r['diff'], scale)}{u} ({_fmt(r['low'], scale)} to "
+                    f"{_fmt(r['high'], scale)})")
+        head.append(f"| {hyp} | {name} | {lab} | {diff} | **{v}** |")
     head.append("")
     text = "\n".join(head + body) + "\n"
     tmp = a.doc + ".tmp"
@@ -447,8 +471,8 @@ def main():
         fh.write(text)
     os.replace(tmp, a.doc)
     print(f"{a.doc}: {len(summary)} contrasts; figures in {a.img}/")
-    for hyp, name, o, v in summary:
-        print(f"  {hyp}: {name}: {v}")
+    for hyp, name, o, v, _ in summary:
+        print(f"  {hyp}: {name}: {o}: {v}")
     return 0
 
 
