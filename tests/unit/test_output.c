@@ -308,6 +308,8 @@ static void verify_file(const char *path, const clhs_config *cfg) {
   CHECK(sn >= 0 && H5Sget_simple_extent_ndims(sn) == 2 &&
             H5Sget_simple_extent_dims(sn, nd, NULL) == 2 && nd[0] == NTYPE && nd[1] == 4,
         "type_name is not a %d x 4 character array", NTYPE);
+  CHECK(is_scale_attached(f, "/timeseries/type_name", "/timeseries/type_strlen", 1),
+        "type_strlen not attached to type_name");
   char names[NTYPE * 4 + 1] = "";
   hid_t t1 = H5Tcopy(H5T_C_S1);
   H5Tset_size(t1, 1);
