@@ -60,7 +60,6 @@
 #define OUT_CONVENTIONS "CF-1.9"  /* int64/uint64 variables (netCDF-4 types) need CF-1.9 */
 /* The NAME of a dimension scale that netCDF reads as a dimension without a variable. */
 #define OUT_PURE_DIM "This is a netCDF dimension but not a netCDF variable."
-#define OUT_LABEL_LEN "name_strlen" /* the character axis of the label variables */
 
 /* ------------------------------------------------------------------------ */
 /* Types                                                                     */
@@ -73,7 +72,8 @@ typedef struct out_axis {
   const char *const *labels;
   const char *long_name;
   hid_t dset;
-  hid_t names; /* the label variable <name>_name (labelled axes only), else -1 */
+  hid_t names;  /* the label variable <name>_name (labelled axes only), else -1 */
+  hid_t strdim; /* its character axis <name>_strlen (the longest name), else -1 */
 } out_axis;
 
 /** The state of one time-series variable. */
@@ -104,8 +104,7 @@ struct clhs_output {
   int created; /* PATH.RUNID.tmp exists (rank 0 removes it on failure) */
   int failed;  /* an agreed failure: only clhs_output_abandon() is useful now */
   hid_t file, ts, dxpl, time, ctime; /* ctime: centre_time, -1 without per-centre series */
-  hid_t bnds, nv, strlen_dim;        /* time_bnds, its nv axis, the label variables' char axis */
-  hsize_t label_len;                 /* the length of that axis: the longest label */
+  hid_t bnds, nv;                    /* time_bnds and its nv axis */
   int centres_on;                    /* output.centre_every > 0 */
   out_axis axes[OUT_MAX_AXES];
   int naxes;
@@ -264,10 +263,10 @@ static int close_all(clhs_output *o, clhs_error *err) {
   for (int a = 0; a < o->naxes; a++) {
     clhs_h5_close(&o->axes[a].dset);
     clhs_h5_close(&o->axes[a].names);
+    clhs_h5_close(&o->axes[a].strdim);
   }
   clhs_h5_close(&o->bnds);
   clhs_h5_close(&o->nv);
-  clhs_h5_close(&o->strlen_dim);
   clhs_h5_close(&o->time);
   clhs_h5_close(&o->ctime);
   clhs_h5_close(&o->ts);
@@ -382,7 +381,7 @@ static int validate(clhs_output *o, const clhs_out_var *vars, int nvars, clhs_er
         ax->labels = dm->distributed ? NULL : dm->labels;
         ax->long_name = dm->long_name;
         ax->dset = -1;
-        ax->names = -1;
+        ax->names = ax->strdim = -1;
       }
       if (dm->labels && !dm->distributed)
         for (int64_t j = 0; j < dm->len; j++)
@@ -639,18 +638,24 @@ static int make_bounds(clhs_output *o, clhs_error *err) {
 }
 
 /**
- * The CF label variable of a labelled axis, `<axis>_name (<axis>, name_strlen)`: its names as
- * a character array (netCDF's NC_CHAR, which every reader takes; an array of fixed-length
+ * The CF label variable of a labelled axis, `<axis>_name (<axis>, <axis>_strlen)`: its names
+ * as a character array (netCDF's NC_CHAR, which every reader takes; an array of fixed-length
  * strings would crash netCDF-C 4.9.0, below). Named in the `coordinates` of the variables on
- * the axis, so xarray shows it as a coordinate.
+ * the axis, so xarray shows it as a coordinate. The character axis is the axis's own, as long
+ * as its longest name: xarray writes the names back (to_netcdf) that way.
  */
 static int make_labels(clhs_output *o, out_axis *ax, clhs_error *err) {
   char name[128], where[160], ln[160];
+  size_t longest = 1;
+  for (int64_t j = 0; j < ax->len; j++)
+    if (strlen(ax->labels[j]) > longest) longest = strlen(ax->labels[j]);
+  snprintf(name, sizeof name, "%s_strlen", ax->name);
+  int st = make_pure_dim(o, name, (hsize_t)longest, &ax->strdim, err);
+  if (st != CLHS_OK) return st;
   snprintf(name, sizeof name, "%s_name", ax->name);
   snprintf(where, sizeof where, "/timeseries/%s", name);
-  hsize_t dims[2] = {(hsize_t)ax->len, o->label_len};
+  hsize_t dims[2] = {(hsize_t)ax->len, (hsize_t)longest};
   hid_t s = H5Screate_simple(2, dims, NULL), t = clhs_h5_str_type(1);
-  int st = CLHS_OK;
   if (s < 0 || t < 0 || (ax->names = make_dset(o, name, t, s, H5P_DEFAULT, err)) < 0)
     st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create %s", o->tmp, where);
   clhs_h5_close(&s);
@@ -669,7 +674,7 @@ static int make_labels(clhs_output *o, out_axis *ax, clhs_error *err) {
   /* xarray then decodes the characters to str, not bytes */
   if (st == CLHS_OK) st = attr_str(ax->names, "_Encoding", "utf-8", where, err);
   if (st == CLHS_OK && (H5DSattach_scale(ax->names, ax->dset, 0) < 0 ||
-                        H5DSattach_scale(ax->names, o->strlen_dim, 1) < 0))
+                        H5DSattach_scale(ax->names, ax->strdim, 1) < 0))
     st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot attach the axes of %s", o->tmp, where);
   return st;
 }
@@ -1021,13 +1026,6 @@ static int open_body(clhs_output *o, const clhs_config *cfg, clhs_error *err) {
   st = write_global_attrs(o, o->ts, "/timeseries", created, err);
   if (st == CLHS_OK) st = make_time(o, cfg, "time", &o->time, "simulated time", err);
   if (st == CLHS_OK) st = make_bounds(o, err);
-  size_t maxlab = 0; /* the label variables' character axis: the longest name */
-  for (int a = 0; a < o->naxes; a++)
-    for (int64_t j = 0; o->axes[a].labels && j < o->axes[a].len; j++)
-      if (strlen(o->axes[a].labels[j]) > maxlab) maxlab = strlen(o->axes[a].labels[j]);
-  o->label_len = (hsize_t)maxlab;
-  if (st == CLHS_OK && maxlab > 0)
-    st = make_pure_dim(o, OUT_LABEL_LEN, o->label_len, &o->strlen_dim, err);
   const int cvars = o->centres_on;
   if (st == CLHS_OK && cvars)
     st = make_time(o, cfg, "centre_time", &o->ctime,
@@ -1059,7 +1057,7 @@ int clhs_output_open_run(clhs_output **out, const char *path, const char *run_id
   if (o) {
     o->comm = *comm;
     o->file = o->ts = o->dxpl = o->time = o->ctime = -1;
-    o->bnds = o->nv = o->strlen_dim = -1;
+    o->bnds = o->nv = -1;
     o->last_time = NAN;
     o->centres_on = cfg && clhs_config_centre_every(cfg) > 0;
     static const clhs_out_layout none = {0, 0, 0};
@@ -1099,7 +1097,7 @@ int clhs_output_open_run(clhs_output **out, const char *path, const char *run_id
   }
   if (st == CLHS_OK) st = validate(o, vars, nvars, err);
   for (int a = 0; a < o->naxes; a++)
-    o->axes[a].dset = o->axes[a].names = -1; /* none for the centre axis without its series */
+    o->axes[a].dset = o->axes[a].names = o->axes[a].strdim = -1; /* none: no centre series */
   if (st == CLHS_OK) st = prepare_vars(o, vars, err);
   int cvars = 0; /* per-centre records only where there are per-centre variables */
   for (int v = 0; v < o->nvars; v++)
