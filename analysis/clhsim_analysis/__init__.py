@@ -2,7 +2,8 @@
 
     import clhsim_analysis as ca
     ds = ca.load("run.h5")                 # xarray.Dataset of /timeseries, dates decoded;
-                                           # ds.attrs["parameters"|"code"|"run"]: dicts
+                                           # ds.attrs["parameters"|"code"|"run"]: JSON
+                                           # text that reads like a dict
     df = ca.to_frame(ds)                   # tidy pandas.DataFrame (date, variable, axes, value)
     table = ca.evaluate(ds)                # the MODEL.md §12 targets: simulated vs band
     ca.report("run.h5", "report/")         # PNG figures, summary.txt, targets.csv
@@ -11,8 +12,9 @@
                                            # seed and the varied parameters as coordinates
     many = ca.load_many(["a.h5", "b.h5"], dim="seed_run")   # separate runs, stacked
     groups, reps = ca.trial_analyse(ens, "2012-01-01")       # a simulated trial's effect
+    ca.export_flat("run.h5", "flat.nc")    # /timeseries as a netCDF-4 file without groups
 
-Command line: ``clhsim-analysis report|compare|targets|frame ...`` (analysis/clhsim-analysis,
+Command line: ``clhsim-analysis report|compare|targets|ensemble|trial|frame|export ...`` (analysis/clhsim-analysis,
 or ``python3 -m clhsim_analysis`` with analysis/ on PYTHONPATH). Needs numpy, pandas,
 xarray, h5py, h5netcdf or netCDF4, and matplotlib (for the figures only).
 
@@ -25,7 +27,9 @@ __version__ = "0.1.0"
 
 _WHERE = {
     "BadInput": "files", "check_file": "files", "read_provenance": "files",
+    "ProvenanceText": "files",
     "load": "data", "to_frame": "data", "axis_labels": "data", "strip_provenance": "data",
+    "with_names": "data", "export_flat": "export",
     "TARGETS": "targets", "Target": "targets", "QUANTITIES": "targets", "evaluate": "targets",
     "report": "reporting", "compare": "comparison",
     "load_ensemble": "ensembles", "load_many": "ensembles", "member_table": "ensembles",

@@ -1,9 +1,11 @@
-"""The command line: ``clhsim-analysis report|compare|targets|ensemble|trial|frame ...``.
+"""The command line: ``clhsim-analysis report|compare|targets|ensemble|trial|frame|export ...``.
 
 Exit status: 0 success (compare: all runs identical), 1 compare: runs differ,
 2 bad input (a missing file, one that is not a clhsim output, bad arguments).
 """
 import argparse
+import difflib
+import os
 import sys
 
 from .files import BadInput, check_file
@@ -12,8 +14,19 @@ EPILOG = """exit status: 0 success (compare: identical); 1 compare: the runs dif
 2 bad input (missing file, not a clhsim output, bad arguments)"""
 
 
+def _output_folder(path):
+    """Make the output folder, or raise BadInput naming it (not a traceback)."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as err:
+        raise BadInput(f"{path}: cannot create the output folder ({err.strerror})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise BadInput(f"{path}: cannot write in the output folder (permission denied)")
+
+
 def _report(args):
     check_file(args.run)  # before the slow imports: a bad file is reported at once
+    _output_folder(args.output)
     from .reporting import report
     report(args.run, args.output)
     return 0
@@ -56,6 +69,7 @@ def _targets(args):
 
 
 def _ensemble(args):
+    _output_folder(args.output)
     from .ensemble_report import ensemble_report
     ensemble_report(args.file, args.output)
     return 0
@@ -80,7 +94,18 @@ def _trial(args):
 def _frame(args):
     check_file(args.run)
     from .data import to_frame
-    variables = args.variables.split(",") if args.variables else None
+    variables = [v.strip() for v in args.variables.split(",")] if args.variables else None
+    if variables:
+        import h5py
+        with h5py.File(args.run, "r") as f:
+            known = sorted(k for k, v in f["timeseries"].items() if isinstance(v, h5py.Dataset))
+        unknown = [v for v in variables if v not in known]
+        if unknown:
+            hints = []
+            for v in unknown:
+                close = difflib.get_close_matches(v, known, n=3, cutoff=0.6)
+                hints.append(f"'{v}'" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+            raise BadInput(f"{args.run}: no variable {'; '.join(hints)}")
     try:
         df = to_frame(args.run, variables=variables, centres=args.centres)
     except KeyError as err:
@@ -88,6 +113,16 @@ def _frame(args):
     df.to_csv(args.output if args.output != "-" else sys.stdout, index=False)
     if args.output != "-":
         print(f"{args.output}: {len(df)} rows x {len(df.columns)} columns")
+    return 0
+
+
+def _export(args):
+    if not args.flat:
+        raise BadInput("export: give --flat (the one format there is: a netCDF-4 file "
+                       "without groups)")
+    from .export import export_flat
+    export_flat(args.run, args.output)
+    print(f"{args.output}: /timeseries of {args.run} as a flat netCDF-4 file")
     return 0
 
 
@@ -167,6 +202,20 @@ def parser():
     f.add_argument("--no-centres", dest="centres", action="store_false",
                    help="leave out the per-centre variables")
     f.set_defaults(func=_frame)
+
+    x = sub.add_parser("export", epilog=EPILOG,
+                       help="the run as a flat netCDF-4 file (no groups: CDO and other "
+                            "classic-model tools read it)",
+                       description="Write /timeseries (dimensions, variables, CF attributes) "
+                                   "into the root group of a new netCDF-4 file, with the "
+                                   "run's provenance (/, /code, /run, the configuration) as "
+                                   "global attributes; written to a temporary name and renamed. "
+                                   "Equivalent: ncks -O -G : -g timeseries IN.h5 OUT.nc")
+    x.add_argument("--flat", action="store_true", required=True,
+                   help="no groups (required: the only export there is)")
+    x.add_argument("run", metavar="IN.h5")
+    x.add_argument("output", metavar="OUT.nc")
+    x.set_defaults(func=_export)
     return p
 
 
@@ -180,6 +229,10 @@ def main(argv=None):
         return args.func(args)
     except BadInput as err:
         print(f"clhsim-analysis {args.command}: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # e.g. a file that cannot be written: one line, not a traceback
+        where = err.filename or "?"
+        print(f"clhsim-analysis {args.command}: {where}: {err.strerror or err}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0

@@ -26,6 +26,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from ._png import save_figure
 from .files import check_file, read_provenance
 
 #: Variables whose differences are measured and drawn: (name, label, unit).
@@ -270,7 +271,6 @@ def _date_axis(ax):
 
 def _plot_differences(runs, names, where):
     """Each run minus A over the common records, per key variable."""
-    from ._png import save_png
     keys = [k for k in KEY_VARIABLES if all(k[0] in r[0] for r in runs)]
     fig, axes = _grid(len(keys), "differences from A (run - A) over time")
     (a, ta) = runs[0]
@@ -281,7 +281,7 @@ def _plot_differences(runs, names, where):
             n = min(len(ta), len(tb))
             d = f * (np.asarray(b[var][:n], dtype=float) - np.asarray(a[var][:n], dtype=float))
             ax.plot(ta[:n], d, linewidth=1.2, color=COLOURS[i % len(COLOURS)],
-                    label=f"{names[i]} - A")
+                    label=f"{names[i]} - A", **_style(i - 1, len(ta)))
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set_title(label, fontsize=10)
         ax.set_ylabel("percentage points" if unit == "share" else "count")
@@ -291,9 +291,17 @@ def _plot_differences(runs, names, where):
     if keys:
         axes[0].legend(fontsize=7, loc="best")
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.05, top=0.92, wspace=0.2, hspace=0.35)
-    save_png(fig, where, 90)
+    save_figure(fig, where, 90)
 
 
+def _style(k, n):
+    """Line style and markers of the k-th line: runs that agree lie on top of each other, and
+    must still be told apart."""
+    return dict(linestyle=["-", "--", "-.", ":"][k % 4], marker=MARKERS[k % len(MARKERS)],
+                markersize=3.5, markevery=(k % 7, max(1, n // 10)))
+
+
+MARKERS = ["o", "s", "^", "v", "D", "P"]
 COLOURS = ["#08306b", "#d94801", "#238b45", "#6a51a3", "#a50f15", "#525252", "#0570b0",
            "#ae017e"]
 
@@ -312,7 +320,7 @@ def _plot(runs, paths, names, groups, where):
                 data, t = runs[g[0]]
                 ax.plot(t, f * np.asarray(data[var], dtype=float), color=colour, linewidth=1.4,
                         label=f"{names[g[0]]}: {os.path.basename(paths[g[0]])}",
-                        linestyle="-" if gi == 0 else "--")
+                        **_style(gi, len(t)))
                 continue
             n = min(len(runs[i][1]) for i in g)
             t = runs[g[0]][1][:n]
@@ -326,14 +334,17 @@ def _plot(runs, paths, names, groups, where):
                             label=f"{who} min-max ({len(g)} seeds)")
             ax.fill_between(t, mean - sd, mean + sd, color=colour, alpha=0.3, linewidth=0,
                             label=f"{who} +-1 SD")
-            ax.plot(t, mean, color=colour, linewidth=1.6, label=f"{who} mean")
+            ax.plot(t, mean, color=colour, linewidth=1.6, label=f"{who} mean",
+                    **_style(gi, len(t)))
         ax.set_title(label, fontsize=10)
         ax.set_ylabel("%" if unit == "share" else "count")
+        if unit != "share":
+            from matplotlib.ticker import MaxNLocator
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         _date_axis(ax)
     for ax in axes[len(keys):]:
         ax.axis("off")
     if keys:
         axes[0].legend(fontsize=7, loc="best")
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.05, top=0.92, wspace=0.2, hspace=0.35)
-    from ._png import save_png
-    save_png(fig, where, 90)
+    save_figure(fig, where, 90)

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .files import PROVENANCE_KEYS, BadInput, check_file, read_provenance  # noqa: F401
+from .files import (PROVENANCE_KEYS, BadInput, ProvenanceText, check_file,  # noqa: F401
+                    read_provenance)
 
 
 #: The order of the axis columns in :func:`to_frame` (others follow, by name).
@@ -34,7 +35,8 @@ _LABELS_IN_LONG_NAME = re.compile(r"(\d+) ([A-Za-z][\w-]*)")
 def axis_labels(coord):
     """The names of a labelled axis (a list of str), or None.
 
-    Names come from the CF ``flag_meanings`` attribute; an axis without one whose
+    Names come from the CF ``flag_meanings`` attribute (the same as the label variable
+    ``<axis>_name`` of newer files); an axis without one whose
     ``long_name`` lists ``0 name, 1 name, ...`` (the engagement ``tier``) is read
     from that.
     """
@@ -68,14 +70,19 @@ def load(path, engine=None):
     so ``ds.agents_by_tier.sel(type=2)`` and ``ds.swap_dims(type="type_label")``
     both work. Values are read lazily (call ``.load()`` to read them all).
 
-    ``ds.attrs`` gains:
+    ``ds.attrs`` gains (each a :class:`ProvenanceText`: JSON text, so ``ds.to_netcdf(...)``
+    writes it as a text attribute, that also reads like a dict):
 
-    - ``parameters``: dict of every configuration key (``"run.seed"``,
+    - ``parameters``: every configuration key (``ds.attrs["parameters"]["run.seed"]``,
       ``"levers.qi_training.on"``, ...) and ``"yaml"``, the whole configuration;
-    - ``code``: dict of the build's identity (``version``, ``git_revision``, ...);
-    - ``run``: dict of the run's record (``ranks``, ``threads``, ``steps``,
-      ``wall_time_s``, ...);
+    - ``code``: the build's identity (``version``, ``git_revision``, ...);
+    - ``run``: the run's record (``ranks``, ``threads``, ``steps``, ``wall_time_s``, ...);
     - ``source_file``: the path.
+
+    ``time_bnds`` (CF cell bounds of ``time``: the interval each record's counters cover)
+    is kept as a variable where the file has it.
+
+    Older files (``parameters`` etc. as dicts) and these both work with ``strip_provenance``.
 
     Raises :class:`BadInput` (naming the file) for a missing file or one that is
     not a clhsim output. ``engine`` is passed to ``xarray.open_dataset``
@@ -91,12 +98,31 @@ def load(path, engine=None):
     ds = _centre_series_on_time(ds)
     for dim in list(ds.dims):
         if dim in ds.coords and dim != "time":
-            names = axis_labels(ds[dim])
+            if f"{dim}_name" in ds.coords:  # the CF label variable (newer files)
+                names = [v.decode() if isinstance(v, bytes) else str(v)
+                         for v in ds[f"{dim}_name"].values]
+            else:
+                names = axis_labels(ds[dim])
             if names is not None:
                 ds = ds.assign_coords({f"{dim}_label": (dim, names)})
-    ds.attrs.update(parameters=prov["parameters"], code=prov["code"], run=prov["run"],
+    ds.attrs.update(parameters=ProvenanceText(prov["parameters"]),
+                    code=ProvenanceText(prov["code"]), run=ProvenanceText(prov["run"]),
                     source_file=path)
     return ds
+
+
+def with_names(obj):
+    """``obj`` (a Dataset or DataArray from :func:`load`) with every labelled axis indexed by
+    its names: ``type`` holds ``PAT``, ``FAM``, ... instead of 0, 1, ..., so plots name
+    them (``with_names(ds).agents_by_tier.plot(col="type")`` titles its panels
+    ``type = PAT``) and ``.sel(type="CLIN")`` works. The integers stay as ``<axis>_index``."""
+    for dim in list(obj.dims):
+        label = f"{dim}_label"
+        if label in obj.coords and dim in obj.coords:
+            obj = obj.assign_coords({f"{dim}_index": (dim, obj[dim].values)})
+            obj = obj.drop_vars([c for c in (f"{dim}_name",) if c in obj.coords])
+            obj = obj.swap_dims({dim: label}).drop_vars(dim).rename({label: dim})
+    return obj
 
 
 def _centre_series_on_time(ds):
@@ -118,10 +144,10 @@ def _centre_series_on_time(ds):
 
 
 def strip_provenance(ds):
-    """A copy of ``ds`` without the dict attributes that :func:`load` added.
+    """A copy of ``ds`` without the provenance attributes that :func:`load` added.
 
-    ``Dataset.to_netcdf`` cannot write dictionaries as attributes; the YAML
-    configuration is kept as the text attribute ``parameters_yaml``.
+    Not needed before ``Dataset.to_netcdf`` any more (they are text now), but still a way to
+    a lean copy; the YAML configuration is kept as the text attribute ``parameters_yaml``.
     """
     out = ds.copy()
     params = out.attrs.get("parameters") or {}
@@ -173,7 +199,8 @@ def to_frame(obj, variables=None, labels=True, centres=True):
 
 def _frame(ds, variables, labels, centres):
     if variables is None:
-        names = [v for v in ds.data_vars if v != "state_digest"
+        bounds = {str(c.attrs.get("bounds", "")) for c in ds.coords.values()} | {"time_bnds"}
+        names = [v for v in ds.data_vars if v != "state_digest" and v not in bounds
                  and "time" in ds[v].dims and (centres or "centre" not in ds[v].dims)]
     else:
         names = list(variables)

@@ -2,7 +2,7 @@
 
 Writes into DIR:
 
-- ``bands.png`` and ``bands.svg``: observed remission, steroid use, reliability and commons
+- ``bands.png``, ``bands.svg`` and ``bands.pdf``: observed remission, steroid use, reliability and commons
   users over time, for each group of members (the members that share every varied
   parameter but the seed): the mean and the 10-90 % band over the seeds, labelled by the
   parameters that differ (``care.rem_evidence = 6.75``), with the MODEL.md §12 targets;
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ._png import save_png
+from ._png import save_figure
 from .ensembles import load_ensemble
 from .targets import TARGETS, evaluate
 
@@ -193,6 +193,8 @@ def ensemble_report(path, outdir, stream=None):
             ax.fill_between(t, np.nanpercentile(x, 10, axis=0), np.nanpercentile(x, 90, axis=0),
                             color=c, alpha=0.2, lw=0)
             ax.plot(t, np.nanmean(x, axis=0), color=c, lw=1.6,
+                    linestyle=["-", "--", "-.", ":"][i % 4], marker="osv^DP"[i % 6],
+                    markersize=3.5, markevery=(i % 7, max(1, len(t) // 10)),
                     label=f"{_label(group_keys, gval)} (n={len(sub)})")
         _draw_targets(ax, var, factor, t[-1])
         if unit == "agents":
@@ -204,13 +206,8 @@ def ensemble_report(path, outdir, stream=None):
         ax.legend(fontsize=7, loc="best")
     fig.suptitle(f"{os.path.basename(path)}: mean and 10-90 % band over the seeds of each group")
     fig.tight_layout()
-    for ext in ("png", "svg"):
-        p = os.path.join(outdir, f"bands.{ext}")
-        if ext == "png":
-            save_png(fig, p, 110)
-        else:
-            fig.savefig(p)
-        written[f"bands.{ext}"] = p
+    for p in save_figure(fig, os.path.join(outdir, "bands.png"), 110):
+        written[os.path.basename(p)] = p
     if lhs:
         pt = prcc_table(out, lhs)
         p = os.path.join(outdir, "prcc.csv")

@@ -4,14 +4,72 @@ output, and its provenance groups ``/parameters``, ``/code`` and ``/run``.
 Kept apart from :mod:`clhsim_analysis.data` so that ``compare`` and the command line's
 error messages do not wait for xarray to import.
 """
+import json
 import os
 
 import h5py
 import numpy as np
 
-#: Attributes that :func:`clhsim_analysis.load` adds to ``Dataset.attrs`` (dictionaries,
-#: not netCDF attributes: drop them with ``strip_provenance`` before ``Dataset.to_netcdf``).
+#: Attributes that :func:`clhsim_analysis.load` adds to ``Dataset.attrs``: each a
+#: :class:`ProvenanceText` (JSON text that also reads like a dict), so ``Dataset.to_netcdf``
+#: writes them as text attributes.
 PROVENANCE_KEYS = ("parameters", "code", "run")
+
+
+def _jsonable(value):
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class ProvenanceText(str):
+    """A provenance group as JSON text that also reads like the dict it encodes.
+
+    ``ds.attrs["parameters"]`` is a ``str`` (the JSON of every key), so netCDF writers take
+    it as an ordinary text attribute (``ds.to_netcdf(...)`` works), and it answers the
+    mapping calls: ``p["run.seed"]``, ``p.get("yaml")``, ``"run.seed" in p``, ``p.keys()``,
+    ``p.items()``, ``dict(p.items())``. Indexing with an integer or a slice is the text's.
+    """
+
+    def __new__(cls, mapping):
+        mapping = {str(k): _jsonable(v) for k, v in dict(mapping).items()}
+        obj = super().__new__(cls, json.dumps(mapping, sort_keys=True))
+        obj._map = mapping
+        return obj
+
+    def __reduce__(self):
+        return (ProvenanceText, (self._map,))
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return self._map[key]
+        return str.__getitem__(self, key)
+
+    def __contains__(self, key):
+        return key in self._map
+
+    def __iter__(self):
+        return iter(self._map)
+
+    def get(self, key, default=None):
+        return self._map.get(key, default)
+
+    def keys(self):
+        return self._map.keys()
+
+    def values(self):
+        return self._map.values()
+
+    def items(self):
+        return self._map.items()
+
+    def as_dict(self):
+        """A plain dict (a copy)."""
+        return dict(self._map)
 
 
 class BadInput(Exception):
@@ -55,7 +113,7 @@ def check_file(path):
 
 def _plain(value):
     """An HDF5 attribute value as a plain Python value (str, int, float, list or array)."""
-    if isinstance(value, h5py.Empty):
+    if isinstance(value, h5py.Empty):  # an empty list in older files (NULL dataspace)
         return []
     if isinstance(value, (bytes, np.bytes_)):
         return value.decode("ascii", errors="replace")
@@ -64,6 +122,8 @@ def _plain(value):
             return [v.decode("ascii", errors="replace") for v in value.ravel()]
         if value.dtype.kind == "O":
             return [_plain(v) for v in value.ravel()]
+        if value.size == 0:  # an empty list: a zero-length array
+            return []
         return value
     if isinstance(value, np.generic):
         return value.item()

@@ -9,6 +9,8 @@ Writes into DIR:
   engagement tier and the engaged core), ``commons.png`` (resources in the commons),
   ``commons_users.png``, ``ties.png`` (ties by kind);
 - ``overview.png``: all of them on one page, with the target table;
+- every figure also as ``.svg`` and ``.pdf`` beside its ``.png``; each names the run (file
+  and seed);
 - ``summary.txt``: the key numbers at the MODEL.md §12 target dates and at the end of
   the run (also printed);
 - ``targets.csv``: :func:`clhsim_analysis.targets.evaluate`'s table, full precision.
@@ -27,14 +29,31 @@ import pandas as pd
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
-from ._png import save_png
+from ._png import save_figure
 from .data import load
 from .targets import anchor_date, evaluate, founding_reliability, resolve_date, TARGETS
 
 IN_BAND, OUT_OF_BAND, NO_VALUE = "#1a9850", "#d73027", "#888888"
 TIER_COLOURS = ["#bdbdbd", "#6baed6", "#3182bd", "#e6550d", "#a50f15"]
 KIND_COLOURS = ["#636363", "#3182bd", "#31a354", "#e6550d", "#756bb1"]
+#: markers that tell apart lines of one panel that may lie on top of each other
+MARKERS = ["o", "s", "^", "v", "D", "P"]
+
+
+def _marks(run, k):
+    """Marker keywords for the k-th of several lines: a few markers along it."""
+    return dict(marker=MARKERS[k % len(MARKERS)], markersize=3.5,
+                markevery=max(1, len(run.t) // 10))
+
+
+def _count_axis(ax):
+    """Counts: integer ticks only (and a range of at least 1, where integers can be ticks)."""
+    lo, hi = ax.get_ylim()
+    if hi - lo < 1:
+        ax.set_ylim(lo, lo + 1)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 class _Run:
@@ -73,7 +92,8 @@ def _lever_line(ax, run, key, label):
 def _draw_targets(ax, run, variable, factor=1.0):
     """Draw the evaluated targets on ``variable`` (values multiplied by ``factor``).
 
-    Returns the set of colours used."""
+    Returns the set of (colour, mark) drawn; mark: "box", "line" (open band), "diamond",
+    "triangle"."""
     drawn = set()
     rows = run.table[(run.table.variable == variable) & (run.table.status != "not in run")
                      & (run.table.status != "not recorded")]
@@ -91,7 +111,9 @@ def _draw_targets(ax, run, variable, factor=1.0):
                 x0 = date2num(start)
                 ax.add_patch(Rectangle((x0, low), date2num(end) - x0, high - low, facecolor=colour,
                                        alpha=0.18, edgecolor=colour, linewidth=1.2, zorder=1))
+                mark = "box"
             else:
+                mark = "line"
                 ax.plot([start, end], [low, low], color=colour, linewidth=2, zorder=3)
                 ax.annotate("", xy=(start + (end - start) / 2, low * 1.04 if low > 0 else 1),
                             xytext=(start + (end - start) / 2, low),
@@ -102,21 +124,36 @@ def _draw_targets(ax, run, variable, factor=1.0):
             if np.isnan(high):
                 ax.plot([start], [low], marker="^", color=colour, markersize=9, zorder=4,
                         linestyle="none")
+                mark = "triangle"
             else:
                 centre = value if not np.isnan(value) else (low + high) / 2
                 ax.errorbar([start], [centre], yerr=[[centre - low], [high - centre]],
                             fmt="D", color=colour, markersize=5, capsize=4, linewidth=1.5,
                             zorder=4)
-        drawn.add(colour)
+                mark = "diamond"
+        drawn.add((colour, mark))
     return drawn
 
 
 def _target_legend(ax, drawn):
-    """Legend entries for the target marks that a panel shows (``drawn``: their colours)."""
+    """Legend entries for the target marks that a panel shows (``drawn``: (colour, mark)),
+    each drawn as the panel draws it: a box, a bar, a diamond or a triangle."""
     for colour, text in ((IN_BAND, "§12 target: met"), (OUT_OF_BAND, "§12 target: missed"),
                          (NO_VALUE, "§12 target: no value")):
-        if colour in drawn:
-            ax.fill_between([], [], color=colour, alpha=0.35, label=text)
+        for mark, shape in (("box", "band"), ("line", "open band"), ("diamond", "at a date"),
+                            ("triangle", "at least")):
+            if (colour, mark) not in drawn:
+                continue
+            label = f"{text} ({shape})"
+            if mark == "box":
+                ax.fill_between([], [], facecolor=colour, alpha=0.35, edgecolor=colour,
+                                label=label)
+            elif mark == "line":
+                ax.plot([], [], color=colour, linewidth=2, label=label)
+            else:
+                ax.plot([], [], linestyle="none", color=colour,
+                        marker="D" if mark == "diamond" else "^",
+                        markersize=5 if mark == "diamond" else 9, label=label)
 
 
 def _share_quantiles(run, name, mask_name="centre_member"):
@@ -148,10 +185,10 @@ def panel_remission(ax, run):
                 label="observed, established members")
     if run.has("remission_observed_members"):
         ax.plot(t, 100 * run.values("remission_observed_members"), color="#6a51a3",
-                linewidth=1, label="observed, all members")
+                linewidth=1.2, linestyle=(0, (5, 2)), label="observed, all members", **_marks(run, 1))
     if run.has("remission_true"):
         ax.plot(t, 100 * run.values("remission_true"), color="#e6550d", linewidth=1.3,
-                label="true, all members")
+                linestyle="-.", label="true, all members", **_marks(run, 2))
     _target_legend(ax, _draw_targets(ax, run, "remission_observed", 100))
     ax.set_title("Remission")
     ax.set_ylabel("% of patients")
@@ -163,7 +200,7 @@ def panel_members(ax, run):
                 label="member centres")
     if run.has("members_established"):
         ax.step(run.t, run.values("members_established"), where="post", color="#6baed6",
-                linewidth=1.3, label="established (>= 1 year)")
+                linewidth=1.6, linestyle="--", label="established (>= 1 year)")
     if "centre" in run.ds.sizes:
         ax.axhline(run.ds.sizes["centre"], color="#999999", linestyle=":", linewidth=1,
                    label=f"all centres ({run.ds.sizes['centre']})")
@@ -171,6 +208,7 @@ def panel_members(ax, run):
     ax.set_title("Member centres")
     ax.set_ylabel("centres")
     ax.set_ylim(bottom=0)
+    _count_axis(ax)
 
 
 def panel_steroids(ax, run):
@@ -197,7 +235,8 @@ def panel_reliability(ax, run):
                 label="reliability, members")
     if run.has("centre_reliability", "centre_member"):
         ax.plot(run.t, 100 * np.asarray(founding_reliability(run.ds).values, dtype=float),
-                color="#74c476", linewidth=1.3, label="reliability, founding centres")
+                color="#74c476", linewidth=1.3, linestyle="-.", label="reliability, founding centres",
+                **_marks(run, 1))
     if run.has("completeness_mean"):
         ax.plot(run.t, 100 * run.values("completeness_mean"), color="#525252", linewidth=1,
                 linestyle="--", label="registry completeness, members")
@@ -218,7 +257,8 @@ def panel_engagement(ax, run):
         for k in range(by_tier.sizes["tier"]):
             y = np.asarray(by_tier.isel(tier=k).values, dtype=float)
             ax.plot(run.t, np.where(y > 0, y, np.nan), linewidth=1.2,
-                    color=TIER_COLOURS[k % len(TIER_COLOURS)], label=f"{k} {labels[k]}")
+                    color=TIER_COLOURS[k % len(TIER_COLOURS)], label=f"{k} {labels[k]}",
+                    **_marks(run, k))
     if run.has("engaged_core"):
         y = run.values("engaged_core")
         ax.plot(run.t, np.where(y > 0, y, np.nan), color="black", linewidth=2.2,
@@ -241,7 +281,7 @@ def panel_commons(ax, run):
         for k in range(cum.sizes["resource_kind"]):
             ax.plot(run.t, np.asarray(cum.isel(resource_kind=k).values, dtype=float),
                     linewidth=1, linestyle="--", color=KIND_COLOURS[(k + 1) % 5],
-                    label=f"created: {labels[k]} (cumulative)")
+                    label=f"created: {labels[k]} (cumulative)", **_marks(run, k))
     if run.has("resources_in_commons"):
         ax.plot(run.t, run.values("resources_in_commons"), color="#54278f", linewidth=2.2,
                 label="resources in the commons")
@@ -249,6 +289,7 @@ def panel_commons(ax, run):
     ax.set_title("Commons growth")
     ax.set_ylabel("resources")
     ax.set_ylim(bottom=0)
+    _count_axis(ax)
 
 
 def panel_users(ax, run):
@@ -260,6 +301,7 @@ def panel_users(ax, run):
     ax.set_title("Commons users")
     ax.set_ylabel("agents who adopted from the commons")
     ax.set_ylim(bottom=0)
+    _count_axis(ax)
 
 
 def panel_ties(ax, run):
@@ -270,7 +312,7 @@ def panel_ties(ax, run):
         for k in range(ds["ties"].sizes["tie_kind"]):
             y = np.asarray(ds["ties"].isel(tie_kind=k).values, dtype=float)
             ax.plot(run.t, np.where(y > 0, y, np.nan), linewidth=1.6,
-                    color=KIND_COLOURS[k % len(KIND_COLOURS)], label=labels[k])
+                    color=KIND_COLOURS[k % len(KIND_COLOURS)], label=labels[k], **_marks(run, k))
     ax.set_yscale("log")
     title = "Ties by kind"
     if run.has("cross_centre_share"):
@@ -431,14 +473,21 @@ def report(path, outdir, stream=None, dpi=110):
     run = _Run(ds, table)
     os.makedirs(outdir, exist_ok=True)
     written = {}
+    seed = (ds.attrs.get("parameters") or {}).get("run.seed", "?")
+    who = f"{os.path.basename(str(path))}, seed {seed}"
     for name, panel in PANELS:
-        fig = Figure(figsize=(7.5, 4.4))
+        fig = Figure(figsize=(7.5, 4.6))
         ax = fig.add_subplot()
         panel(ax, run)
         _finish(ax, run)
+        title = ax.get_title()
+        ax.set_title("")
+        ax.set_title(title, loc="left")
+        ax.set_title(who, loc="right", fontsize=8, color="#555555")  # which run
         fig.subplots_adjust(left=0.1, right=0.98, bottom=0.09, top=0.92)
         written[name] = os.path.join(outdir, f"{name}.png")
-        save_png(fig, written[name], dpi)
+        for extra in save_figure(fig, written[name], dpi)[1:]:
+            written[f"{name}{os.path.splitext(extra)[1]}"] = extra
 
     fig = Figure(figsize=(17, 12))
     axes = fig.subplots(3, 3).ravel()
@@ -446,13 +495,13 @@ def report(path, outdir, stream=None, dpi=110):
         panel(ax, run)
         _finish(ax, run, fontsize=7)
     _table_panel(axes[len(PANELS)], run)
-    seed = (ds.attrs.get("parameters") or {}).get("run.seed", "?")
     fig.suptitle(f"clhsim run {os.path.basename(str(path))}: seed {seed}, "
                  f"{ds.sizes.get('centre', '?')} centres, "
                  f"{run.t[0]:%Y-%m-%d} to {run.t[-1]:%Y-%m-%d}", fontsize=14)
     fig.subplots_adjust(left=0.045, right=0.99, bottom=0.04, top=0.93, wspace=0.2, hspace=0.22)
     written["overview"] = os.path.join(outdir, "overview.png")
-    save_png(fig, written["overview"], 80)
+    for extra in save_figure(fig, written["overview"], 80)[1:]:
+        written[f"overview{os.path.splitext(extra)[1]}"] = extra
 
     text = summary_text(ds, table, path)
     written["summary"] = os.path.join(outdir, "summary.txt")

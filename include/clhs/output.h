@@ -61,11 +61,14 @@ typedef struct clhs_out_dim {
 /** One time-series variable. */
 typedef struct clhs_out_var {
   const char *name;
-  const char *long_name;
-  const char *units; /**< CF units; "1" for fractions and counts */
-  int dtype;         /**< enum clhs_dtype */
-  int ndims;         /**< extra axes after time: 0..CLHS_OUT_MAXDIMS */
+  const char *long_name; /**< a short label (a few words: plotting tools use it on axes) */
+  const char *units;     /**< CF units; "1" for fractions and counts */
+  int dtype;             /**< enum clhs_dtype */
+  int ndims;             /**< extra axes after time: 0..CLHS_OUT_MAXDIMS */
   clhs_out_dim dims[CLHS_OUT_MAXDIMS];
+  const char *comment; /**< the full description (CF `comment`), or NULL */
+  int interval_sum;    /**< 1: counts events over the interval since the previous record (CF
+                          `cell_methods = "time: sum"`, the interval in `time_bnds`) */
 } clhs_out_var;
 
 typedef struct clhs_output clhs_output; /* opaque */

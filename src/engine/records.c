@@ -22,46 +22,36 @@ static const char *const tier_labels[CLHS_TIERS] = {"unaware", "aware", "partici
                                                     "contributor", "leader"};
 static const char *const tie_labels[CLHS_NTIEKINDS] = {"care", "peer", "event", "online"};
 static const char *const res_labels[CLHS_NRESKINDS] = {"information", "knowledge", "tool"};
+/* CF flag_meanings words: letters, digits and '_' only. */
 static const char *const deg_labels[CLHS_DEGREE_BINS] = {
-    "0",     "1",      "2-3",     "4-7",     "8-15",     "16-31",
-    "32-63", "64-127", "128-255", "256-511", "512-1023", ">=1024"};
+    "0",        "1",         "2_to_3",     "4_to_7",     "8_to_15",     "16_to_31",
+    "32_to_63", "64_to_127", "128_to_255", "256_to_511", "512_to_1023", "ge_1024"};
 
 #define D_CENTRE                                                                                   \
   { "centre", 1, 0, NULL, "care centre index" }
 #define D_TYPE                                                                                     \
   { "type", 0, CLHS_NTYPES, clhs_type_names, "agent type" }
 #define D_TIER                                                                                     \
-  {                                                                                                \
-    "tier", 0, CLHS_TIERS, tier_labels,                                                            \
-        "engagement tier: 0 unaware, 1 aware, 2 participant, 3 contributor, 4 leader"              \
-  }
+  { "tier", 0, CLHS_TIERS, tier_labels, "engagement tier" }
 #define D_TIEKIND                                                                                  \
   { "tie_kind", 0, CLHS_NTIEKINDS, tie_labels, "kind of tie" }
 #define D_RESKIND                                                                                  \
   { "resource_kind", 0, CLHS_NRESKINDS, res_labels, "kind of resource" }
 static const char *const esc_labels[2] = {"remitted", "not_remitted"};
 #define D_ESCOUT                                                                                   \
-  { "outcome", 0, 2, esc_labels, "outcome of an escalation: remission within 12 weeks or not" }
+  { "outcome", 0, 2, esc_labels, "escalation outcome (12 weeks)" }
 #define D_DEGBIN                                                                                   \
-  { "degree_bin", 0, CLHS_DEGREE_BINS, deg_labels, "degree bin (log-spaced; ties of every kind)" }
-#define V0(nm, ln, un, ty)                                                                         \
-  {                                                                                                \
-    nm, ln, un, ty, 0, {                                                                           \
-      { 0 }                                                                                        \
-    }                                                                                              \
-  }
-#define V1(nm, ln, un, ty, d0)                                                                     \
-  {                                                                                                \
-    nm, ln, un, ty, 1, {                                                                           \
-      d0                                                                                           \
-    }                                                                                              \
-  }
-#define V2(nm, ln, un, ty, d0, d1)                                                                 \
-  {                                                                                                \
-    nm, ln, un, ty, 2, {                                                                           \
-      d0, d1                                                                                       \
-    }                                                                                              \
-  }
+  { "degree_bin", 0, CLHS_DEGREE_BINS, deg_labels, "degree bin" }
+/* V<ndims>(name, long_name, comment, units, dtype, sum, axes...): long_name is a short label
+ * (plots use it on their axes), comment the full description (NULL: the long_name says it
+ * all); sum: 1 for counts of events over the interval since the previous record (CF
+ * cell_methods "time: sum"). */
+#define V0(nm, ln, cm, un, ty, sum)                                                                \
+  { nm, ln, un, ty, 0, {{0}}, cm, sum }
+#define V1(nm, ln, cm, un, ty, sum, d0)                                                            \
+  { nm, ln, un, ty, 1, {d0}, cm, sum }
+#define V2(nm, ln, cm, un, ty, sum, d0, d1)                                                        \
+  { nm, ln, un, ty, 2, {d0, d1}, cm, sum }
 
 enum {
   /* network-wide scalars */
@@ -120,98 +110,118 @@ enum {
 };
 
 static const clhs_out_var vars[R_COUNT] = {
-    V0("members", "member centres", "1", CLHS_I64),
-    V0("members_established", "member centres that joined at least output.established_weeks ago",
-       "1", CLHS_I64),
-    V0("remission_observed",
-       "share of patients whose last physician global assessment is remission, established "
-       "member centres",
-       "1", CLHS_F64),
-    V0("remission_observed_members",
-       "share of patients whose last physician global assessment is remission, all member "
+    V0("members", "member centres", NULL, "1", CLHS_I64, 0),
+    V0("members_established", "established members",
+       "member centres that joined at least output.established_weeks ago", "1", CLHS_I64, 0),
+    V0("remission_observed", "observed remission",
+       "share of patients whose last physician global assessment is remission, established member "
        "centres",
-       "1", CLHS_F64),
-    V0("remission_true", "share of patients in true remission, member centres", "1", CLHS_F64),
-    V0("remission_observed_all",
+       "1", CLHS_F64, 0),
+    V0("remission_observed_members", "observed remission, members",
+       "share of patients whose last physician global assessment is remission, all member centres",
+       "1", CLHS_F64, 0),
+    V0("remission_true", "true remission", "share of patients in true remission, member centres",
+       "1", CLHS_F64, 0),
+    V0("remission_observed_all", "observed remission, all centres",
        "share of patients whose last physician global assessment is remission, all centres "
        "(members or not)",
-       "1", CLHS_F64),
-    V0("remission_true_all", "share of patients in true remission, all centres (members or not)",
-       "1", CLHS_F64),
-    V0("steroid_use", "share of patients on a steroid course, member centres", "1", CLHS_F64),
-    V0("steroid_free_remission",
-       "share of patients in true remission and not on steroids, member centres", "1", CLHS_F64),
-    V0("visits", "clinic visits since the previous record, all centres", "1", CLHS_I64),
-    V0("recalls", "population-management recalls since the previous record", "1", CLHS_I64),
-    V0("escalations", "treatment escalations since the previous record", "1", CLHS_I64),
-    V0("relapses", "relapses (true remission to active) since the previous record, member centres",
-       "1", CLHS_I64),
-    V0("remission_weeks",
-       "patient-weeks in true remission since the previous record, member centres (annual "
-       "relapse probability = 1 - exp(-52 relapses / remission_weeks))",
-       "1", CLHS_I64),
-    V1("escalation_outcomes",
-       "escalations of truly active patients in member centres whose 12-week window closed "
-       "since the previous record, by outcome",
-       "1", CLHS_I64, D_ESCOUT),
-    V0("registry_records", "registry records written since the start (N_rec)", "1", CLHS_I64),
-    V0("reliability_mean",
+       "1", CLHS_F64, 0),
+    V0("remission_true_all", "true remission, all centres",
+       "share of patients in true remission, all centres (members or not)", "1", CLHS_F64, 0),
+    V0("steroid_use", "steroid use", "share of patients on a steroid course, member centres", "1",
+       CLHS_F64, 0),
+    V0("steroid_free_remission", "steroid-free remission",
+       "share of patients in true remission and not on steroids, member centres", "1", CLHS_F64, 0),
+    V0("visits", "clinic visits", "clinic visits since the previous record, all centres", "1",
+       CLHS_I64, 1),
+    V0("recalls", "recalls", "population-management recalls since the previous record", "1",
+       CLHS_I64, 1),
+    V0("escalations", "escalations", "treatment escalations since the previous record", "1",
+       CLHS_I64, 1),
+    V0("relapses", "relapses",
+       "relapses (true remission to active) since the previous record, member centres", "1",
+       CLHS_I64, 1),
+    V0("remission_weeks", "patient-weeks in remission",
+       "patient-weeks in true remission since the previous record, member centres (annual relapse "
+       "probability = 1 - exp(-52 relapses / remission_weeks))",
+       "1", CLHS_I64, 1),
+    V1("escalation_outcomes", "escalation outcomes",
+       "escalations of truly active patients in member centres whose 12-week window closed since "
+       "the previous record, by outcome",
+       "1", CLHS_I64, 1, D_ESCOUT),
+    V0("registry_records", "registry records", "registry records written since the start (N_rec)",
+       "1", CLHS_I64, 0),
+    V0("reliability_mean", "mean reliability",
        "mean process reliability r_c over member centres (each r_c on a 2^-32 grid, summed "
        "exactly)",
-       "1", CLHS_F64),
-    V0("completeness_mean",
+       "1", CLHS_F64, 0),
+    V0("completeness_mean", "mean completeness",
        "mean registry completeness d_c over member centres (each d_c on a 2^-32 grid, summed "
        "exactly)",
-       "1", CLHS_F64),
-    V0("centre_remission_mean",
+       "1", CLHS_F64, 0),
+    V0("centre_remission_mean", "centre remission, mean",
        "mean over member centres with patients of the centre's observed remission (each on a 2^-32 "
        "grid, summed exactly)",
-       "1", CLHS_F64),
-    V0("centre_remission_sd",
+       "1", CLHS_F64, 0),
+    V0("centre_remission_sd", "centre remission, SD",
        "standard deviation over member centres with patients of observed remission (each on a "
        "2^-32 grid, exact integer sums)",
-       "1", CLHS_F64),
-    V0("centre_remission_q10", "10th percentile over member centres of observed remission", "1",
-       CLHS_F64),
-    V0("centre_remission_q50", "median over member centres of observed remission", "1", CLHS_F64),
-    V0("centre_remission_q90", "90th percentile over member centres of observed remission", "1",
-       CLHS_F64),
-    V0("state_digest", "64-bit digest of the whole simulation state", "1", CLHS_U64),
-    V1("centre_remission_observed", "share of the centre's patients whose last PGA is remission",
-       "1", CLHS_F64, D_CENTRE),
-    V1("centre_remission_true", "share of the centre's patients in true remission", "1", CLHS_F64,
+       "1", CLHS_F64, 0),
+    V0("centre_remission_q10", "centre remission, 10th pct",
+       "10th percentile over member centres of observed remission", "1", CLHS_F64, 0),
+    V0("centre_remission_q50", "centre remission, median",
+       "median over member centres of observed remission", "1", CLHS_F64, 0),
+    V0("centre_remission_q90", "centre remission, 90th pct",
+       "90th percentile over member centres of observed remission", "1", CLHS_F64, 0),
+    V0("state_digest", "state digest", "64-bit digest of the whole simulation state", "1", CLHS_U64,
+       0),
+    V1("centre_remission_observed", "observed remission",
+       "share of the centre's patients whose last PGA is remission", "1", CLHS_F64, 0, D_CENTRE),
+    V1("centre_remission_true", "true remission",
+       "share of the centre's patients in true remission", "1", CLHS_F64, 0, D_CENTRE),
+    V1("centre_steroid_use", "steroid use", "share of the centre's patients on steroids", "1",
+       CLHS_F64, 0, D_CENTRE),
+    V1("centre_reliability", "process reliability", "process reliability r_c", "1", CLHS_F64, 0,
        D_CENTRE),
-    V1("centre_steroid_use", "share of the centre's patients on steroids", "1", CLHS_F64, D_CENTRE),
-    V1("centre_reliability", "process reliability r_c", "1", CLHS_F64, D_CENTRE),
-    V1("centre_completeness", "registry completeness d_c", "1", CLHS_F64, D_CENTRE),
-    V1("centre_member", "1 if the centre is a network member", "1", CLHS_I8, D_CENTRE),
-    V1("centre_established", "1 if the centre is an established member", "1", CLHS_I8, D_CENTRE),
-    V2("agents_by_tier", "agents by type and engagement tier", "1", CLHS_I64, D_TYPE, D_TIER),
-    V0("engaged_core", "agents with engagement tier E >= 3 (contributors and leaders)", "1",
-       CLHS_I64),
-    V1("motivation_mean", "mean motivation m by agent type", "1", CLHS_F64, D_TYPE),
-    V1("autonomy_mean", "mean autonomy satisfaction A by agent type", "1", CLHS_F64, D_TYPE),
-    V1("competence_mean", "mean competence satisfaction K by agent type", "1", CLHS_F64, D_TYPE),
-    V1("relatedness_mean", "mean relatedness satisfaction Rl by agent type", "1", CLHS_F64, D_TYPE),
-    V1("value_mean", "mean perceived value V by agent type", "1", CLHS_F64, D_TYPE),
-    V1("resources_created", "resources created since the previous record, by kind", "1", CLHS_I64,
-       D_RESKIND),
-    V0("resources_in_commons", "resources posted to the commons since the start", "1", CLHS_I64),
-    V0("adoptions", "resource adoptions since the previous record", "1", CLHS_I64),
-    V0("commons_adoptions", "adoptions of resources found in the commons since the previous record",
-       "1", CLHS_I64),
-    V0("commons_users", "distinct agents that have adopted from the commons since the start", "1",
-       CLHS_I64),
-    V0("resource_quality_mean", "mean current quality v of the resources in the commons", "1",
-       CLHS_F64),
-    V1("ties", "ties by kind (undirected; care ties included)", "1", CLHS_I64, D_TIEKIND),
-    V0("cross_centre_share", "share of all ties (care included) that join two centres", "1",
-       CLHS_F64),
-    V1("mean_degree", "mean number of ties of an agent (every kind), by type", "1", CLHS_F64,
+    V1("centre_completeness", "registry completeness", "registry completeness d_c", "1", CLHS_F64,
+       0, D_CENTRE),
+    V1("centre_member", "member", "1 if the centre is a network member", "1", CLHS_I8, 0, D_CENTRE),
+    V1("centre_established", "established member", "1 if the centre is an established member", "1",
+       CLHS_I8, 0, D_CENTRE),
+    V2("agents_by_tier", "agents", "agents by type and engagement tier", "1", CLHS_I64, 0, D_TYPE,
+       D_TIER),
+    V0("engaged_core", "engaged core",
+       "agents with engagement tier E >= 3 (contributors and leaders)", "1", CLHS_I64, 0),
+    V1("motivation_mean", "mean motivation", "mean motivation m by agent type", "1", CLHS_F64, 0,
        D_TYPE),
-    V1("degree_hist", "agents by degree (every kind of tie), log-spaced bins", "1", CLHS_I64,
-       D_DEGBIN),
-    V0("evidence", "network-wide evidence level E_tx", "1", CLHS_F64),
+    V1("autonomy_mean", "mean autonomy", "mean autonomy satisfaction A by agent type", "1",
+       CLHS_F64, 0, D_TYPE),
+    V1("competence_mean", "mean competence", "mean competence satisfaction K by agent type", "1",
+       CLHS_F64, 0, D_TYPE),
+    V1("relatedness_mean", "mean relatedness", "mean relatedness satisfaction Rl by agent type",
+       "1", CLHS_F64, 0, D_TYPE),
+    V1("value_mean", "mean perceived value", "mean perceived value V by agent type", "1", CLHS_F64,
+       0, D_TYPE),
+    V1("resources_created", "resources created",
+       "resources created since the previous record, by kind", "1", CLHS_I64, 1, D_RESKIND),
+    V0("resources_in_commons", "resources in the commons",
+       "resources posted to the commons since the start", "1", CLHS_I64, 0),
+    V0("adoptions", "adoptions", "resource adoptions since the previous record", "1", CLHS_I64, 1),
+    V0("commons_adoptions", "commons adoptions",
+       "adoptions of resources found in the commons since the previous record", "1", CLHS_I64, 1),
+    V0("commons_users", "commons users",
+       "distinct agents that have adopted from the commons since the start", "1", CLHS_I64, 0),
+    V0("resource_quality_mean", "mean resource quality",
+       "mean current quality v of the resources in the commons", "1", CLHS_F64, 0),
+    V1("ties", "ties", "ties by kind (undirected; care ties included)", "1", CLHS_I64, 0,
+       D_TIEKIND),
+    V0("cross_centre_share", "cross-centre ties",
+       "share of all ties (care included) that join two centres", "1", CLHS_F64, 0),
+    V1("mean_degree", "mean degree", "mean number of ties of an agent (every kind), by type", "1",
+       CLHS_F64, 0, D_TYPE),
+    V1("degree_hist", "agents by degree", "agents by degree (every kind of tie), log-spaced bins",
+       "1", CLHS_I64, 0, D_DEGBIN),
+    V0("evidence", "evidence level", "network-wide evidence level E_tx", "1", CLHS_F64, 0),
 };
 
 const clhs_out_var *clhs_records_vars(int *nvars) {
@@ -221,13 +231,17 @@ const clhs_out_var *clhs_records_vars(int *nvars) {
 
 void clhs_records_write_markdown(FILE *out) {
   static const char *const tn[] = {"float64", "int64", "uint64", "int8"};
-  fprintf(out, "| variable | axes | type | units | meaning |\n|---|---|---|---|---|\n");
+  fprintf(out, "| variable | axes | type | units | long_name | meaning |\n"
+               "|---|---|---|---|---|---|\n");
+  fprintf(out, "| `time` | time | float64 | days since `run.start_date` | simulated time | "
+               "simulated date of the record (the end of its step); `bounds = \"time_bnds\"` |\n");
   fprintf(out,
-          "| `time` | time | float64 | days since `run.start_date` | simulated date of the record "
-          "(the end of its step) |\n");
+          "| `time_bnds` | time, nv | float64 | (those of `time`) | | the interval each record "
+          "covers: the previous record's time and its own (the first record: its own time "
+          "twice) |\n");
   fprintf(out, "| `centre_time` | centre_time | float64 | days since `run.start_date` | simulated "
-               "date of a record of the per-centre series (every `output.centre_every` steps "
-               "from step 0; absent when it is 0) |\n");
+               "time of the per-centre records | simulated date of a record of the per-centre "
+               "series (every `output.centre_every` steps from step 0; absent when it is 0) |\n");
   for (int v = 0; v < R_COUNT; v++) {
     int per_centre = 0;
     for (int d = 0; d < vars[v].ndims; d++)
@@ -235,9 +249,12 @@ void clhs_records_write_markdown(FILE *out) {
     fprintf(out, "| `%s` | %s", vars[v].name, per_centre ? "centre_time" : "time");
     for (int d = 0; d < vars[v].ndims; d++)
       fprintf(out, ", %s", vars[v].dims[d].name);
-    fprintf(out, " | %s | %s | %s |\n", tn[vars[v].dtype], vars[v].units, vars[v].long_name);
+    fprintf(out, " | %s | %s | %s | %s%s |\n", tn[vars[v].dtype], vars[v].units, vars[v].long_name,
+            vars[v].comment ? vars[v].comment : vars[v].long_name,
+            vars[v].interval_sum ? " (`cell_methods = \"time: sum\"`)" : "");
   }
-  fprintf(out, "\nCoordinates of the other axes:\n\n| axis | values |\n|---|---|\n");
+  fprintf(out, "\nCoordinates of the other axes (a labelled one also has the label variable "
+               "`<axis>_name`, its names as text):\n\n| axis | values |\n|---|---|\n");
   fprintf(out, "| `centre` | centre index 0 .. centres-1 |\n");
   const clhs_out_dim dims[] = {D_TYPE, D_TIER, D_TIEKIND, D_RESKIND, D_ESCOUT, D_DEGBIN};
   for (size_t k = 0; k < sizeof dims / sizeof dims[0]; k++) {

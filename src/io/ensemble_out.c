@@ -34,6 +34,7 @@ typedef struct evar {
   hsize_t dims[MAXDIMS];
   char scale[MAXDIMS][64]; /* the dimension scale of each dimension ("" if none) */
   int is_scale;
+  int once;    /* not a scale but the same for every member (time_bnds, <axis>_name): copied */
   hid_t ftype; /* the file type (copied) */
 } evar;
 
@@ -78,6 +79,11 @@ static herr_t list_cb(hid_t g, const char *name, const H5L_info_t *info, void *d
   for (int k = 0; k < v->ndims && !v->is_scale; k++)
     if (H5DSget_num_scales(d, (unsigned)k) > 0)
       H5DSiterate_scales(d, (unsigned)k, NULL, scale_name_cb, v->scale[k]);
+  /* Copied once, not stacked: the cell bounds of time, and what has no time axis (the axes'
+   * label variables). */
+  v->once = !v->is_scale && !strcmp(name, "time_bnds");
+  for (int k = 0; k < v->ndims && !v->is_scale; k++)
+    v->once |= k == 0 && strcmp(v->scale[0], "time") && strcmp(v->scale[0], "centre_time");
   v->ftype = H5Dget_type(d);
   H5Dclose(d);
   l->n++;
@@ -361,21 +367,42 @@ int clhs_ensemble_write(const char *out, const clhs_design *d, char *const *file
     if (dm >= 0) H5Dclose(dm);
     H5Sclose(s);
   }
-  /* the axes (copied), then the variables (created with the member dimension first) */
-  for (int pass = 0; pass < 2 && !st; pass++)
+  /* the axes (copied), what is the same for every member (copied), then the variables (created
+   * with the member dimension first) */
+  for (int pass = 0; pass < 3 && !st; pass++)
     for (int i = 0; i < L->n && !st; i++) {
       evar *v = &L->v[i];
-      if (v->is_scale != (pass == 0)) continue;
+      if ((pass == 0 && !v->is_scale) || (pass == 1 && !v->once) ||
+          (pass == 2 && (v->is_scale || v->once)))
+        continue;
       hid_t src = H5Dopen2(g0, v->name, H5P_DEFAULT);
-      if (pass == 0) {
+      if (pass < 2) {
         hid_t sp = H5Screate_simple(v->ndims, v->dims, NULL); /* fixed: not extendible */
         const hssize_t n = H5Sget_simple_extent_npoints(sp);
         void *buf = malloc(H5Tget_size(v->ftype) * (size_t)(n > 0 ? n : 1));
         hid_t dst = H5Dcreate2(g, v->name, v->ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (!buf || dst < 0 || H5Dread(src, v->ftype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0 ||
-            H5Dwrite(dst, v->ftype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0 ||
-            copy_attrs(src, dst) || H5DSset_scale(dst, v->name) < 0)
-          st = clhs_h5_fail(err, CLHS_EIO, "'%s': cannot copy the axis %s", tmp, v->name);
+        /* a netCDF dimension without a variable (nv) keeps its NAME, which says so */
+        char *sname = NULL;
+        if (H5Aexists(src, "NAME") > 0) {
+          hid_t a = H5Aopen(src, "NAME", H5P_DEFAULT);
+          clhs_h5_read_str(a, 1, 256, &sname);
+          H5Aclose(a);
+        }
+        const char *pure = "This is a netCDF dimension but not a netCDF variable.";
+        int ok = buf && dst >= 0 &&
+                 H5Dread(src, v->ftype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0 &&
+                 H5Dwrite(dst, v->ftype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0 &&
+                 !copy_attrs(src, dst);
+        if (ok && pass == 0)
+          ok = H5DSset_scale(dst, sname && !strncmp(sname, pure, strlen(pure)) ? sname : v->name) >=
+               0;
+        for (int k = 0; ok && pass == 1 && k < v->ndims; k++) {
+          hid_t sc = v->scale[k][0] ? H5Dopen2(g, v->scale[k], H5P_DEFAULT) : -1;
+          ok = sc < 0 || H5DSattach_scale(dst, sc, (unsigned)k) >= 0;
+          if (sc >= 0) H5Dclose(sc);
+        }
+        free(sname);
+        if (!ok) st = clhs_h5_fail(err, CLHS_EIO, "'%s': cannot copy the axis %s", tmp, v->name);
         free(buf);
         if (dst >= 0) H5Dclose(dst);
         H5Sclose(sp);
@@ -397,8 +424,17 @@ int clhs_ensemble_write(const char *out, const clhs_design *d, char *const *file
         }
         hid_t dst = H5Dcreate2(g, v->name, v->ftype, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
         hid_t dm = H5Dopen2(g, "member", H5P_DEFAULT);
+        /* the member's coordinates (its axes' label variables) after the ensemble's */
+        char vcoords[sizeof coords + 512], *own = NULL;
+        if (H5Aexists(src, "coordinates") > 0) {
+          hid_t a = H5Aopen(src, "coordinates", H5P_DEFAULT);
+          clhs_h5_read_str(a, 1, 500, &own);
+          H5Aclose(a);
+        }
+        snprintf(vcoords, sizeof vcoords, "%s%s%s", coords, own ? " " : "", own ? own : "");
+        free(own);
         int ok = dst >= 0 && dm >= 0 && !copy_attrs(src, dst) &&
-                 !put_str_attr(dst, "coordinates", coords) && H5DSattach_scale(dst, dm, 0) >= 0;
+                 !put_str_attr(dst, "coordinates", vcoords) && H5DSattach_scale(dst, dm, 0) >= 0;
         for (int k = 0; ok && k < v->ndims; k++) {
           if (!v->scale[k][0]) continue;
           hid_t sc = H5Dopen2(g, v->scale[k], H5P_DEFAULT);
@@ -425,7 +461,7 @@ int clhs_ensemble_write(const char *out, const clhs_design *d, char *const *file
     if (gmm < 0) st = clhs_h5_fail(err, CLHS_EIO, "cannot open member file '%s'", files[m]);
     for (int i = 0; i < L->n && !st; i++) {
       evar *v = &L->v[i];
-      if (v->is_scale) continue;
+      if (v->is_scale || v->once) continue;
       hid_t src = H5Dopen2(gmm, v->name, H5P_DEFAULT);
       hid_t sp = src >= 0 ? H5Dget_space(src) : -1;
       hsize_t dims[MAXDIMS] = {0};
@@ -481,11 +517,11 @@ int clhs_ensemble_write(const char *out, const clhs_design *d, char *const *file
     hid_t a = put_strings(gm, "config_yaml", yaml, M), b = put_strings(gm, "run", run, M);
     char members[32];
     snprintf(members, sizeof members, "%llu", (unsigned long long)M);
-    if (a < 0 || b < 0 || put_str_attr(f, "Conventions", "CF-1.8") ||
+    if (a < 0 || b < 0 || put_str_attr(f, "Conventions", "CF-1.9") ||
         put_str_attr(f, "source", "clhsim ensemble") ||
         put_str_attr(f, "model_version", CLHS_MODEL_VERSION) ||
         put_str_attr(f, "design", design_text) || put_str_attr(f, "members", members) ||
-        put_str_attr(g, "Conventions", "CF-1.8"))
+        put_str_attr(g, "Conventions", "CF-1.9"))
       st = clhs_h5_fail(err, CLHS_EIO, "'%s': cannot write /members", tmp);
     if (a >= 0) H5Dclose(a);
     if (b >= 0) H5Dclose(b);

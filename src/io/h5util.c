@@ -156,10 +156,9 @@ int clhs_h5_put_attr(hid_t obj, const char *name, hid_t ftype, hid_t mtype, cons
   herr_t st = -1;
   htri_t exists = H5Aexists(obj, name);
   if (exists > 0 && H5Adelete(obj, name) < 0) exists = -1;
-  if (exists >= 0)
-    s = n == 0   ? H5Screate(H5S_NULL)
-        : n == 1 ? H5Screate(H5S_SCALAR)
-                 : H5Screate_simple(1, &n, NULL);
+  /* An empty list is a 1-D array of length 0, not a NULL dataspace: readers such as R's
+   * hdf5r fail on NULL-dataspace attributes ("H5Aread(): null attribute buffer"). */
+  if (exists >= 0) s = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, NULL);
   if (s >= 0) a = H5Acreate2(obj, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT);
   if (a >= 0) st = n == 0 ? 0 : H5Awrite(a, mtype, vals);
   clhs_h5_close(&a);

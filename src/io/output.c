@@ -57,6 +57,9 @@
 #define OUT_CHUNK_BYTES (1 << 20) /* target chunk size for centre-distributed variables */
 #define OUT_MAX_AXES 32           /* distinct extra axes over all variables */
 #define OUT_ATTR_MAX 60000        /* attribute payload limit: 64 KiB object-header messages */
+#define OUT_CONVENTIONS "CF-1.9"  /* int64/uint64 variables (netCDF-4 types) need CF-1.9 */
+/* The NAME of a dimension scale that netCDF reads as a dimension without a variable. */
+#define OUT_PURE_DIM "This is a netCDF dimension but not a netCDF variable."
 
 /* ------------------------------------------------------------------------ */
 /* Types                                                                     */
@@ -69,6 +72,8 @@ typedef struct out_axis {
   const char *const *labels;
   const char *long_name;
   hid_t dset;
+  hid_t names;  /* the label variable <name>_name (labelled axes only), else -1 */
+  hid_t strdim; /* its character axis <name>_strlen (the longest name), else -1 */
 } out_axis;
 
 /** The state of one time-series variable. */
@@ -99,12 +104,15 @@ struct clhs_output {
   int created; /* PATH.RUNID.tmp exists (rank 0 removes it on failure) */
   int failed;  /* an agreed failure: only clhs_output_abandon() is useful now */
   hid_t file, ts, dxpl, time, ctime; /* ctime: centre_time, -1 without per-centre series */
+  hid_t bnds, nv;                    /* time_bnds and its nv axis */
   int centres_on;                    /* output.centre_every > 0 */
   out_axis axes[OUT_MAX_AXES];
   int naxes;
   out_var *vars;
   int nvars;
   double tbuf[OUT_BATCH], ctbuf[OUT_BATCH]; /* times of the buffered records (ct: centre) */
+  double bbuf[OUT_BATCH][2]; /* their time_bnds: the previous record's time and their own */
+  double last_time;          /* the time of the last record appended (NAN before the first) */
   int nbuf, ncbuf;
   int64_t nwritten, nrecords, ncwritten, ncrecords;
 };
@@ -252,8 +260,13 @@ static int close_all(clhs_output *o, clhs_error *err) {
   int st = CLHS_OK;
   for (int v = 0; v < o->nvars; v++)
     clhs_h5_close(&o->vars[v].dset);
-  for (int a = 0; a < o->naxes; a++)
+  for (int a = 0; a < o->naxes; a++) {
     clhs_h5_close(&o->axes[a].dset);
+    clhs_h5_close(&o->axes[a].names);
+    clhs_h5_close(&o->axes[a].strdim);
+  }
+  clhs_h5_close(&o->bnds);
+  clhs_h5_close(&o->nv);
   clhs_h5_close(&o->time);
   clhs_h5_close(&o->ctime);
   clhs_h5_close(&o->ts);
@@ -368,6 +381,7 @@ static int validate(clhs_output *o, const clhs_out_var *vars, int nvars, clhs_er
         ax->labels = dm->distributed ? NULL : dm->labels;
         ax->long_name = dm->long_name;
         ax->dset = -1;
+        ax->names = ax->strdim = -1;
       }
       if (dm->labels && !dm->distributed)
         for (int64_t j = 0; j < dm->len; j++)
@@ -505,6 +519,12 @@ static int write_batch(clhs_output *o, int force, clhs_error *err) {
     st = write_block(o, o->time, "/timeseries/time", 1, &newlen, &off, &n, o->comm.rank == 0,
                      H5T_NATIVE_DOUBLE, o->tbuf, err);
   st = clhs_h5_agree(&o->comm, st, err);
+  if (st == CLHS_OK && main) {
+    hsize_t bdims[2] = {newlen, 2}, bstart[2] = {off, 0}, bcount[2] = {n, 2};
+    st = write_block(o, o->bnds, "/timeseries/time_bnds", 2, bdims, bstart, bcount,
+                     o->comm.rank == 0, H5T_NATIVE_DOUBLE, o->bbuf, err);
+  }
+  st = clhs_h5_agree(&o->comm, st, err);
   if (st == CLHS_OK && cent)
     st = write_block(o, o->ctime, "/timeseries/centre_time", 1, &cnewlen, &coff, &cn,
                      o->comm.rank == 0, H5T_NATIVE_DOUBLE, o->ctbuf, err);
@@ -564,9 +584,98 @@ static int make_time(clhs_output *o, const clhs_config *cfg, const char *name, h
   if (st == CLHS_OK) st = attr_str(*dset, "standard_name", "time", where, err);
   if (st == CLHS_OK) st = attr_str(*dset, "calendar", "proleptic_gregorian", where, err);
   if (st == CLHS_OK && *dset == o->time) st = attr_str(*dset, "axis", "T", where, err);
+  if (st == CLHS_OK && *dset == o->time) st = attr_str(*dset, "bounds", "time_bnds", where, err);
   if (st == CLHS_OK && H5DSset_scale(*dset, name) < 0)
     st =
         clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot make %s a dimension scale", o->tmp, where);
+  return st;
+}
+
+/**
+ * A netCDF dimension without a variable (`nv`, the label variables' character axis): a
+ * dimension scale whose NAME netCDF-C and h5netcdf read as "no coordinate variable". It holds
+ * no data.
+ */
+static int make_pure_dim(clhs_output *o, const char *name, hsize_t len, hid_t *dset,
+                         clhs_error *err) {
+  char where[64], scale[128];
+  snprintf(where, sizeof where, "/timeseries/%s", name);
+  snprintf(scale, sizeof scale, "%s%10llu", OUT_PURE_DIM, (unsigned long long)len);
+  hid_t s = H5Screate_simple(1, &len, NULL);
+  int st = CLHS_OK;
+  if (s < 0 || (*dset = make_dset(o, name, H5T_IEEE_F32LE, s, H5P_DEFAULT, err)) < 0)
+    st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create dimension %s", o->tmp, where);
+  clhs_h5_close(&s);
+  if (st == CLHS_OK && H5DSset_scale(*dset, scale) < 0)
+    st =
+        clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot make %s a dimension scale", o->tmp, where);
+  return st;
+}
+
+/**
+ * `time_bnds (time, nv)`, CF cell boundaries of `time`: record k covers (time[k-1], time[k]],
+ * the interval over which the counters marked `cell_methods = "time: sum"` count events; the
+ * first record, the state at its own time, the empty interval [time[0], time[0]].
+ */
+static int make_bounds(clhs_output *o, clhs_error *err) {
+  int st = make_pure_dim(o, "nv", 2, &o->nv, err);
+  hsize_t dims[2] = {0, 2}, maxd[2] = {H5S_UNLIMITED, 2}, chunk[2] = {OUT_BATCH, 2};
+  hid_t s = -1, dcpl = -1;
+  if (st == CLHS_OK) {
+    s = H5Screate_simple(2, dims, maxd);
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (s < 0 || dcpl < 0 || H5Pset_chunk(dcpl, 2, chunk) < 0)
+      st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot prepare /timeseries/time_bnds", o->tmp);
+  }
+  if (st == CLHS_OK && (o->bnds = make_dset(o, "time_bnds", H5T_IEEE_F64LE, s, dcpl, err)) < 0)
+    st = CLHS_EIO;
+  clhs_h5_close(&s);
+  clhs_h5_close(&dcpl);
+  if (st == CLHS_OK &&
+      (H5DSattach_scale(o->bnds, o->time, 0) < 0 || H5DSattach_scale(o->bnds, o->nv, 1) < 0))
+    st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot attach the axes of time_bnds", o->tmp);
+  return st;
+}
+
+/**
+ * The CF label variable of a labelled axis, `<axis>_name (<axis>, <axis>_strlen)`: its names
+ * as a character array (netCDF's NC_CHAR, which every reader takes; an array of fixed-length
+ * strings would crash netCDF-C 4.9.0, below). Named in the `coordinates` of the variables on
+ * the axis, so xarray shows it as a coordinate. The character axis is the axis's own, as long
+ * as its longest name: xarray writes the names back (to_netcdf) that way.
+ */
+static int make_labels(clhs_output *o, out_axis *ax, clhs_error *err) {
+  char name[128], where[160], ln[160];
+  size_t longest = 1;
+  for (int64_t j = 0; j < ax->len; j++)
+    if (strlen(ax->labels[j]) > longest) longest = strlen(ax->labels[j]);
+  snprintf(name, sizeof name, "%s_strlen", ax->name);
+  int st = make_pure_dim(o, name, (hsize_t)longest, &ax->strdim, err);
+  if (st != CLHS_OK) return st;
+  snprintf(name, sizeof name, "%s_name", ax->name);
+  snprintf(where, sizeof where, "/timeseries/%s", name);
+  hsize_t dims[2] = {(hsize_t)ax->len, (hsize_t)longest};
+  hid_t s = H5Screate_simple(2, dims, NULL), t = clhs_h5_str_type(1);
+  if (s < 0 || t < 0 || (ax->names = make_dset(o, name, t, s, H5P_DEFAULT, err)) < 0)
+    st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create %s", o->tmp, where);
+  clhs_h5_close(&s);
+  char *buf = st == CLHS_OK ? calloc((size_t)(dims[0] * dims[1]) + 1, 1) : NULL;
+  if (st == CLHS_OK && !buf) st = clhs_error_set(err, CLHS_ENOMEM, "out of memory for %s", where);
+  for (int64_t j = 0; buf && j < ax->len; j++)
+    for (size_t c = 0; ax->labels[j][c] && c < dims[1]; c++) /* blanks as in flag_meanings */
+      buf[(size_t)j * dims[1] + c] =
+          ax->labels[j][c] == ' ' || ax->labels[j][c] == '\t' ? '_' : ax->labels[j][c];
+  if (st == CLHS_OK)
+    st = write_block(o, ax->names, where, 2, NULL, NULL, NULL, o->comm.rank == 0, t, buf, err);
+  free(buf);
+  clhs_h5_close(&t);
+  snprintf(ln, sizeof ln, "%s (name)", ax->long_name ? ax->long_name : ax->name);
+  if (st == CLHS_OK) st = attr_str(ax->names, "long_name", ln, where, err);
+  /* xarray then decodes the characters to str, not bytes */
+  if (st == CLHS_OK) st = attr_str(ax->names, "_Encoding", "utf-8", where, err);
+  if (st == CLHS_OK && (H5DSattach_scale(ax->names, ax->dset, 0) < 0 ||
+                        H5DSattach_scale(ax->names, ax->strdim, 1) < 0))
+    st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot attach the axes of %s", o->tmp, where);
   return st;
 }
 
@@ -637,6 +746,7 @@ static int make_axis(clhs_output *o, out_axis *ax, clhs_error *err) {
   if (st == CLHS_OK && H5DSset_scale(ax->dset, ax->name) < 0)
     st =
         clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot make %s a dimension scale", o->tmp, where);
+  if (st == CLHS_OK && ax->labels) st = make_labels(o, ax, err);
   return st;
 }
 
@@ -674,8 +784,19 @@ static int make_var(clhs_output *o, out_var *ov, clhs_error *err) {
   if (st == CLHS_OK) st = attr_str(ov->dset, "units", v->units ? v->units : "1", where, err);
   if (st == CLHS_OK)
     st = attr_str(ov->dset, "long_name", v->long_name ? v->long_name : v->name, where, err);
+  if (st == CLHS_OK && v->comment) st = attr_str(ov->dset, "comment", v->comment, where, err);
+  if (st == CLHS_OK && v->interval_sum)
+    st = attr_str(ov->dset, "cell_methods", "time: sum", where, err);
   if (st == CLHS_OK && v->dtype == CLHS_F64)
     st = attr_f64(ov->dset, "_FillValue", &fillnan, 1, where, err);
+  char coords[512] = ""; /* the label variables of its labelled axes */
+  for (int k = 0; k < v->ndims; k++) {
+    const out_axis *ax = &o->axes[ov->axis[k]];
+    size_t n = strlen(coords);
+    if (ax->names >= 0)
+      snprintf(coords + n, sizeof coords - n, "%s%s_name", n ? " " : "", ax->name);
+  }
+  if (st == CLHS_OK && coords[0]) st = attr_str(ov->dset, "coordinates", coords, where, err);
   if (st == CLHS_OK && H5DSattach_scale(ov->dset, ov->caxis >= 0 ? o->ctime : o->time, 0) < 0)
     st = clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot attach the time axis to %s", o->tmp,
                       where);
@@ -832,7 +953,9 @@ static int write_code(clhs_output *o, hid_t file, clhs_error *err) {
   return st;
 }
 
-/** Global attributes, on / and on /timeseries (xarray shows a group's own). */
+/** Global attributes, on / and on /timeseries (xarray shows a group's own). The time of
+ * writing (`date_created`, `history`) only on /: /timeseries of two identical runs is then
+ * identical, attributes included (h5diff). */
 static int write_global_attrs(clhs_output *o, hid_t obj, const char *where, const char *created,
                               clhs_error *err) {
   char history[256], source[128];
@@ -843,10 +966,10 @@ static int write_global_attrs(clhs_output *o, hid_t obj, const char *where, cons
   /* The run that wrote the file: a later run replaces it only if it is the same run. */
   if (st == CLHS_OK && o->run_id[0] && !strcmp(where, "/"))
     st = attr_str(obj, "run_id", o->run_id, where, err);
-  if (st == CLHS_OK) st = attr_str(obj, "Conventions", "CF-1.8", where, err);
+  if (st == CLHS_OK) st = attr_str(obj, "Conventions", OUT_CONVENTIONS, where, err);
   if (st == CLHS_OK) st = attr_str(obj, "source", source, where, err);
-  if (st == CLHS_OK) st = attr_str(obj, "history", history, where, err);
-  if (st == CLHS_OK) st = attr_str(obj, "date_created", created, where, err);
+  if (st == CLHS_OK && !strcmp(where, "/")) st = attr_str(obj, "history", history, where, err);
+  if (st == CLHS_OK && !strcmp(where, "/")) st = attr_str(obj, "date_created", created, where, err);
   return st;
 }
 
@@ -902,6 +1025,7 @@ static int open_body(clhs_output *o, const clhs_config *cfg, clhs_error *err) {
     return clhs_h5_fail(err, CLHS_EIO, "output '%s': cannot create group /timeseries", o->tmp);
   st = write_global_attrs(o, o->ts, "/timeseries", created, err);
   if (st == CLHS_OK) st = make_time(o, cfg, "time", &o->time, "simulated time", err);
+  if (st == CLHS_OK) st = make_bounds(o, err);
   const int cvars = o->centres_on;
   if (st == CLHS_OK && cvars)
     st = make_time(o, cfg, "centre_time", &o->ctime,
@@ -933,6 +1057,8 @@ int clhs_output_open_run(clhs_output **out, const char *path, const char *run_id
   if (o) {
     o->comm = *comm;
     o->file = o->ts = o->dxpl = o->time = o->ctime = -1;
+    o->bnds = o->nv = -1;
+    o->last_time = NAN;
     o->centres_on = cfg && clhs_config_centre_every(cfg) > 0;
     static const clhs_out_layout none = {0, 0, 0};
     o->layout = layout ? *layout : none;
@@ -971,7 +1097,7 @@ int clhs_output_open_run(clhs_output **out, const char *path, const char *run_id
   }
   if (st == CLHS_OK) st = validate(o, vars, nvars, err);
   for (int a = 0; a < o->naxes; a++)
-    o->axes[a].dset = -1; /* not made for the centre axis without per-centre series */
+    o->axes[a].dset = o->axes[a].names = o->axes[a].strdim = -1; /* none: no centre series */
   if (st == CLHS_OK) st = prepare_vars(o, vars, err);
   int cvars = 0; /* per-centre records only where there are per-centre variables */
   for (int v = 0; v < o->nvars; v++)
@@ -1037,12 +1163,15 @@ int clhs_output_append_record(clhs_output *o, double time_days, const void *cons
     memcpy(ov->buf + (size_t)(ov->caxis >= 0 ? o->ncbuf : o->nbuf) * bytes, data[v], bytes);
   }
   o->tbuf[o->nbuf] = time_days;
+  o->bbuf[o->nbuf][0] = isnan(o->last_time) ? time_days : o->last_time;
+  o->bbuf[o->nbuf][1] = time_days;
   if (centres) o->ctbuf[o->ncbuf] = time_days;
   /* One small reduction per record keeps every rank's status identical. */
   st = clhs_h5_agree(&o->comm, st, err);
   if (st != CLHS_OK) return st;
   o->nbuf++;
   o->nrecords++;
+  o->last_time = time_days;
   if (centres) {
     o->ncbuf++;
     o->ncrecords++;

@@ -78,6 +78,18 @@ grep -q "other.h5: not a clhsim output" bad.err
 expect 2 "${tool[@]}" compare a.h5 >bad.out 2>bad.err
 echo "ok: bad input exits 2 naming the file"
 
+# export --flat: a netCDF-4 file without groups (checked below); never over its input
+"${tool[@]}" export --flat a.h5 flat.nc >export.out
+expect 2 "${tool[@]}" export --flat a.h5 ./a.h5 >bad.out 2>bad.err
+grep -q "a.h5: is the input file" bad.err
+# an output folder that cannot be made: one line naming it, status 2 (was a traceback)
+expect 2 "${tool[@]}" report a.h5 -o /proc/x >bad.out 2>bad.err
+test "$(wc -l <bad.err)" -eq 1 && grep -q "/proc/x" bad.err || { cat bad.err >&2; exit 1; }
+# a misspelt variable: the close names, status 2
+expect 2 "${tool[@]}" frame a.h5 --variables remision_observed >bad.out 2>bad.err
+grep -q "no variable 'remision_observed' (did you mean remission_observed" bad.err
+echo "ok: export, unwritable report folder, misspelt variable"
+
 # python -m runs too
 PYTHONPATH="$root/analysis" "$py" -m clhsim_analysis targets a.h5 --csv targets.csv
 test "$(wc -l <targets.csv)" -gt 10
@@ -92,5 +104,6 @@ grep -q "^3 runs; 'within': their mean lies in the band" targets_many.out
 "${check[@]}" report a.h5 rep_a + report coarse.h5 rep_coarse \
     + compare cmp_self.out a.h5 a.h5 + compare cmp_again.out a.h5 a_again.h5 \
     + compare cmp_ab.out a.h5 b.h5 + compare cmp_abc.out a.h5 b.h5 c.h5 \
-    + frame a.h5 + future a.h5 "$dir" + many targets_many.csv a.h5 b.h5 c.h5
+    + frame a.h5 + future a.h5 "$dir" + many targets_many.csv a.h5 b.h5 c.h5 \
+    + export a.h5 flat.nc + portable a.h5 "$dir"
 echo "analysis tools ok"

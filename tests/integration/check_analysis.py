@@ -12,6 +12,14 @@ Usage (run by tests/integration/analysis.sh):
                                            provenance
   check_analysis.py many OUT.csv RUN.h5... `targets` of several runs (its CSV in OUT.csv)
                                            against evaluate() of each; a yearly-mean target
+  check_analysis.py export RUN.h5 FLAT.nc  `export --flat`'s file: no groups, /timeseries's
+                                           dimensions, variables, values and attributes, the
+                                           provenance as global attributes (plain netCDF4)
+  check_analysis.py portable RUN.h5 DIR    load(RUN).to_netcdf() works (provenance as text that
+                                           still reads like a dict); with_names; short labels
+                                           in plain xarray; report's figures: run and seed on
+                                           every panel, integer count ticks, target legend
+                                           marks as drawn, SVG and PDF copies
   check_analysis.py future RUN.h5 DIR      targets on relapses / remission_weeks /
                                            escalation_outcomes: "not recorded" without them;
                                            with them (added to a copy of the run), the
@@ -253,7 +261,9 @@ def cmd_frame(path):
     if list(ds.type_label.values) != ["PAT", "FAM", "CLIN", "QIS", "RES"]:
         fail(f"load: type labels {list(ds.type_label.values)}")
     df = ca.to_frame(ds)
-    variables = [k for k in d if k not in ("state_digest", "time", "centre_time")
+    # (time_bnds: the cell bounds of time; nv and <axis>_strlen: dimensions, no variables)
+    variables = [k for k in d if k not in ("state_digest", "time", "centre_time", "time_bnds",
+                                           "nv") and not k.endswith("_strlen")
                  and d[k].ndim >= 1 and k not in ds.coords]
     want_rows = sum(d[k].size for k in variables)
     if len(df) != want_rows:
@@ -387,6 +397,128 @@ def cmd_many(outfile, paths):
        f"{want_p:.4f})")
 
 
+def cmd_export(path, flat):
+    import netCDF4
+    with netCDF4.Dataset(flat, "r") as nc, h5py.File(path, "r") as f:
+        g = f["timeseries"]
+        if nc.groups:
+            fail(f"{flat}: has groups {list(nc.groups)}")
+        nc.set_auto_maskandscale(False)
+        nc.set_auto_chartostring(False)
+        want = sorted(k for k, v in g.items()
+                      if isinstance(v, h5py.Dataset)
+                      and not str(v.attrs.get("NAME", b"")).count("not a netCDF variable"))
+        if sorted(nc.variables) != want:
+            fail(f"{flat}: variables {sorted(nc.variables)}, /timeseries has {want}")
+        for name in want:
+            a, b = g[name][()], nc.variables[name][...]
+            if a.dtype.kind == "S":  # the label variables' characters
+                a, b = a.view("u1"), np.asarray(b).view("u1")
+            if a.shape != b.shape or a.tobytes() != np.asarray(b, dtype=a.dtype).tobytes():
+                fail(f"{flat}: {name} differs from /timeseries/{name}")
+            for k, v in g[name].attrs.items():
+                if k in ("DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME", "_Netcdf4Dimid"):
+                    continue
+                got = nc.variables[name].getncattr(k)
+                v = v.decode() if isinstance(v, bytes) else v
+                same = got == v if isinstance(v, str) else np.array_equal(
+                    np.asarray(got), np.asarray(v), equal_nan=np.asarray(v).dtype.kind == "f")
+                if not same:
+                    fail(f"{flat}: {name}@{k} = {got!r}, /timeseries has {v!r}")
+        for dim in ("time", "centre_time"):
+            if dim in nc.dimensions and not nc.dimensions[dim].isunlimited():
+                fail(f"{flat}: {dim} is not unlimited")
+        if nc.variables["visits"].cell_methods != "time: sum" or \
+                nc.variables["time"].bounds != "time_bnds":
+            fail(f"{flat}: CF cell_methods / bounds lost")
+        seed = int(f["run"].attrs["seed"])
+        if int(nc.getncattr("run_seed")) != seed or \
+                nc.getncattr("code_git_revision") != f["code"].attrs["git_revision"].decode() or \
+                "steps:" not in nc.getncattr("parameters_yaml") or \
+                nc.getncattr("Conventions") != "CF-1.9" or \
+                "date_created" not in nc.ncattrs():
+            fail(f"{flat}: the provenance global attributes are wrong or missing")
+    ok(f"export --flat: {len(want)} variables in the root group, values and attributes equal "
+       "/timeseries's, provenance as global attributes")
+
+
+def cmd_portable(path, outdir):
+    import xarray as xr
+    from matplotlib.figure import Figure
+    from clhsim_analysis import reporting
+    ds = ca.load(path)
+    target = os.path.join(outdir, "load_to_netcdf.nc")
+    ds.to_netcdf(target)  # failed while ds.attrs held dicts
+    back = xr.open_dataset(target)
+    params = back.attrs["parameters"]
+    import json
+    if json.loads(params)["run.seed"] != ds.attrs["parameters"]["run.seed"] or \
+            "run.seed" not in ds.attrs["parameters"] or \
+            dict(ds.attrs["parameters"].items())["yaml"] != ds.attrs["parameters"]["yaml"]:
+        fail("load: provenance attributes do not round-trip through to_netcdf")
+    if list(back["type_name"].values) != list(ds["type_label"].values):
+        fail(f"to_netcdf: type_name {back['type_name'].values}")
+    back.close()
+    named = ca.with_names(ds)
+    if list(named["type"].values[:1]) != ["PAT"] or int(named.agents_by_tier.sel(
+            type="CLIN", tier="leader").isel(time=-1)) != int(
+            ds.agents_by_tier.sel(type=2, tier=4).isel(time=-1)):
+        fail(f"with_names: type {named['type'].values}")
+    grid = named.agents_by_tier.isel(time=-1).plot(col="type")
+    titles = [ax.get_title() for ax in grid.axs.flat]
+    if titles[0] != "type = PAT":
+        fail(f"with_names: facet titles {titles}")
+    # plain xarray, no clhsim code: the axis label is long_name [units], one short line
+    raw = xr.open_dataset(path, group="timeseries")
+    for name in raw.data_vars:
+        if name == raw["time"].attrs.get("bounds", raw["time"].encoding.get("bounds")):
+            continue  # CF: the cell bounds take their metadata from time
+        ln = str(raw[name].attrs.get("long_name", ""))
+        if not ln or len(ln) > 40:
+            fail(f"{name}: long_name {ln!r} is not a short label")
+    fig = Figure()
+    ax = fig.add_subplot()
+    raw["visits"].plot(ax=ax)
+    if "\n" in ax.get_ylabel() or ax.get_ylabel() != "clinic visits [1]":
+        fail(f"plain xarray label {ax.get_ylabel()!r}")
+    if raw["visits"].attrs.get("cell_methods") != "time: sum" or \
+            "cell_methods" in raw["members"].attrs:
+        fail("cell_methods: counters over the interval only")
+    raw.close()
+    # report's figures
+    rep = os.path.join(outdir, "rep_portable")
+    written = ca.report(path, rep, stream=False)
+    seed = ds.attrs["parameters"]["run.seed"]
+    for name in [n for n, _ in reporting.PANELS] + ["overview"]:
+        for ext in ("svg", "pdf"):
+            p = os.path.join(rep, f"{name}.{ext}")
+            if not os.path.getsize(p) > 1000 or written.get(f"{name}.{ext}") != p:
+                fail(f"report: no {p}")
+        svg = open(os.path.join(rep, f"{name}.svg")).read()
+        if f"seed {seed}" not in svg or os.path.basename(path) not in svg:
+            fail(f"report: {name}.svg does not name the run and its seed")
+    table = ca.evaluate(ds)
+    run = reporting._Run(ds.load(), table)
+    for panel in (reporting.panel_members, reporting.panel_commons, reporting.panel_users):
+        fig = Figure()
+        ax = fig.add_subplot()
+        panel(ax, run)
+        fig.canvas.draw() if hasattr(fig.canvas, "draw") else None
+        ticks = ax.get_yticks()
+        if not np.allclose(ticks, np.round(ticks)):
+            fail(f"{panel.__name__}: count axis ticks {ticks}")
+    fig = Figure()
+    ax = fig.add_subplot()
+    reporting.panel_members(ax, run)   # the members target at 2007-01-01: a diamond
+    handles, labels = ax.get_legend_handles_labels()
+    marks = {lab: getattr(h, "get_marker", lambda: None)() for h, lab in zip(handles, labels)
+             if "target" in lab}
+    if not marks or any(m != "D" for m in marks.values()):
+        fail(f"members panel: target legend entries {marks} are not diamonds")
+    ok("load().to_netcdf works; with_names facets 'type = PAT'; short long_names; figures "
+       "name run and seed, count ticks integer, target legend diamonds, SVG and PDF")
+
+
 def run_one(args):
     cmd = args[0] if args else ""
     if cmd == "report" and len(args) == 3:
@@ -397,6 +529,10 @@ def run_one(args):
         cmd_frame(args[1])
     elif cmd == "future" and len(args) == 3:
         cmd_future(args[1], args[2])
+    elif cmd == "export" and len(args) == 3:
+        cmd_export(args[1], args[2])
+    elif cmd == "portable" and len(args) == 3:
+        cmd_portable(args[1], args[2])
     elif cmd == "many" and len(args) >= 3:
         cmd_many(args[1], args[2:])
     else:

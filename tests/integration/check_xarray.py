@@ -13,6 +13,7 @@ Needs Debian's python3-xarray, python3-h5netcdf, python3-netcdf4, python3-h5py:
 run it with /usr/bin/python3 (the `python3` on PATH may be a build without them).
 """
 import argparse
+import re
 import sys
 
 import h5py
@@ -29,8 +30,14 @@ def open_both(path):
     return out
 
 
+#: dimensions without a coordinate variable: the cell bounds' and the label variables' axes
+def pure_dim(name):
+    return name == "nv" or name.endswith("_strlen")
+
+
 def check_dataset(ds, engine, expect_records):
     problems = []
+    bounds = {c.attrs.get("bounds") for c in ds.coords.values()} - {None}
     if "time" not in ds.coords:
         problems.append(f"{engine}: no time coordinate")
         return problems
@@ -39,6 +46,8 @@ def check_dataset(ds, engine, expect_records):
     if expect_records is not None and ds.sizes.get("time") != expect_records:
         problems.append(f"{engine}: {ds.sizes.get('time')} records, expected {expect_records}")
     for name, var in ds.data_vars.items():
+        if name in bounds:  # CF: a bounds variable takes its units from its coordinate
+            continue
         # per-centre variables have their own time axis (output.centre_every)
         first = ("centre_time",) if "centre" in var.dims else ("time",)
         if var.dims[:1] != first:
@@ -50,9 +59,51 @@ def check_dataset(ds, engine, expect_records):
         if any(d.startswith("phony_dim") for d in var.dims):
             problems.append(f"{engine}: {name} has invented dimensions {var.dims}")
     for name in ds.dims:
-        if name not in ds.coords:
+        if name not in ds.coords and not pure_dim(name):
             problems.append(f"{engine}: dimension {name} has no coordinate")
+        if len(str(var.attrs.get("long_name", ""))) > 40:
+            problems.append(f"{engine}: {name} has a long long_name (a plot label): "
+                            f"{var.attrs['long_name']!r}; the description goes in comment")
+        if var.attrs.get("cell_methods") not in (None, "time: sum"):
+            problems.append(f"{engine}: {name} cell_methods {var.attrs['cell_methods']!r}")
+    # CF cell bounds of time: (previous record, this record]; the first record [t0, t0].
+    if "time_bnds" in ds:
+        if ds["time"].attrs.get("bounds") != "time_bnds" and \
+                ds["time"].encoding.get("bounds") != "time_bnds":
+            problems.append(f"{engine}: time has no bounds = time_bnds")
+        tb, t = ds["time_bnds"].values, ds["time"].values
+        if ds["time_bnds"].dims != ("time", "nv") or not (
+                np.array_equal(tb[:, 1], t) and np.array_equal(tb[1:, 0], t[:-1])
+                and (t.size == 0 or tb[0, 0] == t[0])):
+            problems.append(f"{engine}: time_bnds {ds['time_bnds'].dims} is not "
+                            "(previous time, time)")
+    # CF label variables: <axis>_name coordinates holding the flag_meanings as text.
+    for dim in ds.dims:
+        if dim in ds.coords and "flag_meanings" in ds[dim].attrs:
+            label = f"{dim}_name"
+            if label not in ds.coords:
+                problems.append(f"{engine}: labelled axis {dim} has no label coordinate {label}")
+            elif [str(v) for v in ds[label].values] != str(ds[dim].attrs["flag_meanings"]).split():
+                problems.append(f"{engine}: {label} = {ds[label].values} is not {dim}'s "
+                                "flag_meanings")
+            elif not re.fullmatch(r"[A-Za-z0-9_ ]+", str(ds[dim].attrs["flag_meanings"])):
+                problems.append(f"{engine}: {dim} flag_meanings has characters CF does not allow: "
+                                f"{ds[dim].attrs['flag_meanings']!r}")
     return problems
+
+
+def null_dataspace_attributes(f):
+    """Attributes with a NULL dataspace anywhere in the file (R's hdf5r cannot read them)."""
+    found = []
+
+    def visit(name, obj):
+        for key in obj.attrs:
+            aid = h5py.h5a.open(obj.id, key.encode())
+            if aid.get_space().get_simple_extent_type() == h5py.h5s.NULL:
+                found.append(f"{name or '/'}@{key}")
+    visit("", f)
+    f.visititems(visit)
+    return found
 
 
 def same(a, b):
@@ -94,6 +145,11 @@ def main():
                 problems.append(f"no /{group} group")
         if "parameters" in f and "yaml" not in f["parameters"].attrs and "yaml" not in f["parameters"]:
             problems.append("no /parameters yaml")
+        for bad in null_dataspace_attributes(f):
+            problems.append(f"attribute with a NULL dataspace: {bad}")
+        for attr in ("date_created", "history"):
+            if "timeseries" in f and attr in f["timeseries"].attrs:
+                problems.append(f"/timeseries has {attr}: two identical runs then differ there")
         code = dict(f["code"].attrs) if "code" in f else {}
         run = dict(f["run"].attrs) if "run" in f else {}
 

@@ -68,6 +68,11 @@ if ds.sizes.get("member") != 6 or "seed" not in ds.coords or "care.rem_evidence"
     bad.append(f"xarray: {dict(ds.sizes)}, coords {list(ds.coords)}")
 if ds.remission_observed.dims != ("member", "time"):
     bad.append(f"xarray: remission_observed dims {ds.remission_observed.dims}")
+# the cell bounds of time and the axes' label variables: once, not per member
+if ds.time_bnds.dims != ("time", "nv") or ds.type_name.dims != ("type",) or \
+        "type_name" not in ds.agents_by_tier.coords or list(ds.type_name.values[:1]) != ["PAT"]:
+    bad.append(f"xarray: time_bnds {ds.time_bnds.dims}, type_name {ds.type_name.dims}, "
+               f"agents_by_tier coords {list(ds.agents_by_tier.coords)}")
 # the loaders: load_ensemble and load_many of the members' files give the same numbers
 import numpy as np
 import clhsim_analysis as ca

@@ -21,7 +21,10 @@ if ! "$py" -c "import h5py" 2>/dev/null; then echo "SKIP: $py cannot import h5py
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OMP_WAIT_POLICY=passive
 # /timeseries variables added after v1.1 (each new output goes here, nothing else)
-ADDED=(remission_observed_all remission_true_all)
+ADDED=(remission_observed_all remission_true_all time_bnds nv)
+for axis in type tier tie_kind resource_kind outcome degree_bin; do
+  ADDED+=("${axis}_name" "${axis}_strlen")
+done
 rm -rf "$dir" && mkdir -p "$dir"
 args=("$root/examples/model-v1.1.yml")
 [ $ref_mode = 1 ] && args=()

@@ -39,28 +39,41 @@ static const char *const type_labels[NTYPE] = {"PAT", "FAM", "CLIN"};
 enum { V_X, V_N, V_U, V_PREV, V_BYTYPE, V_CT, V_TC, NV };
 
 static const clhs_out_var g_vars[NV] = {
-    {"x", "a scalar float", "1", CLHS_F64, 0, {{0}}},
-    {"n", "a scalar int64", "1", CLHS_I64, 0, {{0}}},
-    {"u", "a scalar uint64", "1", CLHS_U64, 0, {{0}}},
-    {"prev", "a float per centre", "1", CLHS_F64, 1, {{"centre", 1, 0, NULL, "centre index"}}},
+    {"x", "a scalar float", "1", CLHS_F64, 0, {{0}}, "the long description of x", 0},
+    {"n", "a scalar int64", "1", CLHS_I64, 0, {{0}}, NULL, 1},
+    {"u", "a scalar uint64", "1", CLHS_U64, 0, {{0}}, NULL, 0},
+    {"prev",
+     "a float per centre",
+     "1",
+     CLHS_F64,
+     1,
+     {{"centre", 1, 0, NULL, "centre index"}},
+     NULL,
+     0},
     {"by_type",
      "an int64 per agent type",
      "agents",
      CLHS_I64,
      1,
-     {{"type", 0, NTYPE, type_labels, "agent type"}}},
+     {{"type", 0, NTYPE, type_labels, "agent type"}},
+     NULL,
+     1},
     {"ct",
      "int8 per centre and tier",
      "1",
      CLHS_I8,
      2,
-     {{"centre", 1, 0, NULL, "centre index"}, {"tier", 0, NTIER, NULL, "engagement tier"}}},
+     {{"centre", 1, 0, NULL, "centre index"}, {"tier", 0, NTIER, NULL, "engagement tier"}},
+     NULL,
+     0},
     {"tc",
      "uint64 per tier and centre",
      "1",
      CLHS_U64,
      2,
-     {{"tier", 0, NTIER, NULL, "engagement tier"}, {"centre", 1, 0, NULL, "centre index"}}},
+     {{"tier", 0, NTIER, NULL, "engagement tier"}, {"centre", 1, 0, NULL, "centre index"}},
+     NULL,
+     0},
 };
 
 /* Expected values, a function of (record, indices). */
@@ -177,6 +190,36 @@ static void verify_file(const char *path, const clhs_config *cfg) {
   CHECK(strcmp(s, want) == 0, "time units '%s'", s);
   read_str_attr(f, "/timeseries/time", "calendar", s, sizeof s);
   CHECK(strcmp(s, "proleptic_gregorian") == 0, "time calendar '%s'", s);
+  /* CF cell boundaries: record k covers (time[k-1], time[k]]; the first, [time[0], time[0]]. */
+  read_str_attr(f, "/timeseries/time", "bounds", s, sizeof s);
+  CHECK(strcmp(s, "time_bnds") == 0, "time bounds '%s'", s);
+  double *tb = read_all(f, "/timeseries/time_bnds", H5T_NATIVE_DOUBLE, &rank, dims);
+  CHECK(tb && rank == 2 && dims[0] == NREC && dims[1] == 2, "time_bnds shape");
+  for (int k = 0; tb && k < NREC; k++)
+    CHECK(tb[2 * k] == 7.0 * (k ? k - 1 : 0) && tb[2 * k + 1] == 7.0 * k, "time_bnds[%d] = %g %g",
+          k, tb[2 * k], tb[2 * k + 1]);
+  free(tb);
+  CHECK(is_scale_attached(f, "/timeseries/time_bnds", "/timeseries/time", 0),
+        "time not attached to time_bnds");
+  CHECK(is_scale_attached(f, "/timeseries/time_bnds", "/timeseries/nv", 1),
+        "nv not attached to time_bnds");
+  read_str_attr(f, "/timeseries/nv", "NAME", s, sizeof s);
+  CHECK(strncmp(s, "This is a netCDF dimension but not a netCDF variable.", 53) == 0,
+        "nv is not a netCDF dimension without a variable: NAME '%s'", s);
+  read_str_attr(f, "/timeseries/n", "cell_methods", s, sizeof s);
+  CHECK(strcmp(s, "time: sum") == 0, "n cell_methods '%s'", s);
+  CHECK(H5Aexists_by_name(f, "/timeseries/x", "cell_methods", H5P_DEFAULT) == 0,
+        "x has cell_methods");
+  read_str_attr(f, "/timeseries/x", "comment", s, sizeof s);
+  CHECK(strcmp(s, "the long description of x") == 0, "x comment '%s'", s);
+  CHECK(H5Aexists_by_name(f, "/timeseries/n", "comment", H5P_DEFAULT) == 0, "n has a comment");
+  /* /timeseries is the same for two identical runs: no time of writing there. */
+  CHECK(H5Aexists_by_name(f, "/timeseries", "date_created", H5P_DEFAULT) == 0 &&
+            H5Aexists_by_name(f, "/timeseries", "history", H5P_DEFAULT) == 0,
+        "/timeseries has date_created or history");
+  CHECK(H5Aexists_by_name(f, "/", "date_created", H5P_DEFAULT) > 0 &&
+            H5Aexists_by_name(f, "/", "history", H5P_DEFAULT) > 0,
+        "/ lacks date_created or history");
 
   double *x = read_all(f, "/timeseries/x", H5T_NATIVE_DOUBLE, &rank, dims);
   CHECK(rank == 1 && dims[0] == NREC, "x shape");
@@ -258,6 +301,29 @@ static void verify_file(const char *path, const clhs_config *cfg) {
     CHECK(fv[i] == i, "type flag_values[%d] = %lld", i, (long long)fv[i]);
   CHECK(H5Aexists_by_name(f, "/timeseries/tier", "flag_meanings", H5P_DEFAULT) == 0,
         "tier has labels");
+  /* The CF label variable type_name(type, name_strlen), named in by_type's coordinates. */
+  hid_t dn = H5Dopen2(f, "/timeseries/type_name", H5P_DEFAULT);
+  hid_t sn = dn >= 0 ? H5Dget_space(dn) : -1;
+  hsize_t nd[2] = {0, 0};
+  CHECK(sn >= 0 && H5Sget_simple_extent_ndims(sn) == 2 &&
+            H5Sget_simple_extent_dims(sn, nd, NULL) == 2 && nd[0] == NTYPE && nd[1] == 4,
+        "type_name is not a %d x 4 character array", NTYPE);
+  CHECK(is_scale_attached(f, "/timeseries/type_name", "/timeseries/type_strlen", 1),
+        "type_strlen not attached to type_name");
+  char names[NTYPE * 4 + 1] = "";
+  hid_t t1 = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t1, 1);
+  H5Tset_strpad(t1, H5T_STR_NULLPAD);
+  CHECK(dn >= 0 && nd[0] == NTYPE && nd[1] == 4 &&
+            H5Dread(dn, t1, H5S_ALL, H5S_ALL, H5P_DEFAULT, names) >= 0 &&
+            !memcmp(names, "PAT\0FAM\0CLIN", 12),
+        "type_name holds '%.12s'", names);
+  H5Tclose(t1);
+  if (sn >= 0) H5Sclose(sn);
+  if (dn >= 0) H5Dclose(dn);
+  CHECK(H5Lexists(f, "/timeseries/tier_name", H5P_DEFAULT) == 0, "tier (no labels) has names");
+  read_str_attr(f, "/timeseries/by_type", "coordinates", s, sizeof s);
+  CHECK(strcmp(s, "type_name") == 0, "by_type coordinates '%s'", s);
   CHECK(is_scale_attached(f, "/timeseries/x", "/timeseries/time", 0), "time not attached to x");
   CHECK(is_scale_attached(f, "/timeseries/prev", "/timeseries/centre", 1), "centre not on prev");
   CHECK(is_scale_attached(f, "/timeseries/by_type", "/timeseries/type", 1), "type not on by_type");
@@ -267,7 +333,7 @@ static void verify_file(const char *path, const clhs_config *cfg) {
 
   /* Global attributes, /code, /parameters, /run. */
   read_str_attr(f, "/", "Conventions", s, sizeof s);
-  CHECK(strcmp(s, "CF-1.8") == 0, "Conventions '%s'", s);
+  CHECK(strcmp(s, "CF-1.9") == 0, "Conventions '%s'", s);
   read_str_attr(f, "/", "title", s, sizeof s);
   CHECK(strcmp(s, "clhsim output") == 0, "title '%s'", s);
   read_str_attr(f, "/code", "hdf5_version", s, sizeof s);
@@ -319,9 +385,11 @@ static void verify_file(const char *path, const clhs_config *cfg) {
   if (va >= 0) H5Aclose(va);
   va = H5Aopen_by_name(f, "/parameters", "levers.registry.centres", H5P_DEFAULT, H5P_DEFAULT);
   vs = va >= 0 ? H5Aget_space(va) : -1;
+  /* A 1-D array of length 0, not a NULL dataspace (R's hdf5r cannot read those). */
   CHECK(cfg->levers[CLHS_LEV_REGISTRY].ncentres != 0 ||
-            (vs >= 0 && H5Sget_simple_extent_type(vs) == H5S_NULL),
-        "/parameters levers.registry.centres: an empty list is not an empty attribute");
+            (vs >= 0 && H5Sget_simple_extent_type(vs) == H5S_SIMPLE &&
+             H5Sget_simple_extent_ndims(vs) == 1 && H5Sget_simple_extent_npoints(vs) == 0),
+        "/parameters levers.registry.centres: an empty list is not a zero-length array");
   if (vs >= 0) H5Sclose(vs);
   if (va >= 0) H5Aclose(va);
   hid_t a = H5Aopen_by_name(f, "/run", "ranks", H5P_DEFAULT, H5P_DEFAULT);
