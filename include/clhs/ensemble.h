@@ -20,7 +20,8 @@
  * Each member is an ordinary run (clhs_run) of its configuration on its group's ranks, so its
  * /timeseries is bit-identical to `clhsim run` of the same configuration on any ranks x
  * threads. Member files go to OUTPUT.members/ as they finish (a line in its `done` file per
- * finished member); the ensemble file is assembled from them when every member is done. A
+ * finished member) and each group writes its member's rows into the ensemble file then; rank 0
+ * completes and publishes it when every member is done. A
  * stopped or killed ensemble is continued by running it again: members already done are not
  * run again; members in flight start from scratch.
  */
@@ -83,13 +84,32 @@ typedef struct clhs_ensemble_opts {
 int clhs_ensemble_run(const clhs_comm *world, const char *path, const char *output,
                       const clhs_ensemble_opts *opts, clhs_error *err);
 
+/** The `coordinates` of the stacked variables: "seed[ scenario][ each varied key]". */
+void clhs_ensemble_coords(const clhs_design *d, char *buf, size_t len);
+
+/** CLHS_OK if @p out does not exist or is an ensemble file of the design @p design_text;
+ * else an error (CLHS_EINPUT) saying so: an ensemble replaces only its own output. */
+int clhs_ensemble_check_existing(const char *out, const char *design_text, clhs_error *err);
+
 /**
- * Rank 0 (serial HDF5): the ensemble file @p out from the member files @p files (in member
- * order): every /timeseries variable of the members with a leading `member` dimension, the
- * axes, the coordinates `seed`, `scenario` and each varied parameter, and /members (each
- * member's configuration and /run record as text). Written to a temporary name and renamed.
+ * A group's first rank, as its member @p m finishes: the member's rows (every stacked
+ * /timeseries variable) from @p member_file into the ensemble file being written, @p tmp, under
+ * an exclusive flock on @p lock (serial HDF5, one writer at a time); the first member written
+ * creates @p tmp with the layout (the member axis, the axes, every variable [nmembers, ...],
+ * @p coords as their `coordinates`). /members/written records which rows are in.
  */
-int clhs_ensemble_write(const char *out, const clhs_design *d, char *const *files,
+int clhs_ensemble_put_member(const char *tmp, const char *lock, int64_t nmembers,
+                             const char *coords, int64_t m, const char *member_file,
+                             clhs_error *err);
+
+/**
+ * Rank 0, once every member is done: the rows not yet in @p tmp (members done before this
+ * launch; @p tmp is created from member 0's file if no member was written), the coordinates
+ * `seed`, `scenario` and each varied parameter, the trial's allocation, /members (each
+ * member's configuration and /run record as text), then @p tmp renamed to @p out (replacing
+ * only this design's earlier output).
+ */
+int clhs_ensemble_write(const char *out, const char *tmp, const clhs_design *d, char *const *files,
                         const char *design_text, clhs_error *err);
 
 #endif

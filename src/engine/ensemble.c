@@ -887,11 +887,45 @@ int clhs_ensemble_run(const clhs_comm *world, const char *path, const char *outp
   /* rank 0: the members folder (made if missing) and which members are done */
   unsigned char *done = calloc((size_t)M, 1);
   if (!done) clhs_comm_abort(world, 1, "out of memory");
+  /* the ensemble file being written (rows added as members finish), its writers' lock, this
+   * launch's lock, and the coordinates every variable names */
+  char tmp[CLHS_PATH_LEN + 64], rowlock[CLHS_PATH_LEN + 64], lockpath[CLHS_PATH_LEN + 64];
+  snprintf(tmp, sizeof tmp, "%s/ensemble.tmp.h5", dir);
+  snprintf(rowlock, sizeof rowlock, "%s/ensemble.rows.lock", dir);
+  snprintf(lockpath, sizeof lockpath, "%s/ensemble.lock", dir);
+  char coords[4096] = "";
+  char *design_text = NULL;
+  clhs_lock launch;
+  clhs_lock_init(&launch);
   if (world->rank == 0) {
+    design_text = read_text(path);
     st = clhs_mkdir_p(dir, err);
+    char holder[256] = "", info[128];
+    snprintf(info, sizeof info, "clhsim ensemble, pid %ld", (long)getpid());
+    clhs_error lerr;
+    clhs_error_clear(&lerr);
+    const int lk =
+        st ? CLHS_OK : clhs_lock_try(&launch, lockpath, info, holder, sizeof holder, &lerr);
+    if (lk && lerr.code) { /* the lock file cannot be used */
+      *err = lerr;
+      st = lk;
+    } else if (lk) { /* another process holds it */
+      st = clhs_error_set(err, CLHS_EINPUT,
+                          "%s: another launch of this ensemble is running (%s); wait for it, "
+                          "or give another -o",
+                          dir, holder[0] ? holder : "its lock is held");
+    }
+    /* an ensemble replaces only its own output: say so now, not after the members */
+    if (!st) st = clhs_ensemble_check_existing(d.output, design_text ? design_text : "", err);
     if (!st) members_done(&d, dir, done);
+    /* rows left by a stopped or killed launch are not trusted: the done members' rows are
+     * added again from their files at the end */
+    if (!st && remove(tmp) != 0 && errno != ENOENT)
+      st = clhs_error_set(err, CLHS_EIO, "cannot remove the stale '%s': %s", tmp, strerror(errno));
+    clhs_ensemble_coords(&d, coords, sizeof coords);
   }
   st = clhs_comm_agree_error(world, st, err);
+  clhs_comm_bcast(world, coords, sizeof coords, 0);
   clhs_comm_bcast(world, done, (size_t)M, 0);
   int64_t npend = 0;
   for (int64_t m = 0; m < M; m++)
@@ -911,6 +945,8 @@ int clhs_ensemble_run(const clhs_comm *world, const char *path, const char *outp
   if (st) {
     free(done);
     free(pending);
+    free(design_text);
+    clhs_lock_release(&launch, 0);
     clhs_design_free(&d);
     return st;
   }
@@ -942,6 +978,12 @@ int clhs_ensemble_run(const clhs_comm *world, const char *path, const char *outp
     const double tm = clhs_comm_wtime();
     gst = clhs_run(&cfg, &group, &ro, &res, &gerr);
     clhs_config_free(&cfg);
+    if (gst == CLHS_OK && group.rank == 0) {
+      /* the member's rows into the ensemble file now, then its line in `done` */
+      char mfile[CLHS_PATH_LEN + 64];
+      snprintf(mfile, sizeof mfile, "%s/member_%06lld.h5", dir, (long long)m);
+      gst = clhs_ensemble_put_member(tmp, rowlock, M, coords, m, mfile, &gerr);
+    }
     if (gst == CLHS_OK && group.rank == 0) {
       char line[96], dpath[CLHS_PATH_LEN + 16];
       snprintf(line, sizeof line, "%lld %016llx\n", (long long)m, (unsigned long long)d.key[m]);
@@ -994,17 +1036,18 @@ int clhs_ensemble_run(const clhs_comm *world, const char *path, const char *outp
         st = clhs_error_set(err, CLHS_EIO, "member %lld is not recorded as done in %s/done",
                             (long long)m, dir);
     }
-    char *design_text = read_text(path);
     if (!files) st = clhs_error_set(err, CLHS_ENOMEM, "out of memory");
-    if (!st) st = clhs_ensemble_write(d.output, &d, files, design_text ? design_text : "", err);
+    if (!st)
+      st = clhs_ensemble_write(d.output, tmp, &d, files, design_text ? design_text : "", err);
     if (!st && !opts->quiet)
       printf("clhsim ensemble: %lld members in %s (%.1f s)\n", (long long)M, d.output,
              clhs_comm_wtime() - t0);
     for (int64_t m = 0; files && m < M; m++)
       free(files[m]);
     free(files);
-    free(design_text);
   }
+  free(design_text);
+  clhs_lock_release(&launch, 0);
   st = clhs_comm_agree_error(world, st, err);
   free(done);
   free(pending);

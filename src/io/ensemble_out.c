@@ -1,7 +1,9 @@
 /*
- * The ensemble file (include/clhs/ensemble.h, clhs_ensemble_write): the member files'
- * /timeseries stacked along a leading `member` dimension, by rank 0 with serial HDF5 once every
- * member is done.
+ * The ensemble file (include/clhs/ensemble.h): the member files' /timeseries stacked along a
+ * leading `member` dimension. Each group's first rank writes its member's rows as the member
+ * finishes (clhs_ensemble_put_member: serial HDF5 under an exclusive flock, the first one
+ * creating the layout); rank 0 adds the rows of members done before this launch, the
+ * coordinates and /members at the end (clhs_ensemble_write) and renames the file.
  *
  *   /timeseries/member            int64 [M], dimension scale
  *   /timeseries/seed              uint64 [M]   (coordinates of member, named in each variable's
@@ -19,7 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "clhs/ensemble.h"
 #include "clhs/fileutil.h"
@@ -260,111 +266,90 @@ static int write_trial(hid_t g, hid_t f, const clhs_design *d, const char *tmp, 
   return st;
 }
 
-int clhs_ensemble_write(const char *out, const clhs_design *d, char *const *files,
-                        const char *design_text, clhs_error *err) {
-  const hsize_t M = (hsize_t)d->nmembers;
+void clhs_ensemble_coords(const clhs_design *d, char *buf, size_t len) {
+  snprintf(buf, len, "seed");
+  int any_scenario = 0;
+  for (int64_t m = 0; m < d->nmembers; m++)
+    any_scenario |= d->scenario[m] && d->scenario[m][0];
+  if (any_scenario && strlen(buf) + 10 < len) strcat(buf, " scenario");
+  for (int j = 0; j < d->nparams; j++)
+    if (strlen(buf) + strlen(d->param[j]) + 2 < len) {
+      strcat(buf, " ");
+      strcat(buf, d->param[j]);
+    }
+}
+
+int clhs_ensemble_check_existing(const char *out, const char *design_text, clhs_error *err) {
+  struct stat sb;
+  if (lstat(out, &sb) != 0) return CLHS_OK;
   h5quiet q;
   clhs_h5_quiet_on(&q);
-  int st = CLHS_OK;
-  /* An existing file is replaced only when it is this ensemble's (the same design). */
-  struct stat sb;
-  if (lstat(out, &sb) == 0) {
-    hid_t f = S_ISREG(sb.st_mode) ? H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
-    char *prev = NULL;
-    if (f >= 0 && H5Aexists(f, "design") > 0) {
-      hid_t a = H5Aopen(f, "design", H5P_DEFAULT);
-      clhs_h5_read_str(a, 1, 1 << 24, &prev);
-      H5Aclose(a);
-    }
-    if (f >= 0) H5Fclose(f);
-    if (!prev || strcmp(prev, design_text) != 0)
-      st = clhs_error_set(err, CLHS_EINPUT,
-                          "'%s' exists and is not this ensemble's output (another design, or "
-                          "not an ensemble file): remove it or give another -o",
-                          out);
-    free(prev);
-    if (st) {
-      clhs_h5_quiet_off(&q);
-      return st;
-    }
+  hid_t f = S_ISREG(sb.st_mode) ? H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
+  char *prev = NULL;
+  if (f >= 0 && H5Aexists(f, "design") > 0) {
+    hid_t a = H5Aopen(f, "design", H5P_DEFAULT);
+    clhs_h5_read_str(a, 1, 1 << 24, &prev);
+    H5Aclose(a);
   }
-  /* the members' variables and axes, from the first member */
+  if (f >= 0) H5Fclose(f);
+  clhs_h5_quiet_off(&q);
+  const int same = prev && !strcmp(prev, design_text);
+  free(prev);
+  if (same) return CLHS_OK;
+  return clhs_error_set(err, CLHS_EINPUT,
+                        "'%s' exists and is not this ensemble's output (another design, or not "
+                        "an ensemble file): remove it or give another -o",
+                        out);
+}
+
+/* The variables and axes of a member file's /timeseries (malloc'd; NULL on failure). */
+static elist *list_member(hid_t g) {
   elist *L = calloc(1, sizeof *L);
-  if (!L) return clhs_error_set(err, CLHS_ENOMEM, "out of memory");
-  hid_t f0 = H5Fopen(files[0], H5F_ACC_RDONLY, H5P_DEFAULT);
-  hid_t g0 = f0 >= 0 ? H5Gopen2(f0, "/timeseries", H5P_DEFAULT) : -1;
   hsize_t idx = 0;
-  if (g0 < 0 || H5Literate(g0, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, list_cb, L) < 0)
-    st = clhs_h5_fail(err, CLHS_EIO, "member file '%s': cannot list /timeseries", files[0]);
-  char tmp[CLHS_PATH_LEN + 32];
-  snprintf(tmp, sizeof tmp, "%s.tmp", out);
-  hid_t f = -1, g = -1, gm = -1;
-  if (!st) {
-    f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    g = f >= 0 ? H5Gcreate2(f, "timeseries", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
-    gm = f >= 0 ? H5Gcreate2(f, "members", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
-    if (g < 0 || gm < 0) st = clhs_h5_fail(err, CLHS_EIO, "cannot create '%s'", tmp);
+  if (L && H5Literate(g, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, list_cb, L) < 0) {
+    for (int i = 0; i < L->n; i++)
+      H5Tclose(L->v[i].ftype);
+    free(L);
+    L = NULL;
   }
-  /* the member axis and its coordinates */
-  char coords[4096] = "seed";
+  return L;
+}
+
+static void free_list(elist *L) {
+  for (int i = 0; L && i < L->n; i++)
+    H5Tclose(L->v[i].ftype);
+  free(L);
+}
+
+/* A new ensemble file @p tmp with the layout of the member file @p g0 (/timeseries): the
+ * member axis, the members' axes and what is the same for every member (copied), every
+ * variable [M, ...] (empty), and /members/written [M] (0: the member's rows are not yet in). */
+static int create_layout(const char *tmp, hsize_t M, const char *coords, hid_t g0,
+                         const char *file0, clhs_error *err) {
+  int st = CLHS_OK;
+  elist *L = list_member(g0);
+  if (!L) return clhs_h5_fail(err, CLHS_EIO, "member file '%s': cannot list /timeseries", file0);
+  hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t g = f >= 0 ? H5Gcreate2(f, "timeseries", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+  hid_t gm = f >= 0 ? H5Gcreate2(f, "members", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+  if (g < 0 || gm < 0) st = clhs_h5_fail(err, CLHS_EIO, "cannot create '%s'", tmp);
   if (!st) {
     int64_t *mi = malloc(sizeof *mi * M);
+    unsigned char *zero = calloc(M, 1);
     hid_t s = H5Screate_simple(1, &M, NULL);
     hid_t dm = H5Dcreate2(g, "member", H5T_STD_I64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dw = H5Dcreate2(gm, "written", H5T_STD_U8LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     for (hsize_t m = 0; mi && m < M; m++)
       mi[m] = (int64_t)m;
-    hid_t ds = H5Dcreate2(g, "seed", H5T_STD_U64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (!mi || dm < 0 || ds < 0 ||
+    if (!mi || !zero || dm < 0 || dw < 0 ||
         H5Dwrite(dm, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, mi) < 0 ||
-        H5DSset_scale(dm, "member") < 0 || put_str_attr(dm, "long_name", "ensemble member") ||
-        H5Dwrite(ds, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->seed) < 0 ||
-        put_str_attr(ds, "long_name", "run.seed of the member") || H5DSattach_scale(ds, dm, 0) < 0)
+        H5Dwrite(dw, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, zero) < 0 ||
+        H5DSset_scale(dm, "member") < 0 || put_str_attr(dm, "long_name", "ensemble member"))
       st = clhs_h5_fail(err, CLHS_EIO, "'%s': cannot write the member axis", tmp);
-    int any_scenario = 0;
-    for (hsize_t m = 0; m < M; m++)
-      any_scenario |= d->scenario[m] && d->scenario[m][0];
-    if (!st && any_scenario) {
-      hid_t dsc = put_strings(g, "scenario", d->scenario, M);
-      if (dsc < 0 || H5DSattach_scale(dsc, dm, 0) < 0 ||
-          put_str_attr(dsc, "long_name", "scenario of the member"))
-        st = clhs_h5_fail(err, CLHS_EIO, "'%s': cannot write the scenarios", tmp);
-      if (dsc >= 0) H5Dclose(dsc);
-      strcat(coords, " scenario");
-    }
-    char **col = malloc(sizeof *col * M);
-    double *x = malloc(sizeof *x * M);
-    for (int j = 0; !st && j < d->nparams; j++) {
-      int numeric = 1;
-      for (hsize_t m = 0; m < M; m++) {
-        col[m] = d->value[m * (hsize_t)d->nparams + (hsize_t)j];
-        numeric &= is_number(col[m]);
-        x[m] = numeric ? strtod(col[m], NULL) : 0;
-      }
-      hid_t dp;
-      if (numeric) {
-        dp = H5Dcreate2(g, d->param[j], H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (dp >= 0 && H5Dwrite(dp, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) < 0) {
-          H5Dclose(dp);
-          dp = -1;
-        }
-      } else {
-        dp = put_strings(g, d->param[j], col, M);
-      }
-      char ln[256];
-      snprintf(ln, sizeof ln, "%s of the member (the design varies it)", d->param[j]);
-      if (dp < 0 || H5DSattach_scale(dp, dm, 0) < 0 || put_str_attr(dp, "long_name", ln))
-        st = clhs_h5_fail(err, CLHS_EIO, "'%s': cannot write the parameter %s", tmp, d->param[j]);
-      if (dp >= 0) H5Dclose(dp);
-      if (strlen(coords) + strlen(d->param[j]) + 2 < sizeof coords) {
-        strcat(coords, " ");
-        strcat(coords, d->param[j]);
-      }
-    }
-    free(col);
-    free(x);
     free(mi);
-    if (ds >= 0) H5Dclose(ds);
+    free(zero);
     if (dm >= 0) H5Dclose(dm);
+    if (dw >= 0) H5Dclose(dw);
     H5Sclose(s);
   }
   /* the axes (copied), what is the same for every member (copied), then the variables (created
@@ -425,7 +410,7 @@ int clhs_ensemble_write(const char *out, const clhs_design *d, char *const *file
         hid_t dst = H5Dcreate2(g, v->name, v->ftype, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
         hid_t dm = H5Dopen2(g, "member", H5P_DEFAULT);
         /* the member's coordinates (its axes' label variables) after the ensemble's */
-        char vcoords[sizeof coords + 512], *own = NULL;
+        char vcoords[4096 + 512], *own = NULL;
         if (H5Aexists(src, "coordinates") > 0) {
           hid_t a = H5Aopen(src, "coordinates", H5P_DEFAULT);
           clhs_h5_read_str(a, 1, 500, &own);
@@ -449,56 +434,203 @@ int clhs_ensemble_write(const char *out, const clhs_design *d, char *const *file
       }
       H5Dclose(src);
     }
-  if (g0 >= 0) H5Gclose(g0);
-  if (f0 >= 0) H5Fclose(f0);
-  if (!st && d->arm) st = write_trial(g, f, d, tmp, err);
-  /* every member's rows, configuration and /run record */
+  free_list(L);
+  if (gm >= 0) H5Gclose(gm);
+  if (g >= 0) H5Gclose(g);
+  if (f >= 0 && H5Fclose(f) < 0 && !st) st = clhs_h5_fail(err, CLHS_EIO, "cannot close '%s'", tmp);
+  return st;
+}
+
+/* Member @p m's rows of every stacked variable, from its file's /timeseries @p gmm, into the
+ * ensemble file @p f; then /members/written[m] = 1. */
+static int put_rows(hid_t f, hsize_t m, hid_t gmm, const char *file, const char *tmp,
+                    clhs_error *err) {
+  hid_t g = H5Gopen2(f, "/timeseries", H5P_DEFAULT);
+  elist *L = list_member(gmm);
+  int st =
+      g < 0 || !L ? clhs_h5_fail(err, CLHS_EIO, "'%s' or '%s': cannot list", tmp, file) : CLHS_OK;
+  for (int i = 0; L && i < L->n && !st; i++) {
+    evar *v = &L->v[i];
+    if (v->is_scale || v->once) continue;
+    hid_t dst = H5Dopen2(g, v->name, H5P_DEFAULT);
+    hid_t fs = dst >= 0 ? H5Dget_space(dst) : -1;
+    hsize_t fd[MAXDIMS] = {0};
+    int same = fs >= 0 && H5Sget_simple_extent_ndims(fs) == v->ndims + 1;
+    if (same) H5Sget_simple_extent_dims(fs, fd, NULL);
+    for (int k = 0; same && k < v->ndims; k++)
+      same = fd[k + 1] == v->dims[k];
+    same = same && m < fd[0];
+    hsize_t n = 1;
+    for (int k = 0; k < v->ndims; k++)
+      n *= v->dims[k];
+    void *buf = malloc(H5Tget_size(v->ftype) * (size_t)(n ? n : 1));
+    if (!same || !buf) {
+      st = clhs_error_set(err, CLHS_EIO,
+                          "member file '%s': /timeseries/%s has another shape than the "
+                          "ensemble's (or is not in it)",
+                          file, v->name);
+    } else if (n > 0) {
+      hid_t src = H5Dopen2(gmm, v->name, H5P_DEFAULT);
+      hsize_t start[MAXDIMS] = {m}, count[MAXDIMS];
+      count[0] = 1;
+      for (int k = 0; k < v->ndims; k++)
+        count[k + 1] = v->dims[k];
+      hid_t ms = H5Screate_simple(v->ndims, v->dims, NULL);
+      if (src < 0 || H5Dread(src, v->ftype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0 ||
+          H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+          H5Dwrite(dst, v->ftype, ms, fs, H5P_DEFAULT, buf) < 0)
+        st = clhs_h5_fail(err, CLHS_EIO, "'%s': cannot write member %llu of %s", tmp,
+                          (unsigned long long)m, v->name);
+      H5Sclose(ms);
+      if (src >= 0) H5Dclose(src);
+    }
+    free(buf);
+    if (fs >= 0) H5Sclose(fs);
+    if (dst >= 0) H5Dclose(dst);
+  }
+  free_list(L);
+  if (g >= 0) H5Gclose(g);
+  if (!st) {
+    hid_t dw = H5Dopen2(f, "/members/written", H5P_DEFAULT);
+    hid_t fs = dw >= 0 ? H5Dget_space(dw) : -1;
+    const hsize_t one = 1;
+    hid_t ms = H5Screate_simple(1, &one, NULL);
+    const unsigned char yes = 1;
+    if (fs < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, &m, NULL, &one, NULL) < 0 ||
+        H5Dwrite(dw, H5T_NATIVE_UCHAR, ms, fs, H5P_DEFAULT, &yes) < 0)
+      st = clhs_h5_fail(err, CLHS_EIO, "'%s': cannot mark member %llu written", tmp,
+                        (unsigned long long)m);
+    H5Sclose(ms);
+    if (fs >= 0) H5Sclose(fs);
+    if (dw >= 0) H5Dclose(dw);
+  }
+  return st;
+}
+
+int clhs_ensemble_put_member(const char *tmp, const char *lock, int64_t nmembers,
+                             const char *coords, int64_t m, const char *member_file,
+                             clhs_error *err) {
+  const int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+    const int e = errno;
+    if (fd >= 0) close(fd);
+    return clhs_error_set(err, CLHS_EIO, "cannot lock '%s': %s", lock, strerror(e));
+  }
+  h5quiet q;
+  clhs_h5_quiet_on(&q);
+  int st = CLHS_OK;
+  hid_t fm = H5Fopen(member_file, H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t gmm = fm >= 0 ? H5Gopen2(fm, "/timeseries", H5P_DEFAULT) : -1;
+  if (gmm < 0) st = clhs_h5_fail(err, CLHS_EIO, "cannot open member file '%s'", member_file);
+  struct stat sb;
+  if (!st && lstat(tmp, &sb) != 0) /* the first member written: the layout */
+    st = create_layout(tmp, (hsize_t)nmembers, coords, gmm, member_file, err);
+  hid_t f = st ? -1 : H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT);
+  if (!st && f < 0) st = clhs_h5_fail(err, CLHS_EIO, "cannot open '%s'", tmp);
+  if (!st) st = put_rows(f, (hsize_t)m, gmm, member_file, tmp, err);
+  if (f >= 0 && H5Fclose(f) < 0 && !st) st = clhs_h5_fail(err, CLHS_EIO, "cannot close '%s'", tmp);
+  if (gmm >= 0) H5Gclose(gmm);
+  if (fm >= 0) H5Fclose(fm);
+  clhs_h5_quiet_off(&q);
+  flock(fd, LOCK_UN);
+  close(fd);
+  return st;
+}
+
+/* The member coordinates (seed, scenario, the varied parameters), attached to `member`. */
+static int write_coords(hid_t g, const clhs_design *d, const char *tmp, clhs_error *err) {
+  const hsize_t M = (hsize_t)d->nmembers;
+  int st = CLHS_OK;
+  hid_t s = H5Screate_simple(1, &M, NULL);
+  hid_t dm = H5Dopen2(g, "member", H5P_DEFAULT);
+  hid_t ds = H5Dcreate2(g, "seed", H5T_STD_U64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (dm < 0 || ds < 0 ||
+      H5Dwrite(ds, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->seed) < 0 ||
+      put_str_attr(ds, "long_name", "run.seed of the member") || H5DSattach_scale(ds, dm, 0) < 0)
+    st = clhs_h5_fail(err, CLHS_EIO, "'%s': cannot write the seeds", tmp);
+  int any_scenario = 0;
+  for (hsize_t m = 0; m < M; m++)
+    any_scenario |= d->scenario[m] && d->scenario[m][0];
+  if (!st && any_scenario) {
+    hid_t dsc = put_strings(g, "scenario", d->scenario, M);
+    if (dsc < 0 || H5DSattach_scale(dsc, dm, 0) < 0 ||
+        put_str_attr(dsc, "long_name", "scenario of the member"))
+      st = clhs_h5_fail(err, CLHS_EIO, "'%s': cannot write the scenarios", tmp);
+    if (dsc >= 0) H5Dclose(dsc);
+  }
+  char **col = malloc(sizeof *col * M);
+  double *x = malloc(sizeof *x * M);
+  if (!st && (!col || !x)) st = clhs_error_set(err, CLHS_ENOMEM, "out of memory");
+  for (int j = 0; !st && j < d->nparams; j++) {
+    int numeric = 1;
+    for (hsize_t m = 0; m < M; m++) {
+      col[m] = d->value[m * (hsize_t)d->nparams + (hsize_t)j];
+      numeric &= is_number(col[m]);
+      x[m] = numeric ? strtod(col[m], NULL) : 0;
+    }
+    hid_t dp;
+    if (numeric) {
+      dp = H5Dcreate2(g, d->param[j], H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      if (dp >= 0 && H5Dwrite(dp, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) < 0) {
+        H5Dclose(dp);
+        dp = -1;
+      }
+    } else {
+      dp = put_strings(g, d->param[j], col, M);
+    }
+    char ln[256];
+    snprintf(ln, sizeof ln, "%s of the member (the design varies it)", d->param[j]);
+    if (dp < 0 || H5DSattach_scale(dp, dm, 0) < 0 || put_str_attr(dp, "long_name", ln))
+      st = clhs_h5_fail(err, CLHS_EIO, "'%s': cannot write the parameter %s", tmp, d->param[j]);
+    if (dp >= 0) H5Dclose(dp);
+  }
+  free(col);
+  free(x);
+  if (ds >= 0) H5Dclose(ds);
+  if (dm >= 0) H5Dclose(dm);
+  H5Sclose(s);
+  return st;
+}
+
+int clhs_ensemble_write(const char *out, const char *tmp, const clhs_design *d, char *const *files,
+                        const char *design_text, clhs_error *err) {
+  const hsize_t M = (hsize_t)d->nmembers;
+  int st = clhs_ensemble_check_existing(out, design_text, err);
+  if (st) return st;
+  h5quiet q;
+  clhs_h5_quiet_on(&q);
+  char coords[4096];
+  clhs_ensemble_coords(d, coords, sizeof coords);
+  struct stat sb;
+  if (lstat(tmp, &sb) != 0) { /* no member written this launch: the layout from member 0 */
+    hid_t f0 = H5Fopen(files[0], H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t g0 = f0 >= 0 ? H5Gopen2(f0, "/timeseries", H5P_DEFAULT) : -1;
+    st = g0 < 0 ? clhs_h5_fail(err, CLHS_EIO, "cannot open member file '%s'", files[0])
+                : create_layout(tmp, M, coords, g0, files[0], err);
+    if (g0 >= 0) H5Gclose(g0);
+    if (f0 >= 0) H5Fclose(f0);
+  }
+  hid_t f = st ? -1 : H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT);
+  if (!st && f < 0) st = clhs_h5_fail(err, CLHS_EIO, "cannot open '%s'", tmp);
+  unsigned char *written = calloc(M, 1);
+  if (!st && !written) st = clhs_error_set(err, CLHS_ENOMEM, "out of memory");
+  if (!st) {
+    hid_t dw = H5Dopen2(f, "/members/written", H5P_DEFAULT);
+    if (dw < 0 || H5Dread(dw, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, written) < 0)
+      st = clhs_h5_fail(err, CLHS_EIO, "'%s': cannot read /members/written", tmp);
+    if (dw >= 0) H5Dclose(dw);
+  }
+  hid_t g = st ? -1 : H5Gopen2(f, "/timeseries", H5P_DEFAULT);
+  hid_t gm = st ? -1 : H5Gopen2(f, "/members", H5P_DEFAULT);
+  /* the rows not written as members finished (members done before this launch), each
+   * member's configuration and /run record */
   char **yaml = calloc(M, sizeof *yaml), **run = calloc(M, sizeof *run);
   if (!st && (!yaml || !run)) st = clhs_error_set(err, CLHS_ENOMEM, "out of memory");
   for (hsize_t m = 0; m < M && !st; m++) {
     hid_t fm = H5Fopen(files[m], H5F_ACC_RDONLY, H5P_DEFAULT);
     hid_t gmm = fm >= 0 ? H5Gopen2(fm, "/timeseries", H5P_DEFAULT) : -1;
     if (gmm < 0) st = clhs_h5_fail(err, CLHS_EIO, "cannot open member file '%s'", files[m]);
-    for (int i = 0; i < L->n && !st; i++) {
-      evar *v = &L->v[i];
-      if (v->is_scale || v->once) continue;
-      hid_t src = H5Dopen2(gmm, v->name, H5P_DEFAULT);
-      hid_t sp = src >= 0 ? H5Dget_space(src) : -1;
-      hsize_t dims[MAXDIMS] = {0};
-      int same = sp >= 0 && H5Sget_simple_extent_ndims(sp) == v->ndims;
-      if (same) H5Sget_simple_extent_dims(sp, dims, NULL);
-      for (int k = 0; same && k < v->ndims; k++)
-        same = dims[k] == v->dims[k];
-      hsize_t n = 1;
-      for (int k = 0; k < v->ndims; k++)
-        n *= v->dims[k];
-      void *buf = malloc(H5Tget_size(v->ftype) * (size_t)(n ? n : 1));
-      if (!same || !buf) {
-        st = clhs_error_set(err, CLHS_EIO,
-                            "member file '%s': /timeseries/%s is missing or has another shape "
-                            "than member 0's",
-                            files[m], v->name);
-      } else if (n > 0) {
-        hid_t dst = H5Dopen2(g, v->name, H5P_DEFAULT);
-        hid_t fs = H5Dget_space(dst);
-        hsize_t start[MAXDIMS] = {m}, count[MAXDIMS];
-        count[0] = 1;
-        for (int k = 0; k < v->ndims; k++)
-          count[k + 1] = v->dims[k];
-        hid_t ms = H5Screate_simple(v->ndims, v->dims, NULL);
-        if (H5Dread(src, v->ftype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0 ||
-            H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-            H5Dwrite(dst, v->ftype, ms, fs, H5P_DEFAULT, buf) < 0)
-          st = clhs_h5_fail(err, CLHS_EIO, "'%s': cannot write member %llu of %s", tmp,
-                            (unsigned long long)m, v->name);
-        H5Sclose(ms);
-        H5Sclose(fs);
-        H5Dclose(dst);
-      }
-      free(buf);
-      if (sp >= 0) H5Sclose(sp);
-      if (src >= 0) H5Dclose(src);
-    }
+    if (!st && !written[m]) st = put_rows(f, m, gmm, files[m], tmp, err);
     if (!st) {
       hid_t gp = H5Gopen2(fm, "/parameters", H5P_DEFAULT);
       hid_t a = gp >= 0 ? H5Aopen(gp, "yaml", H5P_DEFAULT) : -1;
@@ -513,12 +645,14 @@ int clhs_ensemble_write(const char *out, const clhs_design *d, char *const *file
     if (gmm >= 0) H5Gclose(gmm);
     if (fm >= 0) H5Fclose(fm);
   }
+  if (!st) st = write_coords(g, d, tmp, err);
+  if (!st && d->arm) st = write_trial(g, f, d, tmp, err);
   if (!st) {
     hid_t a = put_strings(gm, "config_yaml", yaml, M), b = put_strings(gm, "run", run, M);
     char members[32];
     snprintf(members, sizeof members, "%llu", (unsigned long long)M);
-    if (a < 0 || b < 0 || put_str_attr(f, "Conventions", "CF-1.9") ||
-        put_str_attr(f, "source", "clhsim ensemble") ||
+    if (a < 0 || b < 0 || H5Ldelete(gm, "written", H5P_DEFAULT) < 0 ||
+        put_str_attr(f, "Conventions", "CF-1.9") || put_str_attr(f, "source", "clhsim ensemble") ||
         put_str_attr(f, "model_version", CLHS_MODEL_VERSION) ||
         put_str_attr(f, "design", design_text) || put_str_attr(f, "members", members) ||
         put_str_attr(g, "Conventions", "CF-1.9"))
@@ -532,14 +666,12 @@ int clhs_ensemble_write(const char *out, const clhs_design *d, char *const *file
   }
   free(yaml);
   free(run);
-  for (int i = 0; i < L->n; i++)
-    H5Tclose(L->v[i].ftype);
-  free(L);
+  free(written);
   if (gm >= 0) H5Gclose(gm);
   if (g >= 0) H5Gclose(g);
   if (f >= 0 && H5Fclose(f) < 0 && !st) st = clhs_h5_fail(err, CLHS_EIO, "cannot close '%s'", tmp);
   if (!st && rename(tmp, out) != 0)
-    st = clhs_error_set(err, CLHS_EIO, "cannot rename '%s' to '%s'", tmp, out);
+    st = clhs_error_set(err, CLHS_EIO, "cannot rename '%s' to '%s': %s", tmp, out, strerror(errno));
   if (st)
     remove(tmp);
   else

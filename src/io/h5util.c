@@ -186,6 +186,8 @@ int clhs_h5_read_str(hid_t id, int is_attr, size_t max, char **out) {
     size_t len = H5Tget_size(t);
     char *buf = len <= max ? malloc(len + 1) : NULL;
     mt = buf ? clhs_h5_str_type(len) : -1;
+    /* the file's character set (HDF5 does not convert ASCII <-> UTF-8) */
+    if (mt >= 0 && H5Tset_cset(mt, H5Tget_cset(t)) < 0) clhs_h5_close(&mt);
     if (buf && mt >= 0) {
       st = is_attr ? H5Aread(id, mt, buf) : H5Dread(id, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
       buf[len] = '\0';

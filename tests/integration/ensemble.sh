@@ -5,7 +5,8 @@
 #            configuration run alone with `clhsim run` at 1 x 1; the ensemble file opens in
 #            xarray with a `member` dimension and the seed and the varied key as coordinates.
 #   restart  an 8-member design on 2 ranks stopped (SIGUSR1 to mpiexec) once 2 members are
-#            done: exit 3, no ensemble file; run again: the done members are not run again
+#            done: exit 3, no ensemble file, the finished members' rows already in the file
+#            being written; run again: the done members are not run again
 #            (their files untouched), the others are, and the ensemble file equals an
 #            uninterrupted ensemble's; run a third time with -o spelt as an absolute path,
 #            it finds every member done.
@@ -124,6 +125,24 @@ restart() {
   wait $pid || rc=$?
   [ $rc = 3 ] || { echo "FAIL: the stopped ensemble exited $rc, not 3:"; cat first.log; exit 1; }
   [ ! -e ens.h5 ] || { echo "FAIL: a stopped ensemble wrote ens.h5"; exit 1; }
+  # the rows of the members that finished are already in the ensemble file being written
+  "$py" - <<'PY'
+import sys
+import h5py
+t = h5py.File("ens.h5.members/ensemble.tmp.h5", "r")
+done = [int(l.split()[0]) for l in open("ens.h5.members/done")]
+written = t["members/written"][()]
+bad = [m for m in done if not written[m]]
+for m in done:
+    f = h5py.File(f"ens.h5.members/member_{m:06d}.h5", "r")["timeseries"]
+    for k in ("remission_observed", "agents_by_tier", "centre_reliability"):
+        if f[k][()].tobytes() != t["timeseries"][k][m].tobytes():
+            bad.append(f"member {m}: {k}")
+if bad or not done:
+    print("FAIL: rows of finished members not in the ensemble file being written:", bad, done)
+    sys.exit(1)
+print(f"ok: {len(done)} finished members' rows written as they finished ({int(written.sum())} rows in)")
+PY
   local ndone
   ndone=$(wc -l < ens.h5.members/done)
   [ "$ndone" -lt 8 ] || { echo "SKIP: every member finished before the stop"; exit 77; }
@@ -195,6 +214,16 @@ bad() {
   expect_bad "$(printf 'set: {population.centres: 10}\ntrial: {lever: previsit, centres: [3, 12]}')" \
     "centre 12 is not a centre"
   expect_bad "$(printf 'trial: {lever: previsit, centres: [3]}')" "trial: needs at least 2 centres"
+  # a second launch of the same ensemble while one runs (its lock held) is refused
+  mkdir -p twice.h5.members
+  printf '%s\n' "set: {population.centres: 4, run.steps: 12}" > twice.yml
+  flock twice.h5.members/ensemble.lock sleep 30 &
+  local holder=$! rc=0
+  sleep 0.5
+  mpiexec -n 2 --bind-to none "$bin" ensemble twice.yml -o twice.h5 > twice.log 2>&1 || rc=$?
+  kill $holder 2> /dev/null || true
+  [ $rc = 2 ] && grep -q "another launch of this ensemble is running" twice.log ||
+    { echo "FAIL: a second launch was not refused (exit $rc):"; cat twice.log; exit 1; }
   # a key that shapes the axes may be set in every scenario, as long as it does not vary
   printf '%s\n' "set: {population.centres: 4}" "scenarios:" \
     "  - {name: a, set: {run.steps: 12}}" "  - {name: b, set: {run.steps: 12, care.h_rem: 0.013}}" \
