@@ -217,11 +217,11 @@ bad() {
   # a second launch of the same ensemble while one runs (its lock held) is refused
   mkdir -p twice.h5.members
   printf '%s\n' "set: {population.centres: 4, run.steps: 12}" > twice.yml
-  flock twice.h5.members/ensemble.lock sleep 30 &
+  flock twice.h5.members/ensemble.lock sleep 4 > /dev/null 2>&1 &
   local holder=$! rc=0
   sleep 0.5
   mpiexec -n 2 --bind-to none "$bin" ensemble twice.yml -o twice.h5 > twice.log 2>&1 || rc=$?
-  kill $holder 2> /dev/null || true
+  wait $holder || true
   [ $rc = 2 ] && grep -q "another launch of this ensemble is running" twice.log ||
     { echo "FAIL: a second launch was not refused (exit $rc):"; cat twice.log; exit 1; }
   # a key that shapes the axes may be set in every scenario, as long as it does not vary
