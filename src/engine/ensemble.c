@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "clhs/ensemble.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -839,6 +840,24 @@ static void members_done(const clhs_design *d, const char *dir, unsigned char *d
   free(text);
 }
 
+/* Rank 0, holding the launch lock: remove member_*.h5.*.tmp (a killed member's output). */
+static void remove_stale_member_tmp(const char *dir) {
+  DIR *dp = opendir(dir);
+  if (!dp) return;
+  for (struct dirent *e; (e = readdir(dp));) {
+    const size_t n = strlen(e->d_name);
+    if (strncmp(e->d_name, "member_", 7) || n < 12 || strcmp(e->d_name + n - 4, ".tmp") ||
+        !strstr(e->d_name, ".h5."))
+      continue;
+    char p[CLHS_PATH_LEN + 300];
+    struct stat sb;
+    if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < (int)sizeof p && lstat(p, &sb) == 0 &&
+        S_ISREG(sb.st_mode))
+      remove(p);
+  }
+  closedir(dp);
+}
+
 static int pick_group_ranks(const clhs_comm *world, const clhs_config *cfg, int asked,
                             clhs_error *err) {
   if (asked > 0) {
@@ -918,6 +937,9 @@ int clhs_ensemble_run(const clhs_comm *world, const char *path, const char *outp
     /* an ensemble replaces only its own output: say so now, not after the members */
     if (!st) st = clhs_ensemble_check_existing(d.output, design_text ? design_text : "", err);
     if (!st) members_done(&d, dir, done);
+    /* member outputs a killed launch left under temporary names: this launch holds the
+     * folder's lock, so no run of this ensemble is writing them */
+    if (!st) remove_stale_member_tmp(dir);
     /* rows left by a stopped or killed launch are not trusted: the done members' rows are
      * added again from their files at the end */
     if (!st && remove(tmp) != 0 && errno != ENOENT)

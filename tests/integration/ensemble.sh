@@ -174,6 +174,32 @@ if bad or set(a) != set(b):
 PY
   echo "ok: stopped with $ndone of 8 done (exit 3), continued with $((8 - ndone)), equal to the" \
     "uninterrupted ensemble"
+  # killed (SIGKILL to every process of the job) once 2 members are done: run again, it ends
+  # equal to the uninterrupted ensemble and leaves no killed member's temporary file
+  mkdir killed && cp design.yml killed/ && cd killed
+  mpiexec -n 2 --bind-to none "$bin" ensemble design.yml -o k9.h5 > first.log 2>&1 &
+  for _ in $(seq 1 1200); do
+    [ "$(cat k9.h5.members/done 2>/dev/null | wc -l)" -ge 2 ] && break
+    sleep 0.05
+  done
+  pkill -9 -f "ensemble design.yml -o k9.h5" || true
+  wait || true
+  mpiexec -n 2 --bind-to none "$bin" ensemble design.yml -o k9.h5 > second.log 2>&1 ||
+    { echo "FAIL: the run after the kill failed:"; cat second.log; exit 1; }
+  ! ls k9.h5.members | grep -q '^member_.*\.tmp$' ||
+    { echo "FAIL: killed members' temporary files left:"; ls k9.h5.members; exit 1; }
+  "$py" - <<'PY'
+import sys
+import h5py
+a = h5py.File("k9.h5", "r")["timeseries"]
+b = h5py.File("../full/ens.h5", "r")["timeseries"]
+bad = [k for k in b if a[k][()].tobytes() != b[k][()].tobytes()]
+if bad or set(a) != set(b):
+    print("FAIL: the ensemble run again after a kill differs from the uninterrupted one in", bad)
+    sys.exit(1)
+PY
+  cd ..
+  echo "ok: killed with SIGKILL and run again: equal to the uninterrupted ensemble"
 }
 
 expect_bad() { # design text, text the message must contain
