@@ -519,12 +519,16 @@ static int stop_or_checkpoint(run_state *s, int *stop, clhs_error *err) {
     res->stopped = 1;
     if (s->root) {
       if (req[1]) remove("clhsim.stop"); /* acted on: a restart must not stop at once */
-      printf("clhsim: stopping at step %lld on %s; resume with: clhsim restart %s\n",
-             (long long)w->step,
-             req[0]   ? clhs_signal_name((int)req[0])
-             : req[1] ? "the stop file clhsim.stop"
-                      : "the wall-time limit run.max_wall_time",
-             s->ck.dir);
+      const char *why = req[0]   ? clhs_signal_name((int)req[0])
+                        : req[1] ? "the stop file clhsim.stop"
+                                 : "the wall-time limit run.max_wall_time";
+      if (s->opts->silent) /* an ensemble member: the ensemble runs it again from the start */
+        printf("clhsim ensemble: %s stopped at step %lld on %s; it runs again from the start "
+               "when the ensemble is run again\n",
+               w->cfg->output.path, (long long)w->step, why);
+      else
+        printf("clhsim: stopping at step %lld on %s; resume with: clhsim restart %s\n",
+               (long long)w->step, why, s->ck.dir);
       fflush(stdout);
     }
   }

@@ -125,6 +125,8 @@ restart() {
   wait $pid || rc=$?
   [ $rc = 3 ] || { echo "FAIL: the stopped ensemble exited $rc, not 3:"; cat first.log; exit 1; }
   [ ! -e ens.h5 ] || { echo "FAIL: a stopped ensemble wrote ens.h5"; exit 1; }
+  ! grep -q "resume with: clhsim restart" first.log ||
+    { echo "FAIL: a stopped member points to clhsim restart:"; cat first.log; exit 1; }
   # the rows of the members that finished are already in the ensemble file being written
   "$py" - <<'PY'
 import sys
