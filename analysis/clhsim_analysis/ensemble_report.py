@@ -9,6 +9,9 @@ Writes into DIR:
 - ``targets.csv`` (also printed): per group and target, the members' mean, sd, min, max and
   whether the mean lies in the band;
 - ``outcomes.csv``: per member, its coordinates and the value of every target;
+- ``trial.csv`` (also printed), for designs with a ``trial:`` block: the effect of the
+  trial's lever on each centre's observed remission at the last record, per group
+  (:mod:`clhsim_analysis.trials`; ``clhsim-analysis trial`` for other dates and outcomes);
 - ``prcc.csv`` (also printed), for designs whose parameters take at least 8 distinct numeric
   values (Latin hypercubes): the partial rank correlation coefficient of each target with
   each such parameter, with a 95 % bootstrap interval (1000 resamples of the members, seed 1).
@@ -217,4 +220,19 @@ def ensemble_report(path, outdir, stream=None):
                                "display.float_format", "{:.3f}".format):
             print("\npartial rank correlation (95 % bootstrap interval):", file=stream)
             print(pt.to_string(index=False), file=stream)
+    if "trial_arm" in ds:  # a trial: its effect at the last record (`trial` for other dates)
+        from .trials import analyse as trial_analyse
+        last = str(np.datetime_as_string(ds["time"].values[-1], unit="D"))
+        tt, _ = trial_analyse(ds, last)
+        p = os.path.join(outdir, "trial.csv")
+        tt.to_csv(p, index=False, float_format="%.6g")
+        written["trial.csv"] = p
+        cols = [c for c in tt.columns if c not in ("dof", "adjusted")]
+        with pd.option_context("display.width", 200, "display.max_columns", 30,
+                               "display.float_format", "{:.4g}".format):
+            print(f"\ntrial of levers.{ds.attrs.get('trial_lever', '?')}: effect on "
+                  f"{tt.attrs['outcome']} at {tt.attrs['date']} (intervention - control, 95 % "
+                  "CI; `clhsim-analysis trial` for another date, outcome or a baseline):",
+                  file=stream)
+            print(tt[cols].to_string(index=False), file=stream)
     return written

@@ -228,7 +228,13 @@ trial() {
   for f in trial.csv replicates.csv trial.png trial.svg; do
     [ -s "report/$f" ] || { echo "FAIL: report/$f missing"; exit 1; }
   done
-  echo "ok: clhsim-analysis trial wrote its table and figures"
+  PYTHONPATH="$here/../../analysis" "$py" -m clhsim_analysis ensemble trial.h5 -o ensrep \
+    > ensrep.log 2>&1 || { echo "FAIL: clhsim-analysis ensemble:"; cat ensrep.log; exit 1; }
+  grep -q "trial of levers.qi_training: effect on centre_remission_observed" ensrep.log &&
+    [ "$(grep -c -E '^[^,]*,?(qi_trial|null_trial),' ensrep/trial.csv)" = 2 ] ||
+    { echo "FAIL: clhsim-analysis ensemble did not report the trial:"; cat ensrep.log \
+      ensrep/trial.csv; exit 1; }
+  echo "ok: clhsim-analysis trial and ensemble wrote the trial's table and figures"
 }
 
 bad() {
