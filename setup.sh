@@ -12,7 +12,7 @@ what=${1:-demo}
 
 PKGS="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
 librandom123-dev libyaml-dev libcmocka-dev python3 python3-h5py python3-xarray python3-netcdf4
-python3-h5netcdf python3-pandas python3-matplotlib python3-numpy clang-format
+python3-h5netcdf python3-pandas python3-matplotlib python3-numpy python3-scipy clang-format
 slurmctld slurmd slurm-client munge slurm-wlm-torque"
 
 install_deps() {

@@ -16,7 +16,7 @@
 
 Command line: ``clhsim-analysis report|compare|targets|ensemble|trial|frame|export ...`` (analysis/clhsim-analysis,
 or ``python3 -m clhsim_analysis`` with analysis/ on PYTHONPATH). Needs numpy, pandas,
-xarray, h5py, h5netcdf or netCDF4, and matplotlib (for the figures only).
+xarray, h5py, h5netcdf or netCDF4, matplotlib (for the figures only) and scipy (trials only).
 
 The names below are imported when first used, so that ``import clhsim_analysis`` (and the
 command line's error messages) do not wait for xarray and matplotlib.

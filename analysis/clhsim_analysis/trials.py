@@ -31,37 +31,12 @@ DEFAULT_OUTCOME = "centre_remission_observed"
 
 
 def t_quantile(p, df):
-    """Quantile of Student's t (Cornish-Fisher expansion in 1/df; error < 1e-3 for df >= 5,
-    exact normal limit). Enough for 95 % intervals without scipy."""
-    # the normal quantile by Acklam's rational approximation (relative error < 1.2e-9)
-    a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
-         1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00]
-    b = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
-         6.680131188771972e+01, -1.328068155288572e+01]
-    c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
-         -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00]
-    d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
-         3.754408661907416e+00]
-    q = min(p, 1 - p)
-    if q < 0.02425:
-        r = math.sqrt(-2 * math.log(q))
-        z = (((((c[0] * r + c[1]) * r + c[2]) * r + c[3]) * r + c[4]) * r + c[5]) / \
-            ((((d[0] * r + d[1]) * r + d[2]) * r + d[3]) * r + 1)
-        z = -z
-    else:
-        r = q - 0.5
-        s = r * r
-        z = (((((a[0] * s + a[1]) * s + a[2]) * s + a[3]) * s + a[4]) * s + a[5]) * r / \
-            (((((b[0] * s + b[1]) * s + b[2]) * s + b[3]) * s + b[4]) * s + 1)
-        z = -z
-    z = z if p >= 0.5 else -z
+    """Quantile of Student's t with ``df`` degrees of freedom (``None`` or infinite: the
+    normal's), from scipy."""
+    from scipy import stats
     if not df or not math.isfinite(df):
-        return z
-    g1 = (z ** 3 + z) / 4
-    g2 = (5 * z ** 5 + 16 * z ** 3 + 3 * z) / 96
-    g3 = (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / 384
-    g4 = (79 * z ** 9 + 776 * z ** 7 + 1482 * z ** 5 - 1920 * z ** 3 - 945 * z) / 92160
-    return z + g1 / df + g2 / df ** 2 + g3 / df ** 3 + g4 / df ** 4
+        return float(stats.norm.ppf(p))
+    return float(stats.t.ppf(p, df))
 
 
 def _group_columns(ds):
@@ -192,11 +167,10 @@ def analyse(ds, date, outcome=DEFAULT_OUTCOME, baseline=None, members_only=True)
     return g, r
 
 
-def _plot(ds, groups, reps, args, outdir):
+def _plot(ds, groups, reps, outcome, outdir):
     import matplotlib.dates as mdates
     from matplotlib.figure import Figure
     gcols = _group_columns(ds)
-    outcome = args["outcome"]
     x = ds[outcome]
     arm = ds["trial_arm"]
     fig = Figure(figsize=(11, 4.2), layout="constrained")
@@ -247,7 +221,7 @@ def _plot(ds, groups, reps, args, outdir):
     ax2.set_title("each replicate (grey) and pooled (black diamond)", fontsize=9)
     base = os.path.join(outdir, "trial")
     fig.savefig(base + ".png", dpi=110)
-    fig.savefig(base + ".svg")
+    fig.savefig(base + ".svg", metadata={"Date": None})
     return [base + ".png", base + ".svg"]
 
 
@@ -260,7 +234,7 @@ def trial_report(path, date, outdir, outcome=DEFAULT_OUTCOME, baseline=None):
     os.makedirs(outdir, exist_ok=True)
     groups.to_csv(os.path.join(outdir, "trial.csv"), index=False)
     reps.to_csv(os.path.join(outdir, "replicates.csv"), index=False)
-    _plot(ds, groups, reps, {"outcome": outcome}, outdir)
+    _plot(ds, groups, reps, outcome, outdir)
     return groups
 
 

@@ -22,6 +22,9 @@ import pandas as pd
 import matplotlib
 
 matplotlib.use("Agg")
+# the same figures give the same SVG text (element ids, no date): reruns change no byte
+matplotlib.rcParams["svg.hashsalt"] = "clhsim-experiments"
+matplotlib.rcParams["svg.fonttype"] = "path"
 from matplotlib.figure import Figure  # noqa: E402
 
 import clhsim_analysis as ca  # noqa: E402
@@ -313,7 +316,7 @@ def figure(h, df, ds, outcomes, path):
         ax.set_visible(False)
     fig.suptitle(f"{h['title']} (mean of {len(stats[0])} seeds, 95 % interval)", fontsize=9)
     fig.savefig(path + ".png", dpi=100)
-    fig.savefig(path + ".svg")
+    fig.savefig(path + ".svg", metadata={"Date": None})
 
 
 def hypothesis_section(h, outdir, imgdir):

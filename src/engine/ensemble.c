@@ -137,8 +137,10 @@ static int read_set(const parsed *p, const yaml_node_t *n, const char *prefix, k
   return CLHS_OK;
 }
 
-/* seeds: N, [a, b, ...] or "a-b". */
-static int read_seeds(const parsed *p, const yaml_node_t *n, uint64_t **seeds, int64_t *ns) {
+/* A list of non-negative integers, N, [a, b, ...] or "a-b" (seeds, trial.centres); @p what
+ * names the key in messages. */
+static int read_seeds(const parsed *p, const yaml_node_t *n, const char *what, uint64_t **seeds,
+                      int64_t *ns) {
   uint64_t *s = NULL;
   int64_t cnt = 0;
   if (n->type == YAML_SEQUENCE_NODE) {
@@ -153,7 +155,7 @@ static int read_seeds(const parsed *p, const yaml_node_t *n, uint64_t **seeds, i
       s[i] = t ? strtoull(t, &end, 10) : 0;
       if (!t || !*t || *end || errno || t[0] == '-') {
         free(s);
-        return dfail(p, e, "seeds: expected a non-negative integer");
+        return dfail(p, e, "%s: expected a non-negative integer", what);
       }
     }
   } else if (scalar(n)) {
@@ -164,20 +166,20 @@ static int read_seeds(const parsed *p, const yaml_node_t *n, uint64_t **seeds, i
     if (k == 1 && strchr(t, '-') == NULL) {
       b = a;
     } else if (k != 2 || b < a) {
-      return dfail(p, n, "seeds: expected N, A-B (A <= B) or a list, got '%s'", t);
+      return dfail(p, n, "%s: expected N, A-B (A <= B) or a list, got '%s'", what, t);
     }
-    if (b - a >= 10000000ULL) return dfail(p, n, "seeds: more than 10^7 seeds");
+    if (b - a >= 10000000ULL) return dfail(p, n, "%s: more than 10^7 values", what);
     cnt = (int64_t)(b - a + 1);
     s = malloc(sizeof *s * (size_t)cnt);
     if (!s) return clhs_error_set(p->err, CLHS_ENOMEM, "out of memory");
     for (int64_t i = 0; i < cnt; i++)
       s[i] = a + (uint64_t)i;
   } else {
-    return dfail(p, n, "seeds: expected N, A-B or a list");
+    return dfail(p, n, "%s: expected N, A-B or a list", what);
   }
   if (cnt == 0) {
     free(s);
-    return dfail(p, n, "seeds: the list is empty");
+    return dfail(p, n, "%s: the list is empty", what);
   }
   *seeds = s;
   *ns = cnt;
@@ -387,13 +389,7 @@ static int read_trial(const parsed *p, const yaml_node_t *n, trial_spec *t) {
       if (!*vt || *end || s < 1 || s > 100) return dfail(p, v, "trial.strata: 1 .. 100");
       t->strata = (int)s;
     } else if (kt && !strcmp(kt, "centres")) {
-      if (read_seeds(p, v, &t->eligible, &t->neligible)) {
-        char msg[sizeof p->err->msg];
-        snprintf(msg, sizeof msg, "%s", p->err->msg);
-        char *at = strstr(msg, "seeds:");
-        return clhs_error_set(p->err, CLHS_EINPUT, "%.*strial.centres:%s", at ? (int)(at - msg) : 0,
-                              msg, at ? at + 6 : msg);
-      }
+      if (read_seeds(p, v, "trial.centres", &t->eligible, &t->neligible)) return CLHS_EINPUT;
     } else {
       return dfail(p, k, "trial: unknown key (expected lever, seed, strata, centres)");
     }
@@ -599,7 +595,7 @@ int clhs_design_load(const char *path, const char *output, clhs_design *d, clhs_
     } else if (!strcmp(kt, "set")) {
       st = read_set(&p, v, "", &set);
     } else if (!strcmp(kt, "seeds")) {
-      st = read_seeds(&p, v, &seeds, &nseeds);
+      st = read_seeds(&p, v, "seeds", &seeds, &nseeds);
     } else if (!strcmp(kt, "grid")) {
       st = read_grid(&p, v, &grid);
     } else if (!strcmp(kt, "scenarios")) {
