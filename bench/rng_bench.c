@@ -66,8 +66,8 @@ int main(int argc, char **argv) {
   static const char *const isa_name[] = {"scalar", "avx2", "avx512"};
   int hows[6], nhow = 0;
   hows[nhow++] = STREAM;
-  for (int i = CLHS_RNG_ISA_SCALAR; i <= CLHS_RNG_ISA_AVX512; i++)
-    if (clhs_rng_batch_supported(i)) hows[nhow++] = i;
+  for (int i = CLHS_ISA_SCALAR; i <= CLHS_ISA_AVX512; i++)
+    if (clhs_isa_supported(i)) hows[nhow++] = i;
   hows[nhow++] = DISPATCHED;
   printf("dispatched implementation: %s\n", clhs_rng_batch_isa());
   int bad = 0;

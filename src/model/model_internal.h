@@ -30,7 +30,11 @@ static inline int64_t clhs_range_of(const int64_t *A, int64_t n, int64_t x) {
 }
 
 static inline double clamp01(double x) {
-  return x < 0 ? 0 : (x > 1 ? 1 : x);
+  /* Both tests always made (not nested): the compiler then turns them into vector selects
+   * (a nested test is a conditional, possibly trapping, comparison that it will not
+   * speculate). The same values as x < 0 ? 0 : (x > 1 ? 1 : x), NaN and -0 included. */
+  const double lo = x < 0 ? 0 : x;
+  return lo > 1 ? 1 : lo;
 }
 static inline double dmax(double a, double b) {
   return a > b ? a : b;

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 
 #include "model_internal.h"
+#include "util/isa.h"
+#include "util/vmath.h"
 
 /* Tier of a neighbour as at the start of the phase (local, or from the halo). */
 static inline int nbr_E(const clhs_world *w, const clhs_nbr *nb) {
@@ -92,8 +94,12 @@ typedef struct scratch {
   int32_t cap;
   float *L;          /**< exposure to leaders of the centre's agents */
   uint32_t *u0, *u1; /**< the centre's engagement draws */
+  double *d;         /**< phase 5's per-agent terms: SCR_TERMS arrays of L_cap */
   int32_t L_cap;
 } scratch;
+
+/* Phase 5's per-agent terms of a centre, in s.d (array t at s.d + t * L_cap). */
+enum { SCR_SOC, SCR_ASTAR, SCR_EXP1, SCR_EXP2, SCR_TERMS };
 
 /* Room for one centre's per-agent scratch (L, u0, u1). */
 static int scratch_centre(scratch *s, int32_t na) {
@@ -101,10 +107,12 @@ static int scratch_centre(scratch *s, int32_t na) {
   free(s->L);
   free(s->u0);
   free(s->u1);
+  free(s->d);
   s->L = malloc(sizeof(float) * (size_t)na);
   s->u0 = malloc(sizeof(uint32_t) * (size_t)na);
   s->u1 = malloc(sizeof(uint32_t) * (size_t)na);
-  s->L_cap = s->L && s->u0 && s->u1 ? na : 0;
+  s->d = malloc(sizeof(double) * SCR_TERMS * (size_t)na);
+  s->L_cap = s->L && s->u0 && s->u1 && s->d ? na : 0;
   return s->L_cap > 0;
 }
 
@@ -114,6 +122,7 @@ static void scratch_free(scratch *s) {
   free(s->L);
   free(s->u0);
   free(s->u1);
+  free(s->d);
 }
 
 static int scratch_fit(scratch *s, int32_t need) {
@@ -126,17 +135,127 @@ static int scratch_fit(scratch *s, int32_t need) {
   return s->cap > 0;
 }
 
+/* ---- phase 5's per-agent rules over a centre's agents, in SIMD vectors (isa.h) ----
+ *
+ * The same expressions, in the same order, as one agent at a time: no reassociation, no
+ * contraction (ISO C: -ffp-contract=off), so every path gives the same bits. Each is a plain
+ * loop over arrays that the compiler vectorises; the two exp between them are
+ * clhs_exp_batch (vmath.h). */
+
+/** The parameters of the rules (the centre's and the run's). */
+typedef struct rules_par {
+  double rel_rate, kappa_success, kappa_train, train, k_decay, aut_rate, eta_v;
+  double w_a, w_k, w_r, w_v, theta, eta_m;
+} rules_par;
+
+/* §5 for n agents: relatedness from e1 = exp(-gamma_r sum w), competence, autonomy towards
+ * astar, value; A, K, Rl, V updated in place; e2 = -x, the sigmoid's argument. */
+static inline __attribute__((always_inline)) void
+rules_loop(const rules_par *restrict P, int32_t n, float *restrict A_, float *restrict K_,
+           float *restrict Rl_, float *restrict V_, const uint16_t *restrict succ,
+           const uint8_t *restrict flags, const float *restrict need, const float *restrict cover,
+           const double *restrict astar, const double *restrict e1, double *restrict e2) {
+  for (int32_t k = 0; k < n; k++) {
+    double Rl = Rl_[k];
+    Rl += P->rel_rate * ((1 - e1[k]) - Rl);
+    double Kc = K_[k];
+    const int trained = (flags[k] & CLHS_F_TRAINED) != 0;
+    Kc += P->kappa_success * (double)succ[k] * (1 - Kc) +
+          P->kappa_train * trained * P->train * (1 - Kc) - P->k_decay * Kc;
+    double A = A_[k] + P->aut_rate * (astar[k] - A_[k]);
+    double num = 0, den = 0;
+    for (int q = 0; q < CLHS_NEEDS; q++) {
+      num += (double)need[k * CLHS_NEEDS + q] * cover[k * CLHS_NEEDS + q];
+      den += need[k * CLHS_NEEDS + q];
+    }
+    const double q = num / (den > 0 ? den : 1); /* (no division by 0 to speculate) */
+    const double Vstar = den > 0 ? q : 0;
+    double V = V_[k] + P->eta_v * (Vstar - V_[k]);
+    A = clamp01(A);
+    Kc = clamp01(Kc);
+    Rl = clamp01(Rl);
+    V = clamp01(V);
+    const double x = P->w_a * A + P->w_k * Kc + P->w_r * Rl + P->w_v * V - P->theta;
+    e2[k] = -x;
+    A_[k] = (float)A;
+    K_[k] = (float)Kc;
+    Rl_[k] = (float)Rl;
+    V_[k] = (float)V;
+  }
+}
+
+/* The update of m (e2 = exp(-x), soc: the social term). */
+static inline __attribute__((always_inline)) void
+update_loop(const rules_par *restrict P, int32_t n, const float *restrict m,
+            const double *restrict soc, const double *restrict e2, float *restrict out) {
+  for (int32_t k = 0; k < n; k++) {
+    const double mi = m[k];
+    const double mstar = 1.0 / (1.0 + e2[k]);
+    out[k] = (float)clamp01(mi + P->eta_m * (mstar - mi) + soc[k]);
+  }
+}
+
+#define RULES_ARGS                                                                                 \
+  const rules_par *P, int32_t n, float *A_, float *K_, float *Rl_, float *V_,                      \
+      const uint16_t *succ, const uint8_t *flags, const float *need, const float *cover,           \
+      const double *astar, const double *e1, double *e2
+#define RULES_CALL P, n, A_, K_, Rl_, V_, succ, flags, need, cover, astar, e1, e2
+#define UPDATE_ARGS                                                                                \
+  const rules_par *P, int32_t n, const float *m, const double *soc, const double *e2, float *out
+#define UPDATE_CALL P, n, m, soc, e2, out
+
+static void rules_scalar(RULES_ARGS) {
+  rules_loop(RULES_CALL);
+}
+static void update_scalar(UPDATE_ARGS) {
+  update_loop(UPDATE_CALL);
+}
+#if CLHS_X86_SIMD
+__attribute__((target("avx2,fma"))) static void rules_avx2(RULES_ARGS) {
+  rules_loop(RULES_CALL);
+}
+__attribute__((target("avx2,fma"))) static void update_avx2(UPDATE_ARGS) {
+  update_loop(UPDATE_CALL);
+}
+__attribute__((target("avx512f"))) static void rules_avx512(RULES_ARGS) {
+  rules_loop(RULES_CALL);
+}
+__attribute__((target("avx512f"))) static void update_avx512(UPDATE_ARGS) {
+  update_loop(UPDATE_CALL);
+}
+#endif
+
+static void rules(int isa, RULES_ARGS) {
+  switch (isa) {
+#if CLHS_X86_SIMD
+  case CLHS_ISA_AVX2: rules_avx2(RULES_CALL); return;
+  case CLHS_ISA_AVX512: rules_avx512(RULES_CALL); return;
+#endif
+  default: rules_scalar(RULES_CALL); return;
+  }
+}
+
+static void update(int isa, UPDATE_ARGS) {
+  switch (isa) {
+#if CLHS_X86_SIMD
+  case CLHS_ISA_AVX2: update_avx2(UPDATE_CALL); return;
+  case CLHS_ISA_AVX512: update_avx512(UPDATE_CALL); return;
+#endif
+  default: update_scalar(UPDATE_CALL); return;
+  }
+}
+
 int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
   const clhs_config *cfg = w->cfg;
   const struct clhs_constants *K = &cfg->constants;
   const double mu[CLHS_NTYPES] = {cfg->motivation.mu_patient, cfg->motivation.mu_patient,
                                   cfg->motivation.mu_staff, cfg->motivation.mu_staff,
                                   cfg->motivation.mu_staff};
+  const int isa = clhs_isa_choice();
   int oom = 0;
 #pragma omp parallel reduction(| : oom)
   {
     scratch s = {0};
-    double memo_sw = -1, memo_rl = 0;
     int64_t visits = 0; /* neighbour entries of the fast path below */
 #pragma omp for schedule(dynamic, 4)
     for (int64_t lc = 0; lc < w->c_count; lc++) {
@@ -148,6 +267,8 @@ int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
       const clhs_intensity *I = &w->I[lc];
       const clhs_tieset *ts = &w->ties[lc];
       const int32_t i0 = w->first[0][lc], i1 = w->first[CLHS_NTYPES][lc];
+      double *soc = s.d + SCR_SOC * (size_t)s.L_cap, *astar = s.d + SCR_ASTAR * (size_t)s.L_cap;
+      double *e1 = s.d + SCR_EXP1 * (size_t)s.L_cap, *e2 = s.d + SCR_EXP2 * (size_t)s.L_cap;
       for (int32_t i = i0; i < i1; i++) {
         const double mi = w->m[i];
         double sw = 0, infl = 0, lead = 0;
@@ -197,53 +318,34 @@ int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
             if (Ej == 4) lead += wt;
           }
         }
+        /* The terms that need the neighbours or the agent's kind (the rest is the
+         * centre's vector pass below). */
         const int ty = w->type[i];
-        /* Relatedness, competence, autonomy, value. */
-        double Rl = w->Rl[i];
-        /* Many neighbours lists weigh the same (a patient's two care ties): reuse the
-         * last exp for an equal Σw (same input, same value: results do not change). */
-        if (sw != memo_sw) {
-          memo_sw = sw;
-          memo_rl = 1 - exp(-cfg->motivation.gamma_r * sw);
-        }
-        Rl += K->relatedness_rate * (memo_rl - Rl);
-        double Kc = w->K[i];
-        const int trained = (w->flags[i] & CLHS_F_TRAINED) != 0;
-        Kc += cfg->motivation.kappa_success * (double)w->succ[i] * (1 - Kc) +
-              cfg->motivation.kappa_train * trained * I->train * (1 - Kc) -
-              cfg->motivation.k_decay * Kc;
         const double R = w->E[i] >= 2 ? I->roles : 0.0;
         double Astar = K->autonomy_target[0] + K->autonomy_target[1] * R;
         if (ty == CLHS_PAT || ty == CLHS_FAM)
           Astar += K->autonomy_target[2] * w->m[family_clinician(w, lc, i)];
         else if (ty == CLHS_RES)
           Astar += K->autonomy_target[3] * I->research;
-        double A = w->A[i] + K->autonomy_rate * (Astar - w->A[i]);
-        double num = 0, den = 0;
-        for (int q = 0; q < CLHS_NEEDS; q++) {
-          num +=
-              (double)w->need[(int64_t)i * CLHS_NEEDS + q] * w->cover[(int64_t)i * CLHS_NEEDS + q];
-          den += w->need[(int64_t)i * CLHS_NEEDS + q];
-        }
-        const double Vstar = den > 0 ? num / den : 0;
-        double V = w->V[i] + cfg->motivation.eta_v * (Vstar - w->V[i]);
-        A = clamp01(A);
-        Kc = clamp01(Kc);
-        Rl = clamp01(Rl);
-        V = clamp01(V);
-        /* Target and update. */
-        const double x = cfg->motivation.w_a * A + cfg->motivation.w_k * Kc +
-                         cfg->motivation.w_r * Rl + cfg->motivation.w_v * V - cfg->motivation.theta;
-        const double mstar = 1.0 / (1.0 + exp(-x));
-        const double m =
-            mi + cfg->motivation.eta_m * (mstar - mi) + mu[ty] * infl / (sw + K->motivation_eps);
-        w->tmp_f[i] = (float)clamp01(m);
+        soc[i - i0] = mu[ty] * infl / (sw + K->motivation_eps);
+        astar[i - i0] = Astar;
+        e1[i - i0] = -cfg->motivation.gamma_r * sw;
         s.L[i - i0] = (float)lead;
-        w->A[i] = (float)A;
-        w->K[i] = (float)Kc;
-        w->Rl[i] = (float)Rl;
-        w->V[i] = (float)V;
       }
+      /* Relatedness, competence, autonomy, value, the target and the update, for the
+       * centre's agents at once (vectors; the same bits as one agent at a time). */
+      clhs_exp_batch(e1, e1, na);
+      const rules_par P = {K->relatedness_rate,         cfg->motivation.kappa_success,
+                           cfg->motivation.kappa_train, I->train,
+                           cfg->motivation.k_decay,     K->autonomy_rate,
+                           cfg->motivation.eta_v,       cfg->motivation.w_a,
+                           cfg->motivation.w_k,         cfg->motivation.w_r,
+                           cfg->motivation.w_v,         cfg->motivation.theta,
+                           cfg->motivation.eta_m};
+      rules(isa, &P, na, w->A + i0, w->K + i0, w->Rl + i0, w->V + i0, w->succ + i0, w->flags + i0,
+            w->need + (int64_t)i0 * CLHS_NEEDS, w->cover + (int64_t)i0 * CLHS_NEEDS, astar, e1, e2);
+      clhs_exp_batch(e2, e2, na);
+      update(isa, &P, na, w->m + i0, soc, e2, w->tmp_f + i0);
       /* Phase 6's moves, taken here while the centre is in cache (see the top of this
        * file): agents of centres that have not joined make none. */
       engage_centre(w, lc, w->tmp_f, s.L, t, s.u0, s.u1);

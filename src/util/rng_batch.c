@@ -10,17 +10,14 @@
  * build (no -march) still has it; which one runs is decided at run time from the CPU. */
 #include "rng_batch.h"
 
-#include <stdatomic.h>
 #include <string.h>
 
 #include "clhs/rng.h"
 
-/* The vector code: x86 with GCC or Clang, unless built with -DCLHS_RNG_NO_SIMD. */
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(CLHS_RNG_NO_SIMD)
-#define CLHS_RNG_X86 1
+/* The vector code: x86 with GCC or Clang, unless built with -DCLHS_NO_SIMD (isa.h). */
+#define CLHS_RNG_X86 CLHS_X86_SIMD
+#if CLHS_RNG_X86
 #include <immintrin.h>
-#else
-#define CLHS_RNG_X86 0
 #endif
 
 /* A run of ids: the counter of its first id (v[1] = its low 32 bits, v[3] = index 0) and the
@@ -211,42 +208,15 @@ __attribute__((target("avx512f"))) static void batch_avx512(const run_key *rk, i
 
 #endif /* CLHS_RNG_X86 */
 
-/* ---- choosing one ---- */
-
-int clhs_rng_batch_supported(int isa) {
-  switch (isa) {
-  case CLHS_RNG_ISA_SCALAR: return 1;
-#if CLHS_RNG_X86
-  /* The CPU's features (and whether the OS saves the vector registers) were read by the
-   * compiler runtime's constructor before main, so these are plain reads. */
-  case CLHS_RNG_ISA_AVX2: return __builtin_cpu_supports("avx2") != 0;
-  case CLHS_RNG_ISA_AVX512: return __builtin_cpu_supports("avx512f") != 0;
-#endif
-  default: return 0;
-  }
-}
-
-int clhs_rng_batch_choice(void) {
-  /* Decided on the first call; threads racing on it all store the same value. */
-  static _Atomic int choice = -1;
-  int isa = atomic_load_explicit(&choice, memory_order_relaxed);
-  if (isa < 0) {
-    isa = clhs_rng_batch_supported(CLHS_RNG_ISA_AVX512) ? CLHS_RNG_ISA_AVX512
-          : clhs_rng_batch_supported(CLHS_RNG_ISA_AVX2) ? CLHS_RNG_ISA_AVX2
-                                                        : CLHS_RNG_ISA_SCALAR;
-    atomic_store_explicit(&choice, isa, memory_order_relaxed);
-  }
-  return isa;
-}
+/* ---- choosing one (isa.h) ---- */
 
 const char *clhs_rng_batch_isa(void) {
-  static const char *const name[] = {"scalar", "avx2", "avx512"};
-  return name[clhs_rng_batch_choice()];
+  return clhs_isa_name(clhs_isa_choice());
 }
 
 void clhs_rng_batch01_isa(int isa, uint64_t seed, uint32_t step, uint64_t id0, uint32_t purpose,
                           int64_t n, uint32_t *w0, uint32_t *w1) {
-  if (!clhs_rng_batch_supported(isa)) isa = CLHS_RNG_ISA_SCALAR;
+  if (!clhs_isa_supported(isa)) isa = CLHS_ISA_SCALAR;
   while (n > 0) {
     /* The ids up to the next multiple of 2^32 share counter word 2 (as clhs_rng_init). */
     uint64_t to_wrap = ((uint64_t)1 << 32) - (uint32_t)id0;
@@ -255,8 +225,8 @@ void clhs_rng_batch01_isa(int isa, uint64_t seed, uint32_t step, uint64_t id0, u
                   {{(uint32_t)seed, (uint32_t)(seed >> 32)}}};
     switch (isa) {
 #if CLHS_RNG_X86
-    case CLHS_RNG_ISA_AVX2: batch_avx2(&rk, m, w0, w1); break;
-    case CLHS_RNG_ISA_AVX512: batch_avx512(&rk, m, w0, w1); break;
+    case CLHS_ISA_AVX2: batch_avx2(&rk, m, w0, w1); break;
+    case CLHS_ISA_AVX512: batch_avx512(&rk, m, w0, w1); break;
 #endif
     default: batch_scalar(&rk, m, w0, w1); break;
     }
@@ -269,5 +239,5 @@ void clhs_rng_batch01_isa(int isa, uint64_t seed, uint32_t step, uint64_t id0, u
 
 void clhs_rng_batch01(uint64_t seed, uint32_t step, uint64_t id0, uint32_t purpose, int64_t n,
                       uint32_t *w0, uint32_t *w1) {
-  clhs_rng_batch01_isa(clhs_rng_batch_choice(), seed, step, id0, purpose, n, w0, w1);
+  clhs_rng_batch01_isa(clhs_isa_choice(), seed, step, id0, purpose, n, w0, w1);
 }

@@ -18,7 +18,7 @@
 #define PAD 32 /* words after n that must stay untouched */
 #define CANARY 0xDEADBEEFu
 
-/* Which implementation to run: one of enum clhs_rng_isa, or DISPATCHED (clhs_rng_batch01). */
+/* Which implementation to run: one of enum clhs_isa, or DISPATCHED (clhs_rng_batch01). */
 #define DISPATCHED (-1)
 
 static void run_batch(int isa, uint64_t seed, uint32_t step, uint64_t id0, uint32_t purpose,
@@ -33,8 +33,8 @@ static void run_batch(int isa, uint64_t seed, uint32_t step, uint64_t id0, uint3
 static int isas_here(int isa[4]) {
   int k = 0;
   isa[k++] = DISPATCHED;
-  for (int i = CLHS_RNG_ISA_SCALAR; i <= CLHS_RNG_ISA_AVX512; i++)
-    if (clhs_rng_batch_supported(i)) isa[k++] = i;
+  for (int i = CLHS_ISA_SCALAR; i <= CLHS_ISA_AVX512; i++)
+    if (clhs_isa_supported(i)) isa[k++] = i;
   return k;
 }
 
@@ -125,14 +125,14 @@ static void test_isa_name(void **state) {
   (void)state;
   const char *name = clhs_rng_batch_isa();
   static const char *const names[] = {"scalar", "avx2", "avx512"};
-  int choice = clhs_rng_batch_choice();
-  assert_true(choice >= CLHS_RNG_ISA_SCALAR && choice <= CLHS_RNG_ISA_AVX512);
+  int choice = clhs_isa_choice();
+  assert_true(choice >= CLHS_ISA_SCALAR && choice <= CLHS_ISA_AVX512);
   assert_string_equal(name, names[choice]);
-  assert_true(clhs_rng_batch_supported(choice));
-  for (int i = choice + 1; i <= CLHS_RNG_ISA_AVX512; i++)
-    assert_false(clhs_rng_batch_supported(i));
-  assert_true(clhs_rng_batch_supported(CLHS_RNG_ISA_SCALAR));
-  assert_false(clhs_rng_batch_supported(99));
+  assert_true(clhs_isa_supported(choice));
+  for (int i = choice + 1; i <= CLHS_ISA_AVX512; i++)
+    assert_false(clhs_isa_supported(i));
+  assert_true(clhs_isa_supported(CLHS_ISA_SCALAR));
+  assert_false(clhs_isa_supported(99));
 }
 
 int main(void) {
