@@ -36,7 +36,10 @@
 /** Agent flags. */
 enum {
   CLHS_F_TRAINED = 1, /**< attended an event this week */
-  CLHS_F_COMMONS = 2  /**< has adopted from the commons (this person) */
+  CLHS_F_COMMONS = 2, /**< has adopted from the commons (this person) */
+  /** Bits CLHS_F_HELD_SHIFT + κ: the agent holds a resource of category κ (derived from its
+   *  held list, kept with it, and rebuilt from it after a checkpoint is read). */
+  CLHS_F_HELD_SHIFT = 4
 };
 
 /** Patient disease state X and observed state pga. */
@@ -342,5 +345,9 @@ void clhs_intensity_compute(const clhs_config *cfg, double t, int64_t centre, in
 /** Initialise (or renew, on turnover) the state of one agent from a keyed stream
  * (src/model/world.c). */
 void clhs_agent_fresh(clhs_world *w, int64_t i, uint32_t step, uint32_t purpose);
+
+/** Sets every local agent's held-category bits of flags (CLHS_F_HELD_SHIFT) from its held
+ *  list: after the held lists were read from a checkpoint. */
+void clhs_world_held_cats(clhs_world *w);
 
 #endif

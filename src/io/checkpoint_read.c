@@ -168,6 +168,7 @@ static int read_state(const ckf *f, clhs_world *w, clhs_error *err) {
     st = clhs_h5_agree(f->comm, st, err);
   }
   if (st) return st;
+  clhs_world_held_cats(w); /* derived from the held lists (older checkpoints lack them) */
   for (int64_t i = 0; i < w->n && !st; i++)
     if (w->E[i] >= CLHS_TIERS || w->E_wait[i] >= CLHS_TIERS)
       st = clhs_error_set(err, CLHS_EINPUT, "checkpoint '%s': agent %lld has tier %d/%d", f->path,

@@ -40,6 +40,23 @@ static inline double dmax(double a, double b) {
   return a > b ? a : b;
 }
 
+_Static_assert(CLHS_F_HELD_SHIFT + CLHS_NEEDS <= 8, "the held categories fit in flags");
+
+/* The categories of the held list @p held[0, hm): bit κ set if it holds a κ-resource. */
+static inline unsigned held_cats(const uint64_t *held, int64_t hm) {
+  unsigned c = 0;
+  for (int64_t k = 0; k < hm; k++)
+    if (held[k] != CLHS_RES_NONE) c |= 1u << clhs_res_cat(held[k]);
+  return c;
+}
+
+/* Local agent i's flags with its held-category bits set from its held list. */
+static inline void held_cats_set(clhs_world *w, int64_t i) {
+  const int64_t hm = w->cfg->resources.held_max;
+  w->flags[i] = (uint8_t)((w->flags[i] & ((1u << CLHS_F_HELD_SHIFT) - 1)) |
+                          held_cats(w->held + i * hm, hm) << CLHS_F_HELD_SHIFT);
+}
+
 /* Whether the held list @p held[0, hm) holds resource @p id. */
 static inline int holds(const uint64_t *held, int64_t hm, uint64_t id) {
   for (int64_t k = 0; k < hm; k++)

@@ -430,32 +430,35 @@ static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff, scratch 
           s->status = CLHS_ENOMEM;
           continue;
         }
-        /* The neighbours' held lists are scattered over the centre (and the halo): ask for
-         * them all first, so that their cache misses overlap. */
-        for (int32_t j = 0; j < nn; j++)
-          if (s->nb[j].loc >= 0) __builtin_prefetch(w->held + s->nb[j].loc * hm);
         const uint64_t *own = w->held + (int64_t)i * hm;
         int64_t cnt[CLHS_NEEDS] = {0, 0, 0, 0};
         double miss = 1.0; /* Π_j (1 - p_tie w_ij h_jκ) */
         int32_t best = -1;
         float bestw = 0;
         for (int32_t j = 0; j < nn; j++) {
+          /* The categories a neighbour holds: a local one's from its flags (one byte of a
+           * dense array, not its held list), a remote one's from the halo's list. */
+          unsigned cats;
+          const uint64_t *h = NULL;
           const uint16_t *hq;
-          const uint64_t *h = nbr_held(w, &s->nb[j], &hq);
-          if (!h) {
-            s->status = CLHS_EFAIL;
-            continue;
-          }
-          int has[CLHS_NEEDS] = {0, 0, 0, 0}, hj = 0;
-          for (int64_t k = 0; k < hm; k++) {
-            if (h[k] == CLHS_RES_NONE) continue;
-            const int cat = clhs_res_cat(h[k]);
-            has[cat] = 1;
-            if (search && cat == kstar && clhs_res_creator(h[k]) != g && !holds(own, hm, h[k]))
-              hj = 1;
+          if (s->nb[j].loc >= 0 && w->gid_begin + s->nb[j].loc == s->nb[j].gid) {
+            cats = (unsigned)w->flags[s->nb[j].loc] >> CLHS_F_HELD_SHIFT;
+          } else {
+            if (!(h = nbr_held(w, &s->nb[j], &hq))) {
+              s->status = CLHS_EFAIL;
+              continue;
+            }
+            cats = held_cats(h, hm);
           }
           for (int k = 0; k < CLHS_NEEDS; k++)
-            cnt[k] += has[k];
+            cnt[k] += (cats >> k) & 1u;
+          int hj = 0;
+          if (search && (cats >> kstar & 1u)) { /* one it can find: the list itself */
+            if (!h) h = nbr_held(w, &s->nb[j], &hq);
+            for (int64_t k = 0; k < hm && !hj; k++)
+              hj = h[k] != CLHS_RES_NONE && clhs_res_cat(h[k]) == kstar &&
+                   clhs_res_creator(h[k]) != g && !holds(own, hm, h[k]);
+          }
           if (hj) {
             miss *= 1.0 - p_tie * (double)s->nb[j].w;
             if (best < 0 || s->nb[j].w > bestw) { /* gid order: lowest gid wins ties */
@@ -542,6 +545,7 @@ static void adopt(clhs_world *w, int64_t t, const cand *cs, int64_t nc, scratch 
           memmove(held_q + 1, held_q, sizeof *held_q * (size_t)(hm - 1));
           held[0] = c->id;
           held_q[0] = c->q;
+          held_cats_set(w, i);
           if (w->succ[i] < UINT16_MAX) w->succ[i]++;
           cc->adoptions++;
           if (from_commons) {

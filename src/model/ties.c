@@ -405,6 +405,12 @@ int64_t clhs_ties_check(clhs_world *w, clhs_error *err) {
         float s = w->cover[(int64_t)i * CLHS_NEEDS + q];
         if (!(s >= 0 && s <= 1)) VIOLATION("agent %lld has coverage %g", (long long)gi, s);
       }
+      {
+        const int64_t hm = w->cfg->resources.held_max;
+        if ((unsigned)w->flags[i] >> CLHS_F_HELD_SHIFT != held_cats(w->held + i * hm, hm))
+          VIOLATION("agent %lld: held-category flags 0x%x, held list 0x%x", (long long)gi,
+                    (unsigned)w->flags[i] >> CLHS_F_HELD_SHIFT, held_cats(w->held + i * hm, hm));
+      }
       const int32_t nc = clhs_careties_neighbours(w, lc, i, care);
       for (uint32_t d = ts->off[r]; d < ts->off[r + 1]; d++) {
         const int64_t g = clhs_tie_gid(ts->key[d]);

@@ -270,6 +270,12 @@ void clhs_agent_fresh(clhs_world *w, int64_t i, uint32_t step, uint32_t purpose)
   w->flags[i] = 0;
 }
 
+void clhs_world_held_cats(clhs_world *w) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < w->n; i++)
+    held_cats_set(w, i);
+}
+
 /* Patient-specific initial state (§3). */
 static void patient_init(clhs_world *w, int64_t p) {
   const clhs_config *cfg = w->cfg;

@@ -145,6 +145,7 @@ static void set_held(clhs_world *w, int64_t i, const uint64_t *ids, int n) {
     w->held[i * hm + k] = k < n ? ids[k] : CLHS_RES_NONE;
     w->held_q[i * hm + k] = k < n ? 65535 : 0;
   }
+  clhs_world_held_cats(w); /* the flags' held categories, derived from the lists */
 }
 
 static int is_neighbour(const clhs_world *w, int64_t i, int64_t g) {

@@ -180,6 +180,7 @@ static void set_state(clhs_world *w) {
       w->held_q[i * hm + q] = f_q(g, q);
     }
   }
+  clhs_world_held_cats(w); /* the flags' held categories, derived from the lists */
 }
 
 /* Cross-rank tie ends held by this rank, as the pair list says. */
