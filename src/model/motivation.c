@@ -46,45 +46,71 @@ static int32_t max_neighbours(const clhs_world *w, int64_t lc) {
 }
 
 /*
- * Phase 6's rule for one agent of a member centre (§6): the next tier from its tier E,
- * its motivation m (after phase 5), its exposure L to leaders and one keyed draw.
+ * Phase 6's rule (§6) for the n agents of a member centre, in SIMD vectors (isa.h): the next
+ * tier from the tier E, the motivation m (after phase 5), the exposure L to leaders and one
+ * keyed draw (words u0, u1 of the ENGAGE stream). The centre's parameters come as tables by
+ * tier: up[family][E] (0 at E = 4: no move up), O[E] (the outreach factor, 1 above E = 0),
+ * down[E] (0 at E = 0). Multiplying by O = 1 and adding p_down = 0 change no bit, so the
+ * result is the rule's, one agent at a time:
+ *   p_up = E < 4 ? clamp01(up m O (1 + beta_lead L)) : 0, p_down = E >= 1 ? down[E-1] : 0,
+ *   u < p_up: up one; else u < p_up + p_down: down one (one draw: at most one move a week).
  */
-static inline uint8_t engage_next(const clhs_world *w, const clhs_intensity *I, int32_t i, int E,
-                                  float m, float L, double u) {
-  const clhs_config *cfg = w->cfg;
-  const int family = w->type[i] == CLHS_PAT || w->type[i] == CLHS_FAM;
-  double p_up = 0;
-  if (E < 4) {
-    const double beta_lead = cfg->engagement.beta_lead + I->beta_lead_extra;
-    const double O = E == 0 ? 1 + cfg->constants.outreach_aware * I->outreach : 1;
-    const double up = family ? cfg->engagement.up_family[E] : cfg->engagement.up_staff[E];
-    p_up = clamp01(up * (double)m * O * (1 + beta_lead * (double)L));
+typedef struct engage_par {
+  double up[2 * CLHS_TIERS]; /* [E]: staff, [CLHS_TIERS + E]: patients and families */
+  double O[CLHS_TIERS], down[CLHS_TIERS], beta_lead;
+} engage_par;
+
+static inline __attribute__((always_inline)) void
+engage_loop(const engage_par *restrict P, int32_t n, const uint8_t *restrict E,
+            const uint8_t *restrict type, const float *restrict m, const float *restrict L,
+            const uint32_t *restrict u0, const uint32_t *restrict u1, uint8_t *restrict out) {
+  const double *restrict up = P->up, *restrict O = P->O, *restrict dn = P->down;
+  const double beta_lead = P->beta_lead;
+  for (int32_t k = 0; k < n; k++) {
+    const int e = E[k], fam = type[k] <= CLHS_FAM;
+    const double p_up =
+        clamp01(up[fam * CLHS_TIERS + e] * (double)m[k] * O[e] * (1 + beta_lead * (double)L[k]));
+    const double p_down = dn[e];
+    /* clhs_u01_from64(u0, u1), in pieces that convert exactly as signed 32-bit integers */
+    const double x = (double)(int32_t)(u0[k] >> 1) * 0x1p22 +
+                     (double)(int32_t)(((u0[k] & 1u) << 21) | (u1[k] >> 11));
+    const double uu = (x + 0.5) * 0x1p-53;
+    const double u = uu < 1.0 ? uu : 0x1.fffffffffffffp-1;
+    const int down = u < p_up + p_down ? e - 1 : e;
+    out[k] = (uint8_t)(u < p_up ? e + 1 : down);
   }
-  const double p_down = E >= 1 ? cfg->engagement.down[E - 1] : 0;
-  if (u < p_up) /* one draw: at most one move a week */
-    return (uint8_t)(E + 1);
-  if (u < p_up + p_down) return (uint8_t)(E - 1);
-  return (uint8_t)E;
 }
+CLHS_ISA_KERNEL(engage, engage_loop,
+                (const engage_par *P, int32_t n, const uint8_t *E, const uint8_t *type,
+                 const float *m, const float *L, const uint32_t *u0, const uint32_t *u1,
+                 uint8_t *out),
+                (P, n, E, type, m, L, u0, u1, out))
 
 /* Phase 6's moves of the agents of local centre lc into tmp_u8, from their motivation
  * m[i] and exposure L[i - first agent]; @p u0, @p u1 are scratch for the centre's draws
- * (the ENGAGE streams' first two words, computed for the whole centre at once). Kept out
- * of line: inlined into phase 5's loop it slowed that loop down. */
-static __attribute__((noinline)) void engage_centre(clhs_world *w, int64_t lc, const float *m,
-                                                    const float *L, int64_t t, uint32_t *u0,
-                                                    uint32_t *u1) {
+ * (the ENGAGE streams' first two words, computed for the whole centre at once). */
+static void engage_centre(clhs_world *w, int64_t lc, const float *m, const float *L, int64_t t,
+                          uint32_t *u0, uint32_t *u1) {
   const int32_t i0 = w->first[0][lc], i1 = w->first[CLHS_NTYPES][lc];
   if (!w->member[lc]) { /* agents of centres that have not joined make no moves */
     for (int32_t i = i0; i < i1; i++)
       w->tmp_u8[i] = w->E[i];
     return;
   }
-  clhs_rng_batch01(w->cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i0), CLHS_P_ENGAGE,
+  const clhs_config *cfg = w->cfg;
+  const clhs_intensity *I = &w->I[lc];
+  engage_par P;
+  for (int e = 0; e < CLHS_TIERS; e++) {
+    P.up[e] = e < 4 ? cfg->engagement.up_staff[e] : 0;
+    P.up[CLHS_TIERS + e] = e < 4 ? cfg->engagement.up_family[e] : 0;
+    P.O[e] = e == 0 ? 1 + cfg->constants.outreach_aware * I->outreach : 1;
+    P.down[e] = e >= 1 ? cfg->engagement.down[e - 1] : 0;
+  }
+  P.beta_lead = cfg->engagement.beta_lead + I->beta_lead_extra;
+  clhs_rng_batch01(cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i0), CLHS_P_ENGAGE,
                    i1 - i0, u0, u1);
-  for (int32_t i = i0; i < i1; i++)
-    w->tmp_u8[i] = engage_next(w, &w->I[lc], i, w->E[i], m[i], L[i - i0],
-                               clhs_u01_from64(u0[i - i0], u1[i - i0]));
+  engage(clhs_isa_choice(), &P, i1 - i0, w->E + i0, w->type + i0, m + i0, L, u0, u1,
+         w->tmp_u8 + i0);
 }
 
 /* Per-thread scratch for neighbour lists. */
@@ -195,55 +221,15 @@ update_loop(const rules_par *restrict P, int32_t n, const float *restrict m,
   }
 }
 
-#define RULES_ARGS                                                                                 \
-  const rules_par *P, int32_t n, float *A_, float *K_, float *Rl_, float *V_,                      \
-      const uint16_t *succ, const uint8_t *flags, const float *need, const float *cover,           \
-      const double *astar, const double *e1, double *e2
-#define RULES_CALL P, n, A_, K_, Rl_, V_, succ, flags, need, cover, astar, e1, e2
-#define UPDATE_ARGS                                                                                \
-  const rules_par *P, int32_t n, const float *m, const double *soc, const double *e2, float *out
-#define UPDATE_CALL P, n, m, soc, e2, out
-
-static void rules_scalar(RULES_ARGS) {
-  rules_loop(RULES_CALL);
-}
-static void update_scalar(UPDATE_ARGS) {
-  update_loop(UPDATE_CALL);
-}
-#if CLHS_X86_SIMD
-__attribute__((target("avx2,fma"))) static void rules_avx2(RULES_ARGS) {
-  rules_loop(RULES_CALL);
-}
-__attribute__((target("avx2,fma"))) static void update_avx2(UPDATE_ARGS) {
-  update_loop(UPDATE_CALL);
-}
-__attribute__((target("avx512f"))) static void rules_avx512(RULES_ARGS) {
-  rules_loop(RULES_CALL);
-}
-__attribute__((target("avx512f"))) static void update_avx512(UPDATE_ARGS) {
-  update_loop(UPDATE_CALL);
-}
-#endif
-
-static void rules(int isa, RULES_ARGS) {
-  switch (isa) {
-#if CLHS_X86_SIMD
-  case CLHS_ISA_AVX2: rules_avx2(RULES_CALL); return;
-  case CLHS_ISA_AVX512: rules_avx512(RULES_CALL); return;
-#endif
-  default: rules_scalar(RULES_CALL); return;
-  }
-}
-
-static void update(int isa, UPDATE_ARGS) {
-  switch (isa) {
-#if CLHS_X86_SIMD
-  case CLHS_ISA_AVX2: update_avx2(UPDATE_CALL); return;
-  case CLHS_ISA_AVX512: update_avx512(UPDATE_CALL); return;
-#endif
-  default: update_scalar(UPDATE_CALL); return;
-  }
-}
+CLHS_ISA_KERNEL(rules, rules_loop,
+                (const rules_par *P, int32_t n, float *A_, float *K_, float *Rl_, float *V_,
+                 const uint16_t *succ, const uint8_t *flags, const float *need, const float *cover,
+                 const double *astar, const double *e1, double *e2),
+                (P, n, A_, K_, Rl_, V_, succ, flags, need, cover, astar, e1, e2))
+CLHS_ISA_KERNEL(update, update_loop,
+                (const rules_par *P, int32_t n, const float *m, const double *soc, const double *e2,
+                 float *out),
+                (P, n, m, soc, e2, out))
 
 int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
   const clhs_config *cfg = w->cfg;

@@ -43,4 +43,37 @@ int clhs_isa_env_check(void);
 #define CLHS_X86_SIMD 0
 #endif
 
+/* CLHS_ISA_KERNEL(NAME, LOOP, (PARAMS), (ARGS)) defines NAME(int isa, PARAMS): LOOP(ARGS), a
+ * static inline always_inline function, compiled once per instruction set (plain C, AVX2 with
+ * FMA, AVX-512F), and the one for @p isa (clhs_isa_choice()) called. LOOP must be written so
+ * that every path gives the same bits: no reassociation, explicit fma() where one is meant
+ * (ISO C mode has no contraction), conditionals as selects. */
+#define CLHS_UNPAREN(...) __VA_ARGS__
+#if CLHS_X86_SIMD
+#define CLHS_ISA_KERNEL(NAME, LOOP, PARAMS, ARGS)                                                  \
+  static void NAME##_scalar PARAMS {                                                               \
+    LOOP ARGS;                                                                                     \
+  }                                                                                                \
+  __attribute__((target("avx2,fma"))) static void NAME##_avx2 PARAMS {                             \
+    LOOP ARGS;                                                                                     \
+  }                                                                                                \
+  __attribute__((target("avx512f"))) static void NAME##_avx512 PARAMS {                            \
+    LOOP ARGS;                                                                                     \
+  }                                                                                                \
+  static void NAME(int isa, CLHS_UNPAREN PARAMS) {                                                 \
+    if (isa == CLHS_ISA_AVX512)                                                                    \
+      NAME##_avx512 ARGS;                                                                          \
+    else if (isa == CLHS_ISA_AVX2)                                                                 \
+      NAME##_avx2 ARGS;                                                                            \
+    else                                                                                           \
+      NAME##_scalar ARGS;                                                                          \
+  }
+#else
+#define CLHS_ISA_KERNEL(NAME, LOOP, PARAMS, ARGS)                                                  \
+  static void NAME(int isa, CLHS_UNPAREN PARAMS) {                                                 \
+    (void)isa;                                                                                     \
+    LOOP ARGS;                                                                                     \
+  }
+#endif
+
 #endif
