@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/isa.h"
 #include "clhs/comm.h"
 #include "clhs/config.h"
 #include "clhs/engine.h"
@@ -153,6 +154,12 @@ static int parse_cli(int argc, char **argv, cli *c, clhs_error *err) {
                           "restart needs exactly one checkpoint file or folder (got %d): "
                           "clhsim restart checkpoints/ [-P key=value ...] [-o OUT.h5]",
                           c->nfiles);
+  if (clhs_isa_env_check() < 0)
+    return clhs_error_set(err, CLHS_EINPUT,
+                          "environment variable CLHS_ISA=%s: not an instruction set clhsim "
+                          "knows; use scalar, avx2 or avx512, or unset it (the widest one the "
+                          "CPU runs; every one gives the same results)",
+                          getenv("CLHS_ISA"));
   return CLHS_OK;
 }
 

@@ -15,6 +15,7 @@
  * decomposition); per-centre series are written by each rank for its own block.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "util/isa.h"
 #include "clhs/engine.h"
 
 #include <math.h>
@@ -124,7 +125,7 @@ typedef struct run_figures {
       state_bytes_max_per_rank;
   double time_max_s[CLHS_NPHASES + 1], time_mean_s[CLHS_NPHASES + 1]; /* last: communication */
   const char *finished_utc, *seed_text, *restarted_from, *forked, *stopped_early, *last_step,
-      *last_checkpoint, *run_id, *parent_run_id, *checkpoint_dir, *host, *job_id;
+      *last_checkpoint, *run_id, *parent_run_id, *checkpoint_dir, *host, *job_id, *isa;
   uint64_t seed;
 } run_figures;
 
@@ -213,6 +214,9 @@ static const run_attr run_attrs[] = {
     RUN_ATTR(job_id, RUN_TEXT, "",
              "the batch job: `SLURM_JOB_ID`, else `PBS_JOBID`; empty outside a batch job"),
     RUN_ATTR(seed, RUN_U64, "", "`run.seed`, exact"),
+    RUN_ATTR(isa, RUN_TEXT, "",
+             "the vector instructions of the kernels on rank 0: `avx512`, `avx2` or `scalar` "
+             "(the widest the CPU runs, or the environment's `CLHS_ISA`; results are the same)"),
 };
 #undef RUN_ATTR
 enum { NRUN_ATTRS = sizeof run_attrs / sizeof run_attrs[0] };
@@ -742,6 +746,7 @@ static int write_run(const run_state *s, clhs_error *err) {
       .checkpoint_dir = s->ck.claimed ? s->ck.dir : "",
       .host = host,
       .job_id = batch_job_id(),
+      .isa = clhs_isa_name(clhs_isa_choice()),
       .seed = s->cfg->run.seed,
   };
   memcpy(f.time_max_s, res->phase_max_s, sizeof f.time_max_s);
