@@ -125,7 +125,7 @@ typedef struct scratch {
 } scratch;
 
 /* Phase 5's per-agent terms of a centre, in s.d (array t at s.d + t * L_cap). */
-enum { SCR_SOC, SCR_ASTAR, SCR_EXP1, SCR_EXP2, SCR_TERMS };
+enum { SCR_SOC, SCR_ASTAR, SCR_EXP1, SCR_EXP2, SCR_KS, SCR_KT, SCR_TERMS };
 
 /* Room for one centre's per-agent scratch (L, u0, u1). */
 static int scratch_centre(scratch *s, int32_t na) {
@@ -170,24 +170,24 @@ static int scratch_fit(scratch *s, int32_t need) {
 
 /** The parameters of the rules (the centre's and the run's). */
 typedef struct rules_par {
-  double rel_rate, kappa_success, kappa_train, train, k_decay, aut_rate, eta_v;
+  double rel_rate, k_decay, aut_rate, eta_v;
   double w_a, w_k, w_r, w_v, theta, eta_m;
 } rules_par;
 
-/* §5 for n agents: relatedness from e1 = exp(-gamma_r sum w), competence, autonomy towards
- * astar, value; A, K, Rl, V updated in place; e2 = -x, the sigmoid's argument. */
+/* §5 for n agents: relatedness from e1 = exp(-gamma_r sum w), competence (ks = kappa_success
+ * succ, kt = kappa_train trained I_train: made by the first pass, so that this loop has only
+ * float and double lanes), autonomy towards astar, value; A, K, Rl, V updated in place; e2 = -x,
+ * the sigmoid's argument. */
 static inline __attribute__((always_inline)) void
 rules_loop(const rules_par *restrict P, int32_t n, float *restrict A_, float *restrict K_,
-           float *restrict Rl_, float *restrict V_, const uint16_t *restrict succ,
-           const uint8_t *restrict flags, const float *restrict need, const float *restrict cover,
+           float *restrict Rl_, float *restrict V_, const double *restrict ks,
+           const double *restrict kt, const float *restrict need, const float *restrict cover,
            const double *restrict astar, const double *restrict e1, double *restrict e2) {
   for (int32_t k = 0; k < n; k++) {
     double Rl = Rl_[k];
     Rl += P->rel_rate * ((1 - e1[k]) - Rl);
     double Kc = K_[k];
-    const int trained = (flags[k] & CLHS_F_TRAINED) != 0;
-    Kc += P->kappa_success * (double)succ[k] * (1 - Kc) +
-          P->kappa_train * trained * P->train * (1 - Kc) - P->k_decay * Kc;
+    Kc += ks[k] * (1 - Kc) + kt[k] * (1 - Kc) - P->k_decay * Kc;
     double A = A_[k] + P->aut_rate * (astar[k] - A_[k]);
     double num = 0, den = 0;
     for (int q = 0; q < CLHS_NEEDS; q++) {
@@ -223,9 +223,9 @@ update_loop(const rules_par *restrict P, int32_t n, const float *restrict m,
 
 CLHS_ISA_KERNEL(rules, rules_loop,
                 (const rules_par *P, int32_t n, float *A_, float *K_, float *Rl_, float *V_,
-                 const uint16_t *succ, const uint8_t *flags, const float *need, const float *cover,
+                 const double *ks, const double *kt, const float *need, const float *cover,
                  const double *astar, const double *e1, double *e2),
-                (P, n, A_, K_, Rl_, V_, succ, flags, need, cover, astar, e1, e2))
+                (P, n, A_, K_, Rl_, V_, ks, kt, need, cover, astar, e1, e2))
 CLHS_ISA_KERNEL(update, update_loop,
                 (const rules_par *P, int32_t n, const float *m, const double *soc, const double *e2,
                  float *out),
@@ -255,6 +255,7 @@ int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
       const int32_t i0 = w->first[0][lc], i1 = w->first[CLHS_NTYPES][lc];
       double *soc = s.d + SCR_SOC * (size_t)s.L_cap, *astar = s.d + SCR_ASTAR * (size_t)s.L_cap;
       double *e1 = s.d + SCR_EXP1 * (size_t)s.L_cap, *e2 = s.d + SCR_EXP2 * (size_t)s.L_cap;
+      double *ks = s.d + SCR_KS * (size_t)s.L_cap, *kt = s.d + SCR_KT * (size_t)s.L_cap;
       for (int32_t i = i0; i < i1; i++) {
         const double mi = w->m[i];
         double sw = 0, infl = 0, lead = 0;
@@ -316,19 +317,19 @@ int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
         soc[i - i0] = mu[ty] * infl / (sw + K->motivation_eps);
         astar[i - i0] = Astar;
         e1[i - i0] = -cfg->motivation.gamma_r * sw;
+        const int trained = (w->flags[i] & CLHS_F_TRAINED) != 0;
+        ks[i - i0] = cfg->motivation.kappa_success * (double)w->succ[i];
+        kt[i - i0] = cfg->motivation.kappa_train * trained * I->train;
         s.L[i - i0] = (float)lead;
       }
       /* Relatedness, competence, autonomy, value, the target and the update, for the
        * centre's agents at once (vectors; the same bits as one agent at a time). */
       clhs_exp_batch(e1, e1, na);
-      const rules_par P = {K->relatedness_rate,         cfg->motivation.kappa_success,
-                           cfg->motivation.kappa_train, I->train,
-                           cfg->motivation.k_decay,     K->autonomy_rate,
-                           cfg->motivation.eta_v,       cfg->motivation.w_a,
-                           cfg->motivation.w_k,         cfg->motivation.w_r,
-                           cfg->motivation.w_v,         cfg->motivation.theta,
+      const rules_par P = {K->relatedness_rate,   cfg->motivation.k_decay, K->autonomy_rate,
+                           cfg->motivation.eta_v, cfg->motivation.w_a,     cfg->motivation.w_k,
+                           cfg->motivation.w_r,   cfg->motivation.w_v,     cfg->motivation.theta,
                            cfg->motivation.eta_m};
-      rules(isa, &P, na, w->A + i0, w->K + i0, w->Rl + i0, w->V + i0, w->succ + i0, w->flags + i0,
+      rules(isa, &P, na, w->A + i0, w->K + i0, w->Rl + i0, w->V + i0, ks, kt,
             w->need + (int64_t)i0 * CLHS_NEEDS, w->cover + (int64_t)i0 * CLHS_NEEDS, astar, e1, e2);
       clhs_exp_batch(e2, e2, na);
       update(isa, &P, na, w->m + i0, soc, e2, w->tmp_f + i0);
