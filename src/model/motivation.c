@@ -125,7 +125,7 @@ typedef struct scratch {
 } scratch;
 
 /* Phase 5's per-agent terms of a centre, in s.d (array t at s.d + t * L_cap). */
-enum { SCR_SOC, SCR_ASTAR, SCR_EXP1, SCR_EXP2, SCR_KS, SCR_KT, SCR_TERMS };
+enum { SCR_SOC, SCR_SW, SCR_ASTAR, SCR_EXP1, SCR_EXP2, SCR_KS, SCR_KT, SCR_TERMS };
 
 /* Room for one centre's per-agent scratch (L, u0, u1). */
 static int scratch_centre(scratch *s, int32_t na) {
@@ -171,7 +171,7 @@ static int scratch_fit(scratch *s, int32_t need) {
 /** The parameters of the rules (the centre's and the run's). */
 typedef struct rules_par {
   double rel_rate, k_decay, aut_rate, eta_v;
-  double w_a, w_k, w_r, w_v, theta, eta_m;
+  double w_a, w_k, w_r, w_v, theta, eta_m, eps;
 } rules_par;
 
 /* §5 for n agents: relatedness from e1 = exp(-gamma_r sum w), competence (ks = kappa_success
@@ -210,14 +210,15 @@ rules_loop(const rules_par *restrict P, int32_t n, float *restrict A_, float *re
   }
 }
 
-/* The update of m (e2 = exp(-x), soc: the social term). */
+/* The update of m (e2 = exp(-x); the social term soc / (sw + eps): mu infl / (sum w + eps)). */
 static inline __attribute__((always_inline)) void
 update_loop(const rules_par *restrict P, int32_t n, const float *restrict m,
-            const double *restrict soc, const double *restrict e2, float *restrict out) {
+            const double *restrict soc, const double *restrict sw, const double *restrict e2,
+            float *restrict out) {
   for (int32_t k = 0; k < n; k++) {
     const double mi = m[k];
     const double mstar = 1.0 / (1.0 + e2[k]);
-    out[k] = (float)clamp01(mi + P->eta_m * (mstar - mi) + soc[k]);
+    out[k] = (float)clamp01(mi + P->eta_m * (mstar - mi) + soc[k] / (sw[k] + P->eps));
   }
 }
 
@@ -227,9 +228,9 @@ CLHS_ISA_KERNEL(rules, rules_loop,
                  const double *astar, const double *e1, double *e2),
                 (P, n, A_, K_, Rl_, V_, ks, kt, need, cover, astar, e1, e2))
 CLHS_ISA_KERNEL(update, update_loop,
-                (const rules_par *P, int32_t n, const float *m, const double *soc, const double *e2,
-                 float *out),
-                (P, n, m, soc, e2, out))
+                (const rules_par *P, int32_t n, const float *m, const double *soc, const double *sw,
+                 const double *e2, float *out),
+                (P, n, m, soc, sw, e2, out))
 
 int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
   const clhs_config *cfg = w->cfg;
@@ -253,19 +254,38 @@ int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
       const clhs_intensity *I = &w->I[lc];
       const clhs_tieset *ts = &w->ties[lc];
       const int32_t i0 = w->first[0][lc], i1 = w->first[CLHS_NTYPES][lc];
+      double *sws = s.d + SCR_SW * (size_t)s.L_cap;
       double *soc = s.d + SCR_SOC * (size_t)s.L_cap, *astar = s.d + SCR_ASTAR * (size_t)s.L_cap;
       double *e1 = s.d + SCR_EXP1 * (size_t)s.L_cap, *e2 = s.d + SCR_EXP2 * (size_t)s.L_cap;
       double *ks = s.d + SCR_KS * (size_t)s.L_cap, *kt = s.d + SCR_KT * (size_t)s.L_cap;
       for (int32_t i = i0; i < i1; i++) {
         const double mi = w->m[i];
         double sw = 0, infl = 0, lead = 0;
+        int32_t fclin = -1; /* a patient's or family member's clinician, where known here */
         if (ts->off[i - i0] == ts->off[i - i0 + 1]) {
           /* Care ties only (most agents): they are local and listed in gid order already,
-           * so the sums run over them directly, in the same order as the merged list. */
-          const int32_t nc = clhs_careties_neighbours(w, lc, i, s.care);
+           * so the sums run over them directly, in the same order as the merged list. A
+           * patient's (its family member, then its clinician: the family block comes first)
+           * and a family member's (its patient) are read straight from the structure. */
           const double cw = CLHS_CARETIES_W;
+          int32_t nb2[2], nc;
+          const int32_t *js = nb2;
+          if (w->type[i] == CLHS_PAT) {
+            const int64_t p = w->pat_begin[lc] + (i - w->first[CLHS_PAT][lc]);
+            nc = 0;
+            if (w->pat_fam[p] >= 0) nb2[nc++] = w->pat_fam[p];
+            nb2[nc++] = fclin = w->pat_clin[p];
+          } else if (w->type[i] == CLHS_FAM) {
+            const int64_t p = w->fam_patient[w->fam_begin[lc] + (i - w->first[CLHS_FAM][lc])];
+            nb2[0] = w->pat_agent[p];
+            fclin = w->pat_clin[p];
+            nc = 1;
+          } else {
+            nc = clhs_careties_neighbours(w, lc, i, s.care);
+            js = s.care;
+          }
           for (int32_t k = 0; k < nc; k++) {
-            const int32_t j = s.care[k];
+            const int32_t j = js[k];
             sw += cw;
             infl += cw * ((double)w->m[j] - mi);
             if (w->E[j] == 4) lead += cw;
@@ -311,10 +331,11 @@ int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
         const double R = w->E[i] >= 2 ? I->roles : 0.0;
         double Astar = K->autonomy_target[0] + K->autonomy_target[1] * R;
         if (ty == CLHS_PAT || ty == CLHS_FAM)
-          Astar += K->autonomy_target[2] * w->m[family_clinician(w, lc, i)];
+          Astar += K->autonomy_target[2] * w->m[fclin >= 0 ? fclin : family_clinician(w, lc, i)];
         else if (ty == CLHS_RES)
           Astar += K->autonomy_target[3] * I->research;
-        soc[i - i0] = mu[ty] * infl / (sw + K->motivation_eps);
+        soc[i - i0] = mu[ty] * infl; /* divided by sw + eps in the vector pass */
+        sws[i - i0] = sw;
         astar[i - i0] = Astar;
         e1[i - i0] = -cfg->motivation.gamma_r * sw;
         const int trained = (w->flags[i] & CLHS_F_TRAINED) != 0;
@@ -328,11 +349,11 @@ int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
       const rules_par P = {K->relatedness_rate,   cfg->motivation.k_decay, K->autonomy_rate,
                            cfg->motivation.eta_v, cfg->motivation.w_a,     cfg->motivation.w_k,
                            cfg->motivation.w_r,   cfg->motivation.w_v,     cfg->motivation.theta,
-                           cfg->motivation.eta_m};
+                           cfg->motivation.eta_m, K->motivation_eps};
       rules(isa, &P, na, w->A + i0, w->K + i0, w->Rl + i0, w->V + i0, ks, kt,
             w->need + (int64_t)i0 * CLHS_NEEDS, w->cover + (int64_t)i0 * CLHS_NEEDS, astar, e1, e2);
       clhs_exp_batch(e2, e2, na);
-      update(isa, &P, na, w->m + i0, soc, e2, w->tmp_f + i0);
+      update(isa, &P, na, w->m + i0, soc, sws, e2, w->tmp_f + i0);
       /* Phase 6's moves, taken here while the centre is in cache (see the top of this
        * file): agents of centres that have not joined make none. */
       engage_centre(w, lc, w->tmp_f, s.L, t, s.u0, s.u1);

@@ -63,6 +63,7 @@
 #include <string.h>
 
 #include "model_internal.h"
+#include "util/isa.h"
 
 enum { SRC_OFFER = 0, SRC_TIE = 1, SRC_COMMONS = 2 };
 
@@ -608,11 +609,24 @@ static void research(clhs_world *w, int64_t t, scratch *sc) {
 }
 
 /* 6. Obsolescence: coverage decays toward its initial value. */
+static inline __attribute__((always_inline)) void obsolesce_loop(float *restrict c, int64_t n,
+                                                                 double d, double s0) {
+  for (int64_t x = 0; x < n; x++)
+    c[x] = (float)((double)c[x] - d * ((double)c[x] - s0));
+}
+CLHS_ISA_KERNEL(obsolesce_run, obsolesce_loop, (float *c, int64_t n, double d, double s0),
+                (c, n, d, s0))
+
 static void obsolesce(clhs_world *w) {
   const double d = w->cfg->resources.decay, s0 = w->cfg->constants.init_cover;
-#pragma omp parallel for schedule(static)
-  for (int64_t x = 0; x < w->n * CLHS_NEEDS; x++)
-    w->cover[x] = (float)((double)w->cover[x] - d * ((double)w->cover[x] - s0));
+  const int64_t n = w->n * CLHS_NEEDS;
+  const int isa = clhs_isa_choice();
+#pragma omp parallel
+  { /* each thread its static share, in SIMD vectors */
+    const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
+    const int64_t a = n * id / nt, b = n * (id + 1) / nt;
+    obsolesce_run(isa, w->cover + a, b - a, d, s0);
+  }
 }
 
 static int thread_status(const scratch *sc, int nt) {
