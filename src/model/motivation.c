@@ -121,6 +121,7 @@ typedef struct scratch {
   float *L;          /**< exposure to leaders of the centre's agents */
   uint32_t *u0, *u1; /**< the centre's engagement draws */
   double *d;         /**< phase 5's per-agent terms: SCR_TERMS arrays of L_cap */
+  int32_t *ix;       /**< the kernel's neighbours of family members and tiers: 4 of L_cap */
   int32_t L_cap;
 } scratch;
 
@@ -134,11 +135,13 @@ static int scratch_centre(scratch *s, int32_t na) {
   free(s->u0);
   free(s->u1);
   free(s->d);
+  free(s->ix);
   s->L = malloc(sizeof(float) * (size_t)na);
   s->u0 = malloc(sizeof(uint32_t) * (size_t)na);
   s->u1 = malloc(sizeof(uint32_t) * (size_t)na);
   s->d = malloc(sizeof(double) * SCR_TERMS * (size_t)na);
-  s->L_cap = s->L && s->u0 && s->u1 && s->d ? na : 0;
+  s->ix = malloc(sizeof(int32_t) * 4 * (size_t)na);
+  s->L_cap = s->L && s->u0 && s->u1 && s->d && s->ix ? na : 0;
   return s->L_cap > 0;
 }
 
@@ -149,6 +152,7 @@ static void scratch_free(scratch *s) {
   free(s->u0);
   free(s->u1);
   free(s->d);
+  free(s->ix);
 }
 
 static int scratch_fit(scratch *s, int32_t need) {
@@ -232,6 +236,76 @@ CLHS_ISA_KERNEL(update, update_loop,
                  const double *e2, float *out),
                 (P, n, m, soc, sw, e2, out))
 
+/* ---- phase 5's first pass for patients and family members with care ties only ----
+ *
+ * A patient's care ties are its family member (if it has one) and its clinician, in that
+ * (global-id) order; a family member's, its patient. The sums start at 0 and add the terms in
+ * that order, as the general loop does (so 0 + (-0) gives +0 there too); then the terms of
+ * the second pass. Agents of the segment that also have dynamic ties are done again, after
+ * this, by the general loop. */
+typedef struct terms_par {
+  double cw, mu, at0, at1, at2, roles, ngamma, kappa_success, kappa_train, train;
+} terms_par;
+
+/* n agents of one kind from local agent i0 on (Ec: the tiers of the centre's agents from
+ * local agent c0 on, as 32-bit integers, which vectors can gather): a[k] is the first neighbour
+ * (-1: none), b[k] the second (-1: none; never with a = -1), c[k] the clinician whose m enters A*.
+ * Outputs are the centre's per-agent terms from the segment's first agent on; returns the care-tie
+ * neighbour entries summed over. */
+static inline __attribute__((always_inline)) void
+care_terms_loop(const terms_par *restrict P, int32_t n, int32_t i0, const float *restrict m,
+                const uint8_t *restrict E, const int32_t *restrict Ec, int32_t c0,
+                const uint16_t *restrict succ, const uint8_t *restrict flags,
+                const int32_t *restrict a, const int32_t *restrict b, const int32_t *restrict c,
+                double *restrict soc, double *restrict sws, double *restrict astar,
+                double *restrict e1, double *restrict ks, double *restrict kt, float *restrict L,
+                int64_t *restrict visits) {
+  const double cw = P->cw, mu = P->mu, at0 = P->at0, at1 = P->at1, at2 = P->at2;
+  const double roles = P->roles, ngamma = P->ngamma, kappa_success = P->kappa_success;
+  const double kappa_train = P->kappa_train, train = P->train;
+  int32_t v = 0;
+#pragma GCC ivdep /* the outputs are the scratch arrays: no store feeds a later load */
+  for (int32_t k = 0; k < n; k++) {
+    const int32_t i = i0 + k;
+    const double mi = m[i];
+    const int32_t ha = a[k] >= 0, hb = b[k] >= 0;
+    /* the neighbour, or the agent itself for none: index arithmetic, not a select (which
+     * the compiler would turn into a masked load it cannot gather) */
+    const int32_t ja = (a[k] & -ha) | (i & (ha - 1)), jb = (b[k] & -hb) | (i & (hb - 1));
+    const double ma = m[ja], mb = m[jb]; /* loaded whether used or not: no branches */
+    const int la = Ec[ja - c0] == 4, lb = Ec[jb - c0] == 4;
+    const double sw1 = ha ? 0.0 + cw : 0.0;
+    const double ta = 0.0 + cw * (ma - mi), tb = cw * (mb - mi);
+    const double in1 = ha ? ta : 0.0;
+    const double ld1 = ha & la ? 0.0 + cw : 0.0;
+    const double sw = hb ? sw1 + cw : sw1;
+    const double infl = hb ? in1 + tb : in1;
+    const double lead = hb & lb ? ld1 + cw : ld1;
+    const double R = E[i] >= 2 ? roles : 0.0;
+    const double Astar = at0 + at1 * R;
+    astar[k] = Astar + at2 * m[c[k]];
+    soc[k] = mu * infl;
+    sws[k] = sw;
+    e1[k] = ngamma * sw;
+    const int trained = (flags[i] & CLHS_F_TRAINED) != 0;
+    ks[k] = kappa_success * (double)succ[i];
+    kt[k] = kappa_train * trained * train;
+    L[k] = (float)lead;
+    v += ha + hb;
+  }
+  *visits += v;
+}
+CLHS_ISA_KERNEL(care_terms, care_terms_loop,
+                (const terms_par *restrict P, int32_t n, int32_t i0, const float *restrict m,
+                 const uint8_t *restrict E, const int32_t *restrict Ec, int32_t c0,
+                 const uint16_t *restrict succ, const uint8_t *restrict flags,
+                 const int32_t *restrict a, const int32_t *restrict b, const int32_t *restrict c,
+                 double *restrict soc, double *restrict sws, double *restrict astar,
+                 double *restrict e1, double *restrict ks, double *restrict kt, float *restrict L,
+                 int64_t *restrict visits),
+                (P, n, i0, m, E, Ec, c0, succ, flags, a, b, c, soc, sws, astar, e1, ks, kt, L,
+                 visits))
+
 int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
   const clhs_config *cfg = w->cfg;
   const struct clhs_constants *K = &cfg->constants;
@@ -258,34 +332,47 @@ int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
       double *soc = s.d + SCR_SOC * (size_t)s.L_cap, *astar = s.d + SCR_ASTAR * (size_t)s.L_cap;
       double *e1 = s.d + SCR_EXP1 * (size_t)s.L_cap, *e2 = s.d + SCR_EXP2 * (size_t)s.L_cap;
       double *ks = s.d + SCR_KS * (size_t)s.L_cap, *kt = s.d + SCR_KT * (size_t)s.L_cap;
+      /* Patients and family members with care ties only (nearly every agent): the kernel,
+       * a block at a time; a family member's neighbours looked up first. */
+      const int32_t fa0 = w->first[CLHS_FAM][lc], ca0 = w->first[CLHS_CLIN][lc];
+      const int64_t p0 = w->pat_begin[lc], f0 = w->fam_begin[lc];
+      const terms_par TP = {CLHS_CARETIES_W,
+                            cfg->motivation.mu_patient,
+                            K->autonomy_target[0],
+                            K->autonomy_target[1],
+                            K->autonomy_target[2],
+                            I->roles,
+                            -cfg->motivation.gamma_r,
+                            cfg->motivation.kappa_success,
+                            cfg->motivation.kappa_train,
+                            I->train};
+      int32_t *Ec = s.ix + 3 * (size_t)s.L_cap;
+      for (int32_t k = 0; k < na; k++)
+        Ec[k] = w->E[i0 + k];
+      care_terms(isa, &TP, fa0 - i0, i0, w->m, w->E, Ec, i0, w->succ, w->flags, w->pat_fam + p0,
+                 w->pat_clin + p0, w->pat_clin + p0, soc, sws, astar, e1, ks, kt, s.L, &visits);
+      int32_t *ia = s.ix, *ib = s.ix + s.L_cap, *ic = s.ix + 2 * (size_t)s.L_cap;
+      for (int32_t k = 0; k < ca0 - fa0; k++) {
+        const int64_t pp = w->fam_patient[f0 + k];
+        ia[k] = w->pat_agent[pp];
+        ib[k] = -1;
+        ic[k] = w->pat_clin[pp];
+      }
+      care_terms(isa, &TP, ca0 - fa0, fa0, w->m, w->E, Ec, i0, w->succ, w->flags, ia, ib, ic,
+                 soc + (fa0 - i0), sws + (fa0 - i0), astar + (fa0 - i0), e1 + (fa0 - i0),
+                 ks + (fa0 - i0), kt + (fa0 - i0), s.L + (fa0 - i0), &visits);
+      /* Staff, and patients and family members with dynamic ties too: one at a time. */
       for (int32_t i = i0; i < i1; i++) {
+        if (i < ca0 && ts->off[i - i0] == ts->off[i - i0 + 1]) continue; /* done above */
         const double mi = w->m[i];
         double sw = 0, infl = 0, lead = 0;
-        int32_t fclin = -1; /* a patient's or family member's clinician, where known here */
         if (ts->off[i - i0] == ts->off[i - i0 + 1]) {
-          /* Care ties only (most agents): they are local and listed in gid order already,
-           * so the sums run over them directly, in the same order as the merged list. A
-           * patient's (its family member, then its clinician: the family block comes first)
-           * and a family member's (its patient) are read straight from the structure. */
+          /* Care ties only: they are local and listed in gid order already, so the sums
+           * run over them directly, in the same order as the merged list. */
+          const int32_t nc = clhs_careties_neighbours(w, lc, i, s.care);
           const double cw = CLHS_CARETIES_W;
-          int32_t nb2[2], nc;
-          const int32_t *js = nb2;
-          if (w->type[i] == CLHS_PAT) {
-            const int64_t p = w->pat_begin[lc] + (i - w->first[CLHS_PAT][lc]);
-            nc = 0;
-            if (w->pat_fam[p] >= 0) nb2[nc++] = w->pat_fam[p];
-            nb2[nc++] = fclin = w->pat_clin[p];
-          } else if (w->type[i] == CLHS_FAM) {
-            const int64_t p = w->fam_patient[w->fam_begin[lc] + (i - w->first[CLHS_FAM][lc])];
-            nb2[0] = w->pat_agent[p];
-            fclin = w->pat_clin[p];
-            nc = 1;
-          } else {
-            nc = clhs_careties_neighbours(w, lc, i, s.care);
-            js = s.care;
-          }
           for (int32_t k = 0; k < nc; k++) {
-            const int32_t j = js[k];
+            const int32_t j = s.care[k];
             sw += cw;
             infl += cw * ((double)w->m[j] - mi);
             if (w->E[j] == 4) lead += cw;
@@ -298,7 +385,7 @@ int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
           uint32_t d = ts->off[i - i0];
           const uint32_t d1 = ts->off[i - i0 + 1];
           const int64_t lo = w->gid_begin, hi = w->gid_begin + w->n;
-          visits += nc + (int64_t)(d1 - d);
+          visits += (i < ca0 ? 0 : nc) + (int64_t)(d1 - d); /* (the kernel counted the care ties) */
           for (int32_t c = 0; c < nc || d < d1;) {
             const int64_t gc = c < nc ? lo + s.care[c] : INT64_MAX;
             const int64_t gd = d < d1 ? clhs_tie_gid(ts->key[d]) : INT64_MAX;
@@ -331,7 +418,7 @@ int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
         const double R = w->E[i] >= 2 ? I->roles : 0.0;
         double Astar = K->autonomy_target[0] + K->autonomy_target[1] * R;
         if (ty == CLHS_PAT || ty == CLHS_FAM)
-          Astar += K->autonomy_target[2] * w->m[fclin >= 0 ? fclin : family_clinician(w, lc, i)];
+          Astar += K->autonomy_target[2] * w->m[family_clinician(w, lc, i)];
         else if (ty == CLHS_RES)
           Astar += K->autonomy_target[3] * I->research;
         soc[i - i0] = mu[ty] * infl; /* divided by sw + eps in the vector pass */
