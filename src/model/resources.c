@@ -406,14 +406,14 @@ static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff, scratch 
       }
       clhs_rng_batch01(cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + a0), CLHS_P_SEARCH,
                        a1 - a0, s->draws.v, NULL);
+      clhs_rng r; /* a searcher's SEARCH stream (set up for each searcher; read by no other) */
+      memset(&r, 0, sizeof r);
       for (int32_t i = a0; i < a1; i++) {
         const int64_t g = w->gid_begin + i;
         const int64_t o0 = o;
         while (o < noff && off[o].target == g)
           o++;
         int search = 0, kstar = 0;
-        clhs_rng r;
-        memset(&r, 0, sizeof r);
         if (w->E[i] >= 1) {
           double u;
           kstar = largest_need(w, i, &u);
