@@ -74,7 +74,7 @@
       "quality", "their quality v0")                                                               \
   ROW(flags,        uint8_t,            AGENT,      1,     U8,   STATE,     MASK, CLHS_F_COMMONS,  \
       "", "CLHS_F_TRAINED (attended an event this week), CLHS_F_COMMONS (has adopted from the "    \
-      "commons)")                                                                                  \
+      "commons); bits 4-7: the categories of the held list (derived, rebuilt when read back)")     \
   ROW(succ,         uint16_t,           AGENT,      1,     U16,  STATE,     NO,   0,               \
       "count", "own resources adopted by others plus own adoptions, this week")                    \
   ROW(centre,       int32_t,            AGENT,      1,     I32,  STRUCTURE, NO,   0,               \
