@@ -488,8 +488,10 @@ int clhs_phase_engagement(clhs_world *w, int64_t t, clhs_error *err) {
       return clhs_error_set(err, CLHS_ENOMEM, "out of memory for neighbour lists in phase 6");
   }
   w->tmp_E_step = -1;
+  uint8_t *const E = w->E; /* (local pointers: the byte copy runs in vectors) */
+  const uint8_t *const next = w->tmp_u8;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < w->n; i++)
-    w->E[i] = w->tmp_u8[i];
+    E[i] = next[i];
   return CLHS_OK;
 }

@@ -556,9 +556,11 @@ int clhs_phase_new_ties(clhs_world *w, int64_t t, clhs_error *err) {
   msgvec all = {0};
   msgvec *part = calloc((size_t)nth, sizeof *part);
   int status = part ? CLHS_OK : CLHS_ENOMEM;
+  uint8_t *const flags = w->flags; /* (a byte store through w->flags could change w->flags:
+                                    * a local pointer lets the loop run in vectors) */
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < w->n; i++)
-    w->flags[i] &= (uint8_t)~CLHS_F_TRAINED;
+    flags[i] &= (uint8_t)~CLHS_F_TRAINED;
   if (!status) {
     /* A private copy of a max-reduction starts at INT_MIN: keep the failure in an
      * or-reduction (private copies start at 0) and test only that. */

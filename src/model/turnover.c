@@ -4,6 +4,7 @@
  * ties of both are dropped at both ends.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "model_internal.h"
 
@@ -67,8 +68,7 @@ int clhs_phase_turnover(clhs_world *w, int64_t t, clhs_error *err) {
     clhs_u32buf ut = {0};
 #pragma omp for schedule(dynamic, 4)
     for (int64_t lc = 0; lc < w->c_count; lc++) {
-      for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++)
-        w->tmp_u8[i] = 0;
+      memset(w->tmp_u8 + w->first[0][lc], 0, (size_t)(w->first[CLHS_NTYPES][lc] - w->first[0][lc]));
       /* Each patient's TURNOVER stream: its first word (all of the centre's at once) says
        * whether the patient leaves; a leaver's stream goes on from its second word. */
       const int64_t p0 = w->pat_begin[lc], np = w->pat_begin[lc + 1] - p0;
