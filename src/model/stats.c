@@ -8,10 +8,10 @@
  * grouping of agents over ranks and threads cannot change it.
  */
 #include <math.h>
-#include <string.h>
 
 #include "clhs/hash.h"
 #include "clhs/model.h"
+#include "util/bits.h"
 
 void clhs_world_centre_stats(clhs_world *w, clhs_centre_stat *stat) {
   const int64_t t = w->step; /* the record describes the state after `t` steps */
@@ -99,18 +99,6 @@ void clhs_world_network_stats(const clhs_world *w, int64_t *v) {
   (void)hi;
 }
 
-static inline uint64_t fbits(float f) {
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  return u;
-}
-
-static inline uint64_t dbits(double f) {
-  uint64_t u;
-  memcpy(&u, &f, sizeof u);
-  return u;
-}
-
 /* Fold one 64-bit field into a running hash (clhs_fold64: one multiply per field); each
  * record's hash is finished with clhs_mix64 so that the per-record hashes summed below are
  * well spread (include/clhs/hash.h). */
@@ -119,8 +107,8 @@ static inline uint64_t dbits(double f) {
 /* Bits of one value as folded: a float's bits, an int32 as its uint32, others widened. */
 // clang-format off
 #define BITS(x)                                                                                    \
-  _Generic((x), float: fbits(x), double: dbits(x), int32_t: (uint64_t)(uint32_t)(x),               \
-           default: (uint64_t)(x))
+  _Generic((x), float: (uint64_t)clhs_f32_bits(x), double: clhs_f64_bits(x),                       \
+           int32_t: (uint64_t)(uint32_t)(x), default: (uint64_t)(x))
 // clang-format on
 
 /* The words of one entity's record, generated from the table of fields (fields.h, digest
@@ -176,7 +164,7 @@ uint64_t clhs_world_digest(const clhs_world *w) {
       const clhs_tieset *ts = &w->ties[lc];
       const int32_t r = i - w->first[0][lc];
       for (uint32_t d = ts->off[r]; d < ts->off[r + 1]; d++)
-        FOLD(h, ts->key[d] ^ fbits(ts->w[d]) << 50);
+        FOLD(h, ts->key[d] ^ (uint64_t)clhs_f32_bits(ts->w[d]) << 50);
       acc += clhs_mix64(h);
     }
     for (int64_t p = w->pat_begin[lc]; p < w->pat_begin[lc + 1]; p++) {
@@ -203,7 +191,7 @@ uint64_t clhs_world_digest(const clhs_world *w) {
   clhs_comm_sum_u64(w->comm, &total, 1);
   /* Network-wide state, identical on every rank: folded in once, after the sum. */
   uint64_t h = clhs_mix64(total);
-  FOLD(h, dbits(w->E_tx));
+  FOLD(h, clhs_f64_bits(w->E_tx));
   FOLD(h, (uint64_t)w->N_rec);
   FOLD(h, (uint64_t)w->step);
   FOLD(h, (uint64_t)w->commons_users);

@@ -34,10 +34,8 @@ int clhs_isa_parse(const char *name);
 /** Checks CLHS_ISA: 0 when unset or a known name, else -1 (the caller reports it). */
 int clhs_isa_env_check(void);
 
-/* The x86 vector code: GCC or Clang on x86, unless built with -DCLHS_NO_SIMD (or the older
- * -DCLHS_RNG_NO_SIMD). */
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(CLHS_NO_SIMD) &&   \
-    !defined(CLHS_RNG_NO_SIMD)
+/* The x86 vector code: GCC or Clang on x86, unless built with -DCLHS_NO_SIMD. */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(CLHS_NO_SIMD)
 #define CLHS_X86_SIMD 1
 #else
 #define CLHS_X86_SIMD 0

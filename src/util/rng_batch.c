@@ -15,8 +15,7 @@
 #include "clhs/rng.h"
 
 /* The vector code: x86 with GCC or Clang, unless built with -DCLHS_NO_SIMD (isa.h). */
-#define CLHS_RNG_X86 CLHS_X86_SIMD
-#if CLHS_RNG_X86
+#if CLHS_X86_SIMD
 #include <immintrin.h>
 #endif
 
@@ -39,7 +38,7 @@ static void batch_scalar(const run_key *rk, int64_t n, uint32_t *w0, uint32_t *w
   }
 }
 
-#if CLHS_RNG_X86
+#if CLHS_X86_SIMD
 
 /* What the lanes of a run share. Round 1 is the same in every lane except for an XOR: it uses
  * counter word 1 (the id's low bits) only in word 0 = hi(M1 * c2) ^ c1 ^ key0. So after
@@ -206,7 +205,7 @@ __attribute__((target("avx512f"))) static void batch_avx512(const run_key *rk, i
     ids_avx512(1, &p, j, n, w0, w1);
 }
 
-#endif /* CLHS_RNG_X86 */
+#endif /* CLHS_X86_SIMD */
 
 /* ---- choosing one (isa.h) ---- */
 
@@ -224,7 +223,7 @@ void clhs_rng_batch01_isa(int isa, uint64_t seed, uint32_t step, uint64_t id0, u
     run_key rk = {{{step, (uint32_t)id0, (uint32_t)((id0 >> 32) & 0xFFFFu) | (purpose << 16), 0}},
                   {{(uint32_t)seed, (uint32_t)(seed >> 32)}}};
     switch (isa) {
-#if CLHS_RNG_X86
+#if CLHS_X86_SIMD
     case CLHS_ISA_AVX2: batch_avx2(&rk, m, w0, w1); break;
     case CLHS_ISA_AVX512: batch_avx512(&rk, m, w0, w1); break;
 #endif

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "bits.h"
 #include "isa.h"
 
 /* exp(x) = 2^(k/N) exp(r): k = round(x N / ln 2), r = x - k ln2/N, |r| <= ln2/(2N). */
@@ -90,21 +91,9 @@ static const uint64_t TAB[2 * EXP_N] = {
     0x3c77893b4d91cd9d, 0x3fefe7c1819e90d8, 0x3c5305c14160cc89, 0x3feff3c22b8f71f1,
 };
 
-static inline uint64_t as_u64(double x) {
-  uint64_t u;
-  memcpy(&u, &x, sizeof u);
-  return u;
-}
-
-static inline double as_double(uint64_t u) {
-  double x;
-  memcpy(&x, &u, sizeof x);
-  return x;
-}
-
 /* Whether x is outside 2^-54 <= |x| < 512, where exp_core does not apply (glibc's test). */
 static inline int exp_special(double x) {
-  const uint32_t abstop = (uint32_t)(as_u64(x) >> 52) & 0x7ff;
+  const uint32_t abstop = (uint32_t)(clhs_f64_bits(x) >> 52) & 0x7ff;
   return abstop - 0x3c9u >= 0x408u - 0x3c9u; /* top 12 bits of 2^-54 and of 512 */
 }
 
@@ -112,12 +101,12 @@ static inline int exp_special(double x) {
  * definition, so every path (hardware FMA in vectors, or libm's fma) gives the same bits. */
 static inline __attribute__((always_inline)) double exp_core(double x) {
   double kd = fma(INV_LN2_N, x, SHIFT);
-  const uint64_t ki = as_u64(kd);
+  const uint64_t ki = clhs_f64_bits(kd);
   kd -= SHIFT;
   const double r = fma(kd, NEG_LN2_LO_N, fma(kd, NEG_LN2_HI_N, x));
   const uint64_t idx = 2 * (ki % EXP_N);
-  const double tail = as_double(TAB[idx]);
-  const double scale = as_double(TAB[idx + 1] + (ki << (52 - 7)));
+  const double tail = clhs_f64_from_bits(TAB[idx]);
+  const double scale = clhs_f64_from_bits(TAB[idx + 1] + (ki << (52 - 7)));
   const double r2 = r * r;
   const double tmp = fma(r2 * r2, fma(r, C5, C4), fma(r2, fma(r, C3, C2), tail + r));
   return fma(scale, tmp, scale);
