@@ -119,6 +119,8 @@ typedef struct scratch {
   vec newres, offers, found, searches, reinf, notices;
   int64_t ev_log, ev_sat; /* research: Σ fixed-point log(1 - gain v), terms with gain v >= 1 */
   clhs_u32buf draws;      /* one centre's batched draws */
+  uint8_t *sf;            /* one centre's search candidates (discover) */
+  int64_t sf_cap;
   int status;
 } scratch;
 
@@ -132,6 +134,7 @@ static void scratch_free(scratch *s) {
   free(s->reinf.p);
   free(s->notices.p);
   free(s->draws.v);
+  free(s->sf);
 }
 
 /* Concatenate the vector at byte offset @p member of every thread's scratch into one
@@ -387,42 +390,85 @@ static int share(clhs_world *w, int64_t t, int64_t b, int64_t e, scratch *sc) {
 /* 3. Discovery, and the share f of every candidate's category among the neighbours
  * (both as at the start of the phase). Offers [0, noff) sorted by target get their f;
  * finds go to s->found. */
+
+/* Who may search, for n agents at once: E >= 1 and the first word of the SEARCH stream below
+ * p_search m (the comparison discover() made agent by agent: the same doubles). Whether a
+ * candidate searches then depends on its largest need, computed for candidates only. */
+static inline __attribute__((always_inline)) void
+search_loop(int64_t n, double p_search, const uint8_t *restrict E, const float *restrict m,
+            const uint32_t *restrict u, uint8_t *restrict out) {
+  for (int64_t k = 0; k < n; k++)
+    out[k] = (uint8_t)((E[k] >= 1) & (clhs_u01_from32(u[k]) < p_search * (double)m[k]));
+}
+CLHS_ISA_KERNEL(search_run, search_loop,
+                (int64_t n, double p_search, const uint8_t *E, const float *m, const uint32_t *u,
+                 uint8_t *out),
+                (n, p_search, E, m, u, out))
+
+/* The first k in [k, n) with f[k] != 0, or n: eight bytes at a time. */
+static int64_t next_set(const uint8_t *f, int64_t k, int64_t n) {
+  for (; k + 8 <= n; k += 8) {
+    uint64_t x;
+    memcpy(&x, f + k, sizeof x);
+    if (x)
+      return k + __builtin_ctzll(x) / 8; /* x86-64 is little-endian: the first byte is lowest */
+  }
+  for (; k < n && !f[k]; k++) {
+  }
+  return k;
+}
+
 static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff, scratch *sc) {
   const clhs_config *cfg = w->cfg;
   const int64_t hm = cfg->resources.held_max;
   const double p_tie = cfg->resources.p_tie;
+  const int isa = clhs_isa_choice();
 #pragma omp parallel
   {
     scratch *s = &sc[omp_get_thread_num()];
 #pragma omp for schedule(dynamic, 4)
     for (int64_t lc = 0; lc < w->c_count; lc++) {
       const int32_t a0 = w->first[0][lc], a1 = w->first[CLHS_NTYPES][lc];
+      const int64_t na = a1 - a0, g1 = w->gid_begin + a1;
       int64_t o = lower_cand(off, noff, w->gid_begin + a0);
-      /* Whether each agent searches: the first word of its SEARCH stream (the centre's
+      /* Whether each agent may search: the first word of its SEARCH stream (the centre's
        * all at once); a searcher's stream goes on from its second word. */
-      if (!clhs_u32buf_fit(&s->draws, a1 - a0)) {
+      if (!clhs_u32buf_fit(&s->draws, na)) {
         s->status = CLHS_ENOMEM;
         continue;
       }
-      clhs_rng_batch01(cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + a0), CLHS_P_SEARCH,
-                       a1 - a0, s->draws.v, NULL);
+      if (na > s->sf_cap) {
+        free(s->sf);
+        s->sf = malloc((size_t)na);
+        s->sf_cap = s->sf ? na : 0;
+        if (!s->sf) {
+          s->status = CLHS_ENOMEM;
+          continue;
+        }
+      }
+      clhs_rng_batch01(cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + a0), CLHS_P_SEARCH, na,
+                       s->draws.v, NULL);
+      search_run(isa, na, cfg->resources.p_search, w->E + a0, w->m + a0, s->draws.v, s->sf);
       clhs_rng r; /* a searcher's SEARCH stream (set up for each searcher; read by no other) */
       memset(&r, 0, sizeof r);
-      for (int32_t i = a0; i < a1; i++) {
+      /* Only the candidates and the targets of offers have anything to do. */
+      for (int64_t x = next_set(s->sf, 0, na);; x = next_set(s->sf, x + 1, na)) {
+        const int64_t ko = o < noff && off[o].target < g1 ? off[o].target - w->gid_begin - a0 : na;
+        if (ko < x) x = ko; /* an offer's target before the next candidate */
+        if (x >= na) break;
+        const int32_t i = a0 + (int32_t)x;
         const int64_t g = w->gid_begin + i;
         const int64_t o0 = o;
         while (o < noff && off[o].target == g)
           o++;
         int search = 0, kstar = 0;
-        if (w->E[i] >= 1) {
+        if (s->sf[x]) {
           double u;
           kstar = largest_need(w, i, &u);
           if (u > cfg->resources.need_threshold) {
-            search = clhs_u01_from32(s->draws.v[i - a0]) < cfg->resources.p_search * w->m[i];
-            if (search) {
-              clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)g, CLHS_P_SEARCH);
-              (void)clhs_rng_u32(&r); /* the first word: the draw above */
-            }
+            search = 1;
+            clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)g, CLHS_P_SEARCH);
+            (void)clhs_rng_u32(&r); /* the first word: the draw above */
           }
         }
         if (o == o0 && !search) continue;
@@ -471,8 +517,8 @@ static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff, scratch 
         float f[CLHS_NEEDS];
         for (int k = 0; k < CLHS_NEEDS; k++)
           f[k] = nn ? (float)((double)cnt[k] / (double)nn) : 0.0f;
-        for (int64_t x = o0; x < o; x++)
-          off[x].f = f[clhs_res_cat(off[x].id)];
+        for (int64_t y = o0; y < o; y++)
+          off[y].f = f[clhs_res_cat(off[y].id)];
         if (!search) continue;
         const double u_tie = clhs_u01_from32(clhs_rng_u32(&r));
         const double u_com = clhs_u01_from32(clhs_rng_u32(&r));
