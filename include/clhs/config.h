@@ -99,7 +99,7 @@ typedef struct clhs_config {
     double research_rate, evidence_gain, p_tie, p_post, need_threshold, p_search;
     double find_rate, saturation, beta_peer, coverage_gain, decay;
   } resources;
-  struct {
+  struct clhs_care {
     double init_remission, init_steroid_active, t_drift, t_base;
     int64_t visit_rem, visit_act;
     double misread, steroid_start;
