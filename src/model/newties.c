@@ -401,16 +401,25 @@ static int draw_centre(clhs_world *w, int64_t t, const cross_set *cs, int64_t lc
       event_at(cfg, t) == 2 ? cfg->network.conference_ties : cfg->network.webinar_ties;
   const double p_online = cfg->network.online_rate * w->I[lc].platform;
   const int32_t i0 = w->first[0][lc];
-  if (online) { /* whether each candidate starts a tie: the first word of its ONLINE stream
-                   (the centre's all at once; few candidates do, at online_rate) */
-    const int32_t na = w->first[CLHS_NTYPES][lc] - i0;
+  /* Whether each candidate starts a tie: the first word of its ONLINE stream (few do, at
+   * online_rate). Drawn for the whole centre at once in vectors, unless the candidates are
+   * so few (under one agent in 8) that drawing for them alone is cheaper: the same words. */
+  const int32_t na = w->first[CLHS_NTYPES][lc] - i0;
+  const int batch = online && (s1 - s0) * 8 >= na;
+  if (batch) {
     if (!clhs_u32buf_fit(ub, na)) return CLHS_ENOMEM;
     clhs_rng_batch01(cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i0), CLHS_P_ONLINE, na,
                      ub->v, NULL);
   }
   for (int64_t s = s0; s < s1; s++) {
     const int32_t i = cs->cl.agent[s];
-    if (online && !(clhs_u01_from32(ub->v[i - i0]) < p_online)) continue;
+    if (online) {
+      const uint32_t u0 = batch ? ub->v[i - i0]
+                                : clhs_rng_block(cfg->run.seed, (uint32_t)t,
+                                                 (uint64_t)(w->gid_begin + i), CLHS_P_ONLINE, 0)
+                                      .v[0];
+      if (!(clhs_u01_from32(u0) < p_online)) continue;
+    }
     const int T = online ? 0 : w->type[i];
     const int64_t *R = cs->R + (size_t)T * (size_t)(P + 1);
     const int64_t *lp = cs->lp + (size_t)T * (size_t)(cs->nrec + 1);
