@@ -96,6 +96,11 @@ static inline uint32_t clhs_rng_u32(clhs_rng *r) {
  *  n <= 0 writes nothing. */
 void clhs_rng_batch01(uint64_t seed, uint32_t step, uint64_t id0, uint32_t purpose, int64_t n,
                       uint32_t *w0, uint32_t *w1);
+/** As clhs_rng_batch01 for the ids id0 + off[j], j = 0..n-1, only: w0[j] (and w1[j]) are the
+ *  first two words of the stream (seed, step, id0 + off[j], purpose). The offsets must be
+ *  non-negative and ascending (e.g. the agents of a centre that need a draw). */
+void clhs_rng_batch01_at(uint64_t seed, uint32_t step, uint64_t id0, uint32_t purpose, int64_t n,
+                         const int32_t *off, uint32_t *w0, uint32_t *w1);
 /** Which implementation clhs_rng_batch01 uses on this CPU: "avx512", "avx2" or "scalar". */
 const char *clhs_rng_batch_isa(void);
 

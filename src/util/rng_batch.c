@@ -28,10 +28,13 @@ typedef struct {
 
 /* ---- scalar: Random123 itself ---- */
 
-static void batch_scalar(const run_key *rk, int64_t n, uint32_t *w0, uint32_t *w1) {
+/* In every implementation, id j of a run has the low word c.v[1] + j, or c.v[1] + off[j] when
+ * off is given (clhs_rng_batch01_at). */
+static void batch_scalar(const run_key *rk, int64_t n, const int32_t *off, uint32_t *w0,
+                         uint32_t *w1) {
   philox4x32_ctr_t c = rk->c;
   for (int64_t j = 0; j < n; j++) {
-    c.v[1] = rk->c.v[1] + (uint32_t)j;
+    c.v[1] = rk->c.v[1] + (off ? (uint32_t)off[j] : (uint32_t)j);
     philox4x32_ctr_t b = philox4x32(c, rk->k);
     w0[j] = b.v[0];
     if (w1) w1[j] = b.v[1];
@@ -88,13 +91,22 @@ __attribute__((target("avx2"))) static inline void mulhilo_avx2(__m256i a, __m25
 /* Ids j .. j + 8u - 1 of the run, u <= U vectors (inlined with u a constant); lanes of ids
  * >= n are computed but not stored. */
 __attribute__((target("avx2"), always_inline)) static inline void
-ids_avx2(int u, const run_lanes *p, int64_t j, int64_t n, uint32_t *w0, uint32_t *w1) {
+ids_avx2(int u, const run_lanes *p, int64_t j, int64_t n, const int32_t *off, uint32_t *w0,
+         uint32_t *w1) {
   const __m256i m0 = _mm256_set1_epi32((int)PHILOX_M4x32_0);
   const __m256i m1 = _mm256_set1_epi32((int)PHILOX_M4x32_1);
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   __m256i c[U][4];
   for (int v = 0; v < u; v++) { /* the words after round 1 */
-    __m256i id = _mm256_add_epi32(_mm256_set1_epi32((int)(p->lo0 + (uint32_t)(j + 8 * v))), lane);
+    __m256i id;
+    if (!off) {
+      id = _mm256_add_epi32(_mm256_set1_epi32((int)(p->lo0 + (uint32_t)(j + 8 * v))), lane);
+    } else { /* a partial last vector's offsets through a buffer (lanes >= n: 0, not stored) */
+      int32_t b[8] = {0};
+      const int64_t jv = j + 8 * v, k = n - jv < 8 ? n - jv : 8;
+      memcpy(b, off + jv, (size_t)k * sizeof *b);
+      id = _mm256_add_epi32(_mm256_set1_epi32((int)p->lo0), _mm256_loadu_si256((const __m256i *)b));
+    }
     c[v][0] = _mm256_xor_si256(_mm256_set1_epi32((int)p->x.v[0]), id);
     c[v][1] = _mm256_set1_epi32((int)p->x.v[1]);
     c[v][2] = _mm256_set1_epi32((int)p->x.v[2]);
@@ -135,14 +147,21 @@ ids_avx2(int u, const run_lanes *p, int64_t j, int64_t n, uint32_t *w0, uint32_t
   }
 }
 
-__attribute__((target("avx2"))) static void batch_avx2(const run_key *rk, int64_t n, uint32_t *w0,
-                                                       uint32_t *w1) {
+__attribute__((target("avx2"))) static void
+batch_avx2(const run_key *rk, int64_t n, const int32_t *off, uint32_t *w0, uint32_t *w1) {
   const run_lanes p = prepare_lanes(rk);
   int64_t j = 0;
-  for (; n - j >= 8 * U; j += 8 * U)
-    ids_avx2(U, &p, j, n, w0, w1);
-  for (; j < n; j += 8)
-    ids_avx2(1, &p, j, n, w0, w1);
+  if (!off) {
+    for (; n - j >= 8 * U; j += 8 * U)
+      ids_avx2(U, &p, j, n, NULL, w0, w1);
+    for (; j < n; j += 8)
+      ids_avx2(1, &p, j, n, NULL, w0, w1);
+  } else {
+    for (; n - j >= 8 * U; j += 8 * U)
+      ids_avx2(U, &p, j, n, off, w0, w1);
+    for (; j < n; j += 8)
+      ids_avx2(1, &p, j, n, off, w0, w1);
+  }
 }
 
 /* ---- AVX-512F: 16 ids per vector, the same steps as AVX2 ---- */
@@ -156,13 +175,21 @@ __attribute__((target("avx512f"))) static inline void mulhilo_avx512(__m512i a, 
 }
 
 __attribute__((target("avx512f"), always_inline)) static inline void
-ids_avx512(int u, const run_lanes *p, int64_t j, int64_t n, uint32_t *w0, uint32_t *w1) {
+ids_avx512(int u, const run_lanes *p, int64_t j, int64_t n, const int32_t *off, uint32_t *w0,
+           uint32_t *w1) {
   const __m512i m0 = _mm512_set1_epi32((int)PHILOX_M4x32_0);
   const __m512i m1 = _mm512_set1_epi32((int)PHILOX_M4x32_1);
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   __m512i c[U][4];
   for (int v = 0; v < u; v++) {
-    __m512i id = _mm512_add_epi32(_mm512_set1_epi32((int)(p->lo0 + (uint32_t)(j + 16 * v))), lane);
+    __m512i id;
+    if (!off) {
+      id = _mm512_add_epi32(_mm512_set1_epi32((int)(p->lo0 + (uint32_t)(j + 16 * v))), lane);
+    } else { /* the offsets of lanes >= n are not loaded (0), their words not stored */
+      const int64_t jv = j + 16 * v, left = n - jv;
+      const __mmask16 in = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+      id = _mm512_add_epi32(_mm512_set1_epi32((int)p->lo0), _mm512_maskz_loadu_epi32(in, off + jv));
+    }
     c[v][0] = _mm512_xor_si512(_mm512_set1_epi32((int)p->x.v[0]), id);
     c[v][1] = _mm512_set1_epi32((int)p->x.v[1]);
     c[v][2] = _mm512_set1_epi32((int)p->x.v[2]);
@@ -195,14 +222,21 @@ ids_avx512(int u, const run_lanes *p, int64_t j, int64_t n, uint32_t *w0, uint32
   }
 }
 
-__attribute__((target("avx512f"))) static void batch_avx512(const run_key *rk, int64_t n,
-                                                            uint32_t *w0, uint32_t *w1) {
+__attribute__((target("avx512f"))) static void
+batch_avx512(const run_key *rk, int64_t n, const int32_t *off, uint32_t *w0, uint32_t *w1) {
   const run_lanes p = prepare_lanes(rk);
   int64_t j = 0;
-  for (; n - j >= 16 * U; j += 16 * U)
-    ids_avx512(U, &p, j, n, w0, w1);
-  for (; j < n; j += 16)
-    ids_avx512(1, &p, j, n, w0, w1);
+  if (!off) {
+    for (; n - j >= 16 * U; j += 16 * U)
+      ids_avx512(U, &p, j, n, NULL, w0, w1);
+    for (; j < n; j += 16)
+      ids_avx512(1, &p, j, n, NULL, w0, w1);
+  } else {
+    for (; n - j >= 16 * U; j += 16 * U)
+      ids_avx512(U, &p, j, n, off, w0, w1);
+    for (; j < n; j += 16)
+      ids_avx512(1, &p, j, n, off, w0, w1);
+  }
 }
 
 #endif /* CLHS_X86_SIMD */
@@ -213,6 +247,21 @@ const char *clhs_rng_batch_isa(void) {
   return clhs_isa_name(clhs_isa_choice());
 }
 
+/* One run of ids whose counter word 2 is the same (that of id_hi): id0 + j (off NULL) or
+ * id0 + off[j]. */
+static void batch_run(int isa, uint64_t seed, uint32_t step, uint64_t id0, uint64_t id_hi,
+                      uint32_t purpose, int64_t n, const int32_t *off, uint32_t *w0, uint32_t *w1) {
+  run_key rk = {{{step, (uint32_t)id0, (uint32_t)((id_hi >> 32) & 0xFFFFu) | (purpose << 16), 0}},
+                {{(uint32_t)seed, (uint32_t)(seed >> 32)}}};
+  switch (isa) {
+#if CLHS_X86_SIMD
+  case CLHS_ISA_AVX2: batch_avx2(&rk, n, off, w0, w1); break;
+  case CLHS_ISA_AVX512: batch_avx512(&rk, n, off, w0, w1); break;
+#endif
+  default: batch_scalar(&rk, n, off, w0, w1); break;
+  }
+}
+
 void clhs_rng_batch01_isa(int isa, uint64_t seed, uint32_t step, uint64_t id0, uint32_t purpose,
                           int64_t n, uint32_t *w0, uint32_t *w1) {
   if (!clhs_isa_supported(isa)) isa = CLHS_ISA_SCALAR;
@@ -220,17 +269,35 @@ void clhs_rng_batch01_isa(int isa, uint64_t seed, uint32_t step, uint64_t id0, u
     /* The ids up to the next multiple of 2^32 share counter word 2 (as clhs_rng_init). */
     uint64_t to_wrap = ((uint64_t)1 << 32) - (uint32_t)id0;
     int64_t m = (uint64_t)n < to_wrap ? n : (int64_t)to_wrap;
-    run_key rk = {{{step, (uint32_t)id0, (uint32_t)((id0 >> 32) & 0xFFFFu) | (purpose << 16), 0}},
-                  {{(uint32_t)seed, (uint32_t)(seed >> 32)}}};
-    switch (isa) {
-#if CLHS_X86_SIMD
-    case CLHS_ISA_AVX2: batch_avx2(&rk, m, w0, w1); break;
-    case CLHS_ISA_AVX512: batch_avx512(&rk, m, w0, w1); break;
-#endif
-    default: batch_scalar(&rk, m, w0, w1); break;
-    }
+    batch_run(isa, seed, step, id0, id0, purpose, m, NULL, w0, w1);
     id0 += (uint64_t)m;
     n -= m;
+    w0 += m;
+    if (w1) w1 += m;
+  }
+}
+
+void clhs_rng_batch01_at_isa(int isa, uint64_t seed, uint32_t step, uint64_t id0, uint32_t purpose,
+                             int64_t n, const int32_t *off, uint32_t *w0, uint32_t *w1) {
+  if (!clhs_isa_supported(isa)) isa = CLHS_ISA_SCALAR;
+  while (n > 0) {
+    /* The offsets ascend: those whose ids share their high 32 bits come together (the last of
+     * them found by bisection; usually all n). The low words are (uint32)id0 + off[j]. */
+    const uint64_t hi = (id0 + (uint64_t)off[0]) >> 32;
+    int64_t m = n;
+    if ((id0 + (uint64_t)off[n - 1]) >> 32 != hi) {
+      int64_t lo = 1; /* off[0..lo) share hi; off[m..n) do not */
+      while (lo < m) {
+        const int64_t mid = lo + (m - lo) / 2;
+        if ((id0 + (uint64_t)off[mid]) >> 32 == hi)
+          lo = mid + 1;
+        else
+          m = mid;
+      }
+    }
+    batch_run(isa, seed, step, id0, hi << 32, purpose, m, off, w0, w1);
+    n -= m;
+    off += m;
     w0 += m;
     if (w1) w1 += m;
   }
@@ -239,4 +306,9 @@ void clhs_rng_batch01_isa(int isa, uint64_t seed, uint32_t step, uint64_t id0, u
 void clhs_rng_batch01(uint64_t seed, uint32_t step, uint64_t id0, uint32_t purpose, int64_t n,
                       uint32_t *w0, uint32_t *w1) {
   clhs_rng_batch01_isa(clhs_isa_choice(), seed, step, id0, purpose, n, w0, w1);
+}
+
+void clhs_rng_batch01_at(uint64_t seed, uint32_t step, uint64_t id0, uint32_t purpose, int64_t n,
+                         const int32_t *off, uint32_t *w0, uint32_t *w1) {
+  clhs_rng_batch01_at_isa(clhs_isa_choice(), seed, step, id0, purpose, n, off, w0, w1);
 }

@@ -15,5 +15,8 @@
  * it). */
 void clhs_rng_batch01_isa(int isa, uint64_t seed, uint32_t step, uint64_t id0, uint32_t purpose,
                           int64_t n, uint32_t *w0, uint32_t *w1);
+/** clhs_rng_batch01_at with the implementation `isa`. */
+void clhs_rng_batch01_at_isa(int isa, uint64_t seed, uint32_t step, uint64_t id0, uint32_t purpose,
+                             int64_t n, const int32_t *off, uint32_t *w0, uint32_t *w1);
 
 #endif

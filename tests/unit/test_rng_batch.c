@@ -120,6 +120,70 @@ static void test_matches_scalar(void **state) {
          clhs_rng_batch_isa());
 }
 
+/* clhs_rng_batch01_at: the words of the streams of id0 + off[j] only, for ascending offsets of
+ * every density (all, some, few), lengths around the vector widths, ids whose high words change
+ * inside the batch (once and twice), and nothing written past n. */
+static void test_at_matches_scalar(void **state) {
+  (void)state;
+  static const uint64_t ids[] = {0, 1000, ((uint64_t)1 << 32) - 40, ((uint64_t)2 << 32) - 3000,
+                                 ((uint64_t)1 << 48) - 100};
+  static const int64_t ns[] = {0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 64, 65, 300};
+  static const int32_t gaps[] = {1, 2, 3, 17, 1 << 30}; /* 1 << 30: crosses 2^32 in 4 steps */
+  static int32_t off[400];
+  static uint32_t want0[400], want1[400], got0[400 + PAD], got1[400 + PAD];
+  int isa[4], nisa = isas_here(isa);
+  long checked = 0;
+  uint32_t x = 12345; /* a small LCG for the offsets' gaps */
+  for (size_t d = 0; d < sizeof ids / sizeof *ids; d++)
+    for (size_t g = 0; g < sizeof gaps / sizeof *gaps; g++)
+      for (size_t e = 0; e < sizeof ns / sizeof *ns; e++) {
+        const int64_t n = ns[e];
+        const uint64_t id0 = ids[d];
+        int64_t o = 0, m = 0; /* m: the offsets below 2^31 (the largest gaps stop early) */
+        for (; m < n && o <= INT32_MAX; m++) { /* random gaps of 1 .. gaps[g] */
+          off[m] = (int32_t)o;
+          x = x * 1103515245u + 12345u;
+          o += 1 + (int64_t)((x >> 8) % (uint32_t)gaps[g]);
+        }
+        for (int64_t j = 0; j < m; j++) {
+          clhs_rng r;
+          clhs_rng_init(&r, 7, 11, id0 + (uint64_t)off[j], CLHS_P_SEARCH);
+          want0[j] = clhs_rng_u32(&r);
+          want1[j] = clhs_rng_u32(&r);
+        }
+        for (int i = 0; i < nisa; i++) {
+          for (int k = 0; k < 400 + PAD; k++)
+            got0[k] = got1[k] = CANARY;
+          if (isa[i] == DISPATCHED)
+            clhs_rng_batch01_at(7, 11, id0, CLHS_P_SEARCH, m, off, got0, got1);
+          else
+            clhs_rng_batch01_at_isa(isa[i], 7, 11, id0, CLHS_P_SEARCH, m, off, got0, got1);
+          for (int64_t j = 0; j < m; j++) {
+            if (got0[j] != want0[j] || got1[j] != want1[j])
+              fail_msg("isa %d id0 %llx n %lld gap %d: word j=%lld (offset %d) is (%08x, %08x), "
+                       "scalar (%08x, %08x)",
+                       isa[i], (unsigned long long)id0, (long long)m, gaps[g], (long long)j, off[j],
+                       got0[j], got1[j], want0[j], want1[j]);
+            checked++;
+          }
+          for (int64_t k = m; k < 400 + PAD; k++) {
+            assert_int_equal(got0[k], CANARY);
+            assert_int_equal(got1[k], CANARY);
+          }
+          if (m > 0) { /* without w1: the same w0 */
+            memset(got0, 0, sizeof got0);
+            if (isa[i] == DISPATCHED)
+              clhs_rng_batch01_at(7, 11, id0, CLHS_P_SEARCH, m, off, got0, NULL);
+            else
+              clhs_rng_batch01_at_isa(isa[i], 7, 11, id0, CLHS_P_SEARCH, m, off, got0, NULL);
+            assert_memory_equal(got0, want0, (size_t)m * sizeof *got0);
+            assert_int_equal(got0[m], 0);
+          }
+        }
+      }
+  printf("  %ld words at offsets checked over %d implementations\n", checked, nisa);
+}
+
 /* The name reports the implementation chosen, which is the widest this CPU supports. */
 static void test_isa_name(void **state) {
   (void)state;
@@ -139,6 +203,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_known_answer),
       cmocka_unit_test(test_matches_scalar),
+      cmocka_unit_test(test_at_matches_scalar),
       cmocka_unit_test(test_isa_name),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
