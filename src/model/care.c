@@ -216,18 +216,6 @@ CLHS_ISA_KERNEL(care_e, care_e_loop,
                  const double *ad, const double *Td, float *adh, float *Tp, care_sums *out),
                 (P, n, X, vis, ind, esc, ster, ster_weeks, rem_weeks, ad, Td, adh, Tp, out))
 
-/* The first k in [k, n) with f[k] != 0, or n: eight bytes at a time. */
-static int64_t next_set(const uint8_t *f, int64_t k, int64_t n) {
-  for (; k + 8 <= n; k += 8) {
-    uint64_t x;
-    memcpy(&x, f + k, sizeof x);
-    if (x) return k + __builtin_ctzll(x) / 8; /* little-endian: the first byte is the lowest */
-  }
-  for (; k < n && !f[k]; k++) {
-  }
-  return k;
-}
-
 /* The visit (or recall) of patient p (agent i) of local centre lc, whose a pass-A flag is set:
  * the sub-rule "visits" of §8 with its draws from the patient's CARE stream. T may rise and
  * vis becomes 2 on an escalation. */
@@ -341,13 +329,13 @@ int clhs_phase_care(clhs_world *w, int64_t t, clhs_error *err) {
       care_a(isa, &P, np, i0, w->cover, w->m, w->pat_fam + p0, w->adh + p0, w->T + p0,
              w->next_visit + p0, w->last_visit + p0, w->X + p0, w->pga + p0, cs.a, cs.T, cs.S,
              cs.vis);
-      for (int64_t k = next_set(cs.vis, 0, np); k < np; k = next_set(cs.vis, k + 1, np))
+      for (int64_t k = clhs_next_set(cs.vis, 0, np); k < np; k = clhs_next_set(cs.vis, k + 1, np))
         care_visit(w, t, lc, p0 + k, &cs.T[k], &cs.vis[k]);
       /* Disease transitions: the first word of each patient's DISEASE stream, all at once. */
       clhs_rng_batch01(seed, (uint32_t)t, (uint64_t)(w->gid_begin + i0), CLHS_P_DISEASE, np, ud.v,
                        NULL);
       care_c(isa, &P, np, ud.v, w->X + p0, w->ind + p0, cs.vis, cs.a, cs.T, cs.S, cs.h, cs.ev);
-      for (int64_t k = next_set(cs.ev, 0, np); k < np; k = next_set(cs.ev, k + 1, np)) {
+      for (int64_t k = clhs_next_set(cs.ev, 0, np); k < np; k = clhs_next_set(cs.ev, k + 1, np)) {
         if (!(clhs_u01_from32(ud.v[k]) < clhs_hazard_p(cs.h[k]))) continue;
         if (w->X[p0 + k] == CLHS_REM) {
           w->X[p0 + k] = CLHS_ACT;

@@ -8,6 +8,7 @@
 #define CLHS_MODEL_INTERNAL_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "clhs/model.h"
 #include "clhs/rng.h"
@@ -41,6 +42,23 @@ static inline double dmax(double a, double b) {
 }
 
 _Static_assert(CLHS_F_HELD_SHIFT + CLHS_NEEDS <= 8, "the held categories fit in flags");
+
+/* The first k in [k, n) with f[k] != 0, or n: eight bytes at a time (for flags of which many
+ * are 0, set by a vector pass for the rare work a scalar pass then does). */
+static inline int64_t clhs_next_set(const uint8_t *f, int64_t k, int64_t n) {
+  for (; k + 8 <= n; k += 8) {
+    uint64_t x;
+    memcpy(&x, f + k, sizeof x);
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (x) return k + __builtin_ctzll(x) / 8; /* the first byte is the lowest */
+#else
+    if (x) break; /* the byte loop finds which */
+#endif
+  }
+  for (; k < n && !f[k]; k++) {
+  }
+  return k;
+}
 
 /* The categories of the held list @p held[0, hm): bit κ set if it holds a κ-resource. */
 static inline unsigned held_cats(const uint64_t *held, int64_t hm) {

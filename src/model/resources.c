@@ -391,38 +391,10 @@ static int share(clhs_world *w, int64_t t, int64_t b, int64_t e, scratch *sc) {
  * (both as at the start of the phase). Offers [0, noff) sorted by target get their f;
  * finds go to s->found. */
 
-/* Who may search, for n agents at once: E >= 1 and the first word of the SEARCH stream below
- * p_search m (the comparison discover() made agent by agent: the same doubles). Whether a
- * candidate searches then depends on its largest need, computed for candidates only. */
-static inline __attribute__((always_inline)) void
-search_loop(int64_t n, double p_search, const uint8_t *restrict E, const float *restrict m,
-            const uint32_t *restrict u, uint8_t *restrict out) {
-  for (int64_t k = 0; k < n; k++)
-    out[k] = (uint8_t)((E[k] >= 1) & (clhs_u01_from32(u[k]) < p_search * (double)m[k]));
-}
-CLHS_ISA_KERNEL(search_run, search_loop,
-                (int64_t n, double p_search, const uint8_t *E, const float *m, const uint32_t *u,
-                 uint8_t *out),
-                (n, p_search, E, m, u, out))
-
-/* The first k in [k, n) with f[k] != 0, or n: eight bytes at a time. */
-static int64_t next_set(const uint8_t *f, int64_t k, int64_t n) {
-  for (; k + 8 <= n; k += 8) {
-    uint64_t x;
-    memcpy(&x, f + k, sizeof x);
-    if (x)
-      return k + __builtin_ctzll(x) / 8; /* x86-64 is little-endian: the first byte is lowest */
-  }
-  for (; k < n && !f[k]; k++) {
-  }
-  return k;
-}
-
 static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff, scratch *sc) {
   const clhs_config *cfg = w->cfg;
   const int64_t hm = cfg->resources.held_max;
   const double p_tie = cfg->resources.p_tie;
-  const int isa = clhs_isa_choice();
 #pragma omp parallel
   {
     scratch *s = &sc[omp_get_thread_num()];
@@ -431,28 +403,39 @@ static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff, scratch 
       const int32_t a0 = w->first[0][lc], a1 = w->first[CLHS_NTYPES][lc];
       const int64_t na = a1 - a0, g1 = w->gid_begin + a1;
       int64_t o = lower_cand(off, noff, w->gid_begin + a0);
-      /* Whether each agent may search: the first word of its SEARCH stream (the centre's
-       * all at once); a searcher's stream goes on from its second word. */
+      /* Who may search: E >= 1 and the first word of the SEARCH stream below p_search m;
+       * drawn in vectors for the agents with E >= 1 only (the same words as drawing for all).
+       * Whether such a candidate searches then depends on its largest need. A searcher's
+       * stream goes on from its second word. */
+      if (na <= 0) continue; /* (no agents: no offers either) */
       if (!clhs_u32buf_fit(&s->draws, na)) {
         s->status = CLHS_ENOMEM;
         continue;
       }
-      if (na > s->sf_cap) {
+      if (na > s->sf_cap) { /* one block: the flags, then the offsets (4-byte aligned) */
         free(s->sf);
-        s->sf = malloc((size_t)na);
+        s->sf = malloc((size_t)((na + 3) / 4 * 4) + (size_t)na * sizeof(int32_t));
         s->sf_cap = s->sf ? na : 0;
         if (!s->sf) {
           s->status = CLHS_ENOMEM;
           continue;
         }
       }
-      clhs_rng_batch01(cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + a0), CLHS_P_SEARCH, na,
-                       s->draws.v, NULL);
-      search_run(isa, na, cfg->resources.p_search, w->E + a0, w->m + a0, s->draws.v, s->sf);
+      int32_t *ix = (int32_t *)(void *)(s->sf + (na + 3) / 4 * 4), nx = 0;
+      const uint8_t *E = w->E + a0;
+      for (int32_t k = 0; k < (int32_t)na; k++) { /* without a branch */
+        ix[nx] = k;
+        nx += E[k] >= 1;
+      }
+      clhs_rng_batch01_at(cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + a0), CLHS_P_SEARCH,
+                          nx, ix, s->draws.v, NULL);
+      memset(s->sf, 0, (size_t)na);
+      for (int32_t j = 0; j < nx; j++)
+        s->sf[ix[j]] = clhs_u01_from32(s->draws.v[j]) < cfg->resources.p_search * w->m[a0 + ix[j]];
       clhs_rng r; /* a searcher's SEARCH stream (set up for each searcher; read by no other) */
       memset(&r, 0, sizeof r);
       /* Only the candidates and the targets of offers have anything to do. */
-      for (int64_t x = next_set(s->sf, 0, na);; x = next_set(s->sf, x + 1, na)) {
+      for (int64_t x = clhs_next_set(s->sf, 0, na);; x = clhs_next_set(s->sf, x + 1, na)) {
         const int64_t ko = o < noff && off[o].target < g1 ? off[o].target - w->gid_begin - a0 : na;
         if (ko < x) x = ko; /* an offer's target before the next candidate */
         if (x >= na) break;
