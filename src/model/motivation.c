@@ -321,7 +321,8 @@ int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
 #pragma omp for schedule(dynamic, 4)
     for (int64_t lc = 0; lc < w->c_count; lc++) {
       const int32_t na = w->first[CLHS_NTYPES][lc] - w->first[0][lc];
-      if (!scratch_fit(&s, max_neighbours(w, lc)) || !scratch_centre(&s, na)) {
+      /* (only care-tie lists here: the dynamic ties are summed where they are stored) */
+      if (!scratch_fit(&s, clhs_careties_max(w, lc)) || !scratch_centre(&s, na)) {
         oom = 1;
         continue;
       }
@@ -361,9 +362,16 @@ int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
       care_terms(isa, &TP, ca0 - fa0, fa0, w->m, w->E, Ec, i0, w->succ, w->flags, ia, ib, ic,
                  soc + (fa0 - i0), sws + (fa0 - i0), astar + (fa0 - i0), e1 + (fa0 - i0),
                  ks + (fa0 - i0), kt + (fa0 - i0), s.L + (fa0 - i0), &visits);
-      /* Staff, and patients and family members with dynamic ties too: one at a time. */
-      for (int32_t i = i0; i < i1; i++) {
-        if (i < ca0 && ts->off[i - i0] == ts->off[i - i0 + 1]) continue; /* done above */
+      /* Staff, and patients and family members with dynamic ties too: one at a time. Which
+       * patients and family members have some: flags (in u0's room until engage_centre draws
+       * there), found eight at a time. */
+      const int32_t npf = ca0 - i0;
+      uint8_t *dyn = (uint8_t *)(void *)s.u0;
+      const uint32_t *toff = ts->off;
+      for (int32_t k = 0; k < npf; k++)
+        dyn[k] = toff[k + 1] != toff[k];
+      for (int32_t i = i0 + (int32_t)clhs_next_set(dyn, 0, npf); i < i1;
+           i = i + 1 < ca0 ? i0 + (int32_t)clhs_next_set(dyn, i + 1 - i0, npf) : i + 1) {
         const double mi = w->m[i];
         double sw = 0, infl = 0, lead = 0;
         if (ts->off[i - i0] == ts->off[i - i0 + 1]) {
