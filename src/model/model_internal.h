@@ -43,21 +43,29 @@ static inline double dmax(double a, double b) {
 
 _Static_assert(CLHS_F_HELD_SHIFT + CLHS_NEEDS <= 8, "the held categories fit in flags");
 
-/* The first k in [k, n) with f[k] != 0, or n: eight bytes at a time (for flags of which many
- * are 0, set by a vector pass for the rare work a scalar pass then does). */
-static inline int64_t clhs_next_set(const uint8_t *f, int64_t k, int64_t n) {
+/* The first k in [k, n) with f[k] >= v, or n, for v a power of two (1: nonzero; 2: tier >= 2):
+ * eight bytes at a time, for bytes of which few qualify (flags set by a vector pass for the
+ * rare work a scalar pass then does; the tiers E of which few are 2 or more). */
+static inline int64_t clhs_next_at_least(const uint8_t *f, int64_t k, int64_t n, unsigned v) {
+  const uint64_t mask = 0x0101010101010101ull * (uint8_t) ~(v - 1); /* a byte >= v: a bit here */
   for (; k + 8 <= n; k += 8) {
     uint64_t x;
     memcpy(&x, f + k, sizeof x);
+    x &= mask;
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (x) return k + __builtin_ctzll(x) / 8; /* the first byte is the lowest */
 #else
     if (x) break; /* the byte loop finds which */
 #endif
   }
-  for (; k < n && !f[k]; k++) {
+  for (; k < n && f[k] < v; k++) {
   }
   return k;
+}
+
+/* The first k in [k, n) with f[k] != 0, or n. */
+static inline int64_t clhs_next_set(const uint8_t *f, int64_t k, int64_t n) {
+  return clhs_next_at_least(f, k, n, 1);
 }
 
 /* The categories of the held list @p held[0, hm): bit κ set if it holds a κ-resource. */

@@ -91,10 +91,14 @@ static int peer_ties(clhs_world *w, int64_t lc, int64_t t, int32_t *elig, msgvec
   const int64_t k = clhs_rng_poisson(&r, lambda);
   if (k == 0) return CLHS_OK;
   int32_t npat = 0, nfam = 0;
-  for (int32_t i = p0; i < f0; i++)
-    if (w->E[i] >= 1) elig[npat++] = i;
-  for (int32_t i = f0; i < f1; i++)
-    if (w->E[i] >= 1) elig[npat + nfam++] = i;
+  for (int32_t i = p0; i < f0; i++) { /* (without a branch: about half are) */
+    elig[npat] = i;
+    npat += w->E[i] >= 1;
+  }
+  for (int32_t i = f0; i < f1; i++) {
+    elig[npat + nfam] = i;
+    nfam += w->E[i] >= 1;
+  }
   const int32_t ntot = npat + nfam;
   for (int64_t e = 0; e < k; e++) {
     if (ntot < 2) break;
@@ -224,21 +228,26 @@ static int build_candidates(clhs_world *w, int64_t t, int online, cand_list *cl,
 #pragma omp for schedule(dynamic, 4)
       for (int64_t lc = 0; lc < w->c_count; lc++) {
         if (!w->member[lc]) continue;
-        const int32_t i0 = w->first[0][lc], i1 = w->first[CLHS_NTYPES][lc];
-        if (!online) { /* attendance: the first word of each agent's ATTEND stream */
-          if (!clhs_u32buf_fit(&ua, i1 - i0)) {
-            oom = 1;
-            continue;
-          }
-          clhs_rng_batch01(cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i0), CLHS_P_ATTEND,
-                           i1 - i0, ua.v, NULL);
+        const int32_t i0 = w->first[0][lc], i1 = w->first[CLHS_NTYPES][lc], na = i1 - i0;
+        /* The agents with E >= 2 (few), as offsets from i0 in ua's second half; at an event,
+         * the first word of each one's ATTEND stream (attendance) in the first. */
+        if (!clhs_u32buf_fit(&ua, 2 * (int64_t)na)) {
+          oom = 1;
+          continue;
         }
-        for (int32_t i = i0; i < i1; i++) {
-          if (w->E[i] < 2) continue;
+        int32_t *ix = (int32_t *)(void *)(ua.v + na), nx = 0;
+        for (int64_t k = clhs_next_at_least(w->E + i0, 0, na, 2); k < na;
+             k = clhs_next_at_least(w->E + i0, k + 1, na, 2))
+          ix[nx++] = (int32_t)k;
+        if (!online)
+          clhs_rng_batch01_at(cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i0),
+                              CLHS_P_ATTEND, nx, ix, ua.v, NULL);
+        for (int32_t x = 0; x < nx; x++) {
+          const int32_t i = i0 + ix[x];
           int in = 1;
           if (!online) {
             const double p = w->I[lc].train * cfg->network.attend[w->E[i] - 2] * w->m[i];
-            in = clhs_u01_from32(ua.v[i - i0]) < p;
+            in = clhs_u01_from32(ua.v[x]) < p;
             if (in) w->flags[i] |= CLHS_F_TRAINED;
           }
           if (in) cl->begin[lc * CLHS_NTYPES + (online ? 0 : w->type[i]) + 1]++;
@@ -267,8 +276,10 @@ static int build_candidates(clhs_world *w, int64_t t, int online, cand_list *cl,
         pos[u] = cl->begin[lc * CLHS_NTYPES + u];
       mine[lc].centre = w->c_begin + lc;
       if (!w->member[lc]) continue;
-      for (int32_t i = w->first[0][lc]; i < w->first[CLHS_NTYPES][lc]; i++) {
-        if (w->E[i] < 2) continue;
+      const int32_t i0 = w->first[0][lc], na = w->first[CLHS_NTYPES][lc] - i0;
+      for (int64_t k = clhs_next_at_least(w->E + i0, 0, na, 2); k < na;
+           k = clhs_next_at_least(w->E + i0, k + 1, na, 2)) {
+        const int32_t i = i0 + (int32_t)k; /* E >= 2 */
         if (!online && !(w->flags[i] & CLHS_F_TRAINED)) continue;
         const int u = online ? 0 : w->type[i];
         cum[u] += online ? 1 : (int64_t)clhs_degree(w, lc, i) + 1;
