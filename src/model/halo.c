@@ -65,15 +65,24 @@ int clhs_halo_exchange(clhs_world *w, clhs_error *err) {
     const clhs_tieset *ts = &w->ties[lc];
     const int32_t a0 = w->first[0][lc], na = w->first[CLHS_NTYPES][lc] - a0;
     int64_t k = cstart[lc];
-    for (int32_t r = 0; r < na; r++)
-      for (uint32_t d = ts->off[r]; d < ts->off[r + 1]; d++) {
-        int64_t g = clhs_tie_gid(ts->key[d]);
-        if (g >= lo && g < hi) continue;
-        rg[k] = g;
-        /* (owner rank, local agent) packed so that sorting groups by rank, then gid. */
-        pairs[k] = (int64_t)clhs_owner_of_gid(w, g) * ((int64_t)1 << 40) + (a0 + r);
-        k++;
+    if (k == cstart[lc + 1]) continue; /* no remote neighbour (on one rank: none anywhere) */
+    int32_t r = 0;                     /* the agent of tie end d: off[r] <= d < off[r + 1] */
+    for (uint32_t d = 0; d < ts->off[na]; d++) {
+      int64_t g = clhs_tie_gid(ts->key[d]);
+      if (g >= lo && g < hi) continue;
+      int32_t b = na; /* bisection: the first index > r with off > d, less one */
+      while (b - r > 1) {
+        const int32_t mid = r + (b - r) / 2;
+        if (ts->off[mid] <= d)
+          r = mid;
+        else
+          b = mid;
       }
+      rg[k] = g;
+      /* (owner rank, local agent) packed so that sorting groups by rank, then gid. */
+      pairs[k] = (int64_t)clhs_owner_of_gid(w, g) * ((int64_t)1 << 40) + (a0 + r);
+      k++;
+    }
   }
   qsort(rg, (size_t)nrem, sizeof *rg, cmp_i64);
   qsort(pairs, (size_t)nrem, sizeof *pairs, cmp_i64);
