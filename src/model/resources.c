@@ -300,7 +300,11 @@ static void create(clhs_world *w, int64_t t, scratch *sc) {
     for (int64_t lc = 0; lc < w->c_count; lc++) {
       if (!w->member[lc]) continue;
       const double cost = 1.0 - cfg->resources.create_cost * (1.0 - w->I[lc].tools);
-      for (int32_t i = w->first[CLHS_PAT][lc]; i < w->first[CLHS_RES][lc]; i++) {
+      /* Creators have E >= 2 (few): found eight tiers at a time. */
+      const int32_t c0 = w->first[CLHS_PAT][lc], nc = w->first[CLHS_RES][lc] - c0;
+      for (int64_t x = clhs_next_at_least(w->E + c0, 0, nc, 2); x < nc;
+           x = clhs_next_at_least(w->E + c0, x + 1, nc, 2)) {
+        const int32_t i = c0 + (int32_t)x;
         const int ty = w->type[i];
         const int family = ty == CLHS_PAT || ty == CLHS_FAM;
         if (w->E[i] < (family ? 3 : 2)) continue;

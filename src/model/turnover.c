@@ -80,15 +80,21 @@ int clhs_phase_turnover(clhs_world *w, int64_t t, clhs_error *err) {
       /* Each patient's TURNOVER stream: its first word (all of the centre's at once) says
        * whether the patient leaves; a leaver's stream goes on from its second word. */
       const int64_t p0 = w->pat_begin[lc], np = w->pat_begin[lc + 1] - p0;
-      if (!clhs_u32buf_fit(&ut, np)) {
+      if (!clhs_u32buf_fit(&ut, np + (np + 3) / 4)) { /* the draws, then a byte each */
         oom = 1;
         continue;
       }
       clhs_rng_batch01(cfg->run.seed, (uint32_t)t,
                        (uint64_t)(w->gid_begin + w->first[CLHS_PAT][lc]), CLHS_P_TURNOVER, np, ut.v,
                        NULL);
-      for (int64_t p = w->pat_begin[lc]; p < w->pat_begin[lc + 1]; p++) {
-        if (!(clhs_u01_from32(ut.v[p - p0]) < cfg->care.turnover)) continue;
+      /* Who leaves (few): flags after the draws (a vector pass), found eight at a time. */
+      uint8_t *leave = (uint8_t *)(void *)(ut.v + np);
+      const uint32_t *u = ut.v;
+      const double turnover = cfg->care.turnover;
+      for (int64_t k = 0; k < np; k++)
+        leave[k] = clhs_u01_from32(u[k]) < turnover;
+      for (int64_t x = clhs_next_set(leave, 0, np); x < np; x = clhs_next_set(leave, x + 1, np)) {
+        const int64_t p = p0 + x;
         const int64_t i = w->pat_agent[p];
         clhs_rng r;
         clhs_rng_init(&r, cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i),
