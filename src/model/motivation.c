@@ -248,15 +248,18 @@ typedef struct terms_par {
 } terms_par;
 
 /* n agents of one kind from local agent i0 on (Ec: the tiers of the centre's agents from
- * local agent c0 on, as 32-bit integers, which vectors can gather): a[k] is the first neighbour
- * (-1: none), b[k] the second (-1: none; never with a = -1), c[k] the clinician whose m enters A*.
- * Outputs are the centre's per-agent terms from the segment's first agent on; returns the care-tie
- * neighbour entries summed over. */
+ * local agent c0 on, as 32-bit integers, which vectors can gather); c[k] is the clinician
+ * whose m enters A*. Patients (pat = 1): a[k] the family member (-1: none), then the clinician
+ * c[k], always there. Family members (pat = 0): a[k] the patient, always there, and no second
+ * neighbour. (pat is a constant in each kernel below, so each loads only what its kind has.)
+ * The terms are those of the general form with ha = a[k] >= 0 and hb (a second neighbour):
+ * sw = hb ? sw1 + cw : sw1 and so on, with hb fixed. Outputs are the centre's per-agent terms
+ * from the segment's first agent on; visits gets the care-tie neighbour entries summed over. */
 static inline __attribute__((always_inline)) void
 care_terms_loop(const terms_par *restrict P, int32_t n, int32_t i0, const float *restrict m,
                 const uint8_t *restrict E, const int32_t *restrict Ec, int32_t c0,
                 const uint16_t *restrict succ, const uint8_t *restrict flags,
-                const int32_t *restrict a, const int32_t *restrict b, const int32_t *restrict c,
+                const int32_t *restrict a, const int32_t *restrict c, const int pat,
                 double *restrict soc, double *restrict sws, double *restrict astar,
                 double *restrict e1, double *restrict ks, double *restrict kt, float *restrict L,
                 int64_t *restrict visits) {
@@ -268,22 +271,27 @@ care_terms_loop(const terms_par *restrict P, int32_t n, int32_t i0, const float 
   for (int32_t k = 0; k < n; k++) {
     const int32_t i = i0 + k;
     const double mi = m[i];
-    const int32_t ha = a[k] >= 0, hb = b[k] >= 0;
+    const int32_t ha = pat ? a[k] >= 0 : 1;
     /* the neighbour, or the agent itself for none: index arithmetic, not a select (which
      * the compiler would turn into a masked load it cannot gather) */
-    const int32_t ja = (a[k] & -ha) | (i & (ha - 1)), jb = (b[k] & -hb) | (i & (hb - 1));
-    const double ma = m[ja], mb = m[jb]; /* loaded whether used or not: no branches */
-    const int la = Ec[ja - c0] == 4, lb = Ec[jb - c0] == 4;
+    const int32_t ja = pat ? (a[k] & -ha) | (i & (ha - 1)) : a[k], jc = c[k];
+    const double ma = m[ja], mc = m[jc]; /* loaded whether used or not: no branches */
+    const int la = Ec[ja - c0] == 4;
     const double sw1 = ha ? 0.0 + cw : 0.0;
-    const double ta = 0.0 + cw * (ma - mi), tb = cw * (mb - mi);
+    const double ta = 0.0 + cw * (ma - mi);
     const double in1 = ha ? ta : 0.0;
     const double ld1 = ha & la ? 0.0 + cw : 0.0;
-    const double sw = hb ? sw1 + cw : sw1;
-    const double infl = hb ? in1 + tb : in1;
-    const double lead = hb & lb ? ld1 + cw : ld1;
+    double sw = sw1, infl = in1, lead = ld1;
+    if (pat) { /* the clinician, the second neighbour */
+      const int lc = Ec[jc - c0] == 4;
+      const double tc = cw * (mc - mi);
+      sw = sw1 + cw;
+      infl = in1 + tc;
+      lead = lc ? ld1 + cw : ld1;
+    }
     const double R = E[i] >= 2 ? roles : 0.0;
     const double Astar = at0 + at1 * R;
-    astar[k] = Astar + at2 * m[c[k]];
+    astar[k] = Astar + at2 * mc;
     soc[k] = mu * infl;
     sws[k] = sw;
     e1[k] = ngamma * sw;
@@ -291,20 +299,43 @@ care_terms_loop(const terms_par *restrict P, int32_t n, int32_t i0, const float 
     ks[k] = kappa_success * (double)succ[i];
     kt[k] = kappa_train * trained * train;
     L[k] = (float)lead;
-    v += ha + hb;
+    v += ha + pat;
   }
   *visits += v;
 }
-CLHS_ISA_KERNEL(care_terms, care_terms_loop,
-                (const terms_par *restrict P, int32_t n, int32_t i0, const float *restrict m,
-                 const uint8_t *restrict E, const int32_t *restrict Ec, int32_t c0,
-                 const uint16_t *restrict succ, const uint8_t *restrict flags,
-                 const int32_t *restrict a, const int32_t *restrict b, const int32_t *restrict c,
-                 double *restrict soc, double *restrict sws, double *restrict astar,
-                 double *restrict e1, double *restrict ks, double *restrict kt, float *restrict L,
-                 int64_t *restrict visits),
-                (P, n, i0, m, E, Ec, c0, succ, flags, a, b, c, soc, sws, astar, e1, ks, kt, L,
-                 visits))
+static inline __attribute__((always_inline)) void
+care_terms_pat_loop(const terms_par *restrict P, int32_t n, int32_t i0, const float *restrict m,
+                    const uint8_t *restrict E, const int32_t *restrict Ec, int32_t c0,
+                    const uint16_t *restrict succ, const uint8_t *restrict flags,
+                    const int32_t *restrict a, const int32_t *restrict c, double *restrict soc,
+                    double *restrict sws, double *restrict astar, double *restrict e1,
+                    double *restrict ks, double *restrict kt, float *restrict L,
+                    int64_t *restrict visits) {
+  care_terms_loop(P, n, i0, m, E, Ec, c0, succ, flags, a, c, 1, soc, sws, astar, e1, ks, kt, L,
+                  visits);
+}
+static inline __attribute__((always_inline)) void
+care_terms_fam_loop(const terms_par *restrict P, int32_t n, int32_t i0, const float *restrict m,
+                    const uint8_t *restrict E, const int32_t *restrict Ec, int32_t c0,
+                    const uint16_t *restrict succ, const uint8_t *restrict flags,
+                    const int32_t *restrict a, const int32_t *restrict c, double *restrict soc,
+                    double *restrict sws, double *restrict astar, double *restrict e1,
+                    double *restrict ks, double *restrict kt, float *restrict L,
+                    int64_t *restrict visits) {
+  care_terms_loop(P, n, i0, m, E, Ec, c0, succ, flags, a, c, 0, soc, sws, astar, e1, ks, kt, L,
+                  visits);
+}
+#define CARE_TERMS_PARAMS                                                                          \
+  (const terms_par *restrict P, int32_t n, int32_t i0, const float *restrict m,                    \
+   const uint8_t *restrict E, const int32_t *restrict Ec, int32_t c0,                              \
+   const uint16_t *restrict succ, const uint8_t *restrict flags, const int32_t *restrict a,        \
+   const int32_t *restrict c, double *restrict soc, double *restrict sws, double *restrict astar,  \
+   double *restrict e1, double *restrict ks, double *restrict kt, float *restrict L,               \
+   int64_t *restrict visits)
+#define CARE_TERMS_ARGS                                                                            \
+  (P, n, i0, m, E, Ec, c0, succ, flags, a, c, soc, sws, astar, e1, ks, kt, L, visits)
+CLHS_ISA_KERNEL(care_terms_pat, care_terms_pat_loop, CARE_TERMS_PARAMS, CARE_TERMS_ARGS)
+CLHS_ISA_KERNEL(care_terms_fam, care_terms_fam_loop, CARE_TERMS_PARAMS, CARE_TERMS_ARGS)
 
 int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
   const clhs_config *cfg = w->cfg;
@@ -350,18 +381,17 @@ int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
       int32_t *Ec = s.ix + 3 * (size_t)s.L_cap;
       for (int32_t k = 0; k < na; k++)
         Ec[k] = w->E[i0 + k];
-      care_terms(isa, &TP, fa0 - i0, i0, w->m, w->E, Ec, i0, w->succ, w->flags, w->pat_fam + p0,
-                 w->pat_clin + p0, w->pat_clin + p0, soc, sws, astar, e1, ks, kt, s.L, &visits);
-      int32_t *ia = s.ix, *ib = s.ix + s.L_cap, *ic = s.ix + 2 * (size_t)s.L_cap;
+      care_terms_pat(isa, &TP, fa0 - i0, i0, w->m, w->E, Ec, i0, w->succ, w->flags, w->pat_fam + p0,
+                     w->pat_clin + p0, soc, sws, astar, e1, ks, kt, s.L, &visits);
+      int32_t *ia = s.ix, *ic = s.ix + 2 * (size_t)s.L_cap;
       for (int32_t k = 0; k < ca0 - fa0; k++) {
         const int64_t pp = w->fam_patient[f0 + k];
         ia[k] = w->pat_agent[pp];
-        ib[k] = -1;
         ic[k] = w->pat_clin[pp];
       }
-      care_terms(isa, &TP, ca0 - fa0, fa0, w->m, w->E, Ec, i0, w->succ, w->flags, ia, ib, ic,
-                 soc + (fa0 - i0), sws + (fa0 - i0), astar + (fa0 - i0), e1 + (fa0 - i0),
-                 ks + (fa0 - i0), kt + (fa0 - i0), s.L + (fa0 - i0), &visits);
+      care_terms_fam(isa, &TP, ca0 - fa0, fa0, w->m, w->E, Ec, i0, w->succ, w->flags, ia, ic,
+                     soc + (fa0 - i0), sws + (fa0 - i0), astar + (fa0 - i0), e1 + (fa0 - i0),
+                     ks + (fa0 - i0), kt + (fa0 - i0), s.L + (fa0 - i0), &visits);
       /* Staff, and patients and family members with dynamic ties too: one at a time. Which
        * patients and family members have some: flags (in u0's room until engage_centre draws
        * there), found eight at a time. */
