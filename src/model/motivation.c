@@ -125,8 +125,12 @@ typedef struct scratch {
   int32_t L_cap;
 } scratch;
 
-/* Phase 5's per-agent terms of a centre, in s.d (array t at s.d + t * L_cap). */
-enum { SCR_SOC, SCR_SW, SCR_ASTAR, SCR_EXP1, SCR_EXP2, SCR_KS, SCR_KT, SCR_TERMS };
+/* Phase 5's per-agent terms of a centre, in s.d (array t at s.d + t * L_cap); the last three
+ * are the staff's care-tie sums (staff_sums). */
+// clang-format off
+enum { SCR_SOC, SCR_SW, SCR_ASTAR, SCR_EXP1, SCR_EXP2, SCR_KS, SCR_KT,
+       SCR_SSW, SCR_SINFL, SCR_SLEAD, SCR_TERMS };
+// clang-format on
 
 /* Room for one centre's per-agent scratch (L, u0, u1). */
 static int scratch_centre(scratch *s, int32_t na) {
@@ -337,6 +341,34 @@ care_terms_fam_loop(const terms_par *restrict P, int32_t n, int32_t i0, const fl
 CLHS_ISA_KERNEL(care_terms_pat, care_terms_pat_loop, CARE_TERMS_PARAMS, CARE_TERMS_ARGS)
 CLHS_ISA_KERNEL(care_terms_fam, care_terms_fam_loop, CARE_TERMS_PARAMS, CARE_TERMS_ARGS)
 
+/* The care-tie sums of a centre's ns staff (agents c0 .. c0 + ns - 1, the first nclin of them
+ * clinicians), as the general loop makes them from the care-tie list: clinician s's patients
+ * p0 + s, p0 + s + nclin, ... (below f0), then every other staff member, in gid order; here
+ * without building the list. (One member at a time: a centre has a dozen or so.) */
+static void staff_sums(int32_t ns, int32_t nclin, int32_t c0, int32_t p0, int32_t f0,
+                       const float *restrict m, const uint8_t *restrict E, double *restrict sw,
+                       double *restrict infl, double *restrict lead) {
+  const double cw = CLHS_CARETIES_W;
+  for (int32_t s = 0; s < ns; s++) {
+    const double mi = m[c0 + s];
+    double a = 0, b = 0, c = 0;
+    for (int32_t k = p0 + s; s < nclin && k < f0; k += nclin) {
+      a += cw;
+      b += cw * ((double)m[k] - mi);
+      if (E[k] == 4) c += cw;
+    }
+    for (int32_t k = c0; k < c0 + ns; k++) {
+      if (k == c0 + s) continue;
+      a += cw;
+      b += cw * ((double)m[k] - mi);
+      if (E[k] == 4) c += cw;
+    }
+    sw[s] = a;
+    infl[s] = b;
+    lead[s] = c;
+  }
+}
+
 int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
   const clhs_config *cfg = w->cfg;
   const struct clhs_constants *K = &cfg->constants;
@@ -392,6 +424,11 @@ int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
       care_terms_fam(isa, &TP, ca0 - fa0, fa0, w->m, w->E, Ec, i0, w->succ, w->flags, ia, ic,
                      soc + (fa0 - i0), sws + (fa0 - i0), astar + (fa0 - i0), e1 + (fa0 - i0),
                      ks + (fa0 - i0), kt + (fa0 - i0), s.L + (fa0 - i0), &visits);
+      /* The staff's care-tie sums, all at once. */
+      double *ssw = s.d + SCR_SSW * (size_t)s.L_cap, *sinfl = s.d + SCR_SINFL * (size_t)s.L_cap;
+      double *slead = s.d + SCR_SLEAD * (size_t)s.L_cap;
+      staff_sums(i1 - ca0, w->first[CLHS_QIS][lc] - ca0, ca0, w->first[CLHS_PAT][lc], fa0, w->m,
+                 w->E, ssw, sinfl, slead);
       /* Staff, and patients and family members with dynamic ties too: one at a time. Which
        * patients and family members have some: flags (in u0's room until engage_centre draws
        * there), found eight at a time. */
@@ -405,17 +442,12 @@ int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
         const double mi = w->m[i];
         double sw = 0, infl = 0, lead = 0;
         if (ts->off[i - i0] == ts->off[i - i0 + 1]) {
-          /* Care ties only: they are local and listed in gid order already, so the sums
-           * run over them directly, in the same order as the merged list. */
-          const int32_t nc = clhs_careties_neighbours(w, lc, i, s.care);
-          const double cw = CLHS_CARETIES_W;
-          for (int32_t k = 0; k < nc; k++) {
-            const int32_t j = s.care[k];
-            sw += cw;
-            infl += cw * ((double)w->m[j] - mi);
-            if (w->E[j] == 4) lead += cw;
-          }
-          visits += nc;
+          /* Care ties only (staff: the others with none were done above): the centre's staff
+           * sums, made in gid order in staff_sums. */
+          sw = ssw[i - ca0];
+          infl = sinfl[i - ca0];
+          lead = slead[i - ca0];
+          visits += clhs_careties_degree(w, lc, i);
         } else {
           /* Care and dynamic ties merged in global-id order, as clhs_neighbours lists
            * them, summed on the way (no list is built). */
