@@ -63,6 +63,30 @@ static inline int64_t clhs_next_at_least(const uint8_t *f, int64_t k, int64_t n,
   return k;
 }
 
+/* The offsets k in [0, n) with f[k] >= v (v a power of two), in order, into ix; returns how
+ * many. Eight bytes at a time: each qualifying byte's top bit set in t, then the set bits. */
+static inline int32_t clhs_compact_at_least(const uint8_t *f, int32_t n, unsigned v, int32_t *ix) {
+  int32_t nx = 0, k = 0;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  const uint64_t mask = 0x0101010101010101ull * (uint8_t) ~(v - 1), lo7 = 0x7F7F7F7F7F7F7F7Full;
+  for (; k + 8 <= n; k += 8) {
+    uint64_t x;
+    memcpy(&x, f + k, sizeof x);
+    x &= mask;
+    uint64_t t = (((x & lo7) + lo7) | x) & ~lo7; /* a byte's top bit: the byte is nonzero */
+    while (t) {
+      ix[nx++] = k + __builtin_ctzll(t) / 8;
+      t &= t - 1;
+    }
+  }
+#endif
+  for (; k < n; k++) {
+    ix[nx] = k;
+    nx += f[k] >= v;
+  }
+  return nx;
+}
+
 /* The first k in [k, n) with f[k] != 0, or n. */
 static inline int64_t clhs_next_set(const uint8_t *f, int64_t k, int64_t n) {
   return clhs_next_at_least(f, k, n, 1);

@@ -425,12 +425,8 @@ static void discover(clhs_world *w, int64_t t, cand *off, int64_t noff, scratch 
           continue;
         }
       }
-      int32_t *ix = (int32_t *)(void *)(s->sf + (na + 3) / 4 * 4), nx = 0;
-      const uint8_t *E = w->E + a0;
-      for (int32_t k = 0; k < (int32_t)na; k++) { /* without a branch */
-        ix[nx] = k;
-        nx += E[k] >= 1;
-      }
+      int32_t *ix = (int32_t *)(void *)(s->sf + (na + 3) / 4 * 4);
+      const int32_t nx = clhs_compact_at_least(w->E + a0, (int32_t)na, 1, ix);
       clhs_rng_batch01_at(cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + a0), CLHS_P_SEARCH,
                           nx, ix, s->draws.v, NULL);
       memset(s->sf, 0, (size_t)na);
