@@ -804,6 +804,47 @@ static uint64_t busy_digest(int threads) {
   return sum ^ ch;
 }
 
+/* The byte scans the phases use to find their rare agents (model_internal.h): the next byte
+ * >= v and the list of all of them, against plain loops, for every length 0..70 and start,
+ * thresholds 1, 2 and 4, sparse and dense bytes (tiers 0..4 and any byte value). */
+static void test_byte_scans(void **state) {
+  (void)state;
+  uint8_t f[72];
+  int32_t ix[72];
+  uint32_t x = 99;
+  long checked = 0;
+  for (int dense = 0; dense < 3; dense++)
+    for (int32_t n = 0; n <= 70; n++) {
+      for (int32_t k = 0; k < n; k++) {
+        x = x * 1103515245u + 12345u;
+        const uint32_t r = x >> 16;
+        f[k] = (uint8_t)(dense == 0 ? (r % 17 == 0 ? 1 + r % 4 : 0) : dense == 1 ? r % 5 : r);
+      }
+      for (unsigned v = 1; v <= 4; v *= 2) {
+        int32_t want = 0;
+        for (int32_t k = 0; k < n; k++)
+          if (f[k] >= v) {
+            assert_true(want < 72);
+            ix[want] = -1;
+            want++;
+          }
+        const int32_t got = clhs_compact_at_least(f, n, v, ix);
+        assert_int_equal(got, want);
+        for (int32_t j = 0, k = 0; k < n; k++)
+          if (f[k] >= v) assert_int_equal(ix[j++], k);
+        for (int64_t k0 = 0; k0 <= n; k0++) {
+          int64_t next = k0;
+          while (next < n && f[next] < v)
+            next++;
+          assert_int_equal(clhs_next_at_least(f, k0, n, v), next);
+          if (v == 1) assert_int_equal(clhs_next_set(f, k0, n), next);
+          checked++;
+        }
+      }
+    }
+  assert_true(checked > 10000);
+}
+
 static void test_determinism(void **state) {
   (void)state;
   const uint64_t d1 = busy_digest(1), d3 = busy_digest(3);
@@ -818,7 +859,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_discovery_ties), cmocka_unit_test(test_discovery_commons),
       cmocka_unit_test(test_commons_draws),  cmocka_unit_test(test_adoption),
       cmocka_unit_test(test_research),       cmocka_unit_test(test_obsolescence),
-      cmocka_unit_test(test_determinism),
+      cmocka_unit_test(test_byte_scans),     cmocka_unit_test(test_determinism),
   };
   const struct CMUnitTest multi[] = {cmocka_unit_test(test_determinism)};
   return fx_finish(comm.size == 1 ? cmocka_run_group_tests(all, NULL, NULL)
