@@ -128,7 +128,7 @@ typedef struct scratch {
 /* Phase 5's per-agent terms of a centre, in s.d (array t at s.d + t * L_cap); the last three
  * are the staff's care-tie sums (staff_sums). */
 // clang-format off
-enum { SCR_SOC, SCR_SW, SCR_ASTAR, SCR_EXP1, SCR_EXP2, SCR_KS, SCR_KT,
+enum { SCR_SOC, SCR_SW, SCR_ASTAR, SCR_EXP1, SCR_EXP2, SCR_KS, SCR_KT, SCR_VSTAR,
        SCR_SSW, SCR_SINFL, SCR_SLEAD, SCR_TERMS };
 // clang-format on
 
@@ -182,6 +182,25 @@ typedef struct rules_par {
   double w_a, w_k, w_r, w_v, theta, eta_m, eps;
 } rules_par;
 
+/* The value target V* = Σ n s / Σ n over the 4 needs (0 when Σ n = 0), for n agents: a loop
+ * of its own, whose strided loads the compiler turns into whole vectors and shuffles. */
+static inline __attribute__((always_inline)) void vstar_loop(int32_t n, const float *restrict need,
+                                                             const float *restrict cover,
+                                                             double *restrict vstar) {
+  for (int32_t k = 0; k < n; k++) {
+    double num = 0, den = 0;
+    for (int q = 0; q < CLHS_NEEDS; q++) {
+      num += (double)need[k * CLHS_NEEDS + q] * cover[k * CLHS_NEEDS + q];
+      den += need[k * CLHS_NEEDS + q];
+    }
+    const double q = num / (den > 0 ? den : 1); /* (no division by 0 to speculate) */
+    vstar[k] = den > 0 ? q : 0;
+  }
+}
+CLHS_ISA_KERNEL(vstar, vstar_loop,
+                (int32_t n, const float *need, const float *cover, double *vstar),
+                (n, need, cover, vstar))
+
 /* §5 for n agents: relatedness from e1 = exp(-gamma_r sum w), competence (ks = kappa_success
  * succ, kt = kappa_train trained I_train: made by the first pass, so that this loop has only
  * float and double lanes), autonomy towards astar, value; A, K, Rl, V updated in place; e2 = -x,
@@ -189,22 +208,15 @@ typedef struct rules_par {
 static inline __attribute__((always_inline)) void
 rules_loop(const rules_par *restrict P, int32_t n, float *restrict A_, float *restrict K_,
            float *restrict Rl_, float *restrict V_, const double *restrict ks,
-           const double *restrict kt, const float *restrict need, const float *restrict cover,
-           const double *restrict astar, const double *restrict e1, double *restrict e2) {
+           const double *restrict kt, const double *restrict vstar, const double *restrict astar,
+           const double *restrict e1, double *restrict e2) {
   for (int32_t k = 0; k < n; k++) {
     double Rl = Rl_[k];
     Rl += P->rel_rate * ((1 - e1[k]) - Rl);
     double Kc = K_[k];
     Kc += ks[k] * (1 - Kc) + kt[k] * (1 - Kc) - P->k_decay * Kc;
     double A = A_[k] + P->aut_rate * (astar[k] - A_[k]);
-    double num = 0, den = 0;
-    for (int q = 0; q < CLHS_NEEDS; q++) {
-      num += (double)need[k * CLHS_NEEDS + q] * cover[k * CLHS_NEEDS + q];
-      den += need[k * CLHS_NEEDS + q];
-    }
-    const double q = num / (den > 0 ? den : 1); /* (no division by 0 to speculate) */
-    const double Vstar = den > 0 ? q : 0;
-    double V = V_[k] + P->eta_v * (Vstar - V_[k]);
+    double V = V_[k] + P->eta_v * (vstar[k] - V_[k]);
     A = clamp01(A);
     Kc = clamp01(Kc);
     Rl = clamp01(Rl);
@@ -232,9 +244,9 @@ update_loop(const rules_par *restrict P, int32_t n, const float *restrict m,
 
 CLHS_ISA_KERNEL(rules, rules_loop,
                 (const rules_par *P, int32_t n, float *A_, float *K_, float *Rl_, float *V_,
-                 const double *ks, const double *kt, const float *need, const float *cover,
-                 const double *astar, const double *e1, double *e2),
-                (P, n, A_, K_, Rl_, V_, ks, kt, need, cover, astar, e1, e2))
+                 const double *ks, const double *kt, const double *vstar, const double *astar,
+                 const double *e1, double *e2),
+                (P, n, A_, K_, Rl_, V_, ks, kt, vstar, astar, e1, e2))
 CLHS_ISA_KERNEL(update, update_loop,
                 (const rules_par *P, int32_t n, const float *m, const double *soc, const double *sw,
                  const double *e2, float *out),
@@ -507,8 +519,9 @@ int clhs_phase_motivation(clhs_world *w, int64_t t, clhs_error *err) {
                            cfg->motivation.eta_v, cfg->motivation.w_a,     cfg->motivation.w_k,
                            cfg->motivation.w_r,   cfg->motivation.w_v,     cfg->motivation.theta,
                            cfg->motivation.eta_m, K->motivation_eps};
-      rules(isa, &P, na, w->A + i0, w->K + i0, w->Rl + i0, w->V + i0, ks, kt,
-            w->need + (int64_t)i0 * CLHS_NEEDS, w->cover + (int64_t)i0 * CLHS_NEEDS, astar, e1, e2);
+      double *vs = s.d + SCR_VSTAR * (size_t)s.L_cap;
+      vstar(isa, na, w->need + (int64_t)i0 * CLHS_NEEDS, w->cover + (int64_t)i0 * CLHS_NEEDS, vs);
+      rules(isa, &P, na, w->A + i0, w->K + i0, w->Rl + i0, w->V + i0, ks, kt, vs, astar, e1, e2);
       clhs_exp_batch(e2, e2, na);
       update(isa, &P, na, w->m + i0, soc, sws, e2, w->tmp_f + i0);
       /* Phase 6's moves, taken here while the centre is in cache (see the top of this
