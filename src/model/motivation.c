@@ -319,28 +319,6 @@ care_terms_loop(const terms_par *restrict P, int32_t n, int32_t i0, const float 
   }
   *visits += v;
 }
-static inline __attribute__((always_inline)) void
-care_terms_pat_loop(const terms_par *restrict P, int32_t n, int32_t i0, const float *restrict m,
-                    const uint8_t *restrict E, const int32_t *restrict Ec, int32_t c0,
-                    const uint16_t *restrict succ, const uint8_t *restrict flags,
-                    const int32_t *restrict a, const int32_t *restrict c, double *restrict soc,
-                    double *restrict sws, double *restrict astar, double *restrict e1,
-                    double *restrict ks, double *restrict kt, float *restrict L,
-                    int64_t *restrict visits) {
-  care_terms_loop(P, n, i0, m, E, Ec, c0, succ, flags, a, c, 1, soc, sws, astar, e1, ks, kt, L,
-                  visits);
-}
-static inline __attribute__((always_inline)) void
-care_terms_fam_loop(const terms_par *restrict P, int32_t n, int32_t i0, const float *restrict m,
-                    const uint8_t *restrict E, const int32_t *restrict Ec, int32_t c0,
-                    const uint16_t *restrict succ, const uint8_t *restrict flags,
-                    const int32_t *restrict a, const int32_t *restrict c, double *restrict soc,
-                    double *restrict sws, double *restrict astar, double *restrict e1,
-                    double *restrict ks, double *restrict kt, float *restrict L,
-                    int64_t *restrict visits) {
-  care_terms_loop(P, n, i0, m, E, Ec, c0, succ, flags, a, c, 0, soc, sws, astar, e1, ks, kt, L,
-                  visits);
-}
 #define CARE_TERMS_PARAMS                                                                          \
   (const terms_par *restrict P, int32_t n, int32_t i0, const float *restrict m,                    \
    const uint8_t *restrict E, const int32_t *restrict Ec, int32_t c0,                              \
@@ -350,6 +328,15 @@ care_terms_fam_loop(const terms_par *restrict P, int32_t n, int32_t i0, const fl
    int64_t *restrict visits)
 #define CARE_TERMS_ARGS                                                                            \
   (P, n, i0, m, E, Ec, c0, succ, flags, a, c, soc, sws, astar, e1, ks, kt, L, visits)
+/* The two kinds, pat a constant in each. */
+static inline __attribute__((always_inline)) void care_terms_pat_loop CARE_TERMS_PARAMS {
+  care_terms_loop(P, n, i0, m, E, Ec, c0, succ, flags, a, c, 1, soc, sws, astar, e1, ks, kt, L,
+                  visits);
+}
+static inline __attribute__((always_inline)) void care_terms_fam_loop CARE_TERMS_PARAMS {
+  care_terms_loop(P, n, i0, m, E, Ec, c0, succ, flags, a, c, 0, soc, sws, astar, e1, ks, kt, L,
+                  visits);
+}
 CLHS_ISA_KERNEL(care_terms_pat, care_terms_pat_loop, CARE_TERMS_PARAMS, CARE_TERMS_ARGS)
 CLHS_ISA_KERNEL(care_terms_fam, care_terms_fam_loop, CARE_TERMS_PARAMS, CARE_TERMS_ARGS)
 
