@@ -365,8 +365,9 @@ const clhs_config_entry clhs_config_table[] = {
          "§8: weight of registry completeness d_c in the escalation chance (see escalate_pvp)"),
     CFRAC(escalate_T, "0.3", "appropriateness",
           "§8: an escalation raises treatment appropriateness T by this much (capped at 1)"),
-    CI64(induction_weeks, "12", 1, 1000, "weeks",
-         "§8: an escalation sets the induction counter ind to this many weeks"),
+    CI64(induction_weeks, "12", 1, 255, "weeks",
+         "§8: an escalation sets the induction counter ind to this many weeks (one byte per "
+         "patient: at most 255)"),
     CI64(steroid_remission_stop, "12", 1, 1000, "weeks",
          "§8: a steroid course stops after this many consecutive weeks of true remission"),
     CFRAC(renew_T, "0.2", "appropriateness",
