@@ -160,13 +160,20 @@ static inline double clhs_hazard_p(double h) {
 }
 
 /**
+ * Whether u < clhs_hazard_p(h) is possible at all: the probability 1 - exp(-h) is below h,
+ * and an expm1 within a few ulp cannot round it above h (1 + 2^-50), so a u at or above that
+ * never gives the event. (Branch-free, for vector passes over many draws.)
+ */
+static inline int clhs_hazard_may(double u, double h) {
+  return u < h * (1 + 0x1p-50);
+}
+
+/**
  * u < clhs_hazard_p(h), the same for every u, but without the expm1 when u is clearly
- * above h: the probability 1 - exp(-h) is below h, and an expm1 within a few ulp cannot
- * round it above h (1 + 2^-50), so such a u never gives the event. Most weekly hazards are
- * small, so most draws stop there.
+ * above h (clhs_hazard_may). Most weekly hazards are small, so most draws stop there.
  */
 static inline int clhs_hazard_event(double u, double h) {
-  return u < h * (1 + 0x1p-50) && u < clhs_hazard_p(h);
+  return clhs_hazard_may(u, h) && u < clhs_hazard_p(h);
 }
 
 #endif

@@ -145,7 +145,7 @@ static inline __attribute__((always_inline)) int ind_now(int iw, uint8_t vis, ui
 }
 
 /* Pass C: each patient's hazard (relapse if in remission, else remission) and whether its
- * disease draw u may be an event: u < h (1 + 2^-50), the first test of clhs_hazard_event. */
+ * disease draw u may be an event (clhs_hazard_may, the first test of clhs_hazard_event). */
 static inline __attribute__((always_inline)) void
 care_c_loop(const care_par *restrict P, int32_t n, const uint32_t *restrict ud,
             const uint8_t *restrict X, const uint8_t *restrict ind, const uint8_t *restrict vis,
@@ -159,7 +159,7 @@ care_c_loop(const care_par *restrict P, int32_t n, const uint32_t *restrict ud,
     const double rem = h_rem_of(&haz, ad[k], Td[k], ind_now(iw, vis[k], ind[k]), fi);
     const double h = X[k] == CLHS_REM ? rel : rem;
     hd[k] = h;
-    ev[k] = (uint8_t)(clhs_u01_from32(ud[k]) < h * (1 + 0x1p-50));
+    ev[k] = (uint8_t)clhs_hazard_may(clhs_u01_from32(ud[k]), h);
   }
 }
 CLHS_ISA_KERNEL(care_c, care_c_loop,

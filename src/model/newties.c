@@ -235,10 +235,8 @@ static int build_candidates(clhs_world *w, int64_t t, int online, cand_list *cl,
           oom = 1;
           continue;
         }
-        int32_t *ix = (int32_t *)(void *)(ua.v + na), nx = 0;
-        for (int64_t k = clhs_next_at_least(w->E + i0, 0, na, 2); k < na;
-             k = clhs_next_at_least(w->E + i0, k + 1, na, 2))
-          ix[nx++] = (int32_t)k;
+        int32_t *ix = (int32_t *)(void *)(ua.v + na);
+        const int32_t nx = clhs_compact_at_least(w->E + i0, na, 2, ix);
         if (!online)
           clhs_rng_batch01_at(cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i0),
                               CLHS_P_ATTEND, nx, ix, ua.v, NULL);
@@ -413,24 +411,19 @@ static int draw_centre(clhs_world *w, int64_t t, const cross_set *cs, int64_t lc
   const double p_online = cfg->network.online_rate * w->I[lc].platform;
   const int32_t i0 = w->first[0][lc];
   /* Whether each candidate starts a tie: the first word of its ONLINE stream (few do, at
-   * online_rate). Drawn for the whole centre at once in vectors, unless the candidates are
-   * so few (under one agent in 8) that drawing for them alone is cheaper: the same words. */
-  const int32_t na = w->first[CLHS_NTYPES][lc] - i0;
-  const int batch = online && (s1 - s0) * 8 >= na;
-  if (batch) {
-    if (!clhs_u32buf_fit(ub, na)) return CLHS_ENOMEM;
-    clhs_rng_batch01(cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i0), CLHS_P_ONLINE, na,
-                     ub->v, NULL);
+   * online_rate), drawn for the candidates at once (in gid order: ascending offsets). */
+  const int64_t nc = s1 - s0;
+  if (online) {
+    if (!clhs_u32buf_fit(ub, 2 * nc)) return CLHS_ENOMEM;
+    int32_t *ix = (int32_t *)(void *)(ub->v + nc);
+    for (int64_t s = s0; s < s1; s++)
+      ix[s - s0] = cs->cl.agent[s] - i0;
+    clhs_rng_batch01_at(cfg->run.seed, (uint32_t)t, (uint64_t)(w->gid_begin + i0), CLHS_P_ONLINE,
+                        nc, ix, ub->v, NULL);
   }
   for (int64_t s = s0; s < s1; s++) {
     const int32_t i = cs->cl.agent[s];
-    if (online) {
-      const uint32_t u0 = batch ? ub->v[i - i0]
-                                : clhs_rng_block(cfg->run.seed, (uint32_t)t,
-                                                 (uint64_t)(w->gid_begin + i), CLHS_P_ONLINE, 0)
-                                      .v[0];
-      if (!(clhs_u01_from32(u0) < p_online)) continue;
-    }
+    if (online && !(clhs_u01_from32(ub->v[s - s0]) < p_online)) continue;
     const int T = online ? 0 : w->type[i];
     const int64_t *R = cs->R + (size_t)T * (size_t)(P + 1);
     const int64_t *lp = cs->lp + (size_t)T * (size_t)(cs->nrec + 1);
